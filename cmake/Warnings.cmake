@@ -1,0 +1,10 @@
+# Compiler warnings: errors on both the native and the mingw build.
+if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+  add_compile_options(-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+                      -Wvla -Wpointer-arith)
+endif()
+if(WIN32)
+  # Windows version macros, defined once: Windows 10 / Server 2016 and later. winevt.h needs >= 0x0600.
+  add_compile_definitions(_WIN32_WINNT=0x0A00 WINVER=0x0A00 NTDDI_VERSION=0x0A000000 UNICODE _UNICODE
+                          WIN32_LEAN_AND_MEAN __USE_MINGW_ANSI_STDIO=1)
+endif()

@@ -1,0 +1,74 @@
+/* One parsed Windows event: System fields and EventData values, and the hardened libxml2 parser that fills it. */
+#ifndef BG_EVENT_H
+#define BG_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bg_error.h"
+
+/* Events larger than this are rejected before parsing (BITS caps URLs at 2,200 characters;
+ * a real event is a few KiB, so 1 MiB leaves room for hostile-but-legal values). */
+#define EVENT_MAX_BYTES (1024u * 1024u)
+/* EventData carries at most 17 values in any Bits-Client schema; extra ones are dropped. */
+#define EVENT_MAX_FIELDS 32
+
+#define EVENT_PROVIDER_BITS "Microsoft-Windows-Bits-Client"
+
+typedef struct event_field {
+    const char *name;  /* Data Name= attribute, "" when absent; points into the event arena. */
+    const char *value; /* Text content with XML escapes decoded, "" for <Data/>. */
+} event_field;
+
+typedef struct event {
+    const char *provider;  /* Provider Name=, "" when absent. */
+    unsigned event_id;     /* EventID text. */
+    unsigned version;      /* Version, 0 when absent. */
+    unsigned level;        /* Level, 0 when absent. */
+    uint64_t record_id;    /* EventRecordID, 0 when absent. */
+    char time_created[32]; /* Normalized ISO 8601 UTC "YYYY-MM-DDThh:mm:ss.fffffffZ", "" if absent. */
+    const char *computer;  /* "" when absent. */
+    const char *channel;   /* "" when absent. */
+    const char *user_sid;  /* Security UserID=, "" when absent. */
+    size_t field_count;
+    event_field fields[EVENT_MAX_FIELDS];
+    /* Storage for every string above; owned by the event, reused across parses. */
+    char *arena;
+    size_t arena_len;
+    size_t arena_cap;
+} event;
+
+/* Prepares an empty event; call once before the first parse. */
+void event_init(event *ev);
+/* Releases the arena. The event may be initialised again afterwards. */
+void event_free(event *ev);
+
+/*
+ * Parses one event's UTF-8 XML (EvtRender output or one element cut from an export).
+ * No entity expansion, no DTD loading, no network access; input over EVENT_MAX_BYTES gives
+ * BG_ERR_TOO_LARGE, broken XML BG_ERR_XML_MALFORMED, a root other than Event BG_ERR_NOT_EVENT.
+ * On any error the event is left empty and a one-line reason is written to errbuf (if given).
+ * Events from providers other than Bits-Client still parse (BG_ERR_OK); use event_is_bits().
+ */
+bg_error event_xml_parse(event *ev, const char *xml, size_t len, char *errbuf, size_t errlen) BG_WARN_UNUSED;
+
+/* True when the event comes from the Microsoft-Windows-Bits-Client provider. */
+int event_is_bits(const event *ev);
+
+/* The value of the EventData field with this name (case-sensitive), or NULL when absent. */
+const char *event_field_get(const event *ev, const char *name);
+
+/*
+ * Normalizes a job GUID for comparison: braces dropped, lower-case, 36 characters.
+ * Returns 0 and writes out (37 bytes) on success, -1 when the text is not a GUID.
+ */
+int event_guid_normalize(const char *text, char out[37]);
+
+/*
+ * Normalizes a timestamp to "YYYY-MM-DDThh:mm:ss.fffffffZ". Accepts ISO 8601 with 'T' or a space,
+ * 0 to 9 fraction digits, optional 'Z' (python-evtx writes "2019-05-12 18:02:05.215199").
+ * Returns 0 on success, -1 when the text is not a timestamp.
+ */
+int event_time_normalize(const char *text, char out[32]);
+
+#endif

@@ -1,0 +1,35 @@
+/* Streaming reader that cuts a Windows event export (any shape) into single events with bounded memory. */
+#ifndef BG_EXPORT_H
+#define BG_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bg_error.h"
+
+/*
+ * Accepts: events back to back with no root (wevtutil qe /f:xml), an <Events> root, pretty-printed
+ * text, a UTF-8 BOM, CRLF line ends, XML 1.0 or 1.1 declarations, a tool's banner line before the
+ * first event. Memory is bounded by EVENT_MAX_BYTES plus a read chunk, whatever the file size.
+ */
+typedef struct export_reader export_reader;
+
+/* Reads from an open stream (not closed by the reader). name is used in messages ("-" for stdin). */
+export_reader *export_reader_open(FILE *fp, const char *name);
+void export_reader_close(export_reader *rd);
+
+/*
+ * Returns the next event element's text in *xml / *len (valid until the next call).
+ * BG_ERR_EOF at the end of input. BG_ERR_TOO_LARGE or BG_ERR_XML_MALFORMED for an event that was
+ * skipped (oversized, or truncated by the end of input); the caller reports it and calls again.
+ * BG_ERR_IO when reading fails.
+ */
+bg_error export_reader_next(export_reader *rd, const char **xml, size_t *len);
+
+/* Position of the event last returned (or skipped): 1-based line and 0-based byte offset of its '<'. */
+uint64_t export_reader_line(const export_reader *rd);
+uint64_t export_reader_offset(const export_reader *rd);
+const char *export_reader_name(const export_reader *rd);
+
+#endif

@@ -1,0 +1,127 @@
+/* Safe text output: JSON string escaping, CSV cells with formula neutralization, terminal-safe text. */
+#include "output.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is invalid (overlong, surrogate,
+ * above U+10FFFF or truncated). *cp receives the code point. */
+static size_t utf8_sequence_decode(const unsigned char *s, uint32_t *cp)
+{
+    size_t n;
+    uint32_t v;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        n = 2;
+        v = s[0] & 0x1F;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        n = 3;
+        v = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        n = 4;
+        v = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+void output_json_string(FILE *fp, const char *s)
+{
+    if (!s) {
+        fputs("null", fp);
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', fp);
+    while (*p) {
+        uint32_t cp;
+        size_t n = utf8_sequence_decode(p, &cp);
+        if (n == 0) {
+            fputs("\\ufffd", fp);
+            p++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') {
+            fputc('\\', fp);
+            fputc((int)cp, fp);
+        } else if (cp == '\n') {
+            fputs("\\n", fp);
+        } else if (cp == '\r') {
+            fputs("\\r", fp);
+        } else if (cp == '\t') {
+            fputs("\\t", fp);
+        } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x2028 || cp == 0x2029) {
+            /* Escaping DEL, C1 and the JS line separators keeps the output safe to paste anywhere. */
+            fprintf(fp, "\\u%04x", (unsigned)cp);
+        } else {
+            fwrite(p, 1, n, fp);
+        }
+        p += n;
+    }
+    fputc('"', fp);
+}
+
+void output_csv_cell(FILE *fp, const char *s)
+{
+    if (!s)
+        return;
+    int formula = (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r');
+    int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
+    if (quote)
+        fputc('"', fp);
+    if (formula)
+        fputc('\'', fp);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', fp);
+        fputc(*p, fp);
+    }
+    if (quote)
+        fputc('"', fp);
+}
+
+size_t output_terminal_text(FILE *fp, const char *s, size_t width)
+{
+    if (!s)
+        s = "";
+    /* First count the columns the safe rendering needs, to know whether to elide. */
+    size_t total = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        size_t n = utf8_sequence_decode(p, &cp);
+        p += n ? n : 1;
+        total++;
+    }
+    size_t limit = (width && total > width) ? (width > 3 ? width - 3 : 0) : total;
+    size_t cols = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && cols < limit; cols++) {
+        uint32_t cp;
+        size_t n = utf8_sequence_decode(p, &cp);
+        if (n == 0 || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
+            fputc('?', fp);
+            p += n ? n : 1;
+        } else {
+            fwrite(p, 1, n, fp);
+            p += n;
+        }
+    }
+    if (limit < total) {
+        size_t dots = width > 3 ? 3 : width;
+        for (size_t i = 0; i < dots; i++)
+            fputc('.', fp);
+        cols += dots;
+    }
+    return cols;
+}

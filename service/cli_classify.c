@@ -1,0 +1,12 @@
+/* bitsguard classify: placeholder until the command lands (returns an error, never pretends to succeed). */
+#include <stdio.h>
+
+#include "cli.h"
+
+int cli_classify_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "bitsguard classify: not built yet\n");
+    return CLI_EXIT_ERROR;
+}
