@@ -57,7 +57,7 @@ leg_build() {
 }
 
 leg_build native build && leg_run native build
-leg_build asan build-asan -DBG_SANITIZE=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug &&
+leg_build asan build-asan -DBG_SANITIZE=ON -DBG_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 leg_run asan build-asan
 if [ -x scripts/test-windows.sh ]; then
     bash scripts/test-windows.sh leg || { failed_legs+=("windows (build)"); total_fail=$((total_fail + 1)); }
