@@ -1,0 +1,93 @@
+/* The portable reader engine: event-source and alert-sink interfaces, configuration, and the reader loop. */
+#ifndef BG_ENGINE_H
+#define BG_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bg_error.h"
+#include "classify.h"
+#include "detection.h"
+
+#define ENGINE_CHANNEL_BITS "Microsoft-Windows-Bits-Client/Operational"
+#define ENGINE_BATCH_MAX 64
+
+/*
+ * An event source (wevtapi on Windows, a scripted fake in tests, the wevtapi test double under Wine)
+ * behind a table of function pointers, as SQLite does for its OS layer. Errors are bg_error codes:
+ *   BG_ERR_SOURCE_RETRY    the subscription is broken (stale query, Event Log restarted, RPC down):
+ *                          the engine closes it and resubscribes after the stored bookmark;
+ *   BG_ERR_SOURCE_BOOKMARK subscribe rejected the bookmark: the engine records a possible gap and
+ *                          resubscribes from the oldest record;
+ *   BG_ERR_SOURCE_CHANNEL  the channel is missing or disabled: reported, retried with backoff;
+ *   BG_ERR_STOPPED         stop was requested (source_stop from another thread).
+ */
+typedef struct event_source event_source;
+
+typedef struct event_source_ops {
+    /* Subscribes to channel after the bookmark (XML text as bookmark_render gave it), or when bookmark
+     * is NULL from the oldest record (from_oldest=1) or from future events only (from_oldest=0). */
+    bg_error (*subscribe)(event_source *src, const char *channel, const char *bookmark, int from_oldest);
+    /* Blocks until events may be available or stop is requested (BG_ERR_STOPPED). No timeouts: waits
+     * are infinite on handles, so an idle service uses no CPU. */
+    bg_error (*wait)(event_source *src);
+    /* Fetches up to max events; *count = 0 means drained (go back to wait). Each event's UTF-8 XML is
+     * valid until the next call of next. The source remembers the last event handed out. */
+    bg_error (*next)(event_source *src, size_t max, const char **xml, size_t *len, size_t *count);
+    /* Returns the bookmark XML positioned at the last event handed out by next (heap string, caller
+     * frees); NULL with BG_ERR_OK when nothing was handed out since subscribe. */
+    bg_error (*bookmark_render)(event_source *src, char **out);
+    /* Closes the subscription (the source itself stays usable for another subscribe). */
+    void (*unsubscribe)(event_source *src);
+    /* Thread-safe: makes wait (and the engine's backoff sleeps) return BG_ERR_STOPPED promptly. */
+    void (*stop)(event_source *src);
+    /* Sleeps up to ms milliseconds unless stopped first (then BG_ERR_STOPPED). Used for backoff. */
+    bg_error (*sleep_ms)(event_source *src, uint32_t ms);
+    void (*destroy)(event_source *src);
+} event_source_ops;
+
+struct event_source {
+    const event_source_ops *ops;
+};
+
+/* Where alerts go: the Event Log on Windows, a recorder in tests. Called only after the batch that
+ * produced the detection has committed, and never again for a replayed batch. Any member may be NULL. */
+typedef struct engine_alert_sink {
+    void *ctx;
+    void (*detection)(void *ctx, const detection *d);
+    void (*gap)(void *ctx, const char *channel, const char *reason);
+    void (*error)(void *ctx, bg_error code, const char *detail);
+    void (*state)(void *ctx, const char *what); /* "started", "stopped", "subscribed", ... */
+} engine_alert_sink;
+
+typedef struct engine_config {
+    const char *db_path;      /* Database file. */
+    const char *channel;      /* ENGINE_CHANNEL_BITS unless testing. */
+    int backfill;             /* First start without a bookmark: 1 reads from the oldest record. */
+    int report_private;       /* Alert on private-range IPs too. */
+    const allowlist *allow;   /* May be NULL. */
+    int retention_days;       /* 0 keeps forever. */
+    int64_t retention_rows;   /* 0 means no cap. */
+    uint32_t backoff_min_ms;  /* Resubscribe backoff: first delay (default 500 ms) ... */
+    uint32_t backoff_max_ms;  /* ... doubling with jitter up to this cap (default 60 s). */
+} engine_config;
+
+typedef struct engine_stats {
+    uint64_t events;        /* Events read from the source. */
+    uint64_t malformed;     /* Events that failed to parse (recorded, skipped). */
+    uint64_t batches;       /* Committed batches. */
+    uint64_t detections;    /* New detections committed. */
+    uint64_t resubscribes;  /* Subscriptions re-established after a failure. */
+    uint64_t gaps;          /* Possible gaps recorded. */
+} engine_stats;
+
+/*
+ * Runs the reader loop until the source reports BG_ERR_STOPPED (then BG_ERR_OK is returned after the
+ * batch in hand is committed) or an unrecoverable error. Opens the database, resumes after its stored
+ * bookmark, commits detections and bookmark per batch in one transaction, raises alerts after commit.
+ * stats may be NULL.
+ */
+bg_error engine_run(const engine_config *cfg, event_source *src, const engine_alert_sink *alerts,
+                    engine_stats *stats) BG_WARN_UNUSED;
+
+#endif
