@@ -1,6 +1,9 @@
-/* Life cycle of a detection record: initialise, deep copy, clear. */
+/* A detection record: life cycle (initialise, deep copy, clear) and its stable JSON form. */
 #include "detection.h"
 
+#include "output.h"
+
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,4 +60,91 @@ bg_error detection_copy(detection *dst, const detection *src)
         return BG_ERR_NOMEM;
     }
     return BG_ERR_OK;
+}
+
+const char *detection_state_name(detection_state s)
+{
+    switch (s) {
+    case JOB_STATE_COMPLETED:
+        return "completed";
+    case JOB_STATE_CANCELLED:
+        return "cancelled";
+    case JOB_STATE_ACTIVE:
+        break;
+    }
+    return "active";
+}
+
+static void json_key(FILE *fp, const char *key, int first)
+{
+    fprintf(fp, "%s\"%s\":", first ? "" : ",", key);
+}
+
+static void json_int_or_null(FILE *fp, const char *key, int64_t v, int64_t unknown)
+{
+    json_key(fp, key, 0);
+    if (v == unknown)
+        fputs("null", fp);
+    else
+        fprintf(fp, "%" PRId64, v);
+}
+
+static void json_text(FILE *fp, const char *key, const char *v)
+{
+    json_key(fp, key, 0);
+    output_json_string(fp, v);
+}
+
+/* Empty fixed-size strings mean unknown, printed as null like the pointer fields. */
+static const char *empty_null(const char *s)
+{
+    return (s && *s) ? s : NULL;
+}
+
+void detection_json_write(FILE *fp, const detection *d)
+{
+    static const struct {
+        uint32_t bit;
+        unsigned id;
+    } seen[] = {{SEEN_3, 3},   {SEEN_16403, 16403}, {SEEN_59, 59}, {SEEN_60, 60},
+                {SEEN_61, 61}, {SEEN_6, 6},         {SEEN_4, 4},   {SEEN_5, 5}};
+    fputc('{', fp);
+    json_key(fp, "event_id", 1);
+    fprintf(fp, "%u", d->event_id);
+    json_key(fp, "record_id", 0);
+    fprintf(fp, "%" PRIu64, d->record_id);
+    json_text(fp, "time", empty_null(d->time));
+    json_text(fp, "computer", d->computer);
+    json_text(fp, "job_id", empty_null(d->job_id));
+    json_text(fp, "job_title", d->job_title);
+    json_text(fp, "job_owner", d->job_owner);
+    json_text(fp, "url", d->url);
+    json_text(fp, "ip", empty_null(d->cls.ip));
+    json_text(fp, "verdict", classify_verdict_name(d->cls.verdict));
+    json_text(fp, "kind", classify_kind_name(d->cls.kind));
+    json_text(fp, "range", d->cls.range);
+    json_text(fp, "local_name", d->local_name);
+    json_int_or_null(fp, "process_id", d->process_id, -1);
+    json_text(fp, "process_path", d->process_path);
+    json_text(fp, "notify_program", d->notify_program);
+    json_text(fp, "notify_parameters", d->notify_parameters);
+    json_key(fp, "events_seen", 0);
+    fputc('[', fp);
+    int first = 1;
+    for (size_t i = 0; i < sizeof seen / sizeof seen[0]; i++) {
+        if (d->events_seen & seen[i].bit) {
+            fprintf(fp, "%s%u", first ? "" : ",", seen[i].id);
+            first = 0;
+        }
+    }
+    fputc(']', fp);
+    json_text(fp, "first_seen", empty_null(d->first_seen));
+    json_text(fp, "last_seen", empty_null(d->last_seen));
+    json_int_or_null(fp, "transfer_hr", d->transfer_hr, INT64_MIN);
+    json_int_or_null(fp, "bytes_total", d->bytes_total, -1);
+    json_int_or_null(fp, "bytes_transferred", d->bytes_transferred, -1);
+    json_text(fp, "state", detection_state_name(d->state));
+    json_key(fp, "allowed", 0);
+    fputs(d->allowed ? "true" : "false", fp);
+    fputc('}', fp);
 }

@@ -1,12 +1,277 @@
-/* bitsguard scan: placeholder until the command lands (returns an error, never pretends to succeed). */
+/* bitsguard scan: reads exported Bits-Client event XML and prints (and optionally stores) detections. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "classify.h"
 #include "cli.h"
+#include "correlate.h"
+#include "event.h"
+#include "export.h"
+#include "output.h"
+#include "store.h"
+
+#define SCAN_STORE_BATCH 64
+
+typedef struct scan_ctx {
+    int json;
+    int show_allowed;
+    uint64_t reported;  /* Detections printed. */
+    uint64_t alerting;  /* Of all detections, those not allow-listed. */
+    uint64_t malformed; /* Events skipped. */
+    store *db;          /* NULL unless --db. */
+    detection pending[SCAN_STORE_BATCH];
+    size_t pending_count;
+    bg_error store_err; /* First store failure; later batches are not attempted. */
+    char errbuf[512];
+} scan_ctx;
+
+static void usage_print(FILE *fp)
+{
+    fputs("usage: bitsguard scan [--json] [--all] [--allow CIDR|HOST]... [--report-private] [--db PATH] FILE...|-\n"
+          "\n"
+          "Reads Microsoft-Windows-Bits-Client/Operational events exported as XML (wevtutil qe /f:xml,\n"
+          "Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin) and prints\n"
+          "one line per BITS job fetching a file from a direct, globally reachable IP address.\n"
+          "\n"
+          "  --json            one JSON object per detection\n"
+          "  --all             also print allow-listed detections (marked allowed)\n"
+          "  --allow X         allow-list a CIDR (10.0.0.0/8, 2001:db8::/32), an IP or a host name\n"
+          "                    (*.example.com for sub-domains); repeatable\n"
+          "  --report-private  also report private and special-range IPs\n"
+          "  --db PATH         also store the detections in this database (bitsguard query reads it)\n"
+          "\n"
+          "A summary goes to stderr. Malformed events are reported with their position and skipped.\n"
+          "exit status: 0 nothing found, 1 detections found, 2 usage error, 3 input or database error\n",
+          fp);
+}
+
+static void scan_text_write(FILE *fp, const detection *d)
+{
+    /* Every value here comes from the event log, i.e. from the attacker: print it terminal-safe. */
+    output_terminal_text(fp, d->time[0] ? d->time : "-", 0);
+    fputc(' ', fp);
+    fputs(classify_verdict_name(d->cls.verdict), fp);
+    fputc(' ', fp);
+    fputs(d->cls.ip, fp);
+    fputs(d->allowed ? " (allowed) " : " ", fp);
+    output_terminal_text(fp, d->url, 200);
+    fputs(" job=", fp);
+    fputs(d->job_id[0] ? d->job_id : "-", fp);
+    fputs(" title=", fp);
+    output_terminal_text(fp, d->job_title ? d->job_title : "-", 60);
+    fputs(" process=", fp);
+    output_terminal_text(fp, d->process_path ? d->process_path : "-", 100);
+    if (d->process_id >= 0)
+        fprintf(fp, "(%" PRId64 ")", d->process_id);
+    fputs(" computer=", fp);
+    output_terminal_text(fp, d->computer, 60);
+    fputc('\n', fp);
+}
+
+static void scan_store_flush(scan_ctx *sc)
+{
+    if (!sc->db || sc->pending_count == 0)
+        return;
+    if (sc->store_err == BG_ERR_OK) {
+        const detection *batch[SCAN_STORE_BATCH];
+        for (size_t i = 0; i < sc->pending_count; i++)
+            batch[i] = &sc->pending[i];
+        bg_error err = store_batch_commit(sc->db, batch, sc->pending_count, NULL, NULL, NULL);
+        if (err != BG_ERR_OK) {
+            sc->store_err = err;
+            fprintf(stderr, "bitsguard scan: storing detections failed: %s\n", bg_error_str(err));
+        }
+    }
+    for (size_t i = 0; i < sc->pending_count; i++)
+        detection_clear(&sc->pending[i]);
+    sc->pending_count = 0;
+}
+
+/* Correlator callback: a detection is printed and stored once, when its job is final. */
+static void scan_detection_emit(void *ctx, const detection *d, correlate_change change)
+{
+    scan_ctx *sc = ctx;
+    if (change != CORRELATE_FINAL)
+        return;
+    if (!d->allowed)
+        sc->alerting++;
+    if (!d->allowed || sc->show_allowed) {
+        if (sc->json) {
+            detection_json_write(stdout, d);
+            fputc('\n', stdout);
+        } else {
+            scan_text_write(stdout, d);
+        }
+        sc->reported++;
+    }
+    if (sc->db) {
+        if (detection_copy(&sc->pending[sc->pending_count], d) != BG_ERR_OK) {
+            sc->store_err = BG_ERR_NOMEM;
+            return;
+        }
+        if (++sc->pending_count == SCAN_STORE_BATCH)
+            scan_store_flush(sc);
+    }
+}
+
+/* Reads one export and feeds its events; returns BG_ERR_IO / BG_ERR_NOMEM on failures that stop the file. */
+static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char *path)
+{
+    FILE *fp = NULL;
+    export_reader *rd = NULL;
+    bg_error result = BG_ERR_OK;
+    int is_stdin = strcmp(path, "-") == 0;
+
+    fp = is_stdin ? stdin : fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "bitsguard scan: %s: %s\n", path, strerror(errno));
+        result = BG_ERR_IO;
+        goto cleanup;
+    }
+    rd = export_reader_open(fp, is_stdin ? "-" : path);
+    if (!rd) {
+        result = BG_ERR_NOMEM;
+        goto cleanup;
+    }
+    for (;;) {
+        const char *xml;
+        size_t len;
+        bg_error err = export_reader_next(rd, &xml, &len);
+        if (err == BG_ERR_EOF)
+            break;
+        if (err == BG_ERR_IO || err == BG_ERR_NOMEM) {
+            fprintf(stderr, "bitsguard scan: %s: %s\n", path, bg_error_str(err));
+            result = err;
+            goto cleanup;
+        }
+        char why[256] = "";
+        if (err == BG_ERR_OK)
+            err = event_xml_parse(ev, xml, len, why, sizeof why);
+        if (err != BG_ERR_OK) {
+            sc->malformed++;
+            fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", path,
+                    export_reader_line(rd), export_reader_offset(rd), bg_error_str(err), why[0] ? ": " : "", why);
+            continue;
+        }
+        if (correlate_event_feed(corr, ev) != BG_ERR_OK) {
+            result = BG_ERR_NOMEM;
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    export_reader_close(rd);
+    if (fp && !is_stdin)
+        fclose(fp);
+    return result;
+}
 
 int cli_scan_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "bitsguard scan: not built yet\n");
-    return CLI_EXIT_ERROR;
+    scan_ctx sc;
+    allowlist *allow = NULL;
+    correlator *corr = NULL;
+    event ev;
+    const char *db_path = NULL;
+    int report_private = 0;
+    int status = CLI_EXIT_ERROR;
+    int first_file = argc;
+    int io_failed = 0;
+
+    memset(&sc, 0, sizeof sc);
+    event_init(&ev);
+    allow = allowlist_new();
+    if (!allow) {
+        fputs("bitsguard scan: out of memory\n", stderr);
+        goto cleanup;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_print(stdout);
+            status = CLI_EXIT_OK;
+            goto cleanup;
+        } else if (strcmp(a, "--json") == 0) {
+            sc.json = 1;
+        } else if (strcmp(a, "--all") == 0) {
+            sc.show_allowed = 1;
+        } else if (strcmp(a, "--report-private") == 0) {
+            report_private = 1;
+        } else if (strcmp(a, "--allow") == 0 || strcmp(a, "--db") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "bitsguard scan: %s needs a value\n", a);
+                status = CLI_EXIT_USAGE;
+                goto cleanup;
+            }
+            const char *value = argv[++i];
+            if (strcmp(a, "--db") == 0) {
+                db_path = value;
+            } else if (allowlist_entry_add(allow, value, sc.errbuf, sizeof sc.errbuf) != BG_ERR_OK) {
+                fprintf(stderr, "bitsguard scan: --allow %s: %s\n", value, sc.errbuf);
+                status = CLI_EXIT_USAGE;
+                goto cleanup;
+            }
+        } else if (strcmp(a, "--") == 0) {
+            first_file = i + 1;
+            break;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "bitsguard scan: unknown option '%s' (see bitsguard scan --help)\n", a);
+            status = CLI_EXIT_USAGE;
+            goto cleanup;
+        } else {
+            first_file = i;
+            break;
+        }
+    }
+    if (first_file >= argc) {
+        fputs("bitsguard scan: no input file (use - for stdin; see bitsguard scan --help)\n", stderr);
+        status = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (db_path && store_open(&sc.db, db_path, NULL, sc.errbuf, sizeof sc.errbuf) != BG_ERR_OK) {
+        fprintf(stderr, "bitsguard scan: %s\n", sc.errbuf);
+        goto cleanup;
+    }
+
+    correlate_config cfg = {.allow = allow, .report_private = report_private};
+    corr = correlate_new(&cfg, scan_detection_emit, &sc);
+    if (!corr) {
+        fputs("bitsguard scan: out of memory\n", stderr);
+        goto cleanup;
+    }
+    for (int i = first_file; i < argc; i++) {
+        bg_error err = scan_file(&sc, corr, &ev, argv[i]);
+        if (err == BG_ERR_NOMEM) {
+            fputs("bitsguard scan: out of memory\n", stderr);
+            goto cleanup;
+        }
+        if (err != BG_ERR_OK)
+            io_failed = 1;
+    }
+    correlate_flush(corr);
+    scan_store_flush(&sc);
+    fflush(stdout);
+
+    correlate_stats st;
+    correlate_stats_get(corr, &st);
+    fprintf(stderr,
+            "bitsguard scan: %" PRIu64 " events read, %" PRIu64 " BITS events, %" PRIu64 " detections (%" PRIu64
+            " allow-listed), %" PRIu64 " malformed events skipped\n",
+            st.events + sc.malformed, st.bits_events, st.detections, st.allowed, sc.malformed);
+    if (io_failed || sc.store_err != BG_ERR_OK)
+        status = CLI_EXIT_ERROR;
+    else
+        status = sc.alerting ? CLI_EXIT_DETECTED : CLI_EXIT_OK;
+
+cleanup:
+    correlate_free(corr);
+    for (size_t i = 0; i < sc.pending_count; i++)
+        detection_clear(&sc.pending[i]);
+    store_close(sc.db);
+    allowlist_free(allow);
+    event_free(&ev);
+    return status;
 }

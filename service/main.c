@@ -20,8 +20,9 @@ static const cli_command commands[] = {
 
 static void usage_print(FILE *fp)
 {
-    fprintf(fp, "bitsguard %s: detects BITS transfers from direct IP addresses\n\n"
-                "usage: bitsguard COMMAND [OPTIONS]\n\ncommands:\n",
+    fprintf(fp,
+            "bitsguard %s: detects BITS transfers from direct IP addresses\n\n"
+            "usage: bitsguard COMMAND [OPTIONS]\n\ncommands:\n",
             BG_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);

@@ -1,0 +1,360 @@
+/* Unit tests of job correlation: detections from 16403 and 59/60/61, enrichment, bounds, restore. */
+#include "check.h"
+#include "correlate.h"
+
+#include <stdarg.h>
+
+#define PUBLIC_URL "http://45.33.32.156/payload.exe"
+#define JOB_A      "{9A25D168-24E6-4C66-AC78-5ED0E6007F1A}"
+#define JOB_A_NORM "9a25d168-24e6-4c66-ac78-5ed0e6007f1a"
+
+/* Records every emitted change with a deep copy of the detection. */
+typedef struct emitted {
+    correlate_change change;
+    detection d;
+} emitted;
+
+typedef struct recorder {
+    emitted items[4096];
+    size_t count;
+    size_t finals;
+    size_t news;
+} recorder;
+
+static void recorder_emit(void *ctx, const detection *d, correlate_change change)
+{
+    recorder *r = ctx;
+    if (change == CORRELATE_FINAL)
+        r->finals++;
+    if (change == CORRELATE_NEW)
+        r->news++;
+    if (r->count < sizeof r->items / sizeof r->items[0]) {
+        r->items[r->count].change = change;
+        if (detection_copy(&r->items[r->count].d, d) == BG_ERR_OK)
+            r->count++;
+    }
+}
+
+static void recorder_clear(recorder *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        detection_clear(&r->items[i].d);
+    memset(r, 0, sizeof *r);
+}
+
+/* The last FINAL emitted for url, or NULL. */
+static const detection *recorder_final(const recorder *r, const char *url)
+{
+    for (size_t i = r->count; i-- > 0;) {
+        if (r->items[i].change == CORRELATE_FINAL && strcmp(r->items[i].d.url, url) == 0)
+            return &r->items[i].d;
+    }
+    return NULL;
+}
+
+/* Builds an event by hand: name/value pairs follow the fixed fields, ended by NULL. */
+static void event_make(event *ev, const char *provider, unsigned id, uint64_t record, const char *time, ...)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->provider = provider;
+    ev->event_id = id;
+    ev->record_id = record;
+    snprintf(ev->time_created, sizeof ev->time_created, "%s", time);
+    ev->computer = "WIN11";
+    ev->channel = "Microsoft-Windows-Bits-Client/Operational";
+    ev->user_sid = "S-1-5-18";
+    va_list ap;
+    va_start(ap, time);
+    for (const char *name; (name = va_arg(ap, const char *)) != NULL && ev->field_count < EVENT_MAX_FIELDS;) {
+        ev->fields[ev->field_count].name = name;
+        ev->fields[ev->field_count].value = va_arg(ap, const char *);
+        ev->field_count++;
+    }
+    va_end(ap);
+}
+
+static void feed(correlator *c, const event *ev)
+{
+    CHECK_INT_EQ(correlate_event_feed(c, ev), BG_ERR_OK);
+}
+
+/* Windows 11: 3 -> 16403 -> 59 -> 60 -> 4 gives one detection with the whole job's context. */
+static void test_windows11_chain(void)
+{
+    static recorder r;
+    correlator *c = correlate_new(NULL, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 432, "2023-11-06T01:45:20.0000000Z", "jobTitle", "update", "jobId", JOB_A,
+               "jobOwner", "WIN11\\User", "processPath", "C:\\Windows\\System32\\bitsadmin.exe", "processId", "2208",
+               NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.count, 0);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 433, "2023-11-06T01:45:21.0240780Z", "User", "WIN11\\User", "jobTitle",
+               "update", "jobId", "9a25d168-24e6-4c66-ac78-5ed0e6007f1a", "jobOwner", "WIN11\\User", "fileCount", "1",
+               "RemoteName", PUBLIC_URL, "LocalName", "C:\\Users\\User\\p.exe", "processId", "2208", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.news, 1);
+    event_make(&ev, EVENT_PROVIDER_BITS, 59, 434, "2023-11-06T01:45:22.0000000Z", "name", "update", "Id", JOB_A, "url",
+               PUBLIC_URL, NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 60, 435, "2023-11-06T01:45:23.0000000Z", "name", "update", "Id", JOB_A, "url",
+               PUBLIC_URL, "hr", "0", "bytesTotal", "302592", "bytesTransferred", "302592", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.finals, 0);
+    event_make(&ev, EVENT_PROVIDER_BITS, 4, 436, "2023-11-06T01:45:24.0000000Z", "User", "WIN11\\User", "jobTitle",
+               "update", "jobId", JOB_A, "jobOwner", "WIN11\\User", "fileCount", "1", NULL);
+    feed(c, &ev);
+
+    CHECK_INT_EQ(r.news, 1);
+    CHECK_INT_EQ(r.finals, 1);
+    const detection *d = recorder_final(&r, PUBLIC_URL);
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_INT_EQ(d->event_id, 16403);
+        CHECK_INT_EQ(d->record_id, 433);
+        CHECK_STR_EQ(d->job_id, JOB_A_NORM);
+        CHECK_STR_EQ(d->cls.ip, "45.33.32.156");
+        CHECK_INT_EQ(d->cls.verdict, VERDICT_PUBLIC_IP);
+        CHECK_STR_EQ(d->process_path, "C:\\Windows\\System32\\bitsadmin.exe");
+        CHECK_INT_EQ(d->process_id, 2208);
+        CHECK_STR_EQ(d->local_name, "C:\\Users\\User\\p.exe");
+        CHECK_STR_EQ(d->job_owner, "WIN11\\User");
+        CHECK_INT_EQ(d->transfer_hr, 0);
+        CHECK_INT_EQ(d->bytes_transferred, 302592);
+        CHECK_INT_EQ(d->state, JOB_STATE_COMPLETED);
+        CHECK_INT_EQ(d->events_seen, SEEN_3 | SEEN_16403 | SEEN_59 | SEEN_60 | SEEN_4);
+        CHECK_STR_EQ(d->first_seen, "2023-11-06T01:45:20.0000000Z");
+        CHECK_STR_EQ(d->last_seen, "2023-11-06T01:45:24.0000000Z");
+        CHECK_INT_EQ(d->last_record_id, 436);
+        CHECK_INT_EQ(d->allowed, 0);
+    }
+    correlate_stats st;
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.events, 5);
+    CHECK_INT_EQ(st.bits_events, 5);
+    CHECK_INT_EQ(st.detections, 1);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* Windows 10 logs no 16403: the url of 59 creates the detection; 61 gives the failure status. */
+static void test_windows10_chain(void)
+{
+    static recorder r;
+    correlator *c = correlate_new(NULL, recorder_emit, &r);
+    event ev;
+    const char *url = "http://0x2d.0x21.0x20.0x9c/a.exe";
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 10, "2021-03-15T10:00:00.0000000Z", "jobTitle", "x", "jobId", JOB_A,
+               "jobOwner", "DESKTOP\\bob", "processPath", "C:\\evil.exe", "processId", "77", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 59, 11, "2021-03-15T10:00:01.0000000Z", "name", "x", "Id", JOB_A, "url", url,
+               NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 61, 12, "2021-03-15T10:00:02.0000000Z", "name", "x", "Id", JOB_A, "url", url,
+               "hr", "2147954407", "bytesTotal", "18446744073709551615", "bytesTransferred", "0", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 5, 13, "2021-03-15T10:00:03.0000000Z", "jobId", JOB_A, NULL);
+    feed(c, &ev);
+    const detection *d = recorder_final(&r, url);
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_INT_EQ(d->event_id, 59);
+        CHECK_STR_EQ(d->cls.ip, "45.33.32.156");
+        CHECK_STR_EQ(d->process_path, "C:\\evil.exe");
+        CHECK_INT_EQ(d->transfer_hr, 2147954407);
+        CHECK_INT_EQ(d->bytes_total, -1); /* UINT64_MAX means unknown. */
+        CHECK_INT_EQ(d->bytes_transferred, 0);
+        CHECK_INT_EQ(d->state, JOB_STATE_CANCELLED);
+        CHECK(d->local_name == NULL);
+    }
+    CHECK_INT_EQ(r.news, 1);
+    CHECK_INT_EQ(r.finals, 1);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* Domains, private ranges and other providers make no detection; options change that. */
+static void test_what_is_not_a_detection(void)
+{
+    static recorder r;
+    correlator *c = correlate_new(NULL, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 1, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName",
+               "http://1drv.ms/x", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 2, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName",
+               "http://192.168.1.10/x", NULL);
+    feed(c, &ev);
+    event_make(&ev, "Some-Other-Provider", 16403, 3, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName", PUBLIC_URL,
+               NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 59, 4, "2023-01-01T00:00:00Z", "Id", JOB_A, "url",
+               "http://r5.gvt1.com/x?mip=213.127.64.248", NULL);
+    feed(c, &ev);
+    correlate_flush(c);
+    CHECK_INT_EQ(r.count, 0);
+    correlate_stats st;
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.events, 4);
+    CHECK_INT_EQ(st.bits_events, 3);
+    CHECK_INT_EQ(st.detections, 0);
+    correlate_free(c);
+
+    correlate_config cfg = {.report_private = 1};
+    c = correlate_new(&cfg, recorder_emit, &r);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 2, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName",
+               "http://192.168.1.10/x", NULL);
+    feed(c, &ev);
+    correlate_flush(c);
+    const detection *d = recorder_final(&r, "http://192.168.1.10/x");
+    CHECK(d != NULL);
+    if (d)
+        CHECK_INT_EQ(d->cls.verdict, VERDICT_PRIVATE_IP);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* An allow-listed network still yields the detection, marked allowed. */
+static void test_allowlist_marks(void)
+{
+    static recorder r;
+    char why[128];
+    allowlist *al = allowlist_new();
+    CHECK(al != NULL);
+    CHECK_INT_EQ(allowlist_entry_add(al, "45.33.32.0/24", why, sizeof why), BG_ERR_OK);
+    correlate_config cfg = {.allow = al};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 1, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName", PUBLIC_URL,
+               NULL);
+    feed(c, &ev);
+    correlate_flush(c);
+    const detection *d = recorder_final(&r, PUBLIC_URL);
+    CHECK(d != NULL);
+    if (d)
+        CHECK_INT_EQ(d->allowed, 1);
+    correlate_stats st;
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.allowed, 1);
+    correlate_free(c);
+    allowlist_free(al);
+    recorder_clear(&r);
+}
+
+/* Event 6 (notify command line: persistence) and a second file of the same job. */
+static void test_notify_and_two_files(void)
+{
+    static recorder r;
+    correlator *c = correlate_new(NULL, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 1, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName", PUBLIC_URL,
+               NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 2, "2023-01-01T00:00:01Z", "jobId", JOB_A, "RemoteName",
+               "https://[2600:1f18::1]/b.dll", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 6, 3, "2023-01-01T00:00:02Z", "jobId", JOB_A, "jobOwner", "U", "program",
+               "C:\\Windows\\System32\\cmd.exe", "parameters", "/c start p.exe", NULL);
+    feed(c, &ev);
+    correlate_flush(c);
+    CHECK_INT_EQ(r.news, 2);
+    CHECK_INT_EQ(r.finals, 2);
+    const detection *d = recorder_final(&r, "https://[2600:1f18::1]/b.dll");
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_STR_EQ(d->notify_program, "C:\\Windows\\System32\\cmd.exe");
+        CHECK_STR_EQ(d->notify_parameters, "/c start p.exe");
+        CHECK_STR_EQ(d->cls.ip, "2600:1f18::1");
+        CHECK(d->events_seen & SEEN_6);
+    }
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* Memory stays bounded: with room for 8 jobs, 1,000 open jobs evict 992, each emitted as FINAL once. */
+static void test_bounded_jobs(void)
+{
+    static recorder r;
+    correlate_config cfg = {.max_jobs = 8};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    char job[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(job, sizeof job, "{00000000-0000-0000-0000-%012d}", i);
+        event_make(&ev, EVENT_PROVIDER_BITS, 16403, (uint64_t)i, "2023-01-01T00:00:00Z", "jobId", job, "RemoteName",
+                   PUBLIC_URL, NULL);
+        feed(c, &ev);
+    }
+    correlate_stats st;
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.evicted_jobs, 992);
+    CHECK_INT_EQ(r.finals, 992);
+    correlate_flush(c);
+    CHECK_INT_EQ(r.finals, 1000);
+    CHECK_INT_EQ(r.news, 1000);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* A job idle longer than the age bound (by event time) is evicted when newer events arrive. */
+static void test_age_eviction(void)
+{
+    static recorder r;
+    correlate_config cfg = {.max_age_s = 3600};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 1, "2023-01-01T00:00:00Z", "jobId", JOB_A, "RemoteName", PUBLIC_URL,
+               NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 2, "2023-01-01T00:59:00Z", "jobId",
+               "{11111111-1111-1111-1111-111111111111}", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.finals, 0);
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 3, "2023-01-01T01:00:01Z", "jobId",
+               "{22222222-2222-2222-2222-222222222222}", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.finals, 1);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* After a restart, a restored detection is enriched by its job's completion instead of being forgotten. */
+static void test_restore(void)
+{
+    static recorder r;
+    correlator *c = correlate_new(NULL, recorder_emit, &r);
+    detection d;
+    detection_init(&d);
+    d.computer = "WIN11";
+    d.url = PUBLIC_URL;
+    memcpy(d.job_id, JOB_A_NORM, sizeof JOB_A_NORM);
+    d.event_id = 16403;
+    d.events_seen = SEEN_16403;
+    CHECK_INT_EQ(correlate_detection_restore(c, &d), BG_ERR_OK);
+    CHECK_INT_EQ(r.count, 0);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 4, 9, "2023-01-01T00:00:00Z", "jobId", JOB_A, NULL);
+    feed(c, &ev);
+    const detection *out = recorder_final(&r, PUBLIC_URL);
+    CHECK(out != NULL);
+    if (out) {
+        CHECK_INT_EQ(out->state, JOB_STATE_COMPLETED);
+        CHECK_INT_EQ(out->events_seen, SEEN_16403 | SEEN_4);
+    }
+    CHECK_INT_EQ(r.news, 0);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+int main(void)
+{
+    CHECK_RUN(test_windows11_chain);
+    CHECK_RUN(test_windows10_chain);
+    CHECK_RUN(test_what_is_not_a_detection);
+    CHECK_RUN(test_allowlist_marks);
+    CHECK_RUN(test_notify_and_two_files);
+    CHECK_RUN(test_bounded_jobs);
+    CHECK_RUN(test_age_eviction);
+    CHECK_RUN(test_restore);
+    return CHECK_DONE();
+}
