@@ -1,0 +1,280 @@
+/* Portable parsing and validation of the service's configuration values (the registry reading is in win_config.c). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct config_value_def {
+    const char *name;
+    config_value_type type;
+} config_value_def;
+
+static const config_value_def config_values[CONFIG_VALUE_COUNT] = {
+#define CONFIG_VALUE_DEF(sym, name, type) [CONFIG_VALUE_##sym] = {name, CONFIG_TYPE_##type},
+    CONFIG_VALUE_MAP(CONFIG_VALUE_DEF)
+#undef CONFIG_VALUE_DEF
+};
+
+const char *config_value_name(config_value_id id)
+{
+    if ((unsigned)id >= CONFIG_VALUE_COUNT)
+        return NULL;
+    return config_values[id].name;
+}
+
+config_value_type config_value_type_of(config_value_id id)
+{
+    if ((unsigned)id >= CONFIG_VALUE_COUNT)
+        return CONFIG_TYPE_string;
+    return config_values[id].type;
+}
+
+/* ASCII case-insensitive comparison: registry value names are case-insensitive. */
+static int ascii_casecmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = tolower((unsigned char)*a), cb = tolower((unsigned char)*b);
+        if (ca != cb || ca == 0)
+            return ca - cb;
+    }
+}
+
+config_value_id config_value_lookup(const char *name)
+{
+    for (unsigned i = 0; name && i < CONFIG_VALUE_COUNT; i++) {
+        if (ascii_casecmp(name, config_values[i].name) == 0)
+            return (config_value_id)i;
+    }
+    return CONFIG_VALUE_COUNT;
+}
+
+static void config_engine_sync(service_config *cfg)
+{
+    cfg->engine.db_path = cfg->db_path;
+    cfg->engine.channel = cfg->channel ? cfg->channel : ENGINE_CHANNEL_BITS;
+    cfg->engine.allow = cfg->allow;
+}
+
+bg_error service_config_init(service_config *cfg, config_report_fn report, void *report_ctx)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->report = report;
+    cfg->report_ctx = report_ctx;
+    cfg->engine.backfill = 1;
+    cfg->engine.report_private = 0;
+    cfg->engine.retention_days = 0;
+    cfg->engine.retention_rows = 0;
+    cfg->engine.backoff_min_ms = 500;
+    cfg->engine.backoff_max_ms = 60000;
+    cfg->allow = allowlist_new();
+    if (!cfg->allow)
+        return BG_ERR_NOMEM;
+    config_engine_sync(cfg);
+    return BG_ERR_OK;
+}
+
+void service_config_clear(service_config *cfg)
+{
+    allowlist_free(cfg->allow);
+    free(cfg->db_path);
+    free(cfg->channel);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* Reports an ignored value; the text shown is cut to a readable length. */
+static bg_error config_invalid(service_config *cfg, config_value_id id, const char *text, const char *why)
+{
+    cfg->invalid++;
+    if (cfg->report) {
+        char shown[128];
+        snprintf(shown, sizeof shown, "%s", text ? text : "");
+        cfg->report(cfg->report_ctx, config_value_name(id), shown, why);
+    }
+    return BG_ERR_CONFIG;
+}
+
+static char *config_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* Strict unsigned decimal: digits only (surrounding blanks allowed), no sign, no overflow. */
+static int config_parse_u32(const char *text, uint32_t *out)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    if (!isdigit((unsigned char)*text))
+        return 0;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || v > UINT32_MAX)
+        return 0;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end != '\0')
+        return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+/* A database path from the registry must be absolute: a service's working directory is System32. */
+static int config_path_is_absolute(const char *p)
+{
+    if (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' && (p[2] == '\\' || p[2] == '/'))
+        return 1;
+    return (p[0] == '\\' && p[1] == '\\' && p[2] != '\0') || (p[0] == '/' && p[1] == '/' && p[2] != '\0');
+}
+
+static int config_is_separator(char c)
+{
+    return c == ';' || c == ',' || c == '\n' || c == '\r' || c == ' ' || c == '\t' || c == '\0';
+}
+
+/*
+ * Replaces the allowlist with the entries of text. Entries are separated by ';', ',', blanks or new
+ * lines (REG_MULTI_SZ is joined with '\n' by the reader; wixl writes multi-strings as REG_SZ). A bad
+ * entry is reported and skipped; the good ones still apply, so one typo does not drop the whole list.
+ */
+static bg_error config_allowlist_apply(service_config *cfg, const char *text)
+{
+    size_t len = strlen(text);
+    if (len > CONFIG_ALLOWLIST_TEXT_MAX)
+        return config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, text, "allowlist text is too long");
+    allowlist *al = allowlist_new();
+    if (!al)
+        return BG_ERR_NOMEM;
+    bg_error result = BG_ERR_OK;
+    size_t count = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p && config_is_separator(*p))
+            p++;
+        const char *start = p;
+        while (*p && !config_is_separator(*p))
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0)
+            continue;
+        char entry[CLASSIFY_HOST_MAX + 8];
+        if (n >= sizeof entry) {
+            char shown[64];
+            snprintf(shown, sizeof shown, "%.*s...", 48, start);
+            result = config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, shown, "allowlist entry is too long");
+            continue;
+        }
+        memcpy(entry, start, n);
+        entry[n] = '\0';
+        char why[160] = "";
+        bg_error err = allowlist_entry_add(al, entry, why, sizeof why);
+        if (err == BG_ERR_NOMEM) {
+            allowlist_free(al);
+            return err;
+        }
+        if (err != BG_ERR_OK) {
+            result = config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, entry, why[0] ? why : "not a CIDR, IP or host name");
+            continue;
+        }
+        count++;
+    }
+    allowlist_free(cfg->allow);
+    cfg->allow = al;
+    cfg->allow_count = count;
+    config_engine_sync(cfg);
+    return result;
+}
+
+bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uint32_t value)
+{
+    char text[16];
+    snprintf(text, sizeof text, "%lu", (unsigned long)value);
+    switch (id) {
+    case CONFIG_VALUE_BACKFILL:
+    case CONFIG_VALUE_ALERT_PRIVATE:
+        if (value > 1)
+            return config_invalid(cfg, id, text, "must be 0 or 1");
+        if (id == CONFIG_VALUE_BACKFILL)
+            cfg->engine.backfill = (int)value;
+        else
+            cfg->engine.report_private = (int)value;
+        return BG_ERR_OK;
+    case CONFIG_VALUE_RETENTION_DAYS:
+        if (value > CONFIG_RETENTION_DAYS_MAX)
+            return config_invalid(cfg, id, text, "must be between 0 (keep forever) and 36500");
+        cfg->engine.retention_days = (int)value;
+        return BG_ERR_OK;
+    case CONFIG_VALUE_RETENTION_ROWS:
+        if (value > CONFIG_RETENTION_ROWS_MAX)
+            return config_invalid(cfg, id, text, "must be between 0 (no cap) and 2000000000");
+        cfg->engine.retention_rows = (int64_t)value;
+        return BG_ERR_OK;
+    case CONFIG_VALUE_ALLOWLIST:
+    case CONFIG_VALUE_DATABASE_PATH:
+        return config_invalid(cfg, id, text, "must be a string, not a number");
+    case CONFIG_VALUE_COUNT:
+        break;
+    }
+    return BG_ERR_INVALID_ARG;
+}
+
+bg_error service_config_text_apply(service_config *cfg, config_value_id id, const char *text)
+{
+    if (!text)
+        text = "";
+    switch (config_value_type_of(id)) {
+    case CONFIG_TYPE_dword: {
+        if ((unsigned)id >= CONFIG_VALUE_COUNT)
+            return BG_ERR_INVALID_ARG;
+        uint32_t v = 0;
+        if (!config_parse_u32(text, &v))
+            return config_invalid(cfg, id, text, "not a decimal number");
+        return service_config_dword_apply(cfg, id, v);
+    }
+    case CONFIG_TYPE_multi:
+        return config_allowlist_apply(cfg, text);
+    case CONFIG_TYPE_string:
+        break;
+    }
+    if (id != CONFIG_VALUE_DATABASE_PATH)
+        return BG_ERR_INVALID_ARG;
+    if (text[0] == '\0')
+        return config_invalid(cfg, id, text, "empty path");
+    if (strlen(text) > CONFIG_PATH_MAX)
+        return config_invalid(cfg, id, text, "path is too long");
+    if (!config_path_is_absolute(text))
+        return config_invalid(cfg, id, text, "must be an absolute path (C:\\... or \\\\server\\share\\...)");
+    return service_config_db_path_set(cfg, text);
+}
+
+bg_error service_config_db_path_set(service_config *cfg, const char *path)
+{
+    if (!path || !path[0])
+        return BG_ERR_INVALID_ARG;
+    char *copy = config_strdup(path);
+    if (!copy)
+        return BG_ERR_NOMEM;
+    free(cfg->db_path);
+    cfg->db_path = copy;
+    config_engine_sync(cfg);
+    return BG_ERR_OK;
+}
+
+bg_error service_config_channel_set(service_config *cfg, const char *channel)
+{
+    if (!channel || !channel[0])
+        return BG_ERR_INVALID_ARG;
+    char *copy = config_strdup(channel);
+    if (!copy)
+        return BG_ERR_NOMEM;
+    free(cfg->channel);
+    cfg->channel = copy;
+    config_engine_sync(cfg);
+    return BG_ERR_OK;
+}
