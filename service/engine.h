@@ -10,7 +10,7 @@
 #include "detection.h"
 
 #define ENGINE_CHANNEL_BITS "Microsoft-Windows-Bits-Client/Operational"
-#define ENGINE_BATCH_MAX 64
+#define ENGINE_BATCH_MAX    64
 
 /*
  * An event source (wevtapi on Windows, a scripted fake in tests, the wevtapi test double under Wine)
@@ -32,7 +32,9 @@ typedef struct event_source_ops {
      * are infinite on handles, so an idle service uses no CPU. */
     bg_error (*wait)(event_source *src);
     /* Fetches up to max events; *count = 0 means drained (go back to wait). Each event's UTF-8 XML is
-     * valid until the next call of next. The source remembers the last event handed out. */
+     * valid until the next call of next (or unsubscribe). The source remembers the last event handed
+     * out. On any error *count is 0: nothing was handed out. An event the source cannot render may be
+     * handed out as an empty string (len 0) so the bookmark can still move past it. */
     bg_error (*next)(event_source *src, size_t max, const char **xml, size_t *len, size_t *count);
     /* Returns the bookmark XML positioned at the last event handed out by next (heap string, caller
      * frees); NULL with BG_ERR_OK when nothing was handed out since subscribe. */
@@ -61,24 +63,27 @@ typedef struct engine_alert_sink {
 } engine_alert_sink;
 
 typedef struct engine_config {
-    const char *db_path;      /* Database file. */
-    const char *channel;      /* ENGINE_CHANNEL_BITS unless testing. */
-    int backfill;             /* First start without a bookmark: 1 reads from the oldest record. */
-    int report_private;       /* Alert on private-range IPs too. */
-    const allowlist *allow;   /* May be NULL. */
-    int retention_days;       /* 0 keeps forever. */
-    int64_t retention_rows;   /* 0 means no cap. */
-    uint32_t backoff_min_ms;  /* Resubscribe backoff: first delay (default 500 ms) ... */
-    uint32_t backoff_max_ms;  /* ... doubling with jitter up to this cap (default 60 s). */
+    const char *db_path;     /* Database file. */
+    const char *channel;     /* ENGINE_CHANNEL_BITS unless testing. */
+    int backfill;            /* First start without a bookmark: 1 reads from the oldest record. */
+    int report_private;      /* Alert on private-range IPs too. */
+    const allowlist *allow;  /* May be NULL. */
+    int retention_days;      /* 0 keeps forever. */
+    int64_t retention_rows;  /* 0 means no cap. */
+    uint32_t backoff_min_ms; /* Resubscribe backoff: first delay (default 500 ms) ... */
+    uint32_t backoff_max_ms; /* ... doubling with jitter up to this cap (default 60 s). */
+    int store_busy_ms;       /* Store's own retry of a locked database per commit attempt; 0: 1000 ms.
+                              * Kept short so a stop is honoured within seconds: the engine retries
+                              * the same commit itself with backoff that a stop interrupts. */
 } engine_config;
 
 typedef struct engine_stats {
-    uint64_t events;        /* Events read from the source. */
-    uint64_t malformed;     /* Events that failed to parse (recorded, skipped). */
-    uint64_t batches;       /* Committed batches. */
-    uint64_t detections;    /* New detections committed. */
-    uint64_t resubscribes;  /* Subscriptions re-established after a failure. */
-    uint64_t gaps;          /* Possible gaps recorded. */
+    uint64_t events;       /* Events read from the source. */
+    uint64_t malformed;    /* Events that failed to parse (recorded, skipped). */
+    uint64_t batches;      /* Committed batches. */
+    uint64_t detections;   /* New detections committed. */
+    uint64_t resubscribes; /* Subscriptions re-established after a failure. */
+    uint64_t gaps;         /* Possible gaps recorded. */
 } engine_stats;
 
 /*

@@ -1,0 +1,497 @@
+/* The portable reader engine: subscribe after the stored bookmark, drain batches, commit detections with the bookmark,
+ * alert after commit, resubscribe with backoff. */
+#include "engine.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "correlate.h"
+#include "event.h"
+#include "store.h"
+
+#define ENGINE_BACKOFF_MIN_DEFAULT_MS 500u
+#define ENGINE_BACKOFF_MAX_DEFAULT_MS 60000u
+#define ENGINE_STORE_BUSY_DEFAULT_MS  1000
+/* Retention runs at start, then every this many committed batches or this many seconds, whichever
+ * comes first, and always between batches so pruning never holds back a commit. */
+#define ENGINE_RETENTION_BATCHES 256u
+#define ENGINE_RETENTION_SECONDS 3600
+
+/* The detections derived from the events fetched since the last successful commit: the batch in hand.
+ * One entry per (computer, job_id, url), holding the latest state the correlator emitted. */
+typedef struct engine_batch {
+    detection *dets;
+    size_t n;
+    size_t cap;
+    int oom; /* A copy failed during emit: the batch is incomplete and must not be committed. */
+} engine_batch;
+
+typedef struct engine {
+    const engine_config *cfg;
+    event_source *src;
+    const engine_alert_sink *alerts;
+    engine_stats *stats;
+    uint32_t backoff_min;
+    uint32_t backoff_max;
+    store *st;
+    correlator *cor;
+    event ev;
+    engine_batch batch;
+    char *bookmark; /* Bookmark after the last fetched event: committed together with batch. */
+    int in_hand;    /* Events were fetched since the last commit (even if they made no detection). */
+    int subscribed;
+    char *rejected; /* A stored bookmark the source rejected: do not record the same gap twice. */
+    uint32_t source_backoff;
+    int reported; /* The current streak of source failures was already reported. */
+    uint64_t rng;
+    unsigned batches_since_retention;
+    int64_t retention_last;
+} engine;
+
+static void engine_alert_error(engine *e, bg_error code, const char *where, const char *detail)
+{
+    if (e->alerts && e->alerts->error)
+        e->alerts->error(e->alerts->ctx, code, detail);
+    if (e->st) {
+        /* Best effort: the error table is diagnostics, a failure to write it changes nothing. */
+        bg_error rc = store_error_record(e->st, where, code, detail);
+        (void)rc;
+    }
+}
+
+static void engine_alert_state(engine *e, const char *what)
+{
+    if (e->alerts && e->alerts->state)
+        e->alerts->state(e->alerts->ctx, what);
+}
+
+/* xorshift64: jitter only needs to decorrelate restarts of many machines, not be unpredictable. */
+static uint32_t engine_random(engine *e)
+{
+    uint64_t x = e->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    e->rng = x;
+    return (uint32_t)(x >> 32);
+}
+
+/*
+ * The next backoff delay of a streak whose state is *base (0 starts a streak): the base doubles from
+ * backoff_min up to backoff_max, and the delay is the base minus up to a quarter of it, so it never
+ * exceeds the cap and successive retries of many hosts spread out.
+ */
+static uint32_t engine_backoff_next(engine *e, uint32_t *base)
+{
+    uint32_t b = *base;
+    if (b < e->backoff_min)
+        b = e->backoff_min;
+    if (b > e->backoff_max)
+        b = e->backoff_max;
+    uint32_t quarter = b / 4;
+    uint32_t delay = b - (quarter ? engine_random(e) % (quarter + 1) : 0);
+    *base = b > e->backoff_max / 2 ? e->backoff_max : b * 2;
+    return delay;
+}
+
+static bg_error engine_backoff_sleep(engine *e, uint32_t *base)
+{
+    return e->src->ops->sleep_ms(e->src, engine_backoff_next(e, base));
+}
+
+static int engine_str_eq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static void engine_batch_clear(engine_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        detection_clear(&b->dets[i]);
+    b->n = 0;
+    b->oom = 0;
+}
+
+static void engine_batch_free(engine_batch *b)
+{
+    engine_batch_clear(b);
+    free(b->dets);
+    b->dets = NULL;
+    b->cap = 0;
+}
+
+/* Correlator callback: keeps the latest state of each detection key changed by the batch. */
+static void engine_emit(void *ctx, const detection *d, correlate_change change)
+{
+    (void)change;
+    engine *e = ctx;
+    engine_batch *b = &e->batch;
+    if (b->oom)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        detection *old = &b->dets[i];
+        if (strcmp(old->job_id, d->job_id) == 0 && engine_str_eq(old->url, d->url) &&
+            engine_str_eq(old->computer, d->computer)) {
+            detection_clear(old);
+            if (detection_copy(old, d) != BG_ERR_OK) {
+                /* The slot is empty now: drop it so the array stays consistent, and fail the batch. */
+                b->dets[i] = b->dets[b->n - 1];
+                b->n--;
+                b->oom = 1;
+            }
+            return;
+        }
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        detection *grown = realloc(b->dets, cap * sizeof *grown);
+        if (!grown) {
+            b->oom = 1;
+            return;
+        }
+        b->dets = grown;
+        b->cap = cap;
+    }
+    if (detection_copy(&b->dets[b->n], d) != BG_ERR_OK) {
+        b->oom = 1;
+        return;
+    }
+    b->n++;
+}
+
+/* One commit attempt of the batch in hand with its bookmark; alerts follow only a successful commit. */
+static bg_error engine_commit(engine *e)
+{
+    engine_batch *b = &e->batch;
+    const detection **ptrs = NULL;
+    int *is_new = NULL;
+    const detection *none = NULL;
+    bg_error rc = BG_ERR_OK;
+
+    if (b->n) {
+        ptrs = malloc(b->n * sizeof *ptrs);
+        is_new = calloc(b->n, sizeof *is_new);
+        if (!ptrs || !is_new) {
+            rc = BG_ERR_NOMEM;
+            goto cleanup;
+        }
+        for (size_t i = 0; i < b->n; i++)
+            ptrs[i] = &b->dets[i];
+    }
+    rc =
+        store_batch_commit(e->st, b->n ? ptrs : &none, b->n, e->bookmark ? e->cfg->channel : NULL, e->bookmark, is_new);
+    if (rc != BG_ERR_OK)
+        goto cleanup;
+
+    /* Committed: from here on a crash re-reads nothing of this batch, so alerting now is exactly once. */
+    uint64_t fresh = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!is_new[i])
+            continue;
+        fresh++;
+        if (!b->dets[i].allowed && e->alerts && e->alerts->detection)
+            e->alerts->detection(e->alerts->ctx, &b->dets[i]);
+    }
+    if (e->stats) {
+        e->stats->batches++;
+        e->stats->detections += fresh;
+    }
+    engine_batch_clear(b);
+    free(e->bookmark);
+    e->bookmark = NULL;
+    e->in_hand = 0;
+
+cleanup:
+    free(ptrs);
+    free(is_new);
+    return rc;
+}
+
+/* Commit failures worth retrying with the same batch: a lock held elsewhere, a full disk, an I/O hiccup. */
+static int engine_store_transient(bg_error rc)
+{
+    return rc == BG_ERR_DB_BUSY || rc == BG_ERR_DB_FULL || rc == BG_ERR_IO;
+}
+
+/*
+ * Commits the batch in hand, retrying transient store failures with capped backoff. No event is
+ * fetched meanwhile, so the bookmark never moves past uncommitted events. BG_ERR_STOPPED leaves the
+ * batch in hand for the caller's final attempt.
+ */
+static bg_error engine_commit_retry(engine *e)
+{
+    uint32_t base = 0;
+    int reported = 0;
+    for (;;) {
+        bg_error rc = engine_commit(e);
+        if (rc == BG_ERR_OK || !engine_store_transient(rc))
+            return rc;
+        if (!reported) {
+            /* Only to the sink: the store cannot take an error row while it is locked or full. */
+            if (e->alerts && e->alerts->error)
+                e->alerts->error(e->alerts->ctx, rc, "committing detections failed; retrying the same batch");
+            reported = 1;
+        }
+        rc = engine_backoff_sleep(e, &base);
+        if (rc != BG_ERR_OK)
+            return rc;
+    }
+}
+
+static void engine_retention_maybe(engine *e, int force)
+{
+    if (e->cfg->retention_days <= 0 && e->cfg->retention_rows <= 0)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    if (!force && e->batches_since_retention < ENGINE_RETENTION_BATCHES &&
+        now - e->retention_last < ENGINE_RETENTION_SECONDS)
+        return;
+    e->batches_since_retention = 0;
+    e->retention_last = now;
+    bg_error rc = store_retention_apply(e->st, now);
+    if (rc != BG_ERR_OK)
+        engine_alert_error(e, rc, "engine.retention", "applying the retention limits failed");
+}
+
+/* Parses one event and feeds it to the correlator; malformed events are counted, recorded, skipped. */
+static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
+{
+    char why[160] = "";
+    if (e->stats)
+        e->stats->events++;
+    bg_error rc = len ? event_xml_parse(&e->ev, xml, len, why, sizeof why) : BG_ERR_XML_MALFORMED;
+    if (rc == BG_ERR_NOMEM)
+        return rc;
+    if (rc != BG_ERR_OK) {
+        if (e->stats)
+            e->stats->malformed++;
+        char detail[256];
+        snprintf(detail, sizeof detail, "skipped an event of %s: %s", e->cfg->channel,
+                 why[0] ? why : (len ? bg_error_str(rc) : "the source could not render it"));
+        bg_error rec = store_error_record(e->st, "engine.event", rc, detail);
+        (void)rec; /* Diagnostics only; the event is skipped either way. */
+        return BG_ERR_OK;
+    }
+    rc = correlate_event_feed(e->cor, &e->ev);
+    if (rc == BG_ERR_OK && e->batch.oom)
+        rc = BG_ERR_NOMEM;
+    return rc;
+}
+
+/*
+ * Subscribes after the stored bookmark. A bookmark the source rejects is recorded as a possible gap
+ * (database and alert) and the read restarts from the oldest record: replayed events merge into their
+ * existing rows and raise no second alert, which is better than silently skipping to future events.
+ */
+static bg_error engine_subscribe(engine *e)
+{
+    char *bm = NULL;
+    bg_error rc = store_bookmark_get(e->st, e->cfg->channel, &bm);
+    if (rc != BG_ERR_OK)
+        goto cleanup;
+    int from_oldest = bm ? 0 : (e->cfg->backfill != 0);
+    if (bm && e->rejected && strcmp(bm, e->rejected) == 0) {
+        /* Rejected earlier in this run and nothing committed since: the gap is already recorded. */
+        free(bm);
+        bm = NULL;
+        from_oldest = 1;
+    }
+    rc = e->src->ops->subscribe(e->src, e->cfg->channel, bm, from_oldest);
+    if (rc == BG_ERR_SOURCE_BOOKMARK && bm) {
+        const char *reason = "the event log rejected the stored bookmark; reading again from the oldest record";
+        bg_error rec = store_gap_record(e->st, e->cfg->channel, reason);
+        if (rec != BG_ERR_OK)
+            engine_alert_error(e, rec, "engine.gap", "recording a possible gap failed");
+        if (e->alerts && e->alerts->gap)
+            e->alerts->gap(e->alerts->ctx, e->cfg->channel, reason);
+        if (e->stats)
+            e->stats->gaps++;
+        free(e->rejected);
+        e->rejected = bm;
+        bm = NULL;
+        rc = e->src->ops->subscribe(e->src, e->cfg->channel, NULL, 1);
+    }
+    if (rc == BG_ERR_OK)
+        e->subscribed = 1;
+
+cleanup:
+    free(bm);
+    return rc;
+}
+
+/* Waits and drains batches until the source fails or stops; each batch is committed before the next. */
+static bg_error engine_drain(engine *e)
+{
+    const char *xml[ENGINE_BATCH_MAX];
+    size_t len[ENGINE_BATCH_MAX];
+    for (;;) {
+        bg_error rc = e->src->ops->wait(e->src);
+        if (rc != BG_ERR_OK)
+            return rc;
+        for (;;) {
+            size_t count = 0;
+            rc = e->src->ops->next(e->src, ENGINE_BATCH_MAX, xml, len, &count);
+            if (rc != BG_ERR_OK)
+                return rc;
+            if (count == 0)
+                break;
+            if (count > ENGINE_BATCH_MAX)
+                return BG_ERR_SOURCE; /* A broken source; never read past the arrays. */
+            e->in_hand = 1;
+            for (size_t i = 0; i < count; i++) {
+                rc = engine_event_handle(e, xml[i], len[i]);
+                if (rc != BG_ERR_OK)
+                    return rc;
+            }
+            char *bm = NULL;
+            rc = e->src->ops->bookmark_render(e->src, &bm);
+            if (rc != BG_ERR_OK)
+                return rc; /* The batch stays in hand; the events are re-read after resubscribe. */
+            if (bm) {
+                free(e->bookmark);
+                e->bookmark = bm;
+            }
+            rc = engine_commit_retry(e);
+            if (rc != BG_ERR_OK)
+                return rc;
+            e->source_backoff = 0;
+            e->batches_since_retention++;
+            engine_retention_maybe(e, 0);
+        }
+    }
+}
+
+/* Errors after which the engine cannot usefully go on: the service ends and its recovery restarts it. */
+static int engine_error_fatal(bg_error rc)
+{
+    switch (rc) {
+    case BG_ERR_SOURCE_RETRY:
+    case BG_ERR_SOURCE_BOOKMARK:
+    case BG_ERR_SOURCE_CHANNEL:
+    case BG_ERR_SOURCE:
+    case BG_ERR_PLATFORM:
+    case BG_ERR_DB_BUSY:
+    case BG_ERR_DB_FULL:
+    case BG_ERR_IO:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static void engine_unsubscribe(engine *e)
+{
+    if (e->subscribed) {
+        e->src->ops->unsubscribe(e->src);
+        e->subscribed = 0;
+    }
+}
+
+static bg_error engine_loop(engine *e)
+{
+    int resubscribing = 0;
+    for (;;) {
+        bg_error rc = engine_subscribe(e);
+        if (rc == BG_ERR_OK) {
+            e->reported = 0;
+            if (resubscribing && e->stats)
+                e->stats->resubscribes++;
+            engine_alert_state(e, "subscribed");
+            rc = engine_drain(e);
+        }
+        if (rc == BG_ERR_STOPPED)
+            return rc;
+        engine_unsubscribe(e);
+        if (engine_error_fatal(rc)) {
+            engine_alert_error(e, rc, "engine", "the event reader cannot continue");
+            return rc;
+        }
+        if (!e->reported) {
+            /* Once per streak of failures, so a disabled channel does not flood the Event Log. */
+            char detail[200];
+            snprintf(detail, sizeof detail, "reading %s failed (%s); resubscribing after the stored bookmark",
+                     e->cfg->channel, bg_error_name(rc));
+            engine_alert_error(e, rc, "engine.source", detail);
+            e->reported = 1;
+        }
+        resubscribing = 1;
+        rc = engine_backoff_sleep(e, &e->source_backoff);
+        if (rc != BG_ERR_OK)
+            return rc;
+    }
+}
+
+bg_error engine_run(const engine_config *cfg, event_source *src, const engine_alert_sink *alerts, engine_stats *stats)
+{
+    if (!cfg || !cfg->db_path || !cfg->channel || !src || !src->ops)
+        return BG_ERR_INVALID_ARG;
+    engine e;
+    memset(&e, 0, sizeof e);
+    e.cfg = cfg;
+    e.src = src;
+    e.alerts = alerts;
+    e.stats = stats;
+    e.backoff_min = cfg->backoff_min_ms ? cfg->backoff_min_ms : ENGINE_BACKOFF_MIN_DEFAULT_MS;
+    e.backoff_max = cfg->backoff_max_ms ? cfg->backoff_max_ms : ENGINE_BACKOFF_MAX_DEFAULT_MS;
+    if (e.backoff_max < e.backoff_min)
+        e.backoff_max = e.backoff_min;
+    e.rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)(uintptr_t)&e ^ 0x9e3779b97f4a7c15u;
+    if (!e.rng)
+        e.rng = 1;
+    event_init(&e.ev);
+    int started = 0;
+    bg_error rc;
+
+    store_options opt = {
+        .retention_days = cfg->retention_days,
+        .retention_rows = cfg->retention_rows,
+        .busy_retry_ms = cfg->store_busy_ms > 0 ? cfg->store_busy_ms : ENGINE_STORE_BUSY_DEFAULT_MS,
+    };
+    char errbuf[256] = "";
+    rc = store_open(&e.st, cfg->db_path, &opt, errbuf, sizeof errbuf);
+    if (rc != BG_ERR_OK) {
+        if (alerts && alerts->error)
+            alerts->error(alerts->ctx, rc, errbuf[0] ? errbuf : cfg->db_path);
+        goto cleanup;
+    }
+    correlate_config ccfg = {.allow = cfg->allow, .report_private = cfg->report_private};
+    e.cor = correlate_new(&ccfg, engine_emit, &e);
+    if (!e.cor) {
+        rc = BG_ERR_NOMEM;
+        goto cleanup;
+    }
+    started = 1;
+    engine_alert_state(&e, "started");
+    engine_retention_maybe(&e, 1);
+
+    rc = engine_loop(&e);
+    if (rc == BG_ERR_STOPPED) {
+        /* Stop with fetched events: one last commit attempt. If it fails the bookmark has not moved,
+         * so the events are read again after restart: still exactly once. */
+        if (e.in_hand && !e.batch.oom) {
+            bg_error crc = engine_commit(&e);
+            if (crc != BG_ERR_OK)
+                engine_alert_error(&e, crc, "engine.stop", "the batch in hand could not be committed at stop");
+        }
+        rc = BG_ERR_OK;
+    }
+
+cleanup:
+    engine_unsubscribe(&e);
+    if (started)
+        engine_alert_state(&e, "stopped");
+    if (e.cor)
+        correlate_free(e.cor);
+    engine_batch_free(&e.batch);
+    event_free(&e.ev);
+    free(e.bookmark);
+    free(e.rejected);
+    if (e.st)
+        store_close(e.st);
+    return rc;
+}
