@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs one Windows program under Wine for ctest (the toolchain's CMAKE_CROSSCOMPILING_EMULATOR).
+#
+# It sets the Wine environment itself (prefix, 64-bit, quiet) so a bare `ctest --test-dir build-win`
+# works, creates the prefix once (serialised with flock when tests run in parallel), and never lets a
+# Wine process hold ctest's output pipe: the prefix is booted with its output in a log file, and the
+# program's stdout/stderr go to files that are copied out after it exits. Wine's helper processes
+# (services.exe, winedevice.exe...) inherit the output of whoever booted the prefix, and a pipe they
+# hold keeps ctest waiting (see the Wine notes in the project's reference).
+# Environment: WINEPREFIX (default: <repo>/.cache/wine-prefix), WINEDEBUG (default -all).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+export WINEPREFIX="${WINEPREFIX:-$top/.cache/wine-prefix}"
+export WINEARCH=win64
+export WINEDEBUG="${WINEDEBUG:--all}"
+# No Mono/Gecko installer prompts when the prefix is created.
+export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}"
+
+# Debian 12: /usr/bin/wine is a launcher script that prefers a 32-bit loader; call the 64-bit one.
+wine=""
+for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)" "$(command -v wine || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+        wine=$candidate
+        break
+    fi
+done
+if [ -z "$wine" ]; then
+    echo "wine-run: no wine64 found (apt-get install wine wine64)" >&2
+    exit 127
+fi
+export WINELOADER="$wine"
+wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+
+if [ $# -lt 1 ]; then
+    echo "usage: wine-run.sh PROGRAM.exe [ARGS...]" >&2
+    exit 2
+fi
+
+# Create the prefix once. The marker is ours: Wine writes system.reg lazily.
+ready="$WINEPREFIX/.bitsguard-prefix-ready"
+if [ ! -f "$ready" ]; then
+    mkdir -p "$(dirname "$WINEPREFIX")"
+    (
+        flock 9
+        if [ ! -f "$ready" ]; then
+            "$wine" wineboot --init </dev/null >"$WINEPREFIX.boot.log" 2>&1 &&
+                "$wineserver" -w </dev/null >>"$WINEPREFIX.boot.log" 2>&1 &&
+                touch "$ready"
+        fi
+    ) 9>"$WINEPREFIX.lock"
+    if [ ! -f "$ready" ]; then
+        echo "wine-run: creating the Wine prefix $WINEPREFIX failed; see $WINEPREFIX.boot.log" >&2
+        exit 127
+    fi
+fi
+
+# Keep one wineserver warm between tests (it exits by itself 30 s after the last Wine process),
+# started with its output detached. If one already runs for this prefix this is a no-op.
+"$wineserver" -p30 </dev/null >/dev/null 2>&1 || true
+
+out=$(mktemp "${TMPDIR:-/tmp}/wine-run.XXXXXX") || exit 127
+err="$out.err"
+"$wine" "$@" >"$out" 2>"$err"
+status=$?
+cat "$out"
+cat "$err" >&2
+rm -f "$out" "$err"
+exit "$status"
