@@ -1,0 +1,1089 @@
+/* Tests of the reader engine against a scripted fake event source: batching, exactly-once resume, resubscribe, gaps,
+ * locks, stop, backoff. */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "classify.h"
+#include "engine.h"
+
+#define TEST_CHANNEL ENGINE_CHANNEL_BITS
+#define MAX_EVENTS   256
+#define MAX_SLEEPS   64
+#define MAX_SUBS     32
+
+/* ---- the scripted event log ------------------------------------------------------------------- */
+
+/* Events of one channel; event i has EventRecordID i + 1, as in a real log. */
+typedef struct script {
+    char *xml[MAX_EVENTS];
+    size_t n;
+} script;
+
+static void script_add(script *s, const char *text)
+{
+    size_t len = strlen(text) + 1;
+    char *copy = malloc(len);
+    if (!copy || s->n >= MAX_EVENTS) {
+        fprintf(stderr, "script_add: out of room\n");
+        exit(2);
+    }
+    memcpy(copy, text, len);
+    s->xml[s->n++] = copy;
+}
+
+static void script_free(script *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->xml[i]);
+    s->n = 0;
+}
+
+/* Appends one Bits-Client event shaped like EvtRender output; its record id is its position + 1. */
+static void script_event_add(script *s, unsigned id, unsigned version, const char *data)
+{
+    unsigned rid = (unsigned)s->n + 1;
+    char buf[4096];
+    snprintf(buf, sizeof buf,
+             "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+             "<Provider Name='Microsoft-Windows-Bits-Client' Guid='{EF1CC15B-46C1-414E-BB95-E76B077BD51E}'/>"
+             "<EventID>%u</EventID><Version>%u</Version><Level>4</Level><Task>0</Task><Opcode>0</Opcode>"
+             "<Keywords>0x4000000000000000</Keywords>"
+             "<TimeCreated SystemTime='2026-11-30T%02u:%02u:%02u.1234567Z'/>"
+             "<EventRecordID>%u</EventRecordID><Correlation ActivityID='{E4DB489E-1037-0002-3588-E4E43710DA01}'/>"
+             "<Execution ProcessID='1064' ThreadID='4200'/>"
+             "<Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WS01.corp.example</Computer>"
+             "<Security UserID='S-1-5-18'/></System><EventData>%s</EventData></Event>",
+             id, version, 1 + rid / 3600 % 20, rid / 60 % 60, rid % 60, rid, data);
+    script_add(s, buf);
+}
+
+/* The GUID of test job j. */
+static void job_guid(unsigned j, char out[40])
+{
+    snprintf(out, 40, "{%08X-24E6-4C66-AC78-5ED0E6007F1A}", 0x9A250000u + j);
+}
+
+/* The remote name of job j: a direct public IP (45.33.32.156 is scanme.nmap.org) unless j says otherwise. */
+static void job_url(unsigned j, char *out, size_t n)
+{
+    snprintf(out, n, "http://45.33.%u.156/x%u.exe", 32 + j, j);
+}
+
+/* A whole job: created (3 v2), file added (16403), completed (4 v1). */
+static void script_job_add(script *s, unsigned j)
+{
+    char guid[40], url[128], data[2048];
+    job_guid(j, guid);
+    job_url(j, url, sizeof url);
+    snprintf(data, sizeof data,
+             "<Data Name='jobTitle'>upd%u</Data><Data Name='jobId'>%s</Data>"
+             "<Data Name='jobOwner'>CORP\\alice</Data>"
+             "<Data Name='processPath'>C:\\Windows\\System32\\bitsadmin.exe</Data><Data Name='processId'>%u</Data>",
+             j, guid, 4000 + j);
+    script_event_add(s, 3, 2, data);
+    snprintf(data, sizeof data,
+             "<Data Name='User'>CORP\\alice</Data><Data Name='jobTitle'>upd%u</Data><Data Name='jobId'>%s</Data>"
+             "<Data Name='jobOwner'>CORP\\alice</Data><Data Name='fileCount'>1</Data>"
+             "<Data Name='RemoteName'>%s</Data><Data Name='LocalName'>C:\\Users\\alice\\AppData\\x%u.exe</Data>"
+             "<Data Name='processId'>%u</Data><Data Name='ClientProcessStartKey'>3659174697241209</Data>",
+             j, guid, url, j, 4000 + j);
+    script_event_add(s, 16403, 0, data);
+    snprintf(data, sizeof data,
+             "<Data Name='User'>CORP\\alice</Data><Data Name='jobTitle'>upd%u</Data><Data Name='jobId'>%s</Data>"
+             "<Data Name='jobOwner'>CORP\\alice</Data><Data Name='fileCount'>1</Data>"
+             "<Data Name='bytesTransferred'>73802</Data><Data Name='bytesTransferredFromPeer'>0</Data>",
+             j, guid);
+    script_event_add(s, 4, 1, data);
+}
+
+/* jobs whole jobs, 3 events each. */
+static void script_jobs_build(script *s, unsigned jobs)
+{
+    for (unsigned j = 0; j < jobs; j++)
+        script_job_add(s, j);
+}
+
+/* ---- the fake event source -------------------------------------------------------------------- */
+
+typedef struct fake_source fake_source;
+typedef void (*fake_hook)(fake_source *f, void *ctx);
+
+typedef struct fake_sub {
+    uint64_t after; /* RecordId of the bookmark, 0 when none. */
+    int had_bookmark;
+    int from_oldest;
+} fake_sub;
+
+struct fake_source {
+    event_source base;
+    const script *log;
+    size_t available; /* Events written to the log so far (the rest appear later). */
+    size_t batch_max; /* Serve at most this many per next (0: what the engine asks). */
+    int subscribed;
+    size_t pos;          /* Index of the next event to hand out. */
+    size_t last_handed;  /* Record id of the last event handed out since subscribe, 0 when none. */
+    size_t handed_total; /* Events handed out over the whole run (replays included). */
+    int broken;          /* The subscription failed: everything but unsubscribe fails until resubscribe. */
+    int stopped;
+    /* Faults. */
+    size_t fail_after;    /* When handed_total reaches this, the next call of next fails once... */
+    bg_error fail_code;   /* ...with this code (BG_ERR_OK: no fault). */
+    int fail_render_once; /* bookmark_render fails once with SOURCE_RETRY at this call (1-based). */
+    int reject_bookmark;  /* Subscribes with a bookmark to reject. */
+    int channel_missing;  /* Subscribes to fail with SOURCE_CHANNEL first. */
+    size_t stop_after;    /* Stop once this many events were handed out in total (0: never). */
+    /* Hooks the tests use to lock the database or stop at chosen points. */
+    fake_hook on_next;
+    fake_hook on_sleep;
+    void *hook_ctx;
+    /* Records. */
+    int next_calls;
+    int render_calls;
+    fake_sub subs[MAX_SUBS];
+    int sub_count;
+    int unsub_count;
+    uint32_t sleeps[MAX_SLEEPS];
+    size_t sleep_count;
+};
+
+static bg_error fake_subscribe(event_source *src, const char *channel, const char *bookmark, int from_oldest)
+{
+    fake_source *f = (fake_source *)src;
+    if (f->sub_count < MAX_SUBS) {
+        fake_sub *s = &f->subs[f->sub_count];
+        s->had_bookmark = bookmark != NULL;
+        s->from_oldest = from_oldest;
+        s->after = 0;
+        const char *p = bookmark ? strstr(bookmark, "RecordId='") : NULL;
+        if (p)
+            s->after = strtoull(p + 10, NULL, 10);
+    }
+    f->sub_count++;
+    if (strcmp(channel, TEST_CHANNEL) != 0)
+        return BG_ERR_SOURCE_CHANNEL;
+    if (f->channel_missing > 0) {
+        f->channel_missing--;
+        return BG_ERR_SOURCE_CHANNEL;
+    }
+    if (bookmark) {
+        if (f->reject_bookmark > 0) {
+            f->reject_bookmark--;
+            return BG_ERR_SOURCE_BOOKMARK;
+        }
+        const char *p = strstr(bookmark, "RecordId='");
+        if (!p || strstr(bookmark, "<BookmarkList>") != bookmark)
+            return BG_ERR_SOURCE_BOOKMARK;
+        uint64_t rid = strtoull(p + 10, NULL, 10);
+        f->pos = rid < f->log->n ? (size_t)rid : f->log->n;
+    } else {
+        f->pos = from_oldest ? 0 : f->available;
+    }
+    f->subscribed = 1;
+    f->broken = 0;
+    f->last_handed = 0;
+    return BG_ERR_OK;
+}
+
+static bg_error fake_wait(event_source *src)
+{
+    fake_source *f = (fake_source *)src;
+    if (f->stopped)
+        return BG_ERR_STOPPED;
+    if (!f->subscribed)
+        return BG_ERR_INVALID_ARG;
+    if (f->broken)
+        return BG_ERR_SOURCE_RETRY;
+    /* A real source would block until the next event; the script ends the run instead. */
+    return f->pos < f->available ? BG_ERR_OK : BG_ERR_STOPPED;
+}
+
+static bg_error fake_next(event_source *src, size_t max, const char **xml, size_t *len, size_t *count)
+{
+    fake_source *f = (fake_source *)src;
+    *count = 0;
+    f->next_calls++;
+    if (f->on_next)
+        f->on_next(f, f->hook_ctx);
+    if (f->stopped)
+        return BG_ERR_STOPPED;
+    if (!f->subscribed)
+        return BG_ERR_INVALID_ARG;
+    if (f->broken)
+        return BG_ERR_SOURCE_RETRY;
+    if (f->fail_code != BG_ERR_OK && f->handed_total >= f->fail_after) {
+        bg_error rc = f->fail_code;
+        f->fail_code = BG_ERR_OK;
+        f->broken = 1;
+        return rc;
+    }
+    size_t n = f->available > f->pos ? f->available - f->pos : 0;
+    if (n > max)
+        n = max;
+    if (f->batch_max && n > f->batch_max)
+        n = f->batch_max;
+    /* Stop exactly at the scripted points. */
+    if (f->fail_code != BG_ERR_OK && n > f->fail_after - f->handed_total)
+        n = f->fail_after - f->handed_total;
+    if (f->stop_after && n > f->stop_after - f->handed_total)
+        n = f->stop_after - f->handed_total;
+    for (size_t i = 0; i < n; i++) {
+        xml[i] = f->log->xml[f->pos + i];
+        len[i] = strlen(xml[i]);
+    }
+    f->pos += n;
+    f->handed_total += n;
+    if (n)
+        f->last_handed = f->pos;
+    *count = n;
+    if (f->stop_after && f->handed_total >= f->stop_after)
+        f->stopped = 1; /* Another thread asked to stop while this batch was being read. */
+    return BG_ERR_OK;
+}
+
+static bg_error fake_bookmark_render(event_source *src, char **out)
+{
+    fake_source *f = (fake_source *)src;
+    *out = NULL;
+    f->render_calls++;
+    if (f->fail_render_once && f->render_calls == f->fail_render_once) {
+        f->broken = 1;
+        return BG_ERR_SOURCE_RETRY;
+    }
+    if (!f->last_handed)
+        return BG_ERR_OK;
+    char buf[256];
+    snprintf(buf, sizeof buf, "<BookmarkList><Bookmark Channel='%s' RecordId='%u' IsCurrent='true'/></BookmarkList>",
+             TEST_CHANNEL, (unsigned)f->last_handed);
+    size_t n = strlen(buf) + 1;
+    *out = malloc(n);
+    if (!*out)
+        return BG_ERR_NOMEM;
+    memcpy(*out, buf, n);
+    return BG_ERR_OK;
+}
+
+static void fake_unsubscribe(event_source *src)
+{
+    fake_source *f = (fake_source *)src;
+    f->unsub_count++;
+    f->subscribed = 0;
+}
+
+static void fake_stop(event_source *src)
+{
+    ((fake_source *)src)->stopped = 1;
+}
+
+/* Records the requested delay instead of sleeping, so backoff is observable and the tests are fast. */
+static bg_error fake_sleep_ms(event_source *src, uint32_t ms)
+{
+    fake_source *f = (fake_source *)src;
+    if (f->sleep_count < MAX_SLEEPS)
+        f->sleeps[f->sleep_count] = ms;
+    f->sleep_count++;
+    if (f->on_sleep)
+        f->on_sleep(f, f->hook_ctx);
+    if (f->sleep_count > 1000)
+        f->stopped = 1; /* A runaway retry loop ends the test instead of hanging it. */
+    return f->stopped ? BG_ERR_STOPPED : BG_ERR_OK;
+}
+
+static void fake_destroy(event_source *src)
+{
+    (void)src;
+}
+
+static const event_source_ops fake_ops = {
+    fake_subscribe,   fake_wait, fake_next,     fake_bookmark_render,
+    fake_unsubscribe, fake_stop, fake_sleep_ms, fake_destroy,
+};
+
+static void fake_init(fake_source *f, const script *log)
+{
+    memset(f, 0, sizeof *f);
+    f->base.ops = &fake_ops;
+    f->log = log;
+    f->available = log->n;
+    f->fail_code = BG_ERR_OK;
+}
+
+/* ---- the recording alert sink ----------------------------------------------------------------- */
+
+typedef struct recorder {
+    int detections;
+    char urls[MAX_EVENTS][128];
+    int gaps;
+    int errors;
+    bg_error error_codes[MAX_EVENTS];
+    int states;
+    char state_log[512];
+} recorder;
+
+static void rec_detection(void *ctx, const detection *d)
+{
+    recorder *r = ctx;
+    if (r->detections < MAX_EVENTS)
+        snprintf(r->urls[r->detections], sizeof r->urls[0], "%s", d->url ? d->url : "");
+    r->detections++;
+}
+
+static void rec_gap(void *ctx, const char *channel, const char *reason)
+{
+    recorder *r = ctx;
+    (void)channel;
+    (void)reason;
+    r->gaps++;
+}
+
+static void rec_error(void *ctx, bg_error code, const char *detail)
+{
+    recorder *r = ctx;
+    (void)detail;
+    if (r->errors < MAX_EVENTS)
+        r->error_codes[r->errors] = code;
+    r->errors++;
+}
+
+static void rec_state(void *ctx, const char *what)
+{
+    recorder *r = ctx;
+    size_t used = strlen(r->state_log);
+    snprintf(r->state_log + used, sizeof r->state_log - used, "%s%s", used ? "," : "", what);
+    r->states++;
+}
+
+static engine_alert_sink rec_sink(recorder *r)
+{
+    memset(r, 0, sizeof *r);
+    engine_alert_sink s = {r, rec_detection, rec_gap, rec_error, rec_state};
+    return s;
+}
+
+static int rec_url_count(const recorder *r, const char *url)
+{
+    int n = 0;
+    for (int i = 0; i < r->detections && i < MAX_EVENTS; i++)
+        n += strcmp(r->urls[i], url) == 0;
+    return n;
+}
+
+static int rec_error_count(const recorder *r, bg_error code)
+{
+    int n = 0;
+    for (int i = 0; i < r->errors && i < MAX_EVENTS; i++)
+        n += r->error_codes[i] == code;
+    return n;
+}
+
+/* ---- temporary databases and reading them back --------------------------------------------------- */
+
+static char db_path[1024];
+
+/* A fresh database path in TMPDIR (or TEMP, TMP, the current folder), also under Wine. */
+static void db_fresh(const char *name)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = getenv("TEMP");
+    if (!dir || !*dir)
+        dir = getenv("TMP");
+    if (!dir || !*dir)
+        dir = ".";
+#ifdef _WIN32
+    const char sep = '\\';
+#else
+    const char sep = '/';
+#endif
+    snprintf(db_path, sizeof db_path, "%s%cbg_engine_%s_%lx.db", dir, sep, name, (unsigned long)time(NULL));
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s%s", db_path, suffixes[i]);
+        remove(p);
+    }
+}
+
+static void db_remove(void)
+{
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s%s", db_path, suffixes[i]);
+        remove(p);
+    }
+}
+
+/* One integer from a query with an optional text parameter; -1 on any error. */
+static int64_t db_int(const char *sql, const char *param)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        goto cleanup;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "db_int: %s: %s\n", sql, sqlite3_errmsg(db));
+        goto cleanup;
+    }
+    if (param)
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+cleanup:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The RecordId in a connection's stored bookmark, 0 when none, -1 on error. */
+static int64_t db_bookmark_rid_on(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "SELECT bookmark FROM bookmarks WHERE channel = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, TEST_CHANNEL, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        v = 0;
+    } else if (rc == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
+        const char *p = text ? strstr(text, "RecordId='") : NULL;
+        v = p ? (int64_t)strtoull(p + 10, NULL, 10) : -1;
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t db_bookmark_rid(void)
+{
+    sqlite3 *db = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+        v = db_bookmark_rid_on(db);
+    sqlite3_close(db);
+    return v;
+}
+
+static int64_t db_detections(void)
+{
+    return db_int("SELECT count(*) FROM detections", NULL);
+}
+
+/* Every job's URL is stored exactly once. */
+static void check_each_job_once(unsigned jobs)
+{
+    CHECK_INT_EQ(db_detections(), jobs);
+    for (unsigned j = 0; j < jobs; j++) {
+        char url[128];
+        job_url(j, url, sizeof url);
+        CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE url = ?", url), 1);
+    }
+}
+
+/* Every job was alerted exactly once over all the recorders given. */
+static void check_each_alert_once(unsigned jobs, const recorder *a, const recorder *b)
+{
+    for (unsigned j = 0; j < jobs; j++) {
+        char url[128];
+        job_url(j, url, sizeof url);
+        int n = rec_url_count(a, url) + (b ? rec_url_count(b, url) : 0);
+        CHECK_INT_EQ(n, 1);
+    }
+    CHECK_INT_EQ(a->detections + (b ? b->detections : 0), jobs);
+}
+
+static engine_config config_default(void)
+{
+    engine_config c;
+    memset(&c, 0, sizeof c);
+    c.db_path = db_path;
+    c.channel = TEST_CHANNEL;
+    c.backfill = 1;
+    c.store_busy_ms = 20;
+    return c;
+}
+
+/* ---- the tests ---------------------------------------------------------------------------------- */
+
+/* All events in one fetch: one detection per job (3, 16403 and 4 of a job deduplicated in the batch). */
+static void test_normal_single_batch(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 5);
+    db_fresh("single");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.events, 15);
+    CHECK_INT_EQ(st.batches, 1);
+    CHECK_INT_EQ(st.detections, 5);
+    CHECK_INT_EQ(st.malformed, 0);
+    check_each_job_once(5);
+    check_each_alert_once(5, &r, NULL);
+    CHECK_INT_EQ(db_bookmark_rid(), 15);
+    CHECK_INT_EQ(f.subs[0].had_bookmark, 0);
+    CHECK_INT_EQ(f.subs[0].from_oldest, 1);
+    CHECK_STR_EQ(r.state_log, "started,subscribed,stopped");
+    /* The batch's latest state was stored: the job completed (event 4 came after the 16403). */
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE state = 1", NULL), 5);
+    script_free(&s);
+    db_remove();
+}
+
+/* Small fetches: several batches, each with its bookmark; enrichment in later batches does not re-alert. */
+static void test_normal_many_batches(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 10);
+    db_fresh("many");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 2;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.events, 30);
+    CHECK_INT_EQ(st.batches, 15);
+    CHECK_INT_EQ(st.detections, 10);
+    check_each_job_once(10);
+    check_each_alert_once(10, &r, NULL);
+    CHECK_INT_EQ(db_bookmark_rid(), 30);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE state = 1", NULL), 10);
+    script_free(&s);
+    db_remove();
+}
+
+/* An allow-listed detection is stored but not alerted; no backfill means future events only. */
+static void test_allowlist_and_future_only(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 4);
+    db_fresh("allow");
+    allowlist *al = allowlist_new();
+    CHECK(al != NULL);
+    char why[128];
+    CHECK_INT_EQ(allowlist_entry_add(al, "45.33.34.0/24", why, sizeof why), BG_ERR_OK);
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    cfg.allow = al;
+    cfg.backfill = 0;
+    engine_stats st = {0};
+    /* First run without backfill: the log's existing 12 events are not read. */
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.subs[0].from_oldest, 0);
+    CHECK_INT_EQ(st.events, 0);
+    CHECK_INT_EQ(db_detections(), 0);
+    /* With backfill: job 2 (45.33.34.156) is stored as allowed and not alerted. */
+    cfg.backfill = 1;
+    fake_init(&f, &s);
+    recorder r2;
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(db_detections(), 4);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE allowed = 1", NULL), 1);
+    CHECK_INT_EQ(r2.detections, 3);
+    CHECK_INT_EQ(rec_url_count(&r2, "http://45.33.34.156/x2.exe"), 0);
+    allowlist_free(al);
+    script_free(&s);
+    db_remove();
+}
+
+/* A restart resumes after the stored bookmark: nothing read twice, nothing lost. */
+static void test_restart_resumes(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 8);
+    db_fresh("restart");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 4;
+    f.available = 14; /* The log so far ends in the middle of job 4. */
+    recorder r1, r2;
+    engine_alert_sink sink = rec_sink(&r1);
+    engine_config cfg = config_default();
+    engine_stats st1 = {0}, st2 = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st1), BG_ERR_OK);
+    CHECK_INT_EQ(st1.events, 14);
+    CHECK_INT_EQ(db_bookmark_rid(), 14);
+    CHECK_INT_EQ(db_detections(), 5);
+
+    fake_init(&f, &s); /* The service restarts; the log has grown. */
+    f.batch_max = 4;
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st2), BG_ERR_OK);
+    CHECK_INT_EQ(f.subs[0].had_bookmark, 1);
+    CHECK_INT_EQ(f.subs[0].after, 14);
+    CHECK_INT_EQ(st2.events, 24 - 14);
+    CHECK_INT_EQ(db_bookmark_rid(), 24);
+    check_each_job_once(8);
+    check_each_alert_once(8, &r1, &r2);
+    script_free(&s);
+    db_remove();
+}
+
+/* The event log fails mid-stream: resubscribe after the committed bookmark, exactly once. */
+static void test_source_retry_midstream(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 8);
+    db_fresh("retry");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 4;
+    f.fail_after = 10;
+    f.fail_code = BG_ERR_SOURCE_RETRY;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 2);
+    CHECK_INT_EQ(f.unsub_count >= 1, 1);
+    CHECK_INT_EQ(f.subs[1].had_bookmark, 1);
+    CHECK_INT_EQ(f.subs[1].after, 10);
+    CHECK_INT_EQ(st.resubscribes, 1);
+    CHECK_INT_EQ(st.events, 24); /* Committed events are not delivered again. */
+    CHECK_INT_EQ(f.sleep_count, 1);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_SOURCE_RETRY), 1);
+    check_each_job_once(8);
+    check_each_alert_once(8, &r, NULL);
+    CHECK_INT_EQ(db_bookmark_rid(), 24);
+    script_free(&s);
+    db_remove();
+}
+
+/* The failure comes after events were fetched but before their bookmark: they are read again and their
+ * detections (kept in hand) still reach the database exactly once. */
+static void test_source_retry_uncommitted(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 6);
+    db_fresh("uncommitted");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 4;
+    f.fail_render_once = 2; /* Events 5..8 fetched, bookmark lost. */
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 2);
+    CHECK_INT_EQ(f.subs[1].after, 4);
+    CHECK_INT_EQ(st.resubscribes, 1);
+    CHECK_INT_EQ(f.handed_total, 18 + 4); /* Events 5..8 were delivered twice by the source... */
+    check_each_job_once(6);               /* ...but stored once... */
+    check_each_alert_once(6, &r, NULL);   /* ...and alerted once. */
+    CHECK_INT_EQ(db_bookmark_rid(), 18);
+    script_free(&s);
+    db_remove();
+}
+
+/* A rejected bookmark: gap recorded and alerted, full replay from the oldest record, no duplicates. */
+static void test_bookmark_rejected(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 6);
+    db_fresh("rejected");
+    fake_source f;
+    fake_init(&f, &s);
+    f.available = 9;
+    recorder r1, r2;
+    engine_alert_sink sink = rec_sink(&r1);
+    engine_config cfg = config_default();
+    engine_stats st1 = {0}, st2 = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st1), BG_ERR_OK);
+    CHECK_INT_EQ(db_detections(), 3);
+    CHECK_INT_EQ(r1.detections, 3);
+
+    fake_init(&f, &s);
+    f.batch_max = 5;
+    f.reject_bookmark = 1;
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st2), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 2);
+    CHECK_INT_EQ(f.subs[0].had_bookmark, 1);
+    CHECK_INT_EQ(f.subs[1].had_bookmark, 0);
+    CHECK_INT_EQ(f.subs[1].from_oldest, 1); /* Not future-only: nothing after the gap is skipped. */
+    CHECK_INT_EQ(r2.gaps, 1);
+    CHECK_INT_EQ(st2.gaps, 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps", NULL), 1);
+    CHECK_INT_EQ(st2.events, 18); /* Full replay. */
+    CHECK_INT_EQ(st2.detections, 3);
+    check_each_job_once(6);
+    check_each_alert_once(6, &r1, &r2);
+    CHECK_INT_EQ(db_bookmark_rid(), 18);
+    script_free(&s);
+    db_remove();
+}
+
+/* The bookmark is rejected and the replay breaks before anything is committed: the same stored bookmark
+ * is not offered again within the run and the gap is recorded only once. */
+static void test_bookmark_rejected_then_retry(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 4);
+    db_fresh("rejected2");
+    fake_source f;
+    fake_init(&f, &s);
+    f.available = 6;
+    recorder r1, r2;
+    engine_alert_sink sink = rec_sink(&r1);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    fake_init(&f, &s);
+    f.reject_bookmark = 5;
+    f.fail_after = 0;
+    f.fail_code = BG_ERR_SOURCE_RETRY;
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 3);
+    CHECK_INT_EQ(f.subs[2].had_bookmark, 0);
+    CHECK_INT_EQ(f.subs[2].from_oldest, 1);
+    CHECK_INT_EQ(r2.gaps, 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps", NULL), 1);
+    check_each_job_once(4);
+    check_each_alert_once(4, &r1, &r2);
+    script_free(&s);
+    db_remove();
+}
+
+/* The channel is missing for the first three subscribes: reported once, retried with backoff, then read. */
+static void test_channel_missing(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 3);
+    db_fresh("channel");
+    fake_source f;
+    fake_init(&f, &s);
+    f.channel_missing = 3;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 4);
+    CHECK_INT_EQ(f.sleep_count, 3);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_SOURCE_CHANNEL), 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE code = ?", "19"), 1);
+    CHECK_INT_EQ(st.resubscribes, 1);
+    check_each_job_once(3);
+    check_each_alert_once(3, &r, NULL);
+    script_free(&s);
+    db_remove();
+}
+
+/* Another connection holds the write lock: the same batch is retried, no further events are fetched and
+ * the bookmark does not move until the lock is released; nothing is lost. */
+typedef struct lock_ctx {
+    sqlite3 *holder;
+    int lock_at_next;      /* Take the lock at this call of next (1-based). */
+    int release_at_sleep;  /* Release it at this sleep (1-based); 0: never. */
+    int stop_at_sleep;     /* Request stop at this sleep (1-based); 0: never. */
+    int next_calls_locked; /* Calls of next seen while the lock was held (must stay 0 after the lock). */
+    int next_at_lock;
+    int64_t bookmark_while_locked[MAX_SLEEPS];
+    int checks;
+} lock_ctx;
+
+static void lock_release(lock_ctx *c)
+{
+    if (c->holder) {
+        sqlite3_exec(c->holder, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(c->holder);
+        c->holder = NULL;
+    }
+}
+
+static void lock_on_next(fake_source *f, void *ctx)
+{
+    lock_ctx *c = ctx;
+    if (c->holder)
+        c->next_calls_locked++;
+    if (f->next_calls == c->lock_at_next) {
+        if (sqlite3_open(db_path, &c->holder) != SQLITE_OK ||
+            sqlite3_exec(c->holder, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            fprintf(stderr, "lock_on_next: cannot lock %s\n", db_path);
+            sqlite3_close(c->holder);
+            c->holder = NULL;
+        }
+        c->next_at_lock = f->next_calls;
+    }
+}
+
+static void lock_on_sleep(fake_source *f, void *ctx)
+{
+    lock_ctx *c = ctx;
+    if (c->holder && f->sleep_count <= MAX_SLEEPS)
+        c->bookmark_while_locked[f->sleep_count - 1] = db_bookmark_rid_on(c->holder);
+    if (c->release_at_sleep && (int)f->sleep_count == c->release_at_sleep)
+        lock_release(c);
+    if (c->stop_at_sleep && (int)f->sleep_count == c->stop_at_sleep)
+        f->stopped = 1;
+}
+
+static void test_db_locked(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 6);
+    db_fresh("locked");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 4;
+    lock_ctx lc;
+    memset(&lc, 0, sizeof lc);
+    lc.lock_at_next = 2; /* After the first batch (events 1..4) committed. */
+    lc.release_at_sleep = 3;
+    f.on_next = lock_on_next;
+    f.on_sleep = lock_on_sleep;
+    f.hook_ctx = &lc;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(lc.next_at_lock, 2);
+    CHECK_INT_EQ(f.sleep_count, 3);
+    /* While locked the bookmark stayed after the first batch, and no further event was fetched. */
+    CHECK_INT_EQ(lc.bookmark_while_locked[0], 4);
+    CHECK_INT_EQ(lc.bookmark_while_locked[2], 4);
+    CHECK_INT_EQ(lc.next_calls_locked, 0);
+    /* The retries back off: growing delays. */
+    CHECK(f.sleeps[1] > f.sleeps[0] / 2 && f.sleeps[2] >= f.sleeps[0]);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_DB_BUSY), 1);
+    CHECK_INT_EQ(st.events, 18);
+    check_each_job_once(6);
+    check_each_alert_once(6, &r, NULL);
+    CHECK_INT_EQ(db_bookmark_rid(), 18);
+    lock_release(&lc);
+    script_free(&s);
+    db_remove();
+}
+
+/* Malformed, foreign and unrenderable events in the middle of a batch are counted, recorded, skipped. */
+static void test_malformed_midbatch(void)
+{
+    script s = {0};
+    script_job_add(&s, 0);
+    script_add(&s, "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>16403");
+    script_add(&s, "<NotAnEvent/>");
+    script_add(&s, "");
+    script_job_add(&s, 1);
+    script_add(&s, "<Event><System><EventID>16403</EventID><EventRecordID>9</Event>");
+    script_job_add(&s, 2);
+    db_fresh("malformed");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.events, 13);
+    CHECK_INT_EQ(st.malformed, 4);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'engine.event'", NULL), 4);
+    check_each_job_once(3);
+    check_each_alert_once(3, &r, NULL);
+    CHECK_INT_EQ(db_bookmark_rid(), 13);
+    script_free(&s);
+    db_remove();
+}
+
+/* Stop arrives while a fetched batch waits for a locked database: the lock goes away, the batch in hand
+ * is committed by the final attempt, and nothing further is read. */
+static void test_stop_commits_batch_in_hand(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 4);
+    db_fresh("stop");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 6;
+    lock_ctx lc;
+    memset(&lc, 0, sizeof lc);
+    lc.lock_at_next = 1;
+    lc.release_at_sleep = 2;
+    lc.stop_at_sleep = 2;
+    f.on_next = lock_on_next;
+    f.on_sleep = lock_on_sleep;
+    f.hook_ctx = &lc;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sleep_count, 2);
+    CHECK_INT_EQ(lc.bookmark_while_locked[0], 0);
+    CHECK_INT_EQ(st.events, 6);
+    CHECK_INT_EQ(st.batches, 1);
+    CHECK_INT_EQ(db_bookmark_rid(), 6);
+    CHECK_INT_EQ(db_detections(), 2);
+    CHECK_INT_EQ(r.detections, 2);
+    CHECK_STR_EQ(r.state_log, "started,subscribed,stopped");
+    lock_release(&lc);
+    script_free(&s);
+    db_remove();
+}
+
+/* Stop while the database stays locked: nothing committed, bookmark unchanged; the next run reads the
+ * same events again, so they are still stored and alerted exactly once. */
+static void test_stop_uncommitted_then_restart(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 4);
+    db_fresh("stop2");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 6;
+    lock_ctx lc;
+    memset(&lc, 0, sizeof lc);
+    lc.lock_at_next = 1;
+    lc.stop_at_sleep = 2;
+    f.on_next = lock_on_next;
+    f.on_sleep = lock_on_sleep;
+    f.hook_ctx = &lc;
+    recorder r1, r2;
+    engine_alert_sink sink = rec_sink(&r1);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.batches, 0);
+    CHECK_INT_EQ(r1.detections, 0);
+    lock_release(&lc);
+    CHECK_INT_EQ(db_bookmark_rid(), 0);
+    CHECK_INT_EQ(db_detections(), 0);
+
+    fake_init(&f, &s);
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.subs[0].had_bookmark, 0);
+    check_each_job_once(4);
+    check_each_alert_once(4, &r1, &r2);
+    CHECK_INT_EQ(db_bookmark_rid(), 12);
+    script_free(&s);
+    db_remove();
+}
+
+/* Stop requested while a batch is being read: that batch is committed before the engine returns. */
+static void test_stop_after_events(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 5);
+    db_fresh("stop3");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 4;
+    f.stop_after = 8; /* Jobs 0 and 1 whole, then job 2's creation and its file. */
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.events, 8);
+    CHECK_INT_EQ(st.batches, 2);
+    CHECK_INT_EQ(db_bookmark_rid(), 8);
+    CHECK_INT_EQ(db_detections(), 3);
+    CHECK_INT_EQ(r.detections, 3);
+    script_free(&s);
+    db_remove();
+}
+
+/* Backoff doubles from the minimum, stays within a quarter below each step, caps, and resets after a
+ * successful batch. */
+static void test_backoff_grows_caps_resets(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 2);
+    db_fresh("backoff");
+    fake_source f;
+    fake_init(&f, &s);
+    f.channel_missing = 10;
+    f.fail_after = 3;
+    f.fail_code = BG_ERR_SOURCE_RETRY;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    cfg.backoff_min_ms = 500;
+    cfg.backoff_max_ms = 8000;
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sleep_count, 11);
+    uint32_t base = 500;
+    int varied = 0;
+    for (size_t i = 0; i < 10; i++) {
+        char ctx[64];
+        snprintf(ctx, sizeof ctx, "sleep %u = %u, base %u", (unsigned)i, (unsigned)f.sleeps[i], (unsigned)base);
+        CHECK_STR_EQ_CTX(ctx, (f.sleeps[i] <= base && f.sleeps[i] >= base - base / 4) ? "in range" : "out", "in range");
+        varied |= f.sleeps[i] != base;
+        base = base * 2 > 8000 ? 8000 : base * 2;
+    }
+    CHECK(varied); /* Jitter is applied. */
+    /* After the successful batch the next failure starts again at the minimum. */
+    CHECK(f.sleeps[10] <= 500 && f.sleeps[10] >= 375);
+    check_each_job_once(2);
+
+    /* Defaults: 500 ms doubling to a 60 s cap. */
+    db_remove();
+    db_fresh("backoff2");
+    fake_init(&f, &s);
+    f.channel_missing = 9;
+    cfg = config_default();
+    sink = rec_sink(&r);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sleep_count, 9);
+    CHECK(f.sleeps[0] >= 375 && f.sleeps[0] <= 500);
+    CHECK(f.sleeps[8] >= 45000 && f.sleeps[8] <= 60000);
+    script_free(&s);
+    db_remove();
+}
+
+/* Bad arguments are refused before anything is opened. */
+static void test_invalid_args(void)
+{
+    script s = {0};
+    fake_source f;
+    fake_init(&f, &s);
+    engine_config cfg = config_default();
+    CHECK_INT_EQ(engine_run(NULL, &f.base, NULL, NULL), BG_ERR_INVALID_ARG);
+    CHECK_INT_EQ(engine_run(&cfg, NULL, NULL, NULL), BG_ERR_INVALID_ARG);
+    cfg.db_path = NULL;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, NULL, NULL), BG_ERR_INVALID_ARG);
+    CHECK_INT_EQ(f.sub_count, 0);
+}
+
+int main(void)
+{
+    CHECK_RUN(test_invalid_args);
+    CHECK_RUN(test_normal_single_batch);
+    CHECK_RUN(test_normal_many_batches);
+    CHECK_RUN(test_allowlist_and_future_only);
+    CHECK_RUN(test_restart_resumes);
+    CHECK_RUN(test_source_retry_midstream);
+    CHECK_RUN(test_source_retry_uncommitted);
+    CHECK_RUN(test_bookmark_rejected);
+    CHECK_RUN(test_bookmark_rejected_then_retry);
+    CHECK_RUN(test_channel_missing);
+    CHECK_RUN(test_db_locked);
+    CHECK_RUN(test_malformed_midbatch);
+    CHECK_RUN(test_stop_commits_batch_in_hand);
+    CHECK_RUN(test_stop_uncommitted_then_restart);
+    CHECK_RUN(test_stop_after_events);
+    CHECK_RUN(test_backoff_grows_caps_resets);
+    return CHECK_DONE();
+}
