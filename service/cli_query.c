@@ -1,12 +1,201 @@
-/* bitsguard query: placeholder until the command lands (returns an error, never pretends to succeed). */
+/* bitsguard query: lists stored detections, filtered by time, IP range, job or computer, as a table, JSON or CSV. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "store.h"
+#include "store_format.h"
+
+static void usage_print(FILE *fp)
+{
+    fputs("usage: bitsguard query [OPTIONS]\n"
+          "Lists the detections stored by the service or by 'scan --db', newest first.\n\n"
+          "  --db PATH          database file (default: the service's database)\n"
+          "  --since WHEN       only detections last seen at or after WHEN: 30m, 24h, 7d, 2w or an ISO 8601\n"
+          "                     UTC time such as 2023-11-06 or 2023-11-06T01:45:21Z\n"
+          "  --until WHEN       only detections last seen at or before WHEN (inclusive at its precision)\n"
+          "  --ip CIDR          only this address or range: 192.0.2.7, 192.0.2.0/24, 2001:db8::/32\n"
+          "  --job GUID         only this BITS job\n"
+          "  --computer NAME    only this computer (case-insensitive)\n"
+          "  --limit N          at most N detections (0: all, the default)\n"
+          "  --format FORMAT    table (default; fits 100 columns), json (one object per line) or csv\n"
+          "  --all              also list allow-listed detections (marked A in the table)\n"
+          "  -h, --help         this help\n\n"
+          "exit status: 0 success (also when nothing matches), 2 usage error, 3 database error\n",
+          fp);
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "bitsguard query: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    fputs("Run 'bitsguard query --help' for the options.\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE"; advances *i past a separate value. */
+static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t len = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, len) != 0)
+        return 0;
+    if (a[len] == '=') {
+        *value = a + len + 1;
+        return 1;
+    }
+    if (a[len] != '\0')
+        return 0;
+    *value = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* Normalizes a job GUID as the detector stores it: lower-case, no braces. */
+static int guid_normalize(const char *in, char out[37])
+{
+    size_t len = strlen(in);
+    if (len == 38 && in[0] == '{' && in[37] == '}') {
+        in++;
+        len = 36;
+    }
+    if (len != 36)
+        return -1;
+    for (size_t i = 0; i < 36; i++) {
+        char c = in[i];
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !isxdigit((unsigned char)c))
+            return -1;
+        out[i] = (char)tolower((unsigned char)c);
+    }
+    out[36] = '\0';
+    return 0;
+}
+
+typedef struct query_ctx {
+    store_format fmt;
+    int64_t rows;
+} query_ctx;
+
+static int row_print(void *arg, const detection *d)
+{
+    query_ctx *q = arg;
+    store_format_row(stdout, q->fmt, d);
+    q->rows++;
+    return 0;
+}
 
 int cli_query_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "bitsguard query: not built yet\n");
-    return CLI_EXIT_ERROR;
+    const char *db_path = NULL, *since = NULL, *until = NULL, *ip = NULL, *job = NULL, *computer = NULL;
+    const char *limit = NULL, *format = NULL;
+    char job_norm[37];
+    char path_buf[4096];
+    char errbuf[4096];
+    store *s = NULL;
+    store_filter f;
+    query_ctx q = {STORE_FORMAT_TABLE, 0};
+    int status = CLI_EXIT_OK;
+    store_filter_init(&f);
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        const char *v = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_print(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--all") == 0) {
+            f.include_allowed = 1;
+            continue;
+        } else if (option_value(argc, argv, &i, "--db", &v)) {
+            slot = &db_path;
+        } else if (option_value(argc, argv, &i, "--since", &v)) {
+            slot = &since;
+        } else if (option_value(argc, argv, &i, "--until", &v)) {
+            slot = &until;
+        } else if (option_value(argc, argv, &i, "--ip", &v)) {
+            slot = &ip;
+        } else if (option_value(argc, argv, &i, "--job", &v)) {
+            slot = &job;
+        } else if (option_value(argc, argv, &i, "--computer", &v)) {
+            slot = &computer;
+        } else if (option_value(argc, argv, &i, "--limit", &v)) {
+            slot = &limit;
+        } else if (option_value(argc, argv, &i, "--format", &v)) {
+            slot = &format;
+        } else {
+            return usage_error("unknown option", a);
+        }
+        if (!v || !*v)
+            return usage_error("option needs a value", a);
+        *slot = v;
+    }
+
+    int64_t now = (int64_t)time(NULL);
+    if (since && store_time_bound_parse(since, now, 0, f.since, sizeof f.since) != BG_ERR_OK)
+        return usage_error("--since wants 30m, 24h, 7d, 2w or an ISO 8601 UTC time", since);
+    if (until && store_time_bound_parse(until, now, 1, f.until, sizeof f.until) != BG_ERR_OK)
+        return usage_error("--until wants 30m, 24h, 7d, 2w or an ISO 8601 UTC time", until);
+    if (ip) {
+        if (store_cidr_parse(ip, f.ip_lo, f.ip_hi) != BG_ERR_OK)
+            return usage_error("--ip wants an address or CIDR such as 192.0.2.0/24", ip);
+        f.has_ip = 1;
+    }
+    if (job) {
+        if (guid_normalize(job, job_norm) != 0)
+            return usage_error("--job wants a GUID such as 0b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10", job);
+        f.job_id = job_norm;
+    }
+    f.computer = computer;
+    if (limit) {
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(limit, &end, 10);
+        if (errno || end == limit || *end || n < 0)
+            return usage_error("--limit wants a number >= 0", limit);
+        f.limit = (int64_t)n;
+    }
+    if (format) {
+        if (strcmp(format, "table") == 0)
+            q.fmt = STORE_FORMAT_TABLE;
+        else if (strcmp(format, "json") == 0)
+            q.fmt = STORE_FORMAT_JSON;
+        else if (strcmp(format, "csv") == 0)
+            q.fmt = STORE_FORMAT_CSV;
+        else
+            return usage_error("--format wants table, json or csv", format);
+    }
+    if (!db_path) {
+        bg_error pe = store_path_default(path_buf, sizeof path_buf);
+        if (pe != BG_ERR_OK) {
+            fprintf(stderr, "bitsguard query: no default database location (%s); give --db PATH\n", bg_error_str(pe));
+            return CLI_EXIT_ERROR;
+        }
+        db_path = path_buf;
+    }
+
+    bg_error e = store_open_existing(&s, db_path, errbuf, sizeof errbuf);
+    if (e != BG_ERR_OK) {
+        fprintf(stderr, "bitsguard query: %s\n", errbuf[0] ? errbuf : bg_error_str(e));
+        return CLI_EXIT_ERROR;
+    }
+    store_format_header(stdout, q.fmt);
+    e = store_query_run(s, &f, row_print, &q);
+    if (e != BG_ERR_OK) {
+        fprintf(stderr, "bitsguard query: %s: %s\n", db_path, bg_error_str(e));
+        status = CLI_EXIT_ERROR;
+    } else if (q.fmt == STORE_FORMAT_TABLE && q.rows == 0) {
+        fputs("(no detections match)\n", stdout);
+    } else if (q.fmt == STORE_FORMAT_TABLE && f.include_allowed) {
+        fputs("A: allow-listed (stored, no alert)\n", stdout);
+    }
+    if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {
+        fprintf(stderr, "bitsguard query: cannot write the output\n");
+        status = CLI_EXIT_ERROR;
+    }
+    store_close(s);
+    return status;
 }

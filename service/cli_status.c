@@ -1,12 +1,200 @@
-/* bitsguard status: placeholder until the command lands (returns an error, never pretends to succeed). */
+/* bitsguard status: the database's path, size, schema, detection counts, bookmark ages, gaps and errors. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "output.h"
+#include "store.h"
+
+/* How many of the latest gaps and errors are shown. */
+#define STATUS_LAST 5
+
+static void usage_print(FILE *fp)
+{
+    fputs("usage: bitsguard status [--db PATH] [--json]\n"
+          "Shows the database path and size, schema version, detections (total and last 24 h), the newest\n"
+          "event, each channel's bookmark and its age, and the recorded gaps and errors (the last few).\n\n"
+          "  --db PATH    database file (default: the service's database)\n"
+          "  --json       one JSON object instead of text\n"
+          "  -h, --help   this help\n\n"
+          "exit status: 0 success, 2 usage error, 3 database error\n",
+          fp);
+}
+
+typedef struct status_ctx {
+    int json;
+    int first;
+    int64_t now;
+} status_ctx;
+
+/* Seconds since an updated_at text, -1 when it does not parse. */
+static int64_t age_of(const char *t, int64_t now)
+{
+    int64_t then;
+    return t && store_time_unix(t, &then) == 0 ? now - then : -1;
+}
+
+static int bookmark_print(void *arg, const char *const *cols, int n)
+{
+    status_ctx *c = arg;
+    if (n < 3)
+        return 1;
+    int64_t age = age_of(cols[2], c->now);
+    if (c->json) {
+        fputs(c->first ? "" : ",", stdout);
+        fputs("{\"channel\":", stdout);
+        output_json_string(stdout, cols[0]);
+        fputs(",\"updated_at\":", stdout);
+        output_json_string(stdout, cols[2]);
+        fprintf(stdout, ",\"age_seconds\":%" PRId64 "}", age);
+    } else {
+        fputs("  ", stdout);
+        output_terminal_text(stdout, cols[0], 60);
+        fputs("  updated ", stdout);
+        output_terminal_text(stdout, cols[2], 24);
+        fprintf(stdout, " (%" PRId64 " s ago)\n", age);
+    }
+    c->first = 0;
+    return 0;
+}
+
+/* A gap (time, channel, reason) or an error (time, where, code_name, detail). */
+static int record_print(void *arg, const char *const *cols, int n)
+{
+    static const char *const gap_keys[] = {"time", "channel", "reason"};
+    static const char *const err_keys[] = {"time", "where", "code", "detail"};
+    status_ctx *c = arg;
+    const char *const *keys = n == 4 ? err_keys : gap_keys;
+    if (c->json) {
+        fputs(c->first ? "{" : ",{", stdout);
+        for (int i = 0; i < n; i++) {
+            fprintf(stdout, "%s\"%s\":", i ? "," : "", keys[i]);
+            output_json_string(stdout, cols[i]);
+        }
+        fputc('}', stdout);
+    } else {
+        fputs("  ", stdout);
+        for (int i = 0; i < n; i++) {
+            output_terminal_text(stdout, cols[i], i == 0 ? 20 : i == n - 1 ? 60 : 24);
+            fputs(i == n - 1 ? "\n" : "  ", stdout);
+        }
+    }
+    c->first = 0;
+    return 0;
+}
+
+static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
+{
+    bg_error e;
+    if (c->json) {
+        fputs(",\"bookmarks\":[", stdout);
+    } else {
+        fputs("bookmarks:\n", stdout);
+    }
+    c->first = 1;
+    e = store_list_run(s, STORE_LIST_BOOKMARKS, 0, bookmark_print, c);
+    if (e != BG_ERR_OK)
+        return e;
+    if (!c->json && c->first)
+        fputs("  (none yet)\n", stdout);
+    if (c->json)
+        fprintf(stdout, "],\"gaps_total\":%" PRId64 ",\"gaps_last\":[", st->gaps_total);
+    else
+        fprintf(stdout, "gaps:             %" PRId64 "%s\n", st->gaps_total,
+                st->gaps_total > STATUS_LAST ? " (the last 5)" : "");
+    c->first = 1;
+    e = store_list_run(s, STORE_LIST_GAPS, STATUS_LAST, record_print, c);
+    if (e != BG_ERR_OK)
+        return e;
+    if (c->json)
+        fprintf(stdout, "],\"errors_total\":%" PRId64 ",\"errors_last\":[", st->errors_total);
+    else
+        fprintf(stdout, "errors:           %" PRId64 "%s\n", st->errors_total,
+                st->errors_total > STATUS_LAST ? " (the last 5)" : "");
+    c->first = 1;
+    e = store_list_run(s, STORE_LIST_ERRORS, STATUS_LAST, record_print, c);
+    if (c->json)
+        fputs("]", stdout);
+    return e;
+}
 
 int cli_status_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "bitsguard status: not built yet\n");
-    return CLI_EXIT_ERROR;
+    const char *db_path = NULL;
+    char path_buf[4096];
+    char errbuf[4096];
+    status_ctx c = {0, 1, (int64_t)time(NULL)};
+    store *s = NULL;
+    store_status st;
+    int status = CLI_EXIT_OK;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_print(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json = 1;
+        } else if (strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {
+            db_path = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!db_path || !*db_path) {
+                fprintf(stderr,
+                        "bitsguard status: --db needs a path\nRun 'bitsguard status --help' for the options.\n");
+                return CLI_EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "bitsguard status: unknown option: %s\nRun 'bitsguard status --help' for the options.\n",
+                    a);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!db_path) {
+        bg_error pe = store_path_default(path_buf, sizeof path_buf);
+        if (pe != BG_ERR_OK) {
+            fprintf(stderr, "bitsguard status: no default database location (%s); give --db PATH\n", bg_error_str(pe));
+            return CLI_EXIT_ERROR;
+        }
+        db_path = path_buf;
+    }
+    bg_error e = store_open_existing(&s, db_path, errbuf, sizeof errbuf);
+    if (e != BG_ERR_OK) {
+        fprintf(stderr, "bitsguard status: %s\n", errbuf[0] ? errbuf : bg_error_str(e));
+        return CLI_EXIT_ERROR;
+    }
+    e = store_status_get(s, c.now, &st);
+    if (e != BG_ERR_OK)
+        goto cleanup;
+    if (c.json) {
+        fputs("{\"database\":", stdout);
+        output_json_string(stdout, db_path);
+        fprintf(stdout,
+                ",\"size_bytes\":%" PRId64 ",\"schema_version\":%d,\"detections_total\":%" PRId64
+                ",\"detections_24h\":%" PRId64 ",\"detections_allowed\":%" PRId64 ",\"newest_event\":",
+                st.size_bytes, st.schema_version, st.detections_total, st.detections_24h, st.detections_allowed);
+        output_json_string(stdout, st.newest_event[0] ? st.newest_event : NULL);
+    } else {
+        fputs("database:         ", stdout);
+        output_terminal_text(stdout, db_path, 0);
+        fprintf(stdout, " (%" PRId64 " bytes)\n", st.size_bytes);
+        fprintf(stdout, "schema version:   %d\n", st.schema_version);
+        fprintf(stdout, "detections:       %" PRId64 " total, %" PRId64 " in the last 24 h, %" PRId64 " allow-listed\n",
+                st.detections_total, st.detections_24h, st.detections_allowed);
+        fputs("newest event:     ", stdout);
+        output_terminal_text(stdout, st.newest_event[0] ? st.newest_event : "(none)", 40);
+        fputc('\n', stdout);
+    }
+    e = lists_print(s, &c, &st);
+    if (c.json)
+        fputs("}\n", stdout);
+cleanup:
+    if (e != BG_ERR_OK) {
+        fprintf(stderr, "bitsguard status: %s: %s\n", db_path, bg_error_str(e));
+        status = CLI_EXIT_ERROR;
+    }
+    if (fflush(stdout) != 0 && status == CLI_EXIT_OK)
+        status = CLI_EXIT_ERROR;
+    store_close(s);
+    return status;
 }

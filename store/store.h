@@ -22,7 +22,8 @@ typedef struct store_options {
  * recorded in its errors table (errbuf also tells). Read-only files or folders give BG_ERR_DB_READONLY
  * with the path in errbuf. opt may be NULL for defaults.
  */
-bg_error store_open(store **out, const char *path, const store_options *opt, char *errbuf, size_t errlen) BG_WARN_UNUSED;
+bg_error store_open(store **out, const char *path, const store_options *opt, char *errbuf,
+                    size_t errlen) BG_WARN_UNUSED;
 void store_close(store *s);
 
 /*
@@ -32,8 +33,8 @@ void store_close(store *s);
  * before, so alerts are raised once even when a batch is replayed after a crash. A locked database is
  * retried with capped backoff; on any failure nothing of the batch is kept and the bookmark stays.
  */
-bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel,
-                            const char *bookmark, int *is_new) BG_WARN_UNUSED;
+bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
+                            int *is_new) BG_WARN_UNUSED;
 
 /* The stored bookmark of a channel (heap string for the caller to free), *out = NULL when none. */
 bg_error store_bookmark_get(store *s, const char *channel, char **out) BG_WARN_UNUSED;
@@ -44,5 +45,79 @@ bg_error store_error_record(store *s, const char *where, bg_error code, const ch
 
 /* Prunes by the retention options in small transactions so ingestion is never blocked for long. */
 bg_error store_retention_apply(store *s, int64_t now_unix) BG_WARN_UNUSED;
+
+/*
+ * Opens an existing database for the admins' commands (query, status): never creates or moves a file.
+ * A missing file gives BG_ERR_DB_OPEN naming the path; a corrupt one BG_ERR_DB_CORRUPT. An older schema
+ * is migrated when the file is writable; a file this user cannot write is opened read-only.
+ */
+bg_error store_open_existing(store **out, const char *path, char *errbuf, size_t errlen) BG_WARN_UNUSED;
+
+/*
+ * The default database path: %ProgramData%\bitsguard\bitsguard.db on Windows, else
+ * $XDG_DATA_HOME/bitsguard/bitsguard.db or ~/.local/share/bitsguard/bitsguard.db. Creates the parent
+ * folder (0700 on POSIX) when absent. BG_ERR_CONFIG when no base folder is known, BG_ERR_TOO_LARGE
+ * when buf is too small.
+ */
+bg_error store_path_default(char *buf, size_t n) BG_WARN_UNUSED;
+
+/* What store_query_run selects; store_filter_init gives "everything not allow-listed". */
+typedef struct store_filter {
+    char since[40]; /* last_seen >= since (ISO 8601 text, "" for none); see store_time_bound_parse. */
+    char until[40]; /* last_seen <= until ("" for none). */
+    int has_ip;     /* Restrict ip to [ip_lo, ip_hi] (16 bytes, IPv4 mapped to ::ffff:0:0/96). */
+    uint8_t ip_lo[16];
+    uint8_t ip_hi[16];
+    const char *job_id;   /* Exact normalized GUID, NULL for any. */
+    const char *computer; /* Exact computer name, NULL for any. */
+    int64_t limit;        /* At most this many rows, newest first; 0 for all. */
+    int include_allowed;  /* 1 also returns allow-listed detections. */
+} store_filter;
+
+void store_filter_init(store_filter *f);
+
+/*
+ * Turns "24h", "7d", "30m", "45s" (before now_unix) or an ISO 8601 UTC time ("2023-11-06",
+ * "2023-11-06T01:45", "2023-11-06T01:45:21.024Z") into a bound comparable with stored times. An upper
+ * bound (is_until) includes everything within the text's precision. BG_ERR_INVALID_ARG when malformed.
+ */
+bg_error store_time_bound_parse(const char *text, int64_t now_unix, int is_until, char *out, size_t n) BG_WARN_UNUSED;
+
+/* Parses "192.0.2.0/24", "2001:db8::/32" or a single address into the inclusive range [lo, hi]. */
+bg_error store_cidr_parse(const char *text, uint8_t lo[16], uint8_t hi[16]) BG_WARN_UNUSED;
+
+/* Writes the UTC time of unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (buf needs 21 bytes). */
+void store_time_format(int64_t unix_s, char *buf, size_t n);
+/* Parses "YYYY-MM-DD[THH:MM[:SS[.fff…]]][Z]" into unix seconds; 0 on success, -1 when malformed. */
+int store_time_unix(const char *text, int64_t *out);
+
+/* Called once per selected detection (valid only during the call); non-zero stops the query. */
+typedef int (*store_row_fn)(void *ctx, const detection *d);
+
+bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void *ctx) BG_WARN_UNUSED;
+
+typedef struct store_status {
+    int schema_version;
+    int64_t size_bytes; /* page_count * page_size of the main file (the WAL is not counted). */
+    int64_t detections_total;
+    int64_t detections_24h; /* last_seen within 24 h of now_unix. */
+    int64_t detections_allowed;
+    char newest_event[40]; /* Greatest last_seen, "" when empty. */
+    int64_t gaps_total;
+    int64_t errors_total;
+} store_status;
+
+bg_error store_status_get(store *s, int64_t now_unix, store_status *st) BG_WARN_UNUSED;
+
+typedef enum store_list {
+    STORE_LIST_BOOKMARKS, /* channel, bookmark, updated_at */
+    STORE_LIST_GAPS,      /* time, channel, reason (newest first) */
+    STORE_LIST_ERRORS,    /* time, where, code_name, detail (newest first) */
+} store_list;
+
+/* Called per row of a store_list with its text columns (NULL for SQL NULL); non-zero stops. */
+typedef int (*store_text_fn)(void *ctx, const char *const *cols, int ncols);
+
+bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn, void *ctx) BG_WARN_UNUSED;
 
 #endif

@@ -1,0 +1,831 @@
+/* The SQLite detection database: open, migrate, move corrupt files aside, exactly-once batch commit. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_internal.h"
+
+/* Rows deleted per retention transaction: small enough that a batch never waits long behind it. */
+#define RETENTION_CHUNK 500
+/* Backoff of a locked database: 2, 4, 8 ... ms, capped so a released lock is noticed quickly. */
+#define BUSY_FIRST_MS   2
+#define BUSY_CAP_MS     100
+#define BUSY_DEFAULT_MS 10000
+
+/* Version 1: the base tables. Kept verbatim forever: migrations start from what older programs wrote. */
+static const char schema_v1[] =
+    "CREATE TABLE detections("
+    " id INTEGER PRIMARY KEY,"
+    " event_id INTEGER NOT NULL, record_id INTEGER NOT NULL, time TEXT NOT NULL,"
+    " computer TEXT NOT NULL, job_id TEXT NOT NULL, job_title TEXT, job_owner TEXT, url TEXT NOT NULL,"
+    " ip TEXT, verdict TEXT, kind TEXT, range TEXT, local_name TEXT, allowed INTEGER NOT NULL DEFAULT 0,"
+    " process_id INTEGER, process_path TEXT, notify_program TEXT, notify_parameters TEXT,"
+    " events_seen INTEGER NOT NULL DEFAULT 0, first_seen TEXT, last_seen TEXT, last_record_id INTEGER,"
+    " transfer_hr INTEGER, bytes_total INTEGER, bytes_transferred INTEGER, state INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(computer, job_id, url));"
+    "CREATE TABLE bookmarks(channel TEXT PRIMARY KEY, bookmark TEXT NOT NULL, updated_at TEXT NOT NULL);"
+    "CREATE TABLE gaps(id INTEGER PRIMARY KEY, time TEXT NOT NULL, channel TEXT, reason TEXT);"
+    "CREATE TABLE errors(id INTEGER PRIMARY KEY, time TEXT NOT NULL, where_ TEXT, code INTEGER,"
+    " code_name TEXT, detail TEXT);"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);";
+
+/* Version 2: the address as 16 comparable bytes (CIDR filters become range scans), the admins'
+ * indexes, and a readable view. The ip_bytes of existing rows are filled in C (migrate_v2). */
+static const char schema_v2[] =
+    "ALTER TABLE detections ADD COLUMN ip_bytes BLOB;"
+    "CREATE INDEX detections_last_seen ON detections(last_seen);"
+    "CREATE INDEX detections_time ON detections(time);"
+    "CREATE INDEX detections_ip ON detections(ip_bytes);"
+    "CREATE INDEX detections_job ON detections(job_id);"
+    "CREATE INDEX detections_computer ON detections(computer, last_seen);"
+    "CREATE INDEX gaps_time ON gaps(time);"
+    "CREATE INDEX errors_time ON errors(time);"
+    "CREATE VIEW detections_readable AS SELECT id, last_seen, first_seen, computer, job_id, job_title,"
+    " job_owner, url, ip, verdict, kind, range, allowed,"
+    " CASE state WHEN 0 THEN 'active' WHEN 1 THEN 'completed' WHEN 2 THEN 'cancelled' ELSE state END AS state,"
+    " rtrim((CASE WHEN events_seen & 1 THEN '3,' ELSE '' END) || (CASE WHEN events_seen & 2 THEN '4,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 4 THEN '5,' ELSE '' END) || (CASE WHEN events_seen & 8 THEN '6,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 16 THEN '59,' ELSE '' END) || (CASE WHEN events_seen & 32 THEN '60,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 64 THEN '61,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 128 THEN '16403,' ELSE '' END), ',') AS events,"
+    " process_id, process_path, notify_program, notify_parameters, transfer_hr, bytes_total,"
+    " bytes_transferred, event_id, record_id, time FROM detections;";
+
+/* Numbered parameters ?1..?27 are shared by the insert and the merge so one bind serves both. */
+#define DETECTION_COLUMNS                                                                               \
+    "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range," \
+    " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"   \
+    " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, ip_bytes"
+
+/* The merge of a detection into its existing row. It is idempotent and does not depend on the order
+ * in which batches arrive: sets are OR-ed, first/last seen are MIN/MAX, the state only moves forward,
+ * and context from the newer of the two (by last_record_id) wins where it is known. */
+#define NEWER        "(?22 >= COALESCE(last_record_id, 0))"
+#define PICK(col, n) col " = CASE WHEN " NEWER " THEN COALESCE(?" #n ", " col ") ELSE COALESCE(" col ", ?" #n ") END"
+/* clang-format off */
+static const char merge_sql[] =
+    "UPDATE detections SET "
+    "event_id = CASE WHEN ?2 < record_id THEN ?1 ELSE event_id END,"
+    "time = CASE WHEN ?2 < record_id THEN ?3 ELSE time END,"
+    "record_id = MIN(record_id, ?2),"
+    PICK("job_title", 6) "," PICK("job_owner", 7) "," PICK("ip", 9) "," PICK("verdict", 10) ","
+    PICK("kind", 11) "," PICK("range", 12) "," PICK("local_name", 13) ","
+    "allowed = CASE WHEN " NEWER " THEN ?14 ELSE allowed END,"
+    PICK("process_id", 15) "," PICK("process_path", 16) "," PICK("notify_program", 17) ","
+    PICK("notify_parameters", 18) ","
+    "events_seen = events_seen | ?19,"
+    "first_seen = CASE WHEN ?20 IS NULL THEN first_seen WHEN first_seen IS NULL THEN ?20"
+    " ELSE MIN(first_seen, ?20) END,"
+    "last_seen = CASE WHEN ?21 IS NULL THEN last_seen WHEN last_seen IS NULL THEN ?21"
+    " ELSE MAX(last_seen, ?21) END,"
+    PICK("transfer_hr", 23) "," PICK("bytes_total", 24) "," PICK("bytes_transferred", 25) ","
+    "state = MAX(state, ?26)," PICK("ip_bytes", 27) ","
+    "last_record_id = MAX(COALESCE(last_record_id, 0), ?22) "
+    "WHERE computer = ?4 AND job_id = ?5 AND url = ?8";
+/* clang-format on */
+
+static const char *const stmt_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_INSERT] = "INSERT INTO detections(" DETECTION_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+                    " ON CONFLICT(computer, job_id, url) DO NOTHING",
+    [STMT_MERGE] = merge_sql,
+    [STMT_BOOKMARK_SET] = "INSERT INTO bookmarks(channel, bookmark, updated_at) VALUES(?1, ?2, ?3)"
+                          " ON CONFLICT(channel) DO UPDATE SET bookmark = excluded.bookmark,"
+                          " updated_at = excluded.updated_at",
+    [STMT_BOOKMARK_GET] = "SELECT bookmark FROM bookmarks WHERE channel = ?1",
+    [STMT_GAP_ADD] = "INSERT INTO gaps(time, channel, reason) VALUES(?1, ?2, ?3)",
+    [STMT_ERROR_ADD] = "INSERT INTO errors(time, where_, code, code_name, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+static const char *const verdict_names[] = {"invalid", "public-ip", "private-ip", "domain", "local"};
+static const char *const kind_names[] = {"unknown", "http", "https", "smb", "local"};
+
+sqlite3 *store_db_handle(store *s)
+{
+    return s->db;
+}
+
+bg_error store_sqlite_error(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return BG_ERR_OK;
+    case SQLITE_NOMEM:
+        return BG_ERR_NOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return BG_ERR_DB_BUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return BG_ERR_DB_CORRUPT;
+    case SQLITE_FULL:
+        return BG_ERR_DB_FULL;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return BG_ERR_DB_READONLY;
+    case SQLITE_CANTOPEN:
+        return BG_ERR_DB_OPEN;
+    case SQLITE_IOERR:
+        return BG_ERR_IO;
+    default:
+        return BG_ERR_DB;
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+err_set(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    if (!errbuf || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends text to errbuf when it fits. */
+static void err_append(char *errbuf, size_t errlen, const char *text)
+{
+    if (!errbuf || !errlen)
+        return;
+    size_t len = strlen(errbuf);
+    if (len + 1 < errlen)
+        snprintf(errbuf + len, errlen - len, "%s", text);
+}
+
+static void now_text(char *buf, size_t n)
+{
+    store_time_format((int64_t)time(NULL), buf, n);
+}
+
+/*
+ * The busy handler: capped exponential backoff, giving up once the operation's budget is spent.
+ * SQLite calls it for every statement that meets a lock (BEGIN IMMEDIATE, COMMIT, reads during a
+ * checkpoint); count restarts at 0 for each new wait, so the budget is reset by the callers instead.
+ */
+static int busy_wait(void *arg, int count)
+{
+    store *s = arg;
+    if (s->busy_slept_ms >= s->busy_budget_ms)
+        return 0;
+    int ms = BUSY_FIRST_MS << (count < 6 ? count : 6);
+    if (ms > BUSY_CAP_MS)
+        ms = BUSY_CAP_MS;
+    if (ms > s->busy_budget_ms - s->busy_slept_ms)
+        ms = s->busy_budget_ms - s->busy_slept_ms;
+    sqlite3_sleep(ms);
+    s->busy_slept_ms += ms;
+    return 1;
+}
+
+static sqlite3_stmt *stmt_get(store *s, int which)
+{
+    if (!s->stmt[which]) {
+        /* Persistent: these statements live as long as the connection. */
+        if (sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[which], NULL) !=
+            SQLITE_OK)
+            return NULL;
+    }
+    return s->stmt[which];
+}
+
+/* Runs a statement without result rows; returns the SQLite code. */
+static int stmt_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int exec_simple(store *s, int which)
+{
+    sqlite3_stmt *st = stmt_get(s, which);
+    if (!st)
+        return sqlite3_errcode(s->db) ? sqlite3_errcode(s->db) : SQLITE_ERROR;
+    return stmt_step_done(st);
+}
+
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (!v || !*v)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static int detection_bind(sqlite3_stmt *st, const detection *d)
+{
+    int rc = SQLITE_OK;
+    uint8_t ipb[16];
+    rc |= sqlite3_bind_int64(st, 1, d->event_id);
+    rc |= sqlite3_bind_int64(st, 2, (sqlite3_int64)d->record_id);
+    rc |= sqlite3_bind_text(st, 3, d->time, -1, SQLITE_STATIC);
+    /* Key columns are never NULL: a NULL would make every replay a new row (NULLs are distinct). */
+    rc |= sqlite3_bind_text(st, 4, d->computer ? d->computer : "", -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 5, d->job_id, -1, SQLITE_STATIC);
+    rc |= bind_text_or_null(st, 6, d->job_title);
+    rc |= bind_text_or_null(st, 7, d->job_owner);
+    rc |= sqlite3_bind_text(st, 8, d->url ? d->url : "", -1, SQLITE_STATIC);
+    rc |= bind_text_or_null(st, 9, d->cls.ip);
+    unsigned v = (unsigned)d->cls.verdict, k = (unsigned)d->cls.kind;
+    rc |= sqlite3_bind_text(st, 10, v < 5 ? verdict_names[v] : "invalid", -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 11, k < 5 ? kind_names[k] : "unknown", -1, SQLITE_STATIC);
+    rc |= bind_text_or_null(st, 12, d->cls.range);
+    rc |= bind_text_or_null(st, 13, d->local_name);
+    rc |= sqlite3_bind_int(st, 14, d->allowed ? 1 : 0);
+    rc |= d->process_id >= 0 ? sqlite3_bind_int64(st, 15, d->process_id) : sqlite3_bind_null(st, 15);
+    rc |= bind_text_or_null(st, 16, d->process_path);
+    rc |= bind_text_or_null(st, 17, d->notify_program);
+    rc |= bind_text_or_null(st, 18, d->notify_parameters);
+    rc |= sqlite3_bind_int64(st, 19, d->events_seen);
+    rc |= bind_text_or_null(st, 20, d->first_seen[0] ? d->first_seen : d->time);
+    rc |= bind_text_or_null(st, 21, d->last_seen[0] ? d->last_seen : d->time);
+    rc |= sqlite3_bind_int64(st, 22, (sqlite3_int64)(d->last_record_id ? d->last_record_id : d->record_id));
+    rc |= d->transfer_hr != INT64_MIN ? sqlite3_bind_int64(st, 23, d->transfer_hr) : sqlite3_bind_null(st, 23);
+    rc |= d->bytes_total >= 0 ? sqlite3_bind_int64(st, 24, d->bytes_total) : sqlite3_bind_null(st, 24);
+    rc |= d->bytes_transferred >= 0 ? sqlite3_bind_int64(st, 25, d->bytes_transferred) : sqlite3_bind_null(st, 25);
+    rc |= sqlite3_bind_int(st, 26, (int)d->state);
+    if (store_ip_bytes(d->cls.ip, ipb) == 0)
+        rc |= sqlite3_bind_blob(st, 27, ipb, 16, SQLITE_TRANSIENT);
+    else
+        rc |= sqlite3_bind_null(st, 27);
+    return rc;
+}
+
+static void stmts_finalize(store *s)
+{
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(s->stmt[i]);
+        s->stmt[i] = NULL;
+    }
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    stmts_finalize(s);
+    /* sqlite3_close_v2 also checkpoints and removes the WAL when this is the last connection. */
+    sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s);
+}
+
+/* Fills ip_bytes for rows written by version 1, which had only the text. */
+static int migrate_v2_ip_bytes(sqlite3 *db)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT id, ip FROM detections WHERE ip IS NOT NULL AND ip_bytes IS NULL", -1, &sel,
+                                NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE detections SET ip_bytes = ?2 WHERE id = ?1", -1, &upd, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        uint8_t b[16];
+        if (store_ip_bytes((const char *)sqlite3_column_text(sel, 1), b) != 0) {
+            rc = SQLITE_OK;
+            continue;
+        }
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_blob(upd, 2, b, 16, SQLITE_TRANSIENT);
+        rc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+static int user_version_get(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * Brings the schema to STORE_SCHEMA_VERSION, one version per step, each step in its own transaction
+ * with the user_version bump, so an interrupted migration leaves a consistent older version behind.
+ */
+static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
+{
+    int version = 0;
+    s->busy_slept_ms = 0;
+    int rc = user_version_get(s->db, &version);
+    if (rc != SQLITE_OK)
+        goto fail;
+    if (version > STORE_SCHEMA_VERSION) {
+        err_set(errbuf, errlen, "%s: schema version %d is newer than this program; upgrade bitsguard", s->path,
+                version);
+        return BG_ERR_DB_SCHEMA;
+    }
+    while (version < STORE_SCHEMA_VERSION) {
+        if (s->readonly) {
+            err_set(errbuf, errlen,
+                    "%s: schema is older than this program and the file is read-only; open it once with write"
+                    " access to upgrade it",
+                    s->path);
+            return BG_ERR_DB_SCHEMA;
+        }
+        s->busy_slept_ms = 0;
+        rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            goto fail;
+        /* Another process may have migrated while we waited for the lock. */
+        rc = user_version_get(s->db, &version);
+        if (rc == SQLITE_OK && version < STORE_SCHEMA_VERSION) {
+            int next = version + 1;
+            if (next == 1)
+                rc = sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL);
+            else if (next == 2) {
+                rc = sqlite3_exec(s->db, schema_v2, NULL, NULL, NULL);
+                if (rc == SQLITE_OK)
+                    rc = migrate_v2_ip_bytes(s->db);
+            }
+            char pragma[48];
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+            if (rc == SQLITE_OK)
+                version = next;
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+    }
+    return BG_ERR_OK;
+fail:
+    err_set(errbuf, errlen, "%s: cannot migrate the schema: %s", s->path, sqlite3_errmsg(s->db));
+    return store_sqlite_error(rc);
+}
+
+/* Whether a file exists (and is readable as a file). */
+static int file_exists(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return errno != ENOENT && errno != ENOTDIR ? -1 : 0;
+    fclose(fp);
+    return 1;
+}
+
+/* Renames path (and its -wal, -shm, -journal) to "<path>.corrupt-YYYYMMDDTHHMMSSZ[-N]"; the new name in aside. */
+static int file_move_aside(const char *path, char *aside, size_t n)
+{
+    char stamp[32];
+    now_text(stamp, sizeof stamp);
+    /* "2026-11-30T06:50:22Z" -> "20261130T065022Z" */
+    char compact[20];
+    size_t j = 0;
+    for (size_t i = 0; stamp[i] && j + 1 < sizeof compact; i++)
+        if (stamp[i] != '-' && stamp[i] != ':')
+            compact[j++] = stamp[i];
+    compact[j] = '\0';
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char suffix[16] = "";
+        if (attempt)
+            snprintf(suffix, sizeof suffix, "-%d", attempt);
+        int len = snprintf(aside, n, "%s.corrupt-%s%s", path, compact, suffix);
+        if (len < 0 || (size_t)len >= n)
+            return -1;
+        if (file_exists(aside) != 0)
+            continue;
+        if (rename(path, aside) != 0)
+            return -1;
+        static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
+        for (size_t k = 0; k < 3; k++) {
+            char from[4096], to[4096];
+            int a = snprintf(from, sizeof from, "%s%s", path, sidecars[k]);
+            int b = snprintf(to, sizeof to, "%s%s", aside, sidecars[k]);
+            /* A stale WAL of the old file must never be applied to the fresh one: move or delete it. */
+            if (a > 0 && (size_t)a < sizeof from && b > 0 && (size_t)b < sizeof to && file_exists(from) == 1) {
+                if (rename(from, to) != 0)
+                    remove(from);
+            }
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Maps a failed open to the project's error: permissions and read-only media become DB_READONLY. */
+static bg_error open_error(sqlite3 *db, int rc)
+{
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    if (sys == EACCES || sys == EPERM || sys == EROFS)
+        return BG_ERR_DB_READONLY;
+    return store_sqlite_error(rc);
+}
+
+static const char *open_hint(bg_error e)
+{
+    switch (e) {
+    case BG_ERR_DB_READONLY:
+        return " (the file or its folder is read-only for this user)";
+    case BG_ERR_DB_OPEN:
+        return " (the folder does not exist or is not a folder)";
+    default:
+        return "";
+    }
+}
+
+/* Opens the connection and checks the file is a sound database. */
+static bg_error connection_open(store *s, int flags, int check, char *errbuf, size_t errlen)
+{
+    int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    bg_error e = BG_ERR_OK;
+    if (rc != SQLITE_OK) {
+        e = open_error(s->db, rc);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, busy_wait, s);
+    s->busy_slept_ms = 0;
+    s->readonly = sqlite3_db_readonly(s->db, "main") == 1;
+    /* Reading the schema is the first access to the file: a non-database fails here (SQLITE_NOTADB). */
+    rc = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && check) {
+        /* A truncated or damaged file can have a sound first page; quick_check reads every page once.
+         * It costs a full read of the file at service start, which is the time to find out. */
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW)
+                rc = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_OK) {
+        e = open_error(s->db, rc);
+        goto fail;
+    }
+    return BG_ERR_OK;
+fail:
+    err_set(errbuf, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    err_append(errbuf, errlen, open_hint(e));
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+    return e;
+}
+
+/*
+ * The durability settings. synchronous=FULL: in WAL mode every COMMIT syncs the WAL, so a batch and its
+ * bookmark survive a power loss once store_batch_commit returns; NORMAL could lose the last commits on
+ * power loss (not on a process crash) while the event log's bookmark had moved on in memory only --
+ * losing nothing matters more than the sync per batch (docs/schema.md has the measured cost).
+ */
+static int connection_configure(store *s)
+{
+    static const char pragmas[] = "PRAGMA journal_mode = WAL;"
+                                  "PRAGMA synchronous = FULL;"
+                                  "PRAGMA foreign_keys = ON;";
+    s->busy_slept_ms = 0;
+    int rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    return rc;
+}
+
+static bg_error store_alloc(store **out, const char *path, const store_options *opt)
+{
+    store *s = calloc(1, sizeof *s);
+    size_t len = strlen(path) + 1;
+    if (!s || !(s->path = malloc(len))) {
+        free(s);
+        return BG_ERR_NOMEM;
+    }
+    memcpy(s->path, path, len);
+    if (opt)
+        s->opt = *opt;
+    s->busy_budget_ms = s->opt.busy_retry_ms > 0 ? s->opt.busy_retry_ms : BUSY_DEFAULT_MS;
+    *out = s;
+    return BG_ERR_OK;
+}
+
+bg_error store_open(store **out, const char *path, const store_options *opt, char *errbuf, size_t errlen)
+{
+    store *s = NULL;
+    char aside[4096] = "";
+    bg_error e;
+    *out = NULL;
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!path || !*path)
+        return BG_ERR_INVALID_ARG;
+    e = store_alloc(&s, path, opt);
+    if (e != BG_ERR_OK)
+        return e;
+    e = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1, errbuf, errlen);
+    if (e == BG_ERR_DB_CORRUPT) {
+        /* Keep the damaged file for forensics and start afresh: ingestion must go on. */
+        if (file_move_aside(path, aside, sizeof aside) != 0) {
+            err_set(errbuf, errlen, "%s: corrupt database could not be moved aside", path);
+            goto cleanup;
+        }
+        e = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0, errbuf, errlen);
+    }
+    if (e != BG_ERR_OK)
+        goto cleanup;
+    if (s->readonly) {
+        e = BG_ERR_DB_READONLY;
+        err_set(errbuf, errlen, "%s: the database file is read-only for this user", path);
+        goto cleanup;
+    }
+    int rc = connection_configure(s);
+    if (rc != SQLITE_OK) {
+        e = open_error(s->db, rc);
+        err_set(errbuf, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+        err_append(errbuf, errlen, open_hint(e));
+        goto cleanup;
+    }
+    e = schema_migrate(s, errbuf, errlen);
+    if (e != BG_ERR_OK)
+        goto cleanup;
+    if (aside[0]) {
+        char detail[4200];
+        snprintf(detail, sizeof detail, "corrupt database moved aside to %s", aside);
+        e = store_error_record(s, "store_open", BG_ERR_DB_CORRUPT, detail);
+        if (e != BG_ERR_OK)
+            goto cleanup;
+        err_set(errbuf, errlen, "%s: corrupt database moved aside to %s; started a fresh one", path, aside);
+    }
+cleanup:
+    if (e != BG_ERR_OK) {
+        store_close(s);
+        s = NULL;
+    }
+    *out = s;
+    return e;
+}
+
+bg_error store_open_existing(store **out, const char *path, char *errbuf, size_t errlen)
+{
+    store *s = NULL;
+    bg_error e;
+    *out = NULL;
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (!path || !*path)
+        return BG_ERR_INVALID_ARG;
+    int exists = file_exists(path);
+    if (exists == 0) {
+        err_set(errbuf, errlen, "%s: no database at this path (give --db PATH, or run the service first)", path);
+        return BG_ERR_DB_OPEN;
+    }
+    e = store_alloc(&s, path, NULL);
+    if (e != BG_ERR_OK)
+        return e;
+    /* Without SQLITE_OPEN_CREATE a missing file is never created by an admin's query. */
+    e = connection_open(s, SQLITE_OPEN_READWRITE, 0, errbuf, errlen);
+    if (e == BG_ERR_DB_READONLY || e == BG_ERR_DB_OPEN)
+        e = connection_open(s, SQLITE_OPEN_READONLY, 0, errbuf, errlen);
+    if (e != BG_ERR_OK)
+        goto cleanup;
+    e = schema_migrate(s, errbuf, errlen);
+cleanup:
+    if (e != BG_ERR_OK) {
+        store_close(s);
+        s = NULL;
+    }
+    *out = s;
+    return e;
+}
+
+/* Starts a write transaction; SQLite's busy handler (busy_wait) does the capped backoff. */
+static int write_begin(store *s)
+{
+    s->busy_slept_ms = 0;
+    return exec_simple(s, STMT_BEGIN);
+}
+
+/* Commits, retrying a busy COMMIT (a reader finishing a checkpoint) within the same budget. */
+static int write_commit(store *s)
+{
+    int rc = exec_simple(s, STMT_COMMIT);
+    while ((rc & 0xff) == SQLITE_BUSY && s->busy_slept_ms < s->busy_budget_ms)
+        rc = exec_simple(s, STMT_COMMIT);
+    return rc;
+}
+
+static void write_rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        exec_simple(s, STMT_ROLLBACK);
+}
+
+bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
+                            int *is_new)
+{
+    if (!s || (n && !dets))
+        return BG_ERR_INVALID_ARG;
+    if (is_new)
+        memset(is_new, 0, n * sizeof *is_new);
+    int rc = write_begin(s);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_stmt *ins = stmt_get(s, STMT_INSERT);
+    sqlite3_stmt *mrg = stmt_get(s, STMT_MERGE);
+    if (!ins || !mrg) {
+        rc = sqlite3_errcode(s->db);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = detection_bind(ins, dets[i]);
+        if (rc == SQLITE_OK)
+            rc = stmt_step_done(ins);
+        if (rc != SQLITE_OK)
+            goto fail;
+        if (sqlite3_changes(s->db) == 1) {
+            if (is_new)
+                is_new[i] = 1;
+            continue;
+        }
+        /* The row existed (before this batch, or earlier in it): merge into it. */
+        rc = detection_bind(mrg, dets[i]);
+        if (rc == SQLITE_OK)
+            rc = stmt_step_done(mrg);
+        if (rc != SQLITE_OK)
+            goto fail;
+    }
+    if (channel && bookmark) {
+        sqlite3_stmt *bm = stmt_get(s, STMT_BOOKMARK_SET);
+        char now[32];
+        now_text(now, sizeof now);
+        if (!bm) {
+            rc = sqlite3_errcode(s->db);
+            goto fail;
+        }
+        sqlite3_bind_text(bm, 1, channel, -1, SQLITE_STATIC);
+        sqlite3_bind_text(bm, 2, bookmark, -1, SQLITE_STATIC);
+        sqlite3_bind_text(bm, 3, now, -1, SQLITE_TRANSIENT);
+        rc = stmt_step_done(bm);
+        if (rc != SQLITE_OK)
+            goto fail;
+    }
+    rc = write_commit(s);
+    if (rc != SQLITE_OK)
+        goto fail;
+    return BG_ERR_OK;
+fail:
+    write_rollback(s);
+    if (is_new)
+        memset(is_new, 0, n * sizeof *is_new);
+    return store_sqlite_error(rc ? rc : SQLITE_ERROR);
+}
+
+bg_error store_bookmark_get(store *s, const char *channel, char **out)
+{
+    *out = NULL;
+    if (!s || !channel)
+        return BG_ERR_INVALID_ARG;
+    sqlite3_stmt *st = stmt_get(s, STMT_BOOKMARK_GET);
+    if (!st)
+        return store_sqlite_error(sqlite3_errcode(s->db));
+    s->busy_slept_ms = 0;
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+    bg_error e = BG_ERR_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        size_t len = v ? strlen(v) + 1 : 0;
+        if (v && !(*out = malloc(len)))
+            e = BG_ERR_NOMEM;
+        else if (v)
+            memcpy(*out, v, len);
+    } else if (rc != SQLITE_DONE) {
+        e = store_sqlite_error(rc);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return e;
+}
+
+/* Runs one prepared insert in its own short transaction (autocommit). */
+static bg_error record_insert(store *s, int which, const char *a, const char *b, int code, const char *d)
+{
+    if (!s)
+        return BG_ERR_INVALID_ARG;
+    sqlite3_stmt *st = stmt_get(s, which);
+    if (!st)
+        return store_sqlite_error(sqlite3_errcode(s->db));
+    char now[32];
+    now_text(now, sizeof now);
+    s->busy_slept_ms = 0;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
+    if (which == STMT_GAP_ADD) {
+        sqlite3_bind_text(st, 3, b, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int(st, 3, code);
+        sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, d, -1, SQLITE_STATIC);
+    }
+    return store_sqlite_error(stmt_step_done(st));
+}
+
+bg_error store_gap_record(store *s, const char *channel, const char *reason)
+{
+    return record_insert(s, STMT_GAP_ADD, channel, reason, 0, NULL);
+}
+
+bg_error store_error_record(store *s, const char *where, bg_error code, const char *detail)
+{
+    return record_insert(s, STMT_ERROR_ADD, where, bg_error_name(code), (int)code, detail);
+}
+
+/* Deletes by sql (which takes ?1 and ?2 = chunk size) in chunks, one short transaction each. */
+static bg_error prune_chunks(store *s, const char *sql, const char *text_arg, int64_t limit_total)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    int64_t done = 0;
+    while (rc == SQLITE_OK) {
+        int64_t chunk = RETENTION_CHUNK;
+        if (limit_total >= 0 && limit_total - done < chunk)
+            chunk = limit_total - done;
+        if (chunk <= 0)
+            break;
+        rc = write_begin(s);
+        if (rc != SQLITE_OK)
+            break;
+        if (text_arg)
+            sqlite3_bind_text(st, 1, text_arg, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, chunk);
+        rc = stmt_step_done(st);
+        int changed = sqlite3_changes(s->db);
+        if (rc == SQLITE_OK)
+            rc = write_commit(s);
+        if (rc != SQLITE_OK) {
+            write_rollback(s);
+            break;
+        }
+        done += changed;
+        if (changed < chunk)
+            break;
+    }
+    sqlite3_finalize(st);
+    return store_sqlite_error(rc);
+}
+
+bg_error store_retention_apply(store *s, int64_t now_unix)
+{
+    if (!s)
+        return BG_ERR_INVALID_ARG;
+    bg_error e = BG_ERR_OK;
+    if (s->opt.retention_days > 0) {
+        char cutoff[32];
+        store_time_format(now_unix - (int64_t)s->opt.retention_days * 86400, cutoff, sizeof cutoff);
+        e = prune_chunks(s,
+                         "DELETE FROM detections WHERE id IN (SELECT id FROM detections"
+                         " WHERE last_seen < ?1 LIMIT ?2)",
+                         cutoff, -1);
+        /* Gaps and errors age out with the detections they explain. */
+        if (e == BG_ERR_OK)
+            e = prune_chunks(s, "DELETE FROM gaps WHERE id IN (SELECT id FROM gaps WHERE time < ?1 LIMIT ?2)", cutoff,
+                             -1);
+        if (e == BG_ERR_OK)
+            e = prune_chunks(s, "DELETE FROM errors WHERE id IN (SELECT id FROM errors WHERE time < ?1 LIMIT ?2)",
+                             cutoff, -1);
+    }
+    if (e == BG_ERR_OK && s->opt.retention_rows > 0) {
+        sqlite3_stmt *st = NULL;
+        int64_t count = 0;
+        s->busy_slept_ms = 0;
+        int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM detections", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            count = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        e = store_sqlite_error(rc);
+        if (e == BG_ERR_OK && count > s->opt.retention_rows)
+            e = prune_chunks(s,
+                             "DELETE FROM detections WHERE id IN (SELECT id FROM detections"
+                             " ORDER BY last_seen, id LIMIT ?2)",
+                             NULL, count - s->opt.retention_rows);
+    }
+    return e;
+}

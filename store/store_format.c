@@ -1,0 +1,271 @@
+/* Printing stored detections: a 100-column table, JSON lines and RFC 4180 CSV, built on detector/output.h. */
+#include "store_format.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "output.h"
+
+static const char *const verdict_names[] = {"invalid", "public-ip", "private-ip", "domain", "local"};
+static const char *const kind_names[] = {"unknown", "http", "https", "smb", "local"};
+static const unsigned seen_ids[] = {3, 4, 5, 6, 59, 60, 61, 16403};
+
+/* Table columns and widths: LAST SEEN, allow flag, COMPUTER, TITLE, IP, URL; one space between. */
+enum { W_TIME = 19, W_FLAG = 1, W_COMPUTER = 12, W_TITLE = 14, W_IP = 15 };
+#define W_URL (STORE_FORMAT_TABLE_WIDTH - W_TIME - W_FLAG - W_COMPUTER - W_TITLE - W_IP - 5)
+
+static const char *verdict_text(classify_verdict v)
+{
+    return (unsigned)v < 5 ? verdict_names[v] : "invalid";
+}
+
+static const char *kind_text(classify_kind k)
+{
+    return (unsigned)k < 5 ? kind_names[k] : "unknown";
+}
+
+const char *store_format_state_name(detection_state state)
+{
+    switch (state) {
+    case JOB_STATE_COMPLETED:
+        return "completed";
+    case JOB_STATE_CANCELLED:
+        return "cancelled";
+    default:
+        return "active";
+    }
+}
+
+void store_format_events_seen(FILE *fp, uint32_t events_seen, const char *sep)
+{
+    int first = 1;
+    for (size_t i = 0; i < sizeof seen_ids / sizeof seen_ids[0]; i++) {
+        if (!(events_seen & (1u << i)))
+            continue;
+        fprintf(fp, "%s%u", first ? "" : sep, seen_ids[i]);
+        first = 0;
+    }
+}
+
+/* One table cell: safe text elided to width, padded unless it is the last column. */
+static void cell(FILE *fp, const char *s, size_t width, int last)
+{
+    size_t used = output_terminal_text(fp, s, width);
+    if (!last) {
+        for (; used < width; used++)
+            fputc(' ', fp);
+        fputc(' ', fp);
+    }
+}
+
+/* "2023-11-06T01:45:21.0240780Z" shown as "2023-11-06 01:45:21" (UTC, as the header says). */
+static void time_cell(FILE *fp, const char *t)
+{
+    char shown[W_TIME + 1];
+    size_t len = strlen(t);
+    if (len > W_TIME)
+        len = W_TIME;
+    memcpy(shown, t, len);
+    shown[len] = '\0';
+    if (len > 10 && shown[10] == 'T')
+        shown[10] = ' ';
+    cell(fp, shown, W_TIME, 0);
+}
+
+static const char *const field_names[] = {
+    "event_id",
+    "record_id",
+    "time",
+    "computer",
+    "job_id",
+    "job_title",
+    "job_owner",
+    "url",
+    "ip",
+    "verdict",
+    "kind",
+    "range",
+    "local_name",
+    "process_id",
+    "process_path",
+    "notify_program",
+    "notify_parameters",
+    "first_seen",
+    "last_seen",
+    "events_seen",
+    "transfer_hr",
+    "bytes_total",
+    "bytes_transferred",
+    "state",
+    "allowed",
+};
+
+void store_format_header(FILE *fp, store_format fmt)
+{
+    if (fmt == STORE_FORMAT_TABLE) {
+        cell(fp, "LAST SEEN (UTC)", W_TIME, 0);
+        cell(fp, "A", W_FLAG, 0);
+        cell(fp, "COMPUTER", W_COMPUTER, 0);
+        cell(fp, "JOB TITLE", W_TITLE, 0);
+        cell(fp, "IP", W_IP, 0);
+        cell(fp, "URL", W_URL, 1);
+        fputc('\n', fp);
+    } else if (fmt == STORE_FORMAT_CSV) {
+        for (size_t i = 0; i < sizeof field_names / sizeof field_names[0]; i++) {
+            if (i)
+                fputc(',', fp);
+            output_csv_cell(fp, field_names[i]);
+        }
+        /* RFC 4180 lines end with CRLF. */
+        fputs("\r\n", fp);
+    }
+}
+
+static void json_key(FILE *fp, const char *key, int *first)
+{
+    if (!*first)
+        fputc(',', fp);
+    *first = 0;
+    fprintf(fp, "\"%s\":", key);
+}
+
+static void json_int_or_null(FILE *fp, int64_t v, int known)
+{
+    if (known)
+        fprintf(fp, "%" PRId64, v);
+    else
+        fputs("null", fp);
+}
+
+static const char *empty_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static void row_json(FILE *fp, const detection *d)
+{
+    int first = 1;
+    fputc('{', fp);
+    json_key(fp, "event_id", &first);
+    fprintf(fp, "%u", d->event_id);
+    json_key(fp, "record_id", &first);
+    fprintf(fp, "%" PRIu64, d->record_id);
+    json_key(fp, "time", &first);
+    output_json_string(fp, d->time);
+    json_key(fp, "computer", &first);
+    output_json_string(fp, d->computer);
+    json_key(fp, "job_id", &first);
+    output_json_string(fp, d->job_id);
+    json_key(fp, "job_title", &first);
+    output_json_string(fp, d->job_title);
+    json_key(fp, "job_owner", &first);
+    output_json_string(fp, d->job_owner);
+    json_key(fp, "url", &first);
+    output_json_string(fp, d->url);
+    json_key(fp, "ip", &first);
+    output_json_string(fp, empty_null(d->cls.ip));
+    json_key(fp, "verdict", &first);
+    output_json_string(fp, verdict_text(d->cls.verdict));
+    json_key(fp, "kind", &first);
+    output_json_string(fp, kind_text(d->cls.kind));
+    json_key(fp, "range", &first);
+    output_json_string(fp, d->cls.range);
+    json_key(fp, "local_name", &first);
+    output_json_string(fp, d->local_name);
+    json_key(fp, "process_id", &first);
+    json_int_or_null(fp, d->process_id, d->process_id >= 0);
+    json_key(fp, "process_path", &first);
+    output_json_string(fp, d->process_path);
+    json_key(fp, "notify_program", &first);
+    output_json_string(fp, d->notify_program);
+    json_key(fp, "notify_parameters", &first);
+    output_json_string(fp, d->notify_parameters);
+    json_key(fp, "first_seen", &first);
+    output_json_string(fp, empty_null(d->first_seen));
+    json_key(fp, "last_seen", &first);
+    output_json_string(fp, empty_null(d->last_seen));
+    json_key(fp, "events_seen", &first);
+    fputc('[', fp);
+    store_format_events_seen(fp, d->events_seen, ",");
+    fputc(']', fp);
+    json_key(fp, "transfer_hr", &first);
+    json_int_or_null(fp, d->transfer_hr, d->transfer_hr != INT64_MIN);
+    json_key(fp, "bytes_total", &first);
+    json_int_or_null(fp, d->bytes_total, d->bytes_total >= 0);
+    json_key(fp, "bytes_transferred", &first);
+    json_int_or_null(fp, d->bytes_transferred, d->bytes_transferred >= 0);
+    json_key(fp, "state", &first);
+    output_json_string(fp, store_format_state_name(d->state));
+    json_key(fp, "allowed", &first);
+    fputs(d->allowed ? "true" : "false", fp);
+    fputs("}\n", fp);
+}
+
+static void csv_int(FILE *fp, int64_t v, int known)
+{
+    fputc(',', fp);
+    if (known)
+        fprintf(fp, "%" PRId64, v);
+}
+
+static void csv_text(FILE *fp, const char *s)
+{
+    fputc(',', fp);
+    output_csv_cell(fp, s);
+}
+
+static void row_csv(FILE *fp, const detection *d)
+{
+    fprintf(fp, "%u,%" PRIu64, d->event_id, d->record_id);
+    csv_text(fp, d->time);
+    csv_text(fp, d->computer);
+    csv_text(fp, d->job_id);
+    csv_text(fp, d->job_title);
+    csv_text(fp, d->job_owner);
+    csv_text(fp, d->url);
+    csv_text(fp, d->cls.ip);
+    csv_text(fp, verdict_text(d->cls.verdict));
+    csv_text(fp, kind_text(d->cls.kind));
+    csv_text(fp, d->cls.range);
+    csv_text(fp, d->local_name);
+    csv_int(fp, d->process_id, d->process_id >= 0);
+    csv_text(fp, d->process_path);
+    csv_text(fp, d->notify_program);
+    csv_text(fp, d->notify_parameters);
+    csv_text(fp, d->first_seen);
+    csv_text(fp, d->last_seen);
+    /* The ids joined by ';' so the cell needs no quoting. */
+    fputc(',', fp);
+    store_format_events_seen(fp, d->events_seen, ";");
+    csv_int(fp, d->transfer_hr, d->transfer_hr != INT64_MIN);
+    csv_int(fp, d->bytes_total, d->bytes_total >= 0);
+    csv_int(fp, d->bytes_transferred, d->bytes_transferred >= 0);
+    csv_text(fp, store_format_state_name(d->state));
+    fputs(d->allowed ? ",1\r\n" : ",0\r\n", fp);
+}
+
+static void row_table(FILE *fp, const detection *d)
+{
+    time_cell(fp, d->last_seen[0] ? d->last_seen : d->time);
+    cell(fp, d->allowed ? "A" : "", W_FLAG, 0);
+    cell(fp, d->computer, W_COMPUTER, 0);
+    cell(fp, d->job_title, W_TITLE, 0);
+    cell(fp, d->cls.ip, W_IP, 0);
+    cell(fp, d->url, W_URL, 1);
+    fputc('\n', fp);
+}
+
+void store_format_row(FILE *fp, store_format fmt, const detection *d)
+{
+    switch (fmt) {
+    case STORE_FORMAT_JSON:
+        row_json(fp, d);
+        break;
+    case STORE_FORMAT_CSV:
+        row_csv(fp, d);
+        break;
+    default:
+        row_table(fp, d);
+        break;
+    }
+}

@@ -1,0 +1,47 @@
+/* Internals of the store shared by its source files and its tests: the handle, statement cache, helpers. */
+#ifndef BG_STORE_INTERNAL_H
+#define BG_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* The schema version this program writes; store_open migrates older files up to it. */
+#define STORE_SCHEMA_VERSION 2
+
+/* Prepared statements, prepared once per connection on first use and reset after each use. */
+enum {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_INSERT,
+    STMT_MERGE,
+    STMT_BOOKMARK_SET,
+    STMT_BOOKMARK_GET,
+    STMT_GAP_ADD,
+    STMT_ERROR_ADD,
+    STMT_COUNT
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    store_options opt;
+    int readonly; /* Opened by store_open_existing on a file this user cannot write. */
+    sqlite3_stmt *stmt[STMT_COUNT];
+    int busy_budget_ms; /* Total backoff allowed for one operation. */
+    int busy_slept_ms;  /* Backoff spent so far in the current operation. */
+};
+
+/* The raw connection, for tests that inject faults (max_page_count, a second lock holder). */
+sqlite3 *store_db_handle(store *s);
+
+/* Maps an SQLite result code (extended codes allowed) to the project's error enum. */
+bg_error store_sqlite_error(int rc);
+
+/* 16 address bytes (IPv4 mapped to ::ffff:a.b.c.d) of a normalized IP text; 0 on success, -1 otherwise. */
+int store_ip_bytes(const char *text, uint8_t out[16]);
+
+#endif

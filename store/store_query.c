@@ -1,0 +1,223 @@
+/* Reading the store for the admins' commands: filtered detection queries, status counts and lists. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* The columns read back into a detection, in this order (see row_read). */
+#define QUERY_COLUMNS                                                                                   \
+    "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range," \
+    " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"   \
+    " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state"
+
+void store_filter_init(store_filter *f)
+{
+    memset(f, 0, sizeof *f);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static int64_t col_int_or(sqlite3_stmt *st, int i, int64_t none)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? none : sqlite3_column_int64(st, i);
+}
+
+static void text_copy(char *dst, size_t n, const char *src)
+{
+    size_t len = src ? strlen(src) : 0;
+    if (len >= n)
+        len = n - 1;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static int name_index(const char *text, const char *const *names, int count)
+{
+    for (int i = 0; text && i < count; i++)
+        if (strcmp(text, names[i]) == 0)
+            return i;
+    return 0;
+}
+
+/* Fills d with pointers into the statement's current row (valid until the next step). */
+static void row_read(sqlite3_stmt *st, detection *d)
+{
+    static const char *const verdicts[] = {"invalid", "public-ip", "private-ip", "domain", "local"};
+    static const char *const kinds[] = {"unknown", "http", "https", "smb", "local"};
+    detection_init(d);
+    d->event_id = (unsigned)sqlite3_column_int64(st, 0);
+    d->record_id = (uint64_t)sqlite3_column_int64(st, 1);
+    text_copy(d->time, sizeof d->time, col_text(st, 2));
+    /* The strings are borrowed from SQLite: the detection must not be cleared by the callee. */
+    d->computer = (char *)col_text(st, 3);
+    text_copy(d->job_id, sizeof d->job_id, col_text(st, 4));
+    d->job_title = (char *)col_text(st, 5);
+    d->job_owner = (char *)col_text(st, 6);
+    d->url = (char *)col_text(st, 7);
+    text_copy(d->cls.ip, sizeof d->cls.ip, col_text(st, 8));
+    d->cls.verdict = (classify_verdict)name_index(col_text(st, 9), verdicts, 5);
+    d->cls.kind = (classify_kind)name_index(col_text(st, 10), kinds, 5);
+    d->cls.range = col_text(st, 11);
+    d->local_name = (char *)col_text(st, 12);
+    d->allowed = sqlite3_column_int(st, 13);
+    d->process_id = col_int_or(st, 14, -1);
+    d->process_path = (char *)col_text(st, 15);
+    d->notify_program = (char *)col_text(st, 16);
+    d->notify_parameters = (char *)col_text(st, 17);
+    d->events_seen = (uint32_t)sqlite3_column_int64(st, 18);
+    text_copy(d->first_seen, sizeof d->first_seen, col_text(st, 19));
+    text_copy(d->last_seen, sizeof d->last_seen, col_text(st, 20));
+    d->last_record_id = (uint64_t)col_int_or(st, 21, 0);
+    d->transfer_hr = col_int_or(st, 22, INT64_MIN);
+    d->bytes_total = col_int_or(st, 23, -1);
+    d->bytes_transferred = col_int_or(st, 24, -1);
+    int state = sqlite3_column_int(st, 25);
+    d->state = state == 1 ? JOB_STATE_COMPLETED : state == 2 ? JOB_STATE_CANCELLED : JOB_STATE_ACTIVE;
+    if (d->cls.ip[0])
+        d->cls.is_ipv6 = strchr(d->cls.ip, ':') != NULL;
+}
+
+bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void *ctx)
+{
+    if (!s || !f || !fn)
+        return BG_ERR_INVALID_ARG;
+    /* Every value is a bound parameter; only fixed fragments are concatenated. */
+    char sql[1024];
+    int len = snprintf(sql, sizeof sql,
+                       "SELECT " QUERY_COLUMNS " FROM detections WHERE 1"
+                       "%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
+                       f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
+                       f->has_ip ? " AND ip_bytes BETWEEN ?3 AND ?4" : "", f->job_id ? " AND job_id = ?5" : "",
+                       f->computer ? " AND computer = ?6 COLLATE NOCASE" : "",
+                       f->include_allowed ? "" : " AND allowed = 0", f->limit > 0 ? " LIMIT ?7" : "");
+    if (len < 0 || (size_t)len >= sizeof sql)
+        return BG_ERR_TOO_LARGE;
+    sqlite3_stmt *st = NULL;
+    s->busy_slept_ms = 0;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto cleanup;
+    if (f->since[0])
+        sqlite3_bind_text(st, 1, f->since, -1, SQLITE_STATIC);
+    if (f->until[0])
+        sqlite3_bind_text(st, 2, f->until, -1, SQLITE_STATIC);
+    if (f->has_ip) {
+        sqlite3_bind_blob(st, 3, f->ip_lo, 16, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, f->ip_hi, 16, SQLITE_STATIC);
+    }
+    if (f->job_id)
+        sqlite3_bind_text(st, 5, f->job_id, -1, SQLITE_STATIC);
+    if (f->computer)
+        sqlite3_bind_text(st, 6, f->computer, -1, SQLITE_STATIC);
+    if (f->limit > 0)
+        sqlite3_bind_int64(st, 7, f->limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        detection d;
+        row_read(st, &d);
+        if (fn(ctx, &d) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+cleanup:
+    sqlite3_finalize(st);
+    return store_sqlite_error(rc);
+}
+
+/* Runs a one-row, one-column integer query. */
+static int scalar_int(sqlite3 *db, const char *sql, const char *arg, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
+{
+    if (!s || !st)
+        return BG_ERR_INVALID_ARG;
+    memset(st, 0, sizeof *st);
+    char day_ago[32];
+    store_time_format(now_unix - 86400, day_ago, sizeof day_ago);
+    day_ago[strlen(day_ago) - 1] = '\0'; /* bare second: sorts before any fraction in it */
+    int64_t version = 0, pages = 0, page_size = 0;
+    s->busy_slept_ms = 0;
+    int rc = scalar_int(s->db, "PRAGMA user_version", NULL, &version);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "PRAGMA page_count", NULL, &pages);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "PRAGMA page_size", NULL, &page_size);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM detections", NULL, &st->detections_total);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM detections WHERE last_seen >= ?1", day_ago, &st->detections_24h);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM detections WHERE allowed != 0", NULL, &st->detections_allowed);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM gaps", NULL, &st->gaps_total);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM errors", NULL, &st->errors_total);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *q = NULL;
+        rc = sqlite3_prepare_v2(s->db, "SELECT max(last_seen) FROM detections", -1, &q, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            text_copy(st->newest_event, sizeof st->newest_event, col_text(q, 0));
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(q);
+    }
+    st->schema_version = (int)version;
+    st->size_bytes = pages * page_size;
+    return store_sqlite_error(rc);
+}
+
+bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn, void *ctx)
+{
+    static const char *const sql[] = {
+        [STORE_LIST_BOOKMARKS] = "SELECT channel, bookmark, updated_at FROM bookmarks ORDER BY channel LIMIT ?1",
+        [STORE_LIST_GAPS] = "SELECT time, channel, reason FROM gaps ORDER BY id DESC LIMIT ?1",
+        [STORE_LIST_ERRORS] = "SELECT time, where_, code_name, detail FROM errors ORDER BY id DESC LIMIT ?1",
+    };
+    if (!s || !fn || (unsigned)which > STORE_LIST_ERRORS)
+        return BG_ERR_INVALID_ARG;
+    sqlite3_stmt *st = NULL;
+    s->busy_slept_ms = 0;
+    int rc = sqlite3_prepare_v2(s->db, sql[which], -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto cleanup;
+    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *cols[4];
+        int n = sqlite3_column_count(st);
+        for (int i = 0; i < n && i < 4; i++)
+            cols[i] = col_text(st, i);
+        if (fn(ctx, cols, n < 4 ? n : 4) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+cleanup:
+    sqlite3_finalize(st);
+    return store_sqlite_error(rc);
+}

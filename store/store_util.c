@@ -1,0 +1,386 @@
+/* Store helpers without SQL: UTC time text, time bounds, IP and CIDR parsing, the default database path. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#ifdef _WIN32
+#include <direct.h>
+#endif
+
+#include "store_internal.h"
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm: exact for every Gregorian date,
+ * and independent of the C runtime's gmtime, which differs between glibc and Windows). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp + (mp < 10 ? 3 : -9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+void store_time_format(int64_t unix_s, char *buf, size_t n)
+{
+    int64_t days = unix_s / 86400, secs = unix_s % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int64_t y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+/* Reads exactly width digits at *p into *out; advances *p. */
+static int digits_read(const char **p, int width, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < width; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += width;
+    *out = v;
+    return 0;
+}
+
+/* Parses an ISO 8601 UTC time; *prec_len receives the length of its normalized prefix (date, minute
+ * or second precision, without fraction or Z) so a bound can cover the text's precision. */
+static int iso_parse(const char *text, int64_t *unix_out, char *norm, size_t normlen)
+{
+    const char *p = text;
+    int y, mo, d, h = 0, mi = 0, s = 0;
+    int have_time = 0, have_sec = 0;
+    if (digits_read(&p, 4, &y) || *p++ != '-' || digits_read(&p, 2, &mo) || *p++ != '-' || digits_read(&p, 2, &d))
+        return -1;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (digits_read(&p, 2, &h) || *p++ != ':' || digits_read(&p, 2, &mi))
+            return -1;
+        have_time = 1;
+        if (*p == ':') {
+            p++;
+            if (digits_read(&p, 2, &s))
+                return -1;
+            have_sec = 1;
+            if (*p == '.') {
+                /* A fraction is accepted but bounds are kept at whole seconds. */
+                p++;
+                if (!isdigit((unsigned char)*p))
+                    return -1;
+                while (isdigit((unsigned char)*p))
+                    p++;
+            }
+        }
+    }
+    if (*p == 'Z' || *p == 'z')
+        p++;
+    if (*p != '\0')
+        return -1;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || s > 60)
+        return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo == 2 && d == 29 && !leap)
+        return -1;
+    *unix_out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    if (norm) {
+        if (!have_time)
+            snprintf(norm, normlen, "%04d-%02d-%02d", y, mo, d);
+        else if (!have_sec)
+            snprintf(norm, normlen, "%04d-%02d-%02dT%02d:%02d", y, mo, d, h, mi);
+        else
+            snprintf(norm, normlen, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, s);
+    }
+    return 0;
+}
+
+int store_time_unix(const char *text, int64_t *out)
+{
+    return text ? iso_parse(text, out, NULL, 0) : -1;
+}
+
+bg_error store_time_bound_parse(const char *text, int64_t now_unix, int is_until, char *out, size_t n)
+{
+    if (!text || !*text || n < 32)
+        return BG_ERR_INVALID_ARG;
+    /* A relative age: digits then one unit. */
+    const char *p = text;
+    int64_t v = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (v > INT64_MAX / 100000)
+            return BG_ERR_INVALID_ARG;
+        v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (p != text && p[0] && !p[1] && !(p - text == 4 && p[0] == '-')) {
+        int64_t unit;
+        switch (p[0]) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        case 'w':
+            unit = 7 * 86400;
+            break;
+        default:
+            return BG_ERR_INVALID_ARG;
+        }
+        /* Stored times carry a fraction, so the bare second sorts before every time in that second. */
+        char t[32];
+        store_time_format(now_unix - v * unit, t, sizeof t);
+        t[strlen(t) - 1] = '\0';
+        snprintf(out, n, "%s%s", t, is_until ? "~" : "");
+        return BG_ERR_OK;
+    }
+    int64_t unused;
+    char norm[32];
+    if (iso_parse(text, &unused, norm, sizeof norm) != 0)
+        return BG_ERR_INVALID_ARG;
+    /* '~' sorts after every character of a stored time, so "2023-11-06~" covers the whole day. */
+    snprintf(out, n, "%s%s", norm, is_until ? "~" : "");
+    return BG_ERR_OK;
+}
+
+static int ipv4_parse(const char *s, size_t len, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= len || s[i] != '.')
+                return -1;
+            i++;
+        }
+        size_t start = i;
+        unsigned v = 0;
+        while (i < len && isdigit((unsigned char)s[i]) && i - start < 3)
+            v = v * 10 + (unsigned)(s[i++] - '0');
+        /* No empty part, no leading zero (ambiguous octal), nothing above 255. */
+        if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+            return -1;
+        out[part] = (uint8_t)v;
+    }
+    return i == len ? 0 : -1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int ipv6_parse(const char *s, size_t len, uint8_t out[16])
+{
+    uint16_t head[8], tail[8];
+    int nhead = 0, ntail = 0, gap = 0;
+    size_t i = 0;
+    if (len >= 2 && s[0] == ':' && s[1] == ':') {
+        gap = 1;
+        i = 2;
+    } else if (len >= 1 && s[0] == ':') {
+        return -1;
+    }
+    while (i < len) {
+        /* An embedded IPv4 tail ("::ffff:192.0.2.1") takes the last two groups. */
+        size_t j = i;
+        while (j < len && s[j] != ':')
+            j++;
+        if (memchr(s + i, '.', j - i)) {
+            uint8_t v4[4];
+            if (j != len || ipv4_parse(s + i, len - i, v4) != 0)
+                return -1;
+            uint16_t *grp = gap ? tail : head;
+            int *cnt = gap ? &ntail : &nhead;
+            if (*cnt > 6)
+                return -1;
+            grp[(*cnt)++] = (uint16_t)(v4[0] << 8 | v4[1]);
+            grp[(*cnt)++] = (uint16_t)(v4[2] << 8 | v4[3]);
+            i = len;
+            break;
+        }
+        if (j == i || j - i > 4)
+            return -1;
+        unsigned v = 0;
+        for (size_t k = i; k < j; k++) {
+            int h = hex_value(s[k]);
+            if (h < 0)
+                return -1;
+            v = v << 4 | (unsigned)h;
+        }
+        if (nhead + ntail >= 8)
+            return -1;
+        if (gap)
+            tail[ntail++] = (uint16_t)v;
+        else
+            head[nhead++] = (uint16_t)v;
+        i = j;
+        if (i < len) {
+            i++; /* ':' */
+            if (i < len && s[i] == ':') {
+                if (gap)
+                    return -1;
+                gap = 1;
+                i++;
+            } else if (i == len) {
+                return -1; /* trailing single ':' */
+            }
+        }
+    }
+    if (nhead + ntail > 8 || (!gap && nhead != 8) || (gap && nhead + ntail > 7))
+        return -1;
+    memset(out, 0, 16);
+    for (int k = 0; k < nhead; k++) {
+        out[2 * k] = (uint8_t)(head[k] >> 8);
+        out[2 * k + 1] = (uint8_t)head[k];
+    }
+    for (int k = 0; k < ntail; k++) {
+        int pos = 8 - ntail + k;
+        out[2 * pos] = (uint8_t)(tail[k] >> 8);
+        out[2 * pos + 1] = (uint8_t)tail[k];
+    }
+    return 0;
+}
+
+/* Parses len bytes of an address; *is_v4 tells which form it had. */
+static int ip_parse(const char *s, size_t len, uint8_t out[16], int *is_v4)
+{
+    uint8_t v4[4];
+    if (ipv4_parse(s, len, v4) == 0) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, v4, 4);
+        *is_v4 = 1;
+        return 0;
+    }
+    *is_v4 = 0;
+    return ipv6_parse(s, len, out);
+}
+
+int store_ip_bytes(const char *text, uint8_t out[16])
+{
+    int is_v4;
+    if (!text || !*text)
+        return -1;
+    size_t len = strlen(text);
+    /* Tolerate the bracketed form of URLs. */
+    if (len >= 2 && text[0] == '[' && text[len - 1] == ']')
+        return ip_parse(text + 1, len - 2, out, &is_v4);
+    return ip_parse(text, len, out, &is_v4);
+}
+
+bg_error store_cidr_parse(const char *text, uint8_t lo[16], uint8_t hi[16])
+{
+    if (!text)
+        return BG_ERR_INVALID_ARG;
+    const char *slash = strchr(text, '/');
+    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+    int is_v4;
+    if (alen == 0 || ip_parse(text, alen, lo, &is_v4) != 0)
+        return BG_ERR_INVALID_ARG;
+    int prefix = is_v4 ? 32 : 128;
+    if (slash) {
+        const char *p = slash + 1;
+        if (!isdigit((unsigned char)*p) || strlen(p) > 3)
+            return BG_ERR_INVALID_ARG;
+        int v = 0;
+        for (; *p; p++) {
+            if (!isdigit((unsigned char)*p))
+                return BG_ERR_INVALID_ARG;
+            v = v * 10 + (*p - '0');
+        }
+        if (v > prefix)
+            return BG_ERR_INVALID_ARG;
+        prefix = v;
+    }
+    /* IPv4 prefixes apply after the 96 bits of the mapped form. */
+    int bits = is_v4 ? 96 + prefix : prefix;
+    for (int i = 0; i < 16; i++) {
+        int keep = bits - i * 8;
+        uint8_t mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+        lo[i] = (uint8_t)(lo[i] & mask);
+        hi[i] = (uint8_t)(lo[i] | (uint8_t)~mask);
+    }
+    return BG_ERR_OK;
+}
+
+/* Creates one folder; an existing one is fine. */
+static int folder_make(const char *path)
+{
+#ifdef _WIN32
+    int rc = _mkdir(path);
+#else
+    int rc = mkdir(path, 0700);
+#endif
+    return (rc == 0 || errno == EEXIST) ? 0 : -1;
+}
+
+bg_error store_path_default(char *buf, size_t n)
+{
+    const char *base;
+    const char *suffix;
+    char sep;
+#ifdef _WIN32
+    base = getenv("ProgramData");
+    suffix = "";
+    sep = '\\';
+#else
+    sep = '/';
+    base = getenv("XDG_DATA_HOME");
+    suffix = "";
+    /* The XDG specification says a relative XDG_DATA_HOME is invalid and must be ignored. */
+    if (!base || base[0] != '/') {
+        base = getenv("HOME");
+        suffix = "/.local/share";
+    }
+#endif
+    if (!base || !*base)
+        return BG_ERR_CONFIG;
+    int len = snprintf(buf, n, "%s%s%cbitsguard%cbitsguard.db", base, suffix, sep, sep);
+    if (len < 0 || (size_t)len >= n)
+        return BG_ERR_TOO_LARGE;
+    /* Create each missing folder on the way (XDG: missing folders are created 0700). */
+    char *last = strrchr(buf, sep);
+    for (char *p = strchr(buf + 1, sep); p && p <= last; p = strchr(p + 1, sep)) {
+        if (p[-1] == ':' || p[-1] == sep)
+            continue; /* "C:" or a doubled separator */
+        *p = '\0';
+        struct stat sb;
+        int rc = stat(buf, &sb) == 0 ? 0 : folder_make(buf);
+        *p = sep;
+        if (rc != 0)
+            return BG_ERR_IO;
+    }
+    return BG_ERR_OK;
+}

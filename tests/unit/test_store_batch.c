@@ -1,0 +1,398 @@
+/* Tests of store batches: insert/merge semantics, exactly-once replays, bookmarks, queries, retention, status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "store.h"
+#include "store_internal.h"
+
+static char db_path[512];
+
+static void db_path_make(const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+#ifdef _WIN32
+    if (!tmp)
+        tmp = getenv("TEMP");
+#endif
+    snprintf(db_path, sizeof db_path, "%s/bg_test_store_batch_%s_%d.db", tmp ? tmp : "/tmp", name, (int)rand());
+    remove(db_path);
+}
+
+static void db_remove(void)
+{
+    char p[600];
+    remove(db_path);
+    snprintf(p, sizeof p, "%s-wal", db_path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-shm", db_path);
+    remove(p);
+}
+
+static char *dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* A detection of job n on computer PC1 fetching from 203.0.113.(n % 250), seen at minute n of a day. */
+static void det_make(detection *d, int n)
+{
+    detection_init(d);
+    d->event_id = 59;
+    d->record_id = (uint64_t)(1000 + n);
+    snprintf(d->time, sizeof d->time, "2023-11-06T%02d:%02d:21.0240780Z", (n / 60) % 24, n % 60);
+    memcpy(d->first_seen, d->time, sizeof d->time);
+    memcpy(d->last_seen, d->time, sizeof d->time);
+    d->last_record_id = d->record_id;
+    d->computer = dup("PC1.corp.example");
+    snprintf(d->job_id, sizeof d->job_id, "%08x-1d6e-4e3c-8b4b-2f7a4c1d9e10", (unsigned)n);
+    d->job_title = dup("job title");
+    char url[64];
+    snprintf(url, sizeof url, "http://203.0.113.%d/payload.exe", n % 250);
+    d->url = dup(url);
+    d->cls.verdict = VERDICT_PUBLIC_IP;
+    d->cls.kind = KIND_HTTP;
+    snprintf(d->cls.ip, sizeof d->cls.ip, "203.0.113.%d", n % 250);
+    d->events_seen = SEEN_59;
+}
+
+static store *db_open(const store_options *opt)
+{
+    store *s = NULL;
+    char err[512];
+    bg_error e = store_open(&s, db_path, opt, err, sizeof err);
+    CHECK_INT_EQ(e, BG_ERR_OK);
+    if (e != BG_ERR_OK)
+        fprintf(stderr, "open: %s\n", err);
+    return s;
+}
+
+static int64_t scalar(store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(store_db_handle(s), sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void test_insert_replay_is_new(void)
+{
+    db_path_make("replay");
+    store *s = db_open(NULL);
+    if (!s)
+        return;
+    detection d[3];
+    const detection *p[3];
+    int is_new[3];
+    for (int i = 0; i < 3; i++) {
+        det_make(&d[i], i + 1);
+        p[i] = &d[i];
+    }
+    CHECK_INT_EQ(store_batch_commit(s, p, 3, "Microsoft-Windows-Bits-Client/Operational", "bm-1", is_new), BG_ERR_OK);
+    CHECK(is_new[0] == 1 && is_new[1] == 1 && is_new[2] == 1);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 3);
+    /* A replay of the same batch after a crash: no new row, no alert. */
+    CHECK_INT_EQ(store_batch_commit(s, p, 3, "Microsoft-Windows-Bits-Client/Operational", "bm-1", is_new), BG_ERR_OK);
+    CHECK(is_new[0] == 0 && is_new[1] == 0 && is_new[2] == 0);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 3);
+    /* The same key twice in one batch: one row, new only the first time. */
+    detection twin;
+    det_make(&twin, 9);
+    const detection *q[2] = {&twin, &twin};
+    int nn[2];
+    CHECK_INT_EQ(store_batch_commit(s, q, 2, NULL, NULL, nn), BG_ERR_OK);
+    CHECK_INT_EQ(nn[0], 1);
+    CHECK_INT_EQ(nn[1], 0);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 4);
+    char *bm = NULL;
+    CHECK_INT_EQ(store_bookmark_get(s, "Microsoft-Windows-Bits-Client/Operational", &bm), BG_ERR_OK);
+    CHECK_STR_EQ(bm, "bm-1");
+    free(bm);
+    CHECK_INT_EQ(store_bookmark_get(s, "other", &bm), BG_ERR_OK);
+    CHECK(bm == NULL);
+    /* An empty batch still moves the bookmark (events that gave no detection). */
+    CHECK_INT_EQ(store_batch_commit(s, NULL, 0, "Microsoft-Windows-Bits-Client/Operational", "bm-2", NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_bookmark_get(s, "Microsoft-Windows-Bits-Client/Operational", &bm), BG_ERR_OK);
+    CHECK_STR_EQ(bm, "bm-2");
+    free(bm);
+    for (int i = 0; i < 3; i++)
+        detection_clear(&d[i]);
+    detection_clear(&twin);
+    store_close(s);
+    db_remove();
+}
+
+static void test_merge_semantics(void)
+{
+    db_path_make("merge");
+    store *s = db_open(NULL);
+    if (!s)
+        return;
+    detection a, b;
+    det_make(&a, 10);
+    det_make(&b, 10);
+    /* b: a later event of the same job and URL with more context. */
+    b.event_id = 60;
+    b.record_id = 2000;
+    b.last_record_id = 2000;
+    memcpy(b.last_seen, "2023-11-07T00:00:00.0000000Z", 29);
+    memcpy(b.first_seen, "2023-11-05T00:00:00.0000000Z", 29);
+    b.events_seen = SEEN_60 | SEEN_4;
+    b.state = JOB_STATE_COMPLETED;
+    b.transfer_hr = 0;
+    b.bytes_total = 4096;
+    b.bytes_transferred = 4096;
+    b.process_id = 4242;
+    free(b.job_title);
+    b.job_title = NULL; /* unknown in the newer event: the old title stays */
+    b.allowed = 1;
+    const detection *pa = &a, *pb = &b;
+    CHECK_INT_EQ(store_batch_commit(s, &pa, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_batch_commit(s, &pb, 1, NULL, NULL, NULL), BG_ERR_OK);
+    /* An older, replayed event must not undo anything. */
+    CHECK_INT_EQ(store_batch_commit(s, &pa, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT events_seen FROM detections"), SEEN_59 | SEEN_60 | SEEN_4);
+    CHECK_INT_EQ(scalar(s, "SELECT state FROM detections"), JOB_STATE_COMPLETED);
+    CHECK_INT_EQ(scalar(s, "SELECT bytes_total FROM detections"), 4096);
+    CHECK_INT_EQ(scalar(s, "SELECT process_id FROM detections"), 4242);
+    CHECK_INT_EQ(scalar(s, "SELECT transfer_hr FROM detections"), 0);
+    CHECK_INT_EQ(scalar(s, "SELECT allowed FROM detections"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT last_record_id FROM detections"), 2000);
+    CHECK_INT_EQ(scalar(s, "SELECT record_id FROM detections"), 1010);
+    CHECK_INT_EQ(scalar(s, "SELECT event_id FROM detections"), 59);
+    CHECK_INT_EQ(scalar(s, "SELECT job_title = 'job title' FROM detections"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT last_seen = '2023-11-07T00:00:00.0000000Z' FROM detections"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT first_seen = '2023-11-05T00:00:00.0000000Z' FROM detections"), 1);
+    /* The order of arrival does not matter: b then a gives the same row. */
+    CHECK_INT_EQ(scalar(s, "DELETE FROM detections"), -1);
+    CHECK_INT_EQ(store_batch_commit(s, &pb, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_batch_commit(s, &pa, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT events_seen FROM detections"), SEEN_59 | SEEN_60 | SEEN_4);
+    CHECK_INT_EQ(scalar(s, "SELECT record_id FROM detections"), 1010);
+    CHECK_INT_EQ(scalar(s, "SELECT event_id FROM detections"), 59);
+    CHECK_INT_EQ(scalar(s, "SELECT allowed FROM detections"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT job_title = 'job title' FROM detections"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT bytes_transferred FROM detections"), 4096);
+    detection_clear(&a);
+    detection_clear(&b);
+    store_close(s);
+    db_remove();
+}
+
+typedef struct collected {
+    int n;
+    char jobs[64][37];
+    int allowed[64];
+} collected;
+
+static int collect(void *arg, const detection *d)
+{
+    collected *c = arg;
+    if (c->n < 64) {
+        memcpy(c->jobs[c->n], d->job_id, 37);
+        c->allowed[c->n] = d->allowed;
+    }
+    c->n++;
+    return 0;
+}
+
+static void test_query_filters(void)
+{
+    db_path_make("query");
+    store *s = db_open(NULL);
+    if (!s)
+        return;
+    detection d[40];
+    const detection *p[40];
+    for (int i = 0; i < 40; i++) {
+        det_make(&d[i], i);
+        p[i] = &d[i];
+    }
+    d[5].allowed = 1;
+    free(d[7].computer);
+    d[7].computer = dup("PC2");
+    snprintf(d[8].cls.ip, sizeof d[8].cls.ip, "2001:db8::8");
+    CHECK_INT_EQ(store_batch_commit(s, p, 40, "c", "b", NULL), BG_ERR_OK);
+    store_filter f;
+    collected c;
+
+    store_filter_init(&f);
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 39);                 /* the allow-listed one hidden */
+    CHECK_STR_EQ(c.jobs[0], d[39].job_id); /* newest first */
+
+    f.include_allowed = 1;
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 40);
+
+    store_filter_init(&f);
+    f.limit = 3;
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 3);
+
+    /* Times 00:10 .. 00:19 inclusive at minute precision. */
+    store_filter_init(&f);
+    CHECK_INT_EQ(store_time_bound_parse("2023-11-06T00:10", 0, 0, f.since, sizeof f.since), BG_ERR_OK);
+    CHECK_INT_EQ(store_time_bound_parse("2023-11-06T00:19", 0, 1, f.until, sizeof f.until), BG_ERR_OK);
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 10);
+
+    store_filter_init(&f);
+    f.has_ip = 1;
+    CHECK_INT_EQ(store_cidr_parse("203.0.113.0/29", f.ip_lo, f.ip_hi), BG_ERR_OK);
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 7); /* .0 to .7 without .5 (allow-listed) */
+    store_filter_init(&f);
+    f.has_ip = 1;
+    CHECK_INT_EQ(store_cidr_parse("2001:db8::/32", f.ip_lo, f.ip_hi), BG_ERR_OK);
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 1);
+    CHECK_STR_EQ(c.jobs[0], d[8].job_id);
+
+    store_filter_init(&f);
+    f.computer = "pc2";
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 1);
+    CHECK_STR_EQ(c.jobs[0], d[7].job_id);
+
+    store_filter_init(&f);
+    f.job_id = d[12].job_id;
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 1);
+    CHECK_STR_EQ(c.jobs[0], d[12].job_id);
+
+    for (int i = 0; i < 40; i++)
+        detection_clear(&d[i]);
+    store_close(s);
+    db_remove();
+}
+
+static void test_retention(void)
+{
+    db_path_make("retention");
+    store_options opt = {0, 0, 0};
+    store *s = db_open(&opt);
+    if (!s)
+        return;
+    /* 1200 detections over 1200 minutes of 2023-11-06, in batches of 64 (chunks of 500 get exercised). */
+    enum { N = 1200 };
+    for (int base = 0; base < N; base += 64) {
+        detection d[64];
+        const detection *p[64];
+        int k = 0;
+        for (int i = base; i < N && i < base + 64; i++, k++) {
+            det_make(&d[k], i);
+            p[k] = &d[k];
+        }
+        CHECK_INT_EQ(store_batch_commit(s, p, (size_t)k, NULL, NULL, NULL), BG_ERR_OK);
+        for (int i = 0; i < k; i++)
+            detection_clear(&d[i]);
+    }
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), N);
+    store_close(s);
+    /* Row cap: keeps the newest 700. */
+    opt.retention_rows = 700;
+    s = db_open(&opt);
+    if (!s)
+        return;
+    int64_t now;
+    CHECK_INT_EQ(store_time_unix("2023-11-07T00:00:00Z", &now), 0);
+    CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 700);
+    CHECK_INT_EQ(scalar(s, "SELECT min(record_id) FROM detections"), 1000 + N - 700);
+    store_close(s);
+    /* Age: 1 day before 2023-11-07T10:00 is 2023-11-06T10:00 = minute 600 of the day. */
+    opt.retention_rows = 0;
+    opt.retention_days = 1;
+    s = db_open(&opt);
+    if (!s)
+        return;
+    CHECK_INT_EQ(store_error_record(s, "test", BG_ERR_IO, "old error"), BG_ERR_OK);
+    CHECK_INT_EQ(store_time_unix("2023-11-07T10:00:00Z", &now), 0);
+    CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), N - 600);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections WHERE last_seen < '2023-11-06T10:00'"), 0);
+    /* The error was recorded now (2026), newer than the cutoff: kept. */
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM errors"), 1);
+    store_close(s);
+    db_remove();
+}
+
+static int list_count(void *arg, const char *const *cols, int n)
+{
+    int *count = arg;
+    (void)cols;
+    (void)n;
+    (*count)++;
+    return 0;
+}
+
+static void test_status_and_lists(void)
+{
+    db_path_make("status");
+    store *s = db_open(NULL);
+    if (!s)
+        return;
+    detection d;
+    det_make(&d, 3);
+    const detection *p = &d;
+    CHECK_INT_EQ(store_batch_commit(s, &p, 1, "chan", "bm", NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_gap_record(s, "chan", "bookmark rejected"), BG_ERR_OK);
+    CHECK_INT_EQ(store_error_record(s, "reader", BG_ERR_SOURCE, "EvtNext failed"), BG_ERR_OK);
+    CHECK_INT_EQ(store_error_record(s, "reader", BG_ERR_SOURCE, "again"), BG_ERR_OK);
+    store_status st;
+    int64_t now;
+    CHECK_INT_EQ(store_time_unix("2023-11-06T12:00:00Z", &now), 0);
+    CHECK_INT_EQ(store_status_get(s, now, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.schema_version, STORE_SCHEMA_VERSION);
+    CHECK_INT_EQ(st.detections_total, 1);
+    CHECK_INT_EQ(st.detections_24h, 1);
+    CHECK_INT_EQ(st.gaps_total, 1);
+    CHECK_INT_EQ(st.errors_total, 2);
+    CHECK(st.size_bytes > 0);
+    CHECK_STR_EQ(st.newest_event, d.last_seen);
+    CHECK_INT_EQ(store_time_unix("2023-11-08T12:00:00Z", &now), 0);
+    CHECK_INT_EQ(store_status_get(s, now, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.detections_24h, 0);
+    int n = 0;
+    CHECK_INT_EQ(store_list_run(s, STORE_LIST_BOOKMARKS, 0, list_count, &n), BG_ERR_OK);
+    CHECK_INT_EQ(n, 1);
+    n = 0;
+    CHECK_INT_EQ(store_list_run(s, STORE_LIST_ERRORS, 1, list_count, &n), BG_ERR_OK);
+    CHECK_INT_EQ(n, 1);
+    n = 0;
+    CHECK_INT_EQ(store_list_run(s, STORE_LIST_GAPS, 5, list_count, &n), BG_ERR_OK);
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(scalar(s, "SELECT code_name = 'SOURCE' FROM errors LIMIT 1"), 1);
+    detection_clear(&d);
+    store_close(s);
+    db_remove();
+}
+
+int main(void)
+{
+    srand((unsigned)time(NULL));
+    CHECK_RUN(test_insert_replay_is_new);
+    CHECK_RUN(test_merge_semantics);
+    CHECK_RUN(test_query_filters);
+    CHECK_RUN(test_retention);
+    CHECK_RUN(test_status_and_lists);
+    return CHECK_DONE();
+}
