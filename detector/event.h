@@ -36,6 +36,9 @@ typedef struct event {
     char *arena;
     size_t arena_len;
     size_t arena_cap;
+    /* The libxml2 parser context, created by the first parse and reused by later ones (opaque;
+     * owned by the event, released by event_free). One event is used by one thread at a time. */
+    void *parser;
 } event;
 
 /* Prepares an empty event; call once before the first parse. */
@@ -70,5 +73,8 @@ int event_guid_normalize(const char *text, char out[37]);
  * Returns 0 on success, -1 when the text is not a timestamp.
  */
 int event_time_normalize(const char *text, char out[32]);
+
+/* The namespace of Windows event XML; event_xml_parse accepts it or no namespace on the root. */
+#define EVENT_XML_NS "http://schemas.microsoft.com/win/2004/08/events/event"
 
 #endif

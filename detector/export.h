@@ -32,4 +32,13 @@ uint64_t export_reader_line(const export_reader *rd);
 uint64_t export_reader_offset(const export_reader *rd);
 const char *export_reader_name(const export_reader *rd);
 
+/* Bytes read from the stream per refill. The buffer never holds more than EVENT_MAX_BYTES + this. */
+#define EXPORT_READ_CHUNK (64u * 1024u)
+
+/* The largest number of bytes the reader's buffer ever held (for tests of the memory bound). */
+size_t export_reader_peak_buffer(const export_reader *rd);
+
+/* Offsets and lines of a UTF-16 input (detected by its byte order mark) count the UTF-8 text it was
+ * converted to, not the bytes of the file. */
+
 #endif
