@@ -433,11 +433,21 @@ static int file_move_aside(const char *path, char *aside, size_t n)
 }
 
 /* Maps a failed open to the project's error: permissions and read-only media become DB_READONLY. */
-static bg_error open_error(sqlite3 *db, int rc)
+static bg_error open_error(sqlite3 *db, const char *path, int rc)
 {
     int sys = db ? sqlite3_system_errno(db) : 0;
     if (sys == EACCES || sys == EPERM || sys == EROFS)
         return BG_ERR_DB_READONLY;
+    if ((rc & 0xff) == SQLITE_CANTOPEN && file_exists(path) == 0) {
+        /* SQLite retries read-only after a refused create, so its errno tells ENOENT; ask the folder. */
+        FILE *fp = fopen(path, "ab");
+        if (fp) {
+            fclose(fp);
+            remove(path);
+        } else if (errno == EACCES || errno == EPERM || errno == EROFS) {
+            return BG_ERR_DB_READONLY;
+        }
+    }
     return store_sqlite_error(rc);
 }
 
@@ -459,7 +469,7 @@ static bg_error connection_open(store *s, int flags, int check, char *errbuf, si
     int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     bg_error e = BG_ERR_OK;
     if (rc != SQLITE_OK) {
-        e = open_error(s->db, rc);
+        e = open_error(s->db, s->path, rc);
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -481,7 +491,7 @@ static bg_error connection_open(store *s, int flags, int check, char *errbuf, si
         sqlite3_finalize(st);
     }
     if (rc != SQLITE_OK) {
-        e = open_error(s->db, rc);
+        e = open_error(s->db, s->path, rc);
         goto fail;
     }
     return BG_ERR_OK;
@@ -556,7 +566,7 @@ bg_error store_open(store **out, const char *path, const store_options *opt, cha
     }
     int rc = connection_configure(s);
     if (rc != SQLITE_OK) {
-        e = open_error(s->db, rc);
+        e = open_error(s->db, s->path, rc);
         err_set(errbuf, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
         err_append(errbuf, errlen, open_hint(e));
         goto cleanup;

@@ -31,7 +31,7 @@ static void db_remove(void)
     remove(p);
 }
 
-static char *dup(const char *s)
+static char *text_dup(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *p = malloc(n);
@@ -50,12 +50,12 @@ static void det_make(detection *d, int n)
     memcpy(d->first_seen, d->time, sizeof d->time);
     memcpy(d->last_seen, d->time, sizeof d->time);
     d->last_record_id = d->record_id;
-    d->computer = dup("PC1.corp.example");
+    d->computer = text_dup("PC1.corp.example");
     snprintf(d->job_id, sizeof d->job_id, "%08x-1d6e-4e3c-8b4b-2f7a4c1d9e10", (unsigned)n);
-    d->job_title = dup("job title");
+    d->job_title = text_dup("job title");
     char url[64];
     snprintf(url, sizeof url, "http://203.0.113.%d/payload.exe", n % 250);
-    d->url = dup(url);
+    d->url = text_dup(url);
     d->cls.verdict = VERDICT_PUBLIC_IP;
     d->cls.kind = KIND_HTTP;
     snprintf(d->cls.ip, sizeof d->cls.ip, "203.0.113.%d", n % 250);
@@ -219,7 +219,7 @@ static void test_query_filters(void)
     }
     d[5].allowed = 1;
     free(d[7].computer);
-    d[7].computer = dup("PC2");
+    d[7].computer = text_dup("PC2");
     snprintf(d[8].cls.ip, sizeof d[8].cls.ip, "2001:db8::8");
     CHECK_INT_EQ(store_batch_commit(s, p, 40, "c", "b", NULL), BG_ERR_OK);
     store_filter f;
