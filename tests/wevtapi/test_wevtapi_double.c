@@ -1,0 +1,536 @@
+/* Windows test of the wevtapi.dll test double's contract (runs under Wine): subscriptions, render, bookmarks, faults.
+ */
+/*
+ * Run without arguments it copies itself and the wevtapi.dll beside it into a fresh temporary folder and runs
+ * that copy with --child, so each run has its own feed folder (the double reads `feed` beside the DLL).
+ * The program links against mingw's libwevtapi.a like the service does: the DLL found at run time is the
+ * double beside the exe, which the first test verifies from the loaded module's path.
+ */
+#include <windows.h>
+#include <winevt.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "check.h"
+
+#define CHANNEL L"Microsoft-Windows-Bits-Client/Operational"
+
+int main(int argc, char **argv);
+
+static wchar_t g_dir[MAX_PATH];  /* Folder of this exe (the child's temporary folder). */
+static wchar_t g_feed[MAX_PATH]; /* g_dir\feed */
+
+/* ---------- helpers ---------- */
+
+static void path_join(wchar_t *out, const wchar_t *dir, const wchar_t *name)
+{
+    _snwprintf(out, MAX_PATH, L"%ls\\%ls", dir, name);
+    out[MAX_PATH - 1] = L'\0';
+}
+
+static int file_write(const wchar_t *path, const char *text, size_t len)
+{
+    DWORD put = 0;
+    HANDLE fh = CreateFileW(path, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (fh == INVALID_HANDLE_VALUE)
+        return 0;
+    int ok = WriteFile(fh, text, (DWORD)len, &put, NULL) && put == (DWORD)len;
+    CloseHandle(fh);
+    return ok;
+}
+
+/* Writes a feed file the documented way: name.tmp first, then renamed to name.xml. */
+static int feed_write(const wchar_t *stem, const char *text)
+{
+    wchar_t name[MAX_PATH], tmp[MAX_PATH], xml[MAX_PATH];
+    _snwprintf(name, MAX_PATH, L"%ls.tmp", stem);
+    path_join(tmp, g_feed, name);
+    _snwprintf(name, MAX_PATH, L"%ls.xml", stem);
+    path_join(xml, g_feed, name);
+    return file_write(tmp, text, strlen(text)) && MoveFileExW(tmp, xml, MOVEFILE_REPLACE_EXISTING);
+}
+
+static int control_write(const wchar_t *name, const char *text)
+{
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, name);
+    return file_write(path, text, strlen(text));
+}
+
+static int control_exists(const wchar_t *name)
+{
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, name);
+    return GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES;
+}
+
+/* Appends one BITS event 16403 to buf; record_id 0 leaves <EventRecordID> out. */
+static void event_append(char *buf, size_t cap, unsigned record_id, const char *url)
+{
+    size_t used = strlen(buf);
+    char rid[64] = "";
+    if (record_id)
+        snprintf(rid, sizeof rid, "<EventRecordID>%u</EventRecordID>", record_id);
+    snprintf(buf + used, cap - used,
+             "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+             "<Provider Name='Microsoft-Windows-Bits-Client'/><EventID>16403</EventID>%s"
+             "<Channel>Microsoft-Windows-Bits-Client/Operational</Channel></System><EventData>"
+             "<Data Name='jobId'>{9A25D168-24E6-4C66-AC78-5ED0E6007F1A}</Data>"
+             "<Data Name='RemoteName'>%s</Data></EventData></Event>\r\n",
+             rid, url);
+}
+
+/* Renders an event's XML with the two-call pattern into a heap string (UTF-16). */
+static wchar_t *render_xml(EVT_HANDLE h)
+{
+    DWORD used = 0, props = 0;
+    if (EvtRender(NULL, h, EvtRenderEventXml, 0, NULL, &used, &props) || GetLastError() != ERROR_INSUFFICIENT_BUFFER)
+        return NULL;
+    wchar_t *buf = malloc(used);
+    if (buf && !EvtRender(NULL, h, EvtRenderEventXml, used, buf, &used, &props)) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+/* The <EventRecordID> of a rendered event, 0 if none. */
+static unsigned long long rendered_id(EVT_HANDLE h)
+{
+    unsigned long long id = 0;
+    wchar_t *xml = render_xml(h);
+    if (!xml)
+        return 0;
+    const wchar_t *p = wcsstr(xml, L"<EventRecordID>");
+    if (p)
+        id = wcstoull(p + 15, NULL, 10);
+    free(xml);
+    return id;
+}
+
+/* Drains a result set; stores up to cap rendered ids and returns the count (or -error). */
+static long drain_ids(EVT_HANDLE rs, DWORD batch, unsigned long long *ids, size_t cap)
+{
+    EVT_HANDLE events[16];
+    long total = 0;
+    if (batch > 16)
+        batch = 16;
+    for (;;) {
+        DWORD got = 0;
+        if (!EvtNext(rs, batch, events, INFINITE, 0, &got)) {
+            DWORD err = GetLastError();
+            return err == ERROR_NO_MORE_ITEMS ? total : -(long)err;
+        }
+        for (DWORD i = 0; i < got; i++) {
+            if ((size_t)total < cap)
+                ids[total] = rendered_id(events[i]);
+            total++;
+            EvtClose(events[i]);
+        }
+    }
+}
+
+static wchar_t *render_bookmark(EVT_HANDLE bm)
+{
+    DWORD used = 0, props = 0;
+    if (EvtRender(NULL, bm, EvtRenderBookmark, 0, NULL, &used, &props) || GetLastError() != ERROR_INSUFFICIENT_BUFFER)
+        return NULL;
+    wchar_t *buf = malloc(used);
+    if (buf && !EvtRender(NULL, bm, EvtRenderBookmark, used, buf, &used, &props)) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+static char g_text[64 * 1024];
+
+static void text_append(const char *s)
+{
+    size_t used = strlen(g_text);
+    snprintf(g_text + used, sizeof g_text - used, "%s", s);
+}
+
+/* ---------- tests ---------- */
+
+/* The DLL in use must be the double beside the exe, not Wine's builtin stub. */
+static void test_double_is_loaded(void)
+{
+    wchar_t path[MAX_PATH], expect[MAX_PATH];
+    HMODULE m = GetModuleHandleW(L"wevtapi.dll");
+    CHECK(m != NULL);
+    CHECK(m && GetModuleFileNameW(m, path, MAX_PATH) > 0);
+    path_join(expect, g_dir, L"wevtapi.dll");
+    CHECK(m && _wcsicmp(path, expect) == 0);
+    fprintf(stderr, "wevtapi.dll loaded from %ls\n", m ? path : L"(none)");
+}
+
+static void test_argument_errors(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE h = EvtSubscribe(NULL, sig, L"Application", L"*", NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    CHECK(h == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
+    h = EvtSubscribe(NULL, NULL, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    CHECK(h == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
+    h = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeStartAfterBookmark);
+    CHECK(h == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
+    CHECK(!EvtClose((EVT_HANDLE)(ULONG_PTR)0x1234));
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_HANDLE);
+    CloseHandle(sig);
+}
+
+/* Feed 001: ids 101..105 from the XML; 002: no ids (106..108 assigned); hostile bits that are skipped. */
+static void feed_initial(void)
+{
+    g_text[0] = '\0';
+    text_append("<Events>\r\n");
+    for (unsigned i = 101; i <= 105; i++)
+        event_append(g_text, sizeof g_text, i, "http://203.0.113.7/a.exe");
+    text_append("</Events>\r\n");
+    CHECK(feed_write(L"001", g_text));
+    g_text[0] = '\0';
+    for (unsigned i = 0; i < 3; i++)
+        event_append(g_text, sizeof g_text, 0, "http://example.com/b.cab?x=1&amp;y=2");
+    /* A truncated event at the end of a file is not an event. */
+    text_append("<Event xmlns='x'><System><EventID>3</EventID>");
+    CHECK(feed_write(L"002", g_text));
+}
+
+static void test_oldest_batches(void)
+{
+    unsigned long long ids[32] = {0};
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(WaitForSingleObject(sig, 0), WAIT_OBJECT_0); /* Existing events are signalled at once. */
+    EVT_HANDLE ev[3];
+    DWORD got = 0;
+    CHECK(EvtNext(sub, 3, ev, INFINITE, 0, &got));
+    CHECK_INT_EQ(got, 3);
+    for (DWORD i = 0; i < got; i++) {
+        CHECK_INT_EQ(rendered_id(ev[i]), 101 + i);
+        CHECK(EvtClose(ev[i]));
+    }
+    long n = drain_ids(sub, 3, ids, 32);
+    CHECK_INT_EQ(n, 5);
+    for (long i = 0; i < n && i < 5; i++)
+        CHECK_INT_EQ(ids[i], 104 + i);
+    CHECK(!EvtNext(sub, 3, ev, 0, 0, &got));
+    CHECK_INT_EQ(GetLastError(), ERROR_NO_MORE_ITEMS);
+    CHECK_INT_EQ(got, 0);
+    CHECK(EvtClose(sub));
+    CHECK(!EvtClose(sub)); /* A closed handle is invalid. */
+    CloseHandle(sig);
+}
+
+static void test_render_two_call(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, NULL, NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    EVT_HANDLE ev = NULL;
+    DWORD got = 0, used = 0, props = 7;
+    CHECK(EvtNext(sub, 1, &ev, INFINITE, 0, &got) && got == 1);
+    CHECK(!EvtRender(NULL, ev, EvtRenderEventXml, 0, NULL, &used, &props));
+    CHECK_INT_EQ(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+    CHECK_INT_EQ(props, 0);
+    CHECK(used > 2 && used % 2 == 0);
+    DWORD need = used;
+    wchar_t *buf = malloc(need);
+    CHECK(!EvtRender(NULL, ev, EvtRenderEventXml, need - 2, buf, &used, &props)); /* One character short. */
+    CHECK_INT_EQ(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+    CHECK_INT_EQ(used, need);
+    CHECK(EvtRender(NULL, ev, EvtRenderEventXml, need, buf, &used, &props));
+    CHECK_INT_EQ(used, need);
+    CHECK_INT_EQ((wcslen(buf) + 1) * 2, need); /* BufferUsed counts bytes with the NUL. */
+    CHECK(wcsncmp(buf, L"<Event ", 7) == 0);
+    CHECK(wcsstr(buf, L"</Event>") != NULL);
+    CHECK(!EvtRender(NULL, ev, EvtRenderBookmark, need, buf, &used, &props)); /* Wrong kind of handle. */
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_HANDLE);
+    free(buf);
+    EvtClose(ev);
+    EvtClose(sub);
+    CloseHandle(sig);
+}
+
+static void test_bookmarks(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE bm = EvtCreateBookmark(NULL);
+    CHECK(bm != NULL);
+    wchar_t *text = render_bookmark(bm);
+    CHECK(text && wcscmp(text, L"<BookmarkList>\r\n</BookmarkList>") == 0);
+    free(text);
+    /* Take the third event (103) into the bookmark. */
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    EVT_HANDLE ev[3];
+    DWORD got = 0;
+    CHECK(EvtNext(sub, 3, ev, INFINITE, 0, &got) && got == 3);
+    CHECK(EvtUpdateBookmark(bm, ev[2]));
+    for (DWORD i = 0; i < got; i++)
+        EvtClose(ev[i]);
+    EvtClose(sub);
+    text = render_bookmark(bm);
+    CHECK(text && wcscmp(text, L"<BookmarkList>\r\n  <Bookmark "
+                               L"Channel='" CHANNEL L"' RecordId='103' IsCurrent='true'/>\r\n</BookmarkList>") == 0);
+    /* Round trip through the XML, then resume after it: 104.. with nothing repeated. */
+    EVT_HANDLE bm2 = text ? EvtCreateBookmark(text) : NULL;
+    free(text);
+    CHECK(bm2 != NULL);
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm2, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    CHECK(sub != NULL);
+    unsigned long long ids[16] = {0};
+    long n = drain_ids(sub, 2, ids, 16);
+    CHECK_INT_EQ(n, 5);
+    for (long i = 0; i < n && i < 5; i++)
+        CHECK_INT_EQ(ids[i], 104 + i);
+    EvtClose(sub);
+    EvtClose(bm2);
+    /* Double quotes are accepted too. */
+    bm2 = EvtCreateBookmark(L"<BookmarkList><Bookmark Channel=\"" CHANNEL L"\" RecordId=\"107\" IsCurrent=\"true\"/>"
+                            L"</BookmarkList>");
+    CHECK(bm2 != NULL);
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm2, NULL, NULL, EvtSubscribeStartAfterBookmark);
+    n = drain_ids(sub, 8, ids, 16);
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(ids[0], 108);
+    EvtClose(sub);
+    EvtClose(bm2);
+    /* Malformed bookmark XML. */
+    CHECK(EvtCreateBookmark(L"garbage") == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
+    CHECK(EvtCreateBookmark(L"<BookmarkList><Bookmark Channel='x' RecordId='12a'/></BookmarkList>") == NULL);
+    EvtClose(bm);
+    CloseHandle(sig);
+}
+
+static void test_strict_rejection(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    unsigned long long ids[16] = {0};
+    /* Record 50 is not in the feed (like a log that wrapped): strict fails, non-strict starts after it. */
+    EVT_HANDLE bm = EvtCreateBookmark(
+        L"<BookmarkList>\r\n  <Bookmark Channel='" CHANNEL L"' RecordId='50' IsCurrent='true'/>\r\n</BookmarkList>");
+    CHECK(bm != NULL);
+    EVT_HANDLE sub =
+        EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    CHECK(sub == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_NOT_FOUND);
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(drain_ids(sub, 16, ids, 16), 8);
+    CHECK_INT_EQ(ids[0], 101);
+    EvtClose(sub);
+    EvtClose(bm);
+    /* An existing record, rejected through the control file. */
+    bm = EvtCreateBookmark(L"<BookmarkList><Bookmark Channel='" CHANNEL L"' RecordId='103'/></BookmarkList>");
+    CHECK(control_write(L"reject-bookmark", ""));
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    CHECK(sub == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_NOT_FOUND);
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, L"reject-bookmark");
+    CHECK(DeleteFileW(path));
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    CHECK(sub != NULL);
+    EvtClose(sub);
+    EvtClose(bm);
+    CloseHandle(sig);
+}
+
+static void test_live_and_faults(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    unsigned long long ids[16] = {0};
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(drain_ids(sub, 4, ids, 16), 0);
+    ResetEvent(sig);
+    /* A new file while subscribed: the signal is set and the events come next (ids continue at 109). */
+    g_text[0] = '\0';
+    event_append(g_text, sizeof g_text, 0, "http://198.51.100.9/c.exe");
+    event_append(g_text, sizeof g_text, 5, "http://198.51.100.9/d.exe"); /* Id 5 is not increasing: 110. */
+    DWORD t0 = GetTickCount();
+    CHECK(feed_write(L"003", g_text));
+    CHECK_INT_EQ(WaitForSingleObject(sig, 10000), WAIT_OBJECT_0);
+    fprintf(stderr, "live file signalled after %lu ms\n", GetTickCount() - t0);
+    /* The signal means "new events": the first drain after it must find both. */
+    long n = drain_ids(sub, 4, ids, 16);
+    CHECK_INT_EQ(n, 2);
+    CHECK_INT_EQ(ids[0], 109);
+    CHECK_INT_EQ(ids[1], 110);
+    /* fault-next: the next EvtNext fails once with that error, then the subscription goes on. */
+    CHECK(control_write(L"fault-next.txt", "15011\n"));
+    EVT_HANDLE ev[4];
+    DWORD got = 9;
+    CHECK(!EvtNext(sub, 4, ev, INFINITE, 0, &got));
+    CHECK_INT_EQ(GetLastError(), ERROR_EVT_QUERY_RESULT_STALE);
+    CHECK_INT_EQ(got, 0);
+    CHECK(!control_exists(L"fault-next.txt"));
+    CHECK(!EvtNext(sub, 4, ev, INFINITE, 0, &got));
+    CHECK_INT_EQ(GetLastError(), ERROR_NO_MORE_ITEMS);
+    /* outage: the live subscription breaks, the next two subscribes fail, the third works. */
+    CHECK(control_write(L"outage.txt", "2"));
+    CHECK(!EvtNext(sub, 4, ev, INFINITE, 0, &got));
+    CHECK_INT_EQ(GetLastError(), RPC_S_SERVER_UNAVAILABLE);
+    EvtClose(sub);
+    for (int i = 0; i < 2; i++) {
+        sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+        CHECK(sub == NULL);
+        CHECK_INT_EQ(GetLastError(), RPC_S_SERVER_UNAVAILABLE);
+    }
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(sub != NULL);
+    CHECK(!control_exists(L"outage.txt"));
+    EvtClose(sub);
+    CloseHandle(sig);
+}
+
+static void test_query_file(void)
+{
+    wchar_t path[MAX_PATH];
+    unsigned long long ids[16] = {0};
+    g_text[0] = '\0';
+    for (unsigned i = 7; i <= 9; i++)
+        event_append(g_text, sizeof g_text, i, "\\\\192.0.2.1\\share\\x.exe");
+    path_join(path, g_dir, L"export.xml");
+    CHECK(file_write(path, g_text, strlen(g_text)));
+    EVT_HANDLE q = EvtQuery(NULL, path, L"*", EvtQueryFilePath | EvtQueryForwardDirection);
+    CHECK(q != NULL);
+    CHECK_INT_EQ(drain_ids(q, 2, ids, 16), 3);
+    CHECK_INT_EQ(ids[0], 7);
+    CHECK_INT_EQ(ids[2], 9);
+    EvtClose(q);
+    path_join(path, g_dir, L"missing.xml");
+    CHECK(EvtQuery(NULL, path, L"*", EvtQueryFilePath) == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_FILE_NOT_FOUND);
+    q = EvtQuery(NULL, CHANNEL, L"*", EvtQueryChannelPath | EvtQueryForwardDirection);
+    CHECK(q != NULL);
+    CHECK_INT_EQ(drain_ids(q, 16, ids, 16), 10);
+    EvtClose(q);
+    CHECK(EvtQuery(NULL, L"System", L"*", EvtQueryChannelPath) == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
+}
+
+static volatile LONG g_push_count;
+static volatile LONG g_push_bad;
+static unsigned long long g_push_last;
+
+static DWORD WINAPI push_callback(EVT_SUBSCRIBE_NOTIFY_ACTION action, PVOID ctx, EVT_HANDLE ev)
+{
+    (void)ctx;
+    if (action != EvtSubscribeActionDeliver) {
+        InterlockedIncrement(&g_push_bad);
+        return 0;
+    }
+    unsigned long long id = rendered_id(ev);
+    if (id <= g_push_last)
+        InterlockedIncrement(&g_push_bad);
+    g_push_last = id;
+    InterlockedIncrement(&g_push_count);
+    return 0;
+}
+
+static void test_push_model(void)
+{
+    EVT_HANDLE sub =
+        EvtSubscribe(NULL, NULL, CHANNEL, L"*", NULL, NULL, push_callback, EvtSubscribeStartAtOldestRecord);
+    CHECK(sub != NULL);
+    for (int i = 0; i < 500 && g_push_count < 10; i++)
+        Sleep(10);
+    CHECK_INT_EQ(g_push_count, 10);
+    CHECK_INT_EQ(g_push_bad, 0);
+    EVT_HANDLE ev;
+    DWORD got;
+    CHECK(!EvtNext(sub, 1, &ev, 0, 0, &got)); /* Push subscriptions have no EvtNext. */
+    CHECK(EvtClose(sub));
+}
+
+/* ---------- parent: a private copy of exe + DLL per run ---------- */
+
+static void tree_remove(const wchar_t *dir)
+{
+    wchar_t pattern[MAX_PATH], path[MAX_PATH];
+    WIN32_FIND_DATAW fd;
+    path_join(pattern, dir, L"*");
+    HANDLE fh = FindFirstFileW(pattern, &fd);
+    if (fh != INVALID_HANDLE_VALUE) {
+        do {
+            if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                continue;
+            path_join(path, dir, fd.cFileName);
+            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+                tree_remove(path);
+            else
+                DeleteFileW(path);
+        } while (FindNextFileW(fh, &fd));
+        FindClose(fh);
+    }
+    RemoveDirectoryW(dir);
+}
+
+static int run_parent(void)
+{
+    wchar_t self[MAX_PATH], dir[MAX_PATH], tmp[MAX_PATH], work[MAX_PATH], src[MAX_PATH], dst[MAX_PATH];
+    wchar_t cmd[3 * MAX_PATH];
+    DWORD code = 1;
+    GetModuleFileNameW(NULL, self, MAX_PATH);
+    _snwprintf(dir, MAX_PATH, L"%ls", self);
+    *wcsrchr(dir, L'\\') = L'\0';
+    GetTempPathW(MAX_PATH, tmp);
+    _snwprintf(work, MAX_PATH, L"%lswevtdouble-%lu-%lu", tmp, GetCurrentProcessId(), GetTickCount());
+    work[MAX_PATH - 1] = L'\0';
+    if (!CreateDirectoryW(work, NULL)) {
+        fprintf(stderr, "cannot create %ls\n", work);
+        return 1;
+    }
+    path_join(dst, work, L"test_wevtapi_double.exe");
+    path_join(src, dir, L"wevtapi.dll");
+    wchar_t dlldst[MAX_PATH];
+    path_join(dlldst, work, L"wevtapi.dll");
+    if (!CopyFileW(self, dst, FALSE) || !CopyFileW(src, dlldst, FALSE)) {
+        fprintf(stderr, "cannot copy the test and %ls into %ls\n", src, work);
+        tree_remove(work);
+        return 1;
+    }
+    _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --child", dst);
+    cmd[sizeof cmd / sizeof cmd[0] - 1] = L'\0';
+    STARTUPINFOW si = {.cb = sizeof si};
+    PROCESS_INFORMATION pi;
+    if (CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, work, &si, &pi)) {
+        WaitForSingleObject(pi.hProcess, INFINITE);
+        GetExitCodeProcess(pi.hProcess, &code);
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+    } else {
+        fprintf(stderr, "cannot start %ls: %lu\n", cmd, GetLastError());
+    }
+    tree_remove(work);
+    return (int)code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--child") != 0)
+        return run_parent();
+    GetModuleFileNameW(NULL, g_dir, MAX_PATH);
+    *wcsrchr(g_dir, L'\\') = L'\0';
+    path_join(g_feed, g_dir, L"feed");
+    CreateDirectoryW(g_feed, NULL);
+    CHECK_RUN(test_double_is_loaded);
+    CHECK_RUN(test_argument_errors);
+    feed_initial();
+    CHECK_RUN(test_oldest_batches);
+    CHECK_RUN(test_render_two_call);
+    CHECK_RUN(test_bookmarks);
+    CHECK_RUN(test_strict_rejection);
+    CHECK_RUN(test_live_and_faults);
+    CHECK_RUN(test_query_file);
+    CHECK_RUN(test_push_model);
+    return CHECK_DONE();
+}
