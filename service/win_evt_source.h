@@ -1,0 +1,33 @@
+/* The Windows Event Log (wevtapi) behind the engine's event-source interface: live pull subscriptions and one-shot
+ * queries. */
+#ifndef BG_WIN_EVT_SOURCE_H
+#define BG_WIN_EVT_SOURCE_H
+
+#include <stddef.h>
+#include <wchar.h>
+
+#include "engine.h"
+
+/*
+ * A live source for engine_run: EvtSubscribe with a signal event (pull model), drained with EvtNext
+ * in batches, each event rendered to UTF-8 XML with the two-call EvtRender. subscribe() starts after
+ * the given bookmark with EvtSubscribeStrict (a bookmark whose event is gone gives
+ * BG_ERR_SOURCE_BOOKMARK), or at the oldest record, or at future events. stop() may be called from
+ * any thread (the service control handler). Returns NULL with a reason in errbuf on failure.
+ */
+event_source *win_evt_source_new(char *errbuf, size_t errlen);
+
+/*
+ * A finite source for `bitsguard scan` on Windows: EvtQuery over an exported log file (is_file = 1,
+ * EvtQueryFilePath) or a live channel (is_file = 0, EvtQueryChannelPath), oldest first. Drive it with
+ * subscribe (the channel, bookmark and from_oldest arguments are ignored; the query runs then), then
+ * wait/next until wait returns BG_ERR_STOPPED, which here means the end of the results (or stop()).
+ * Errors opening the file or channel are returned by subscribe: BG_ERR_IO for a missing file,
+ * BG_ERR_SOURCE_CHANNEL for a missing channel. Returns NULL when out of memory or handles.
+ */
+event_source *win_evt_query_new(const wchar_t *path_or_channel, int is_file);
+
+/* The Windows error code behind the source's last failure (0 when none), for reports. */
+unsigned long win_evt_source_last_error(const event_source *src);
+
+#endif
