@@ -451,6 +451,80 @@ static void test_push_model(void)
     CHECK(EvtClose(sub));
 }
 
+static void test_channel_config(void)
+{
+    EVT_VARIANT v;
+    DWORD used = 0;
+    CHECK(EvtOpenChannelConfig(NULL, L"NoSuch/Channel", 0) == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
+    EVT_HANDLE cfg = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    CHECK(cfg != NULL);
+    CHECK(!EvtGetChannelConfigProperty(cfg, EvtChannelConfigEnabled, 0, 0, NULL, &used));
+    CHECK_INT_EQ(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+    CHECK_INT_EQ(used, sizeof v);
+    memset(&v, 0xff, sizeof v);
+    CHECK(EvtGetChannelConfigProperty(cfg, EvtChannelConfigEnabled, 0, sizeof v, &v, &used));
+    CHECK_INT_EQ(v.Type, EvtVarTypeBoolean);
+    CHECK(v.BooleanVal);
+    CHECK(control_write(L"channel-disabled", ""));
+    CHECK(EvtGetChannelConfigProperty(cfg, EvtChannelConfigEnabled, 0, sizeof v, &v, &used));
+    CHECK(!v.BooleanVal);
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, L"channel-disabled");
+    DeleteFileW(path);
+    CHECK(EvtClose(cfg));
+    /* A function the double does not provide fails cleanly instead of aborting. */
+    CHECK(EvtOpenLog(NULL, L"x", EvtOpenFilePath) == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_CALL_NOT_IMPLEMENTED);
+    wchar_t status[4] = L"x";
+    CHECK_INT_EQ(EvtGetExtendedStatus(4, status, &used), ERROR_SUCCESS);
+    CHECK(status[0] == L'\0');
+}
+
+/* A UTF-16LE feed file with BOM (as PowerShell writes), hostile pieces around it, and slow rendering. */
+static void test_utf16_hostile_slow(void)
+{
+    static const wchar_t wtext[] = L"\xFEFF<Events><Event/><EventData>not an event</EventData>"
+                                   L"<Event xmlns='e'><System><EventID>59</EventID></System><EventData>"
+                                   L"<Data Name='url'>http://[2001:db8::1]/\x00e9t\x00e9.exe</Data></EventData></Event>"
+                                   L"</Events>";
+    wchar_t tmp[MAX_PATH], xml[MAX_PATH];
+    unsigned long long ids[8] = {0};
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    path_join(tmp, g_feed, L"004.tmp");
+    path_join(xml, g_feed, L"004.xml");
+    CHECK(file_write(tmp, (const char *)wtext, sizeof wtext - sizeof(wchar_t)));
+    CHECK(MoveFileExW(tmp, xml, 0));
+    CHECK_INT_EQ(WaitForSingleObject(sig, 10000), WAIT_OBJECT_0);
+    EVT_HANDLE ev[4];
+    DWORD got = 0;
+    CHECK(EvtNext(sub, 4, ev, INFINITE, 0, &got));
+    CHECK_INT_EQ(got, 2);
+    if (got == 2) {
+        wchar_t *a = render_xml(ev[0]), *b = render_xml(ev[1]);
+        CHECK(a && wcscmp(a, L"<Event/>") == 0); /* No <System>: rendered as it is. */
+        CHECK(b && wcsstr(b, L"\x00e9t\x00e9.exe") != NULL);
+        CHECK(b && wcsstr(b, L"<EventRecordID>112</EventRecordID></System>") != NULL);
+        free(a);
+        free(b);
+        CHECK(control_write(L"slow-render.txt", "300"));
+        DWORD t0 = GetTickCount();
+        wchar_t *c = render_xml(ev[1]); /* Two calls: at least 600 ms. */
+        DWORD took = GetTickCount() - t0;
+        CHECK(c != NULL);
+        CHECK(took >= 550);
+        free(c);
+        path_join(tmp, g_feed, L"slow-render.txt");
+        DeleteFileW(tmp);
+        EvtClose(ev[0]);
+        EvtClose(ev[1]);
+    }
+    CHECK_INT_EQ(drain_ids(sub, 4, ids, 8), 0);
+    EvtClose(sub);
+    CloseHandle(sig);
+}
+
 /* ---------- parent: a private copy of exe + DLL per run ---------- */
 
 static void tree_remove(const wchar_t *dir)
@@ -532,5 +606,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_live_and_faults);
     CHECK_RUN(test_query_file);
     CHECK_RUN(test_push_model);
+    CHECK_RUN(test_channel_config);
+    CHECK_RUN(test_utf16_hostile_slow);
     return CHECK_DONE();
 }

@@ -71,7 +71,7 @@ typedef struct scan_result {
 
 /* ---------- handles ---------- */
 
-enum obj_kind { OBJ_EVENT = 0x45564e54, OBJ_BOOKMARK, OBJ_SUBSCRIPTION, OBJ_QUERY };
+enum obj_kind { OBJ_EVENT = 0x45564e54, OBJ_BOOKMARK, OBJ_SUBSCRIPTION, OBJ_QUERY, OBJ_CHANNEL_CONFIG };
 
 typedef struct obj {
     enum obj_kind kind;
@@ -1026,6 +1026,7 @@ BOOL WINAPI EvtClose(EVT_HANDLE Object)
         event_free((event_obj *)o);
         break;
     case OBJ_BOOKMARK:
+    case OBJ_CHANNEL_CONFIG:
         free(o);
         break;
     case OBJ_SUBSCRIPTION:
@@ -1245,6 +1246,58 @@ BOOL WINAPI EvtCancel(EVT_HANDLE Object)
     LeaveCriticalSection(&g_lock);
     SetLastError(ok ? ERROR_SUCCESS : ERROR_INVALID_HANDLE);
     return ok;
+}
+
+EVT_HANDLE WINAPI EvtOpenChannelConfig(EVT_HANDLE Session, LPCWSTR ChannelPath, DWORD Flags)
+{
+    if (Session || Flags != 0 || !ChannelPath) {
+        SetLastError(Session ? ERROR_NOT_SUPPORTED : ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    if (!channel_is_ours(ChannelPath)) {
+        SetLastError(ERROR_EVT_CHANNEL_NOT_FOUND);
+        return NULL;
+    }
+    obj *o = calloc(1, sizeof *o);
+    if (!o) {
+        SetLastError(ERROR_OUTOFMEMORY);
+        return NULL;
+    }
+    EnterCriticalSection(&g_lock);
+    registry_add(o, OBJ_CHANNEL_CONFIG);
+    LeaveCriticalSection(&g_lock);
+    SetLastError(ERROR_SUCCESS);
+    return (EVT_HANDLE)o;
+}
+
+/* Only EvtChannelConfigEnabled: TRUE, or FALSE while feed\channel-disabled exists. */
+BOOL WINAPI EvtGetChannelConfigProperty(EVT_HANDLE ChannelConfig, EVT_CHANNEL_CONFIG_PROPERTY_ID PropertyId,
+                                        DWORD Flags, DWORD PropertyValueBufferSize, PEVT_VARIANT PropertyValueBuffer,
+                                        PDWORD PropertyValueBufferUsed)
+{
+    DWORD err = ERROR_SUCCESS;
+    unsigned long dummy = 0;
+    EnterCriticalSection(&g_lock);
+    if (!registry_find(ChannelConfig, OBJ_CHANNEL_CONFIG)) {
+        err = ERROR_INVALID_HANDLE;
+    } else if (Flags != 0 || !PropertyValueBufferUsed) {
+        err = ERROR_INVALID_PARAMETER;
+    } else if (PropertyId != EvtChannelConfigEnabled) {
+        err = ERROR_NOT_SUPPORTED;
+    } else {
+        *PropertyValueBufferUsed = (DWORD)sizeof(EVT_VARIANT);
+        if (PropertyValueBufferSize < sizeof(EVT_VARIANT) || !PropertyValueBuffer) {
+            err = ERROR_INSUFFICIENT_BUFFER;
+        } else {
+            memset(PropertyValueBuffer, 0, sizeof *PropertyValueBuffer);
+            PropertyValueBuffer->Type = EvtVarTypeBoolean;
+            PropertyValueBuffer->Count = 0;
+            PropertyValueBuffer->BooleanVal = !control_read(L"channel-disabled", &dummy);
+        }
+    }
+    LeaveCriticalSection(&g_lock);
+    SetLastError(err);
+    return err == ERROR_SUCCESS;
 }
 
 /* Every other wevtapi export: fails cleanly (0 / FALSE / NULL) with ERROR_CALL_NOT_IMPLEMENTED. On x64
