@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bitsguard query: options, exit codes, filters and safe output, on a database built with the sqlite3 shell.
+set -uo pipefail
+bin=$1
+command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed (scripts/setup.sh installs it)"; exit 77; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() { # check DESCRIPTION CONDITION...
+    local what=$1
+    shift
+    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
+}
+status_is() { # status_is EXPECTED COMMAND...: runs COMMAND, stdout in $work/out, stderr in $work/err
+    local want=$1
+    shift
+    "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; cat "$work/err"; return 1; }
+}
+
+# A version-1 database as an older bitsguard wrote it; query migrates it on first use.
+db=$work/bits.db
+esc=$'\x1b'
+sqlite3 "$db" <<SQL
+CREATE TABLE detections(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, record_id INTEGER NOT NULL,
+ time TEXT NOT NULL, computer TEXT NOT NULL, job_id TEXT NOT NULL, job_title TEXT, job_owner TEXT,
+ url TEXT NOT NULL, ip TEXT, verdict TEXT, kind TEXT, range TEXT, local_name TEXT,
+ allowed INTEGER NOT NULL DEFAULT 0, process_id INTEGER, process_path TEXT, notify_program TEXT,
+ notify_parameters TEXT, events_seen INTEGER NOT NULL DEFAULT 0, first_seen TEXT, last_seen TEXT,
+ last_record_id INTEGER, transfer_hr INTEGER, bytes_total INTEGER, bytes_transferred INTEGER,
+ state INTEGER NOT NULL DEFAULT 0, UNIQUE(computer, job_id, url));
+CREATE TABLE bookmarks(channel TEXT PRIMARY KEY, bookmark TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE gaps(id INTEGER PRIMARY KEY, time TEXT NOT NULL, channel TEXT, reason TEXT);
+CREATE TABLE errors(id INTEGER PRIMARY KEY, time TEXT NOT NULL, where_ TEXT, code INTEGER, code_name TEXT, detail TEXT);
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+INSERT INTO detections(event_id, record_id, time, computer, job_id, job_title, url, ip, verdict, kind,
+ events_seen, first_seen, last_seen, last_record_id, state, allowed) VALUES
+ (59, 1, '2023-11-06T01:45:21.0240780Z', 'PC1', '0b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10', 'Updater',
+  'http://203.0.113.5/a.exe', '203.0.113.5', 'public-ip', 'http', 16, '2023-11-06T01:45:21.0240780Z',
+  '2023-11-06T01:45:21.0240780Z', 1, 1, 0),
+ (59, 2, '2023-11-07T08:00:00.0000000Z', 'PC2', '1b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10',
+  '=cmd|calc ${esc}[31m ${esc}]0;x', 'http://198.51.100.7/' || hex(zeroblob(200)), '198.51.100.7', 'public-ip', 'http',
+  48, '2023-11-07T08:00:00.0000000Z', '2023-11-07T08:00:00.0000000Z', 2, 0, 0),
+ (59, 3, '2023-11-08T09:00:00.0000000Z', 'PC1', '2b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10', 'Allowed one',
+  'https://[2001:db8::5]/b.cab', '2001:db8::5', 'public-ip', 'https', 16, '2023-11-08T09:00:00.0000000Z',
+  '2023-11-08T09:00:00.0000000Z', 3, 0, 1);
+PRAGMA user_version = 1;
+SQL
+
+check "--help" status_is 0 "$bin" query --help
+check "--help lists the options" grep -q -- "--since" "$work/out"
+check "unknown option is a usage error" status_is 2 "$bin" query --db "$db" --bogus
+check "usage error says why" grep -q "unknown option" "$work/err"
+check "bad --format" status_is 2 "$bin" query --db "$db" --format xml
+check "bad --since" status_is 2 "$bin" query --db "$db" --since yesterday
+check "bad --until" status_is 2 "$bin" query --db "$db" --until 2023-13-01
+check "bad --ip" status_is 2 "$bin" query --db "$db" --ip 203.0.113.0/33
+check "bad --limit" status_is 2 "$bin" query --db "$db" --limit -1
+check "bad --job" status_is 2 "$bin" query --db "$db" --job not-a-guid
+check "missing value" status_is 2 "$bin" query --db
+check "missing database is an error" status_is 3 "$bin" query --db "$work/none.db"
+check "the error names the path" grep -q "$work/none.db" "$work/err"
+check "no empty database created" test ! -e "$work/none.db"
+
+check "table" status_is 0 "$bin" query --db "$db"
+check "table: header and 2 rows (allow-listed hidden)" test "$(wc -l <"$work/out")" -eq 3
+check "table: newest first" bash -c "sed -n 2p '$work/out' | grep -q '2023-11-07 08:00:00'"
+check "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/out")" -le 99
+check "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$work/out'"
+check "table: long URL elided" grep -q '\.\.\.$' "$work/out"
+check "query migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 2
+
+check "--all" status_is 0 "$bin" query --db "$db" --all
+check "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$work/out' && grep -q '^A: allow-listed' '$work/out'"
+check "--ip IPv4 CIDR" status_is 0 "$bin" query --db "$db" --ip 203.0.113.0/24 --format json
+check "--ip selects one" test "$(wc -l <"$work/out")" -eq 1
+check "--ip selects the right one" grep -q '"ip":"203.0.113.5"' "$work/out"
+check "--ip IPv6 with --all" status_is 0 "$bin" query --db "$db" --ip 2001:db8::/32 --all --format json
+check "--ip IPv6 selects one" test "$(wc -l <"$work/out")" -eq 1
+check "--job with braces and capitals" status_is 0 "$bin" query --db "$db" --job '{1B2EE6B3-1D6E-4E3C-8B4B-2F7A4C1D9E10}' --format json
+check "--job selects one" test "$(wc -l <"$work/out")" -eq 1
+check "--computer" status_is 0 "$bin" query --db "$db" --computer pc1 --all --format csv
+check "--computer selects two (+ header)" test "$(wc -l <"$work/out")" -eq 3
+check "--since ISO" status_is 0 "$bin" query --db "$db" --since 2023-11-07 --format json
+check "--since selects one" test "$(wc -l <"$work/out")" -eq 1
+check "--until is inclusive at its precision" status_is 0 "$bin" query --db "$db" --until 2023-11-06 --format json
+check "--until selects one" grep -q '"record_id":1,' "$work/out"
+check "--since 24h (old data: nothing)" status_is 0 "$bin" query --db "$db" --since 24h --format json
+check "--since 24h output empty" test ! -s "$work/out"
+check "--limit" status_is 0 "$bin" query --db "$db" --all --limit 1 --format json
+check "--limit 1 gives one" test "$(wc -l <"$work/out")" -eq 1
+check "--opt=value form" status_is 0 "$bin" query --db="$db" --format=json --limit=2
+
+check "json" status_is 0 "$bin" query --db "$db" --all --format json
+if command -v python3 >/dev/null; then
+    check "json: every line parses, with the scan field names" python3 -c '
+import json, sys
+need = {"event_id", "record_id", "time", "computer", "job_id", "job_title", "job_owner", "url", "ip", "verdict",
+        "kind", "range", "local_name", "process_id", "process_path", "first_seen", "last_seen", "events_seen",
+        "transfer_hr", "bytes_total", "bytes_transferred", "state", "allowed"}
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3, rows
+for r in rows:
+    assert need <= set(r), need - set(r)
+assert rows[1]["events_seen"] == [59, 60], rows[1]["events_seen"]
+assert rows[0]["allowed"] is True and rows[2]["state"] == "completed"
+assert rows[1]["job_title"].startswith("=cmd|calc \x1b[31m")
+' "$work/out"
+fi
+check "csv" status_is 0 "$bin" query --db "$db" --all --format csv
+check "csv: header" bash -c "head -n 1 '$work/out' | grep -q '^event_id,record_id,time,computer,job_id,job_title,'"
+check "csv: CRLF records" bash -c "head -n 1 '$work/out' | grep -q $'\r\$'"
+check "csv: formula neutralized" grep -q "\"'=cmd|calc " "$work/out"
+
+# Not a database: the admin's query reports it and leaves the file alone (only the service moves it aside).
+printf 'not a database at all, just text..........................................................................' >"$work/bad.db"
+check "not a database is an error" status_is 3 "$bin" query --db "$work/bad.db"
+check "the error names the path" grep -q "$work/bad.db" "$work/err"
+check "the file is left where it was" bash -c "test -f '$work/bad.db' && ! ls '$work' | grep -q corrupt"
+exit $fail
