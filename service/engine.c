@@ -19,6 +19,10 @@
  * comes first, and always between batches so pruning never holds back a commit. */
 #define ENGINE_RETENTION_BATCHES 256u
 #define ENGINE_RETENTION_SECONDS 3600
+/* At start, the open (not completed or cancelled) detections restored into the correlator, newest
+ * first, so a job's later events enrich its stored detection across a restart. Matches the
+ * correlator's default job bound. */
+#define ENGINE_RESTORE_MAX 4096
 
 /* The detections derived from the events fetched since the last successful commit: the batch in hand.
  * One entry per (computer, job_id, url), holding the latest state the correlator emitted. */
@@ -258,6 +262,40 @@ static void engine_retention_maybe(engine *e, int force)
         engine_alert_error(e, rc, "engine.retention", "applying the retention limits failed");
 }
 
+typedef struct engine_restore_ctx {
+    engine *e;
+    bg_error rc;
+    uint64_t restored;
+} engine_restore_ctx;
+
+static int engine_restore_row(void *ctx, const detection *d)
+{
+    engine_restore_ctx *r = ctx;
+    if (d->state != JOB_STATE_ACTIVE)
+        return 0; /* A finished job gets no further events worth merging. */
+    r->rc = correlate_detection_restore(r->e->cor, d);
+    if (r->rc != BG_ERR_OK)
+        return 1;
+    r->restored++;
+    return 0;
+}
+
+/* Re-creates the correlator's state of open jobs from the database. Best effort: without it, later
+ * events of a job seen before the restart are only not merged into its row (nothing is lost). */
+static void engine_restore(engine *e)
+{
+    engine_restore_ctx r = {e, BG_ERR_OK, 0};
+    store_filter f;
+    store_filter_init(&f);
+    f.include_allowed = 1;
+    f.limit = ENGINE_RESTORE_MAX;
+    bg_error rc = store_query_run(e->st, &f, engine_restore_row, &r);
+    if (rc == BG_ERR_OK)
+        rc = r.rc;
+    if (rc != BG_ERR_OK)
+        engine_alert_error(e, rc, "engine.restore", "restoring open jobs from the database failed");
+}
+
 /* Parses one event and feeds it to the correlator; malformed events are counted, recorded, skipped. */
 static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
 {
@@ -468,6 +506,7 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
     started = 1;
     engine_alert_state(&e, "started");
     engine_retention_maybe(&e, 1);
+    engine_restore(&e);
 
     rc = engine_loop(&e);
     if (rc == BG_ERR_STOPPED) {
