@@ -36,6 +36,7 @@ typedef struct classify_result {
     char host[CLASSIFY_HOST_MAX]; /* Lower-case, percent-decoded host, "" for local paths. */
     const char *range;            /* Name of the special-purpose range for private-ip, else NULL. */
     uint8_t addr[16];             /* Address bytes: IPv4 in addr[0..3], IPv6 in all 16. */
+    int host_truncated;           /* 1 when host was cut to fit; classification used the whole host. */
 } classify_result;
 
 /* Classifies a remote name. Never fails: unparsable names get VERDICT_INVALID. */

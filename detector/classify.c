@@ -1,0 +1,696 @@
+/* Classification of BITS remote names: host extraction (WHATWG URL rules, UNC, local paths) and verdicts. */
+#include "classify.h"
+
+#include <string.h>
+
+#include "ipaddr.h"
+
+/*
+ * Design notes.
+ * - One pass over the scheme and the authority only: the path and query are never scanned, so an IP
+ *   in a query string cannot influence the verdict, and long URLs cost no more than short ones.
+ * - No allocation: the host is streamed through a small state machine (host_scan) that lower-cases,
+ *   percent-decodes, checks forbidden code points, copies a bounded display copy, and parses the
+ *   labels as WHATWG IPv4 numbers at the same time, so hosts of any length are classified whole.
+ * - Numbers saturate at 2^32, so a 1000-digit part is an overflow (invalid), never a wrap-around.
+ */
+
+static int char_is_trim(unsigned char c)
+{
+    return c <= 0x20 || c == 0x7F;
+}
+
+static int char_is_sep(char c)
+{
+    return c == '/' || c == '\\';
+}
+
+static int char_is_tabnl(char c)
+{
+    return c == '\t' || c == '\n' || c == '\r';
+}
+
+static int char_is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int char_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The WHATWG "forbidden domain code points" (forbidden host code points, C0 controls, % and DEL). */
+static int char_is_forbidden(unsigned char c)
+{
+    if (c < 0x20 || c == 0x7F)
+        return 1;
+    switch (c) {
+    case ' ':
+    case '#':
+    case '%':
+    case '/':
+    case ':':
+    case '<':
+    case '>':
+    case '?':
+    case '@':
+    case '[':
+    case '\\':
+    case ']':
+    case '^':
+    case '|':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Streaming host analysis state; see the design notes above. */
+typedef struct host_scan {
+    char *out;             /* Display copy (the result's host). */
+    size_t cap;            /* Its size including the NUL. */
+    size_t n;              /* Bytes in out. */
+    int truncated;         /* Display copy was cut. */
+    size_t len;            /* Decoded host length. */
+    int bad;               /* A forbidden code point was seen. */
+    int nonascii;          /* A byte >= 0x80 was seen (an IDNA host). */
+    unsigned labels;       /* Labels ended by a dot so far. */
+    int prev_numeric;      /* The last label ended by a dot "ends in a number". */
+    int parts_ok;          /* Every label ended so far parsed as an IPv4 number. */
+    uint64_t parts[4];     /* Their values (saturated at 2^32), first four only. */
+    size_t lab_len;        /* Current label: length, */
+    int lab_digits;        /* only ASCII digits, */
+    int lab_num_ok;        /* valid IPv4 number so far, */
+    int lab_state;         /* 0 start, 1 after a leading 0, 2 in digits, */
+    unsigned lab_radix;    /* radix, */
+    uint64_t lab_value;    /* value. */
+    unsigned char pend[3]; /* A UTF-8 sequence that may be a fullwidth form (see host_scan_byte). */
+    unsigned npend;
+} host_scan;
+
+#define NUMBER_SATURATED ((uint64_t)1 << 32)
+
+static void host_scan_init(host_scan *hs, char *out, size_t cap)
+{
+    memset(hs, 0, sizeof *hs);
+    hs->out = out;
+    hs->cap = cap;
+    hs->parts_ok = 1;
+    hs->lab_digits = 1;
+    hs->lab_num_ok = 1;
+}
+
+static void host_scan_label_char(host_scan *hs, unsigned char c)
+{
+    hs->lab_len++;
+    if (c < '0' || c > '9')
+        hs->lab_digits = 0;
+    if (!hs->lab_num_ok)
+        return;
+    if (hs->lab_state == 0) {
+        if (c == '0') {
+            /* "0" alone is 0; "0x..." is hex; "0..." is octal (the WHATWG IPv4 number parser). */
+            hs->lab_state = 1;
+            hs->lab_radix = 8;
+            return;
+        }
+        hs->lab_radix = 10;
+        hs->lab_state = 2;
+    } else if (hs->lab_state == 1) {
+        hs->lab_state = 2;
+        if (c == 'x') {
+            hs->lab_radix = 16;
+            return;
+        }
+    }
+    int d = char_hex((char)c);
+    if (d < 0 || (unsigned)d >= hs->lab_radix) {
+        hs->lab_num_ok = 0;
+        return;
+    }
+    hs->lab_value = hs->lab_value * hs->lab_radix + (unsigned)d;
+    if (hs->lab_value > NUMBER_SATURATED)
+        hs->lab_value = NUMBER_SATURATED;
+}
+
+/* Ends the current label: returns whether it "ends in a number" and records it as an IPv4 part. */
+static int host_scan_label_end(host_scan *hs)
+{
+    int numeric = hs->lab_len > 0 && (hs->lab_digits || hs->lab_num_ok);
+    int ok = hs->lab_len > 0 && hs->lab_num_ok;
+    if (hs->labels < 4)
+        hs->parts[hs->labels] = hs->lab_value;
+    if (!ok)
+        hs->parts_ok = 0;
+    hs->labels++;
+    hs->lab_len = 0;
+    hs->lab_digits = 1;
+    hs->lab_num_ok = 1;
+    hs->lab_state = 0;
+    hs->lab_value = 0;
+    return numeric;
+}
+
+static void host_scan_ascii(host_scan *hs, unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        c = (unsigned char)(c + ('a' - 'A'));
+    hs->len++;
+    if (hs->n + 1 < hs->cap)
+        hs->out[hs->n++] = (char)c;
+    else
+        hs->truncated = 1;
+    if (c >= 0x80) {
+        hs->nonascii = 1;
+    } else if (char_is_forbidden(c)) {
+        hs->bad = 1;
+    }
+    if (c == '.')
+        hs->prev_numeric = host_scan_label_end(hs);
+    else
+        host_scan_label_char(hs, c);
+}
+
+static void host_scan_flush(host_scan *hs)
+{
+    for (unsigned k = 0; k < hs->npend; k++)
+        host_scan_ascii(hs, hs->pend[k]);
+    hs->npend = 0;
+}
+
+/*
+ * One decoded host byte. UTS 46 (the IDNA mapping WHATWG applies) maps the fullwidth forms U+FF01..U+FF5E
+ * to ASCII and the ideographic full stops U+3002 and U+FF61 to '.', so U+FF14 U+FF15 ".33.32.156" is the IPv4
+ * address 45.33.32.156 to a browser. Those three-byte sequences are mapped here; every other non-ASCII
+ * host stays a domain.
+ */
+static void host_scan_byte(host_scan *hs, unsigned char c)
+{
+    if (hs->npend == 0) {
+        if (c == 0xEF || c == 0xE3) {
+            hs->pend[hs->npend++] = c;
+            return;
+        }
+        host_scan_ascii(hs, c);
+        return;
+    }
+    hs->pend[hs->npend++] = c;
+    if (hs->npend == 2) {
+        int possible = hs->pend[0] == 0xEF ? (c == 0xBC || c == 0xBD) : c == 0x80;
+        if (!possible)
+            host_scan_flush(hs);
+        return;
+    }
+    uint32_t cp = (uint32_t)(hs->pend[0] & 0x0F) << 12 | (uint32_t)(hs->pend[1] & 0x3F) << 6 | (c & 0x3Fu);
+    if ((c & 0xC0) != 0x80) {
+        host_scan_flush(hs);
+    } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
+        hs->npend = 0;
+        host_scan_ascii(hs, (unsigned char)(cp - 0xFF01 + 0x21));
+    } else if (cp == 0x3002 || cp == 0xFF61) {
+        hs->npend = 0;
+        host_scan_ascii(hs, '.');
+    } else {
+        host_scan_flush(hs);
+    }
+}
+
+/* Feeds raw host bytes; URL hosts (url_mode) skip tab and newline and are percent-decoded. */
+static void host_scan_feed(host_scan *hs, const char *s, const char *e, int url_mode)
+{
+    while (s < e) {
+        unsigned char c = (unsigned char)*s++;
+        if (url_mode) {
+            if (char_is_tabnl((char)c))
+                continue;
+            if (c == '%') {
+                const char *q = s;
+                int h[2], k = 0;
+                while (k < 2 && q < e) {
+                    if (char_is_tabnl(*q)) {
+                        q++;
+                        continue;
+                    }
+                    h[k] = char_hex(*q++);
+                    if (h[k] < 0)
+                        break;
+                    k++;
+                }
+                if (k == 2) {
+                    c = (unsigned char)(h[0] << 4 | h[1]);
+                    s = q;
+                }
+            }
+        }
+        host_scan_byte(hs, c);
+    }
+}
+
+typedef enum host_kind {
+    HOST_INVALID,
+    HOST_DOMAIN,
+    HOST_V4,
+} host_kind;
+
+/* Finishes the scan: an invalid host, a domain, or an IPv4 address in v4. */
+static host_kind host_scan_finish(host_scan *hs, uint8_t v4[4])
+{
+    int last_numeric;
+    unsigned n;
+    host_scan_flush(hs);
+    if (hs->cap > 0)
+        hs->out[hs->n] = '\0';
+    if (hs->bad || hs->len == 0)
+        return HOST_INVALID;
+    if (hs->lab_len == 0 && hs->labels > 0) {
+        /* One trailing dot is dropped. */
+        last_numeric = hs->prev_numeric;
+        n = hs->labels;
+    } else {
+        last_numeric = host_scan_label_end(hs);
+        n = hs->labels;
+    }
+    if (!last_numeric)
+        return HOST_DOMAIN;
+    /* The last label is a number: the host must be an IPv4 address in inet_aton notation. */
+    if (n > 4 || !hs->parts_ok)
+        return HOST_INVALID;
+    for (unsigned k = 0; k + 1 < n; k++) {
+        if (hs->parts[k] > 255)
+            return HOST_INVALID;
+    }
+    uint64_t last = hs->parts[n - 1];
+    if (last >= ((uint64_t)1 << (8 * (5 - n))))
+        return HOST_INVALID;
+    uint32_t addr = (uint32_t)last;
+    for (unsigned k = 0; k + 1 < n; k++)
+        addr += (uint32_t)hs->parts[k] << (8 * (3 - k));
+    v4[0] = (uint8_t)(addr >> 24);
+    v4[1] = (uint8_t)(addr >> 16);
+    v4[2] = (uint8_t)(addr >> 8);
+    v4[3] = (uint8_t)addr;
+    return HOST_V4;
+}
+
+static void result_reset(classify_result *out)
+{
+    out->verdict = VERDICT_INVALID;
+    out->kind = KIND_UNKNOWN;
+    out->is_ipv6 = 0;
+    out->ip[0] = '\0';
+    out->host[0] = '\0';
+    out->range = NULL;
+    memset(out->addr, 0, sizeof out->addr);
+    out->host_truncated = 0;
+}
+
+static void result_set_v4(classify_result *out, const uint8_t v4[4])
+{
+    uint32_t a = (uint32_t)v4[0] << 24 | (uint32_t)v4[1] << 16 | (uint32_t)v4[2] << 8 | v4[3];
+    memset(out->addr, 0, sizeof out->addr);
+    memcpy(out->addr, v4, 4);
+    out->is_ipv6 = 0;
+    ipaddr_v4_format(v4, out->ip, sizeof out->ip);
+    out->range = iprange_v4_lookup(a);
+    out->verdict = out->range ? VERDICT_PRIVATE_IP : VERDICT_PUBLIC_IP;
+}
+
+/*
+ * An IPv6 literal. The host becomes "[text]" as a URL serializer writes it. Mapped addresses are
+ * reported as their IPv4 address; NAT64 (64:ff9b::/96) and 6to4 (2002::/16) stay IPv6 but take the
+ * verdict and range of the IPv4 address they carry, since that is where the traffic goes.
+ */
+static void result_set_v6(classify_result *out, const uint8_t a[16])
+{
+    char text[CLASSIFY_IP_MAX];
+    uint8_t v4[4];
+    size_t n = ipaddr_v6_format(a, text, sizeof text);
+    out->host[0] = '[';
+    memcpy(out->host + 1, text, n);
+    out->host[n + 1] = ']';
+    out->host[n + 2] = '\0';
+    ipaddr_embed embed = ipaddr_v6_embedded_v4(a, v4);
+    if (embed == IPADDR_EMBED_MAPPED) {
+        result_set_v4(out, v4);
+        return;
+    }
+    memcpy(out->addr, a, 16);
+    out->is_ipv6 = 1;
+    memcpy(out->ip, text, n + 1);
+    if (embed == IPADDR_EMBED_NONE) {
+        out->range = iprange_v6_lookup(a);
+    } else {
+        out->range = iprange_v4_lookup((uint32_t)v4[0] << 24 | (uint32_t)v4[1] << 16 | (uint32_t)v4[2] << 8 | v4[3]);
+    }
+    out->verdict = out->range ? VERDICT_PRIVATE_IP : VERDICT_PUBLIC_IP;
+}
+
+/* Parses IPv6 text with an optional zone ("fe80::1%eth0", or "%25eth0" in URLs per RFC 6874). */
+static int v6_text_parse(const char *s, size_t len, int url_mode, uint8_t a[16])
+{
+    const char *pct = memchr(s, '%', len);
+    if (pct) {
+        const char *z = pct + 1, *ze = s + len;
+        if (url_mode && ze - z > 2 && z[0] == '2' && z[1] == '5')
+            z += 2;
+        if (z == ze)
+            return 0;
+        for (const char *q = z; q < ze; q++) {
+            char c = *q;
+            if (!(char_is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~'))
+                return 0;
+        }
+        len = (size_t)(pct - s);
+    }
+    return ipaddr_v6_parse(s, len, a);
+}
+
+/* A bracketed IPv6 host "[...]": h points at '[', he is the end of the host. */
+static int bracket_parse(const char *h, const char *he, int url_mode, uint8_t a[16])
+{
+    char buf[128];
+    size_t n = 0;
+    const char *q = h + 1;
+    while (he > q && url_mode && char_is_tabnl(he[-1]))
+        he--;
+    if (he <= q || he[-1] != ']')
+        return 0;
+    he--;
+    for (; q < he; q++) {
+        if (url_mode && char_is_tabnl(*q))
+            continue;
+        if (n >= sizeof buf)
+            return 0; /* Longer than any IPv6 text with a sane zone. */
+        buf[n++] = *q;
+    }
+    return v6_text_parse(buf, n, url_mode, a);
+}
+
+/* Windows' "2001-db8--1.ipv6-literal.net" names: '-' stands for ':' and 's' for the zone's '%'. */
+static int literal_net_parse(const char *host, size_t len, uint8_t a[16])
+{
+    static const char suffix[] = ".ipv6-literal.net";
+    const size_t slen = sizeof suffix - 1;
+    char buf[80];
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    if (len <= slen || memcmp(host + len - slen, suffix, slen) != 0)
+        return -1;
+    len -= slen;
+    if (len >= sizeof buf)
+        return 0;
+    for (size_t k = 0; k < len; k++) {
+        char c = host[k];
+        buf[k] = c == '-' ? ':' : c == 's' ? '%' : c;
+    }
+    return v6_text_parse(buf, len, 0, a);
+}
+
+/* Classifies the host [h, he) into out (verdict, ip, host, range); the caller sets the kind. */
+static void host_classify(const char *h, const char *he, int url_mode, classify_result *out)
+{
+    uint8_t a[16];
+    if (h < he && *h == '[') {
+        if (bracket_parse(h, he, url_mode, a))
+            result_set_v6(out, a);
+        return;
+    }
+    host_scan hs;
+    host_scan_init(&hs, out->host, sizeof out->host);
+    host_scan_feed(&hs, h, he, url_mode);
+    host_kind hk = host_scan_finish(&hs, a);
+    if (hk == HOST_INVALID) {
+        out->host_truncated = hs.truncated;
+        return;
+    }
+    if (hk == HOST_V4) {
+        result_set_v4(out, a);
+        memcpy(out->host, out->ip, strlen(out->ip) + 1);
+        return;
+    }
+    out->verdict = VERDICT_DOMAIN;
+    out->host_truncated = hs.truncated;
+    if (hs.truncated || hs.nonascii)
+        return;
+    /* "localhost" never leaves the machine: Windows answers it without DNS. */
+    if (strcmp(out->host, "localhost") == 0 || strcmp(out->host, "localhost.") == 0) {
+        static const uint8_t loop[4] = {127, 0, 0, 1};
+        result_set_v4(out, loop);
+        return;
+    }
+    int lit = literal_net_parse(out->host, hs.n, a);
+    if (lit == 1) {
+        result_set_v6(out, a);
+    } else if (lit == 0) {
+        out->verdict = VERDICT_INVALID;
+    }
+}
+
+/* True for "C:" or "C|" (a Windows drive letter as WHATWG file URLs know it). */
+static int is_drive(const char *s, const char *e)
+{
+    return e - s == 2 && char_is_alpha(s[0]) && (s[1] == ':' || s[1] == '|');
+}
+
+/* The host of a UNC path starting at p (after "\\"): up to the next separator; WebDAV's "host@SSL@443"
+ * form keeps the part before the first '@'. */
+static void unc_host_classify(const char *p, const char *e, classify_result *out)
+{
+    const char *he = p;
+    while (he < e && !char_is_sep(*he))
+        he++;
+    if (is_drive(p, he)) {
+        out->kind = KIND_LOCAL;
+        out->verdict = VERDICT_LOCAL;
+        return;
+    }
+    const char *at = memchr(p, '@', (size_t)(he - p));
+    if (at)
+        he = at;
+    out->kind = KIND_SMB;
+    if (p == he)
+        return;
+    if (*p != '[' && memchr(p, ':', (size_t)(he - p))) {
+        /* A bare IPv6 address as a UNC host. */
+        uint8_t a[16];
+        if (v6_text_parse(p, (size_t)(he - p), 0, a))
+            result_set_v6(out, a);
+        return;
+    }
+    host_classify(p, he, 0, out);
+}
+
+static int ci_equal3(const char *s, const char *lower3)
+{
+    for (int k = 0; k < 3; k++) {
+        char c = s[k];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + ('a' - 'A'));
+        if (c != lower3[k])
+            return 0;
+    }
+    return 1;
+}
+
+/* After "\\?\", "\\.\" or "\??\": "UNC\host\share" is SMB, anything else (C:\, Volume{...}, pipes) local. */
+static void device_path_classify(const char *p, const char *e, classify_result *out)
+{
+    if (e - p >= 4 && ci_equal3(p, "unc") && char_is_sep(p[3])) {
+        unc_host_classify(p + 4, e, out);
+        return;
+    }
+    if (p == e)
+        return;
+    out->kind = KIND_LOCAL;
+    out->verdict = VERDICT_LOCAL;
+}
+
+static void unc_classify(const char *p, const char *e, classify_result *out)
+{
+    if (e - p >= 2 && (p[0] == '?' || p[0] == '.') && char_is_sep(p[1])) {
+        device_path_classify(p + 2, e, out);
+        return;
+    }
+    unc_host_classify(p, e, out);
+}
+
+/* http and https: the authority after any run of slashes and backslashes (WHATWG "special authority
+ * ignore slashes" state), userinfo up to the last '@' dropped, a numeric port checked and dropped. */
+static void http_classify(const char *p, const char *e, classify_kind kind, classify_result *out)
+{
+    out->kind = kind;
+    while (p < e && (char_is_sep(*p) || char_is_tabnl(*p)))
+        p++;
+    const char *ae = p;
+    while (ae < e && *ae != '/' && *ae != '\\' && *ae != '?' && *ae != '#')
+        ae++;
+    const char *h = p;
+    for (const char *r = ae; r > p; r--) {
+        if (r[-1] == '@') {
+            h = r;
+            break;
+        }
+    }
+    const char *he = h;
+    int in_brackets = 0;
+    while (he < ae) {
+        char c = *he;
+        if (c == '[')
+            in_brackets = 1;
+        else if (c == ']')
+            in_brackets = 0;
+        else if (c == ':' && !in_brackets)
+            break;
+        he++;
+    }
+    if (he < ae) {
+        /* A port: digits only, at most 65535, may be empty. */
+        uint32_t port = 0;
+        for (const char *q = he + 1; q < ae; q++) {
+            if (char_is_tabnl(*q))
+                continue;
+            if (*q < '0' || *q > '9')
+                return;
+            port = port * 10 + (uint32_t)(*q - '0');
+            if (port > 65535)
+                return;
+        }
+    }
+    host_classify(h, he, 1, out);
+}
+
+/* file: URLs as the WHATWG "file host" state reads them; a host other than localhost means SMB. */
+static void file_classify(const char *p, const char *e, classify_result *out)
+{
+    int seps = 0;
+    while (p < e && (char_is_sep(*p) || char_is_tabnl(*p))) {
+        if (char_is_sep(*p))
+            seps++;
+        p++;
+    }
+    if (seps >= 4) {
+        /* file:////server/share: an empty host and a path starting with two separators, which Windows
+         * opens as the UNC path \\server\share. */
+        unc_host_classify(p, e, out);
+        return;
+    }
+    out->kind = KIND_LOCAL;
+    out->verdict = VERDICT_LOCAL;
+    if (seps != 2)
+        return;
+    const char *he = p;
+    while (he < e && *he != '/' && *he != '\\' && *he != '?' && *he != '#')
+        he++;
+    if (he == p || is_drive(p, he))
+        return;
+    out->verdict = VERDICT_INVALID;
+    out->kind = KIND_SMB;
+    host_classify(p, he, 1, out);
+    if (out->verdict == VERDICT_PRIVATE_IP && strcmp(out->host, "localhost") == 0) {
+        /* WHATWG turns file://localhost/ into an empty host: a local path, not an SMB share. */
+        result_reset(out);
+        out->kind = KIND_LOCAL;
+        out->verdict = VERDICT_LOCAL;
+    }
+}
+
+void classify_name(const char *name, size_t len, classify_result *out)
+{
+    result_reset(out);
+    if (!name)
+        return;
+    const char *s = name, *e = name + len;
+    while (s < e && char_is_trim((unsigned char)*s))
+        s++;
+    while (e > s && char_is_trim((unsigned char)e[-1]))
+        e--;
+    if (s == e)
+        return;
+    if (e - s >= 2 && char_is_sep(s[0]) && char_is_sep(s[1])) {
+        unc_classify(s + 2, e, out);
+        return;
+    }
+    if (e - s >= 4 && s[0] == '\\' && s[1] == '?' && s[2] == '?' && s[3] == '\\') {
+        device_path_classify(s + 4, e, out); /* An NT object path, \??\C:\ or \??\UNC\host\share. */
+        return;
+    }
+    if (char_is_sep(s[0]) || (e - s >= 2 && char_is_alpha(s[0]) && s[1] == ':')) {
+        /* A rooted path or a drive letter path. */
+        out->kind = KIND_LOCAL;
+        out->verdict = VERDICT_LOCAL;
+        return;
+    }
+    /* A scheme: ASCII alpha, then alphanumerics, '+', '-', '.', up to ':'. */
+    char scheme[8];
+    size_t sl = 0;
+    const char *p = s;
+    if (!char_is_alpha(*p))
+        return;
+    for (; p < e; p++) {
+        char c = *p;
+        if (char_is_tabnl(c))
+            continue;
+        if (c == ':')
+            break;
+        if (!(char_is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
+            return;
+        if (sl < sizeof scheme)
+            scheme[sl] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+        sl++;
+    }
+    if (p == e)
+        return; /* No scheme and not a path: "host/path" is not a remote name BITS accepts. */
+    p++;
+    if (sl == 4 && memcmp(scheme, "http", 4) == 0) {
+        http_classify(p, e, KIND_HTTP, out);
+    } else if (sl == 5 && memcmp(scheme, "https", 5) == 0) {
+        http_classify(p, e, KIND_HTTPS, out);
+    } else if (sl == 4 && memcmp(scheme, "file", 4) == 0) {
+        file_classify(p, e, out);
+    } else if (sl == 1) {
+        /* A drive letter interrupted by tab or newline. */
+        out->kind = KIND_LOCAL;
+        out->verdict = VERDICT_LOCAL;
+    }
+}
+
+const char *classify_verdict_name(classify_verdict v)
+{
+    switch (v) {
+    case VERDICT_PUBLIC_IP:
+        return "public-ip";
+    case VERDICT_PRIVATE_IP:
+        return "private-ip";
+    case VERDICT_DOMAIN:
+        return "domain";
+    case VERDICT_LOCAL:
+        return "local";
+    case VERDICT_INVALID:
+    default:
+        return "invalid";
+    }
+}
+
+const char *classify_kind_name(classify_kind k)
+{
+    switch (k) {
+    case KIND_HTTP:
+        return "http";
+    case KIND_HTTPS:
+        return "https";
+    case KIND_SMB:
+        return "smb";
+    case KIND_LOCAL:
+        return "local";
+    case KIND_UNKNOWN:
+    default:
+        return "unknown";
+    }
+}
