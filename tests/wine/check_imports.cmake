@@ -8,10 +8,12 @@ endif()
 if(NOT DEFINED ALLOWED)
   # Case-insensitive full-name patterns of the DLLs Windows itself provides.
   set(ALLOWED
-      "kernel32\\.dll" "msvcrt\\.dll" "advapi32\\.dll" "ws2_32\\.dll" "bcrypt\\.dll" "user32\\.dll"
-      "wevtapi\\.dll" "ucrtbase\\.dll" "api-ms-win-[a-z0-9-]+\\.dll" "ntdll\\.dll" "shell32\\.dll"
-      "ole32\\.dll" "shlwapi\\.dll" "crypt32\\.dll" "secur32\\.dll" "rpcrt4\\.dll" "iphlpapi\\.dll"
-      "version\\.dll" "userenv\\.dll" "wtsapi32\\.dll")
+      "kernel32\\.dll" "kernelbase\\.dll" "ntdll\\.dll" "msvcrt\\.dll" "ucrtbase\\.dll" "api-ms-win-[a-z0-9-]+\\.dll"
+      "advapi32\\.dll" "sechost\\.dll" "ws2_32\\.dll" "bcrypt\\.dll" "crypt32\\.dll" "secur32\\.dll" "user32\\.dll"
+      "gdi32\\.dll" "shell32\\.dll" "shlwapi\\.dll" "ole32\\.dll" "oleaut32\\.dll" "rpcrt4\\.dll" "wevtapi\\.dll"
+      "netapi32\\.dll" "iphlpapi\\.dll" "dnsapi\\.dll" "userenv\\.dll" "wtsapi32\\.dll" "version\\.dll"
+      "psapi\\.dll" "dbghelp\\.dll" "tdh\\.dll" "wintrust\\.dll" "authz\\.dll" "powrprof\\.dll" "mpr\\.dll"
+      "setupapi\\.dll" "cfgmgr32\\.dll" "comctl32\\.dll")
 endif()
 
 set(failures 0)
