@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Tests of `bitsguard classify`: text and JSON output, standard input, --allow, exit statuses, usage errors.
+set -uo pipefail
+bin=$1
+failures=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# expect_status WANT CMD...: runs CMD, checks its exit status, keeps stdout/stderr in $tmp.
+expect_status() {
+    local want=$1
+    shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want (stderr: $(head -c 300 "$tmp/err"))"
+}
+
+# expect_out TEXT: stdout equals TEXT exactly.
+expect_out() {
+    local want=$1
+    local got
+    got=$(cat "$tmp/out")
+    [ "$got" = "$want" ] || fail "output was [$got], expected [$want]"
+}
+
+tab=$'\t'
+
+# Text output: one line per name, five tab-separated columns.
+expect_status 0 "$bin" classify 'http://45.33.32.156/x.exe'
+expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}http://45.33.32.156/x.exe"
+expect_status 0 "$bin" classify '\\10.0.0.5\c$\x' 'https://1drv.ms/x' 'C:\x' 'ftp://1.2.3.4/'
+expect_out "private-ip${tab}10.0.0.5${tab}smb${tab}private-use${tab}\\\\10.0.0.5\\c\$\\x
+domain${tab}-${tab}https${tab}-${tab}https://1drv.ms/x
+local${tab}-${tab}local${tab}-${tab}C:\\x
+invalid${tab}-${tab}unknown${tab}-${tab}ftp://1.2.3.4/"
+expect_status 0 "$bin" classify 'http://[2001:DB8:0:0:1::1]:8080/'
+expect_out "private-ip${tab}2001:db8::1:0:0:1${tab}http${tab}documentation${tab}http://[2001:DB8:0:0:1::1]:8080/"
+
+# Control characters in a name never reach the terminal.
+expect_status 0 "$bin" classify $'http://a.example/\x1b[2Jx'
+grep -q $'\x1b' "$tmp/out" && fail "an escape character reached the output"
+[ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "a name with control characters did not give one line"
+
+# JSON: one object per line with every field; null ip and range when absent.
+expect_status 0 "$bin" classify --json 'http://user@0x2d.33.32.156:80/x' 'http://example.com/'
+expect_out '{"url":"http://user@0x2d.33.32.156:80/x","verdict":"public-ip","ip":"45.33.32.156","kind":"http","range":null,"host":"45.33.32.156","allowed":false}
+{"url":"http://example.com/","verdict":"domain","ip":null,"kind":"http","range":null,"host":"example.com","allowed":false}'
+expect_status 0 "$bin" classify --json 'http://a"b\c/'
+expect_out '{"url":"http://a\"b\\c/","verdict":"domain","ip":null,"kind":"http","range":null,"host":"a\"b","allowed":false}'
+if command -v python3 >/dev/null; then
+    expect_status 0 "$bin" classify --json 'http://127.1/' '\\?\UNC\8.8.8.8\s' $'http://x/\x01\xff' 'file:///C:/x'
+    python3 - "$tmp/out" <<'PY' || fail "JSON lines do not have the expected shape"
+import json, sys
+keys = ["url", "verdict", "ip", "kind", "range", "host", "allowed"]
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert len(lines) == 4, lines
+for line in lines:
+    obj = json.loads(line)
+    assert list(obj) == keys, obj
+    assert isinstance(obj["allowed"], bool)
+    assert (obj["ip"] is None) == (obj["verdict"] not in ("public-ip", "private-ip")), obj
+    assert (obj["range"] is None) == (obj["verdict"] != "private-ip"), obj
+first = json.loads(lines[0])
+assert first["ip"] == "127.0.0.1" and first["range"] == "loopback", first
+assert json.loads(lines[1])["kind"] == "smb"
+assert json.loads(lines[3])["verdict"] == "local"
+PY
+fi
+
+# --allow: CIDR, host and suffix entries; both spellings; applies to names before it too.
+expect_status 0 "$bin" classify --json --allow 45.33.32.0/24 --allow='*.example.com' \
+    'http://45.33.32.156/' 'http://45.33.33.1/' 'http://a.example.com/' 'http://example.com/'
+got=$(grep -o '"allowed":[a-z]*' "$tmp/out" | tr '\n' ' ')
+[ "$got" = '"allowed":true "allowed":false "allowed":true "allowed":false ' ] || fail "allowed flags were [$got]"
+expect_status 0 "$bin" classify --json 'http://[::ffff:10.1.2.3]/' --allow 10.0.0.0/8
+grep -q '"allowed":true' "$tmp/out" || fail "--allow after the name was not applied"
+
+# Standard input: one name per line, CRLF and a BOM tolerated, empty lines skipped.
+printf '\xef\xbb\xbfhttp://45.33.32.156/\r\n\nhttp://10.0.0.1/\n\\\\localhost\\share' >"$tmp/in"
+expect_status 0 "$bin" classify - <"$tmp/in"
+expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}http://45.33.32.156/
+private-ip${tab}10.0.0.1${tab}http${tab}private-use${tab}http://10.0.0.1/
+private-ip${tab}127.0.0.1${tab}smb${tab}loopback${tab}\\\\localhost\\share"
+# A long line from stdin (100 KB) is classified whole.
+{ printf 'http://45.33.32.156/'; head -c 100000 /dev/zero | tr '\0' 'a'; printf '\n'; } >"$tmp/long"
+expect_status 0 "$bin" classify --json - <"$tmp/long"
+grep -q '"verdict":"public-ip"' "$tmp/out" || fail "a 100 KB line was not classified"
+# A line over the 1 MiB limit is an input error (exit 3), the other lines still print.
+{ head -c 1100000 /dev/zero | tr '\0' 'a'; printf '\nhttp://8.8.8.8/\n'; } >"$tmp/huge"
+expect_status 3 "$bin" classify - <"$tmp/huge"
+grep -q '8.8.8.8' "$tmp/out" || fail "the line after an over-long line was lost"
+# "--" ends the options: a name may then start with '-'.
+expect_status 0 "$bin" classify -- -x
+expect_out "invalid${tab}-${tab}unknown${tab}-${tab}-x"
+
+# Help and usage errors.
+expect_status 0 "$bin" classify --help
+grep -q 'exit status' "$tmp/out" || fail "--help does not document the exit statuses"
+grep -q -- '--allow' "$tmp/out" || fail "--help does not document --allow"
+expect_status 2 "$bin" classify
+grep -qi 'no name' "$tmp/err" || fail "no message for a missing name"
+expect_status 2 "$bin" classify --json
+expect_status 2 "$bin" classify --bogus http://1.2.3.4/
+grep -q "unknown option '--bogus'" "$tmp/err" || fail "no clear message for an unknown option"
+[ -s "$tmp/out" ] && fail "output was written despite a usage error"
+expect_status 2 "$bin" classify http://1.2.3.4/ --allow
+expect_status 2 "$bin" classify --allow 10.0.0.1/8 http://1.2.3.4/
+grep -q 'host bits' "$tmp/err" || fail "no reason given for a bad --allow entry"
+expect_status 2 "$bin" classify --allow 'not a host' http://1.2.3.4/
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "all classify CLI tests passed"
