@@ -149,7 +149,8 @@ static int host_scan_label_end(host_scan *hs)
         hs->parts[hs->labels] = hs->lab_value;
     if (!ok)
         hs->parts_ok = 0;
-    hs->labels++;
+    if (hs->labels < 5)
+        hs->labels++; /* Saturated: five or more labels can never be an IPv4 address. */
     hs->lab_len = 0;
     hs->lab_digits = 1;
     hs->lab_num_ok = 1;

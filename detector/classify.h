@@ -39,20 +39,50 @@ typedef struct classify_result {
     int host_truncated;           /* 1 when host was cut to fit; classification used the whole host. */
 } classify_result;
 
-/* Classifies a remote name. Never fails: unparsable names get VERDICT_INVALID. */
+/*
+ * Classifies a remote name of len bytes (no NUL needed). Never fails: unparsable names get
+ * VERDICT_INVALID. No allocation, no global state: safe to call from several threads.
+ *
+ * Rules, beyond the WHATWG URL standard's host parsing for http, https and file:
+ * - kind: http/https from the scheme (kept even when the host is invalid); file:// with a host, UNC
+ *   (\\host, //host, \\?\UNC\host, \\.\UNC\host, \??\UNC\host, file:////host) is smb; drive paths, device
+ *   paths, rooted paths, file:///C:/ and file://localhost/ are local; other schemes are invalid/unknown.
+ * - UNC hosts: not percent-decoded; "host@SSL@443" (WebDAV) keeps the part before '@'; a bracketed or
+ *   bare IPv6 address and Windows' "2001-db8--1.ipv6-literal.net" names ('-' for ':', 's' for '%')
+ *   are IPv6 literals (in URLs too, since Windows' resolver answers them itself).
+ * - "localhost" (optionally with a trailing dot) is private-ip 127.0.0.1 "loopback", except that a
+ *   file://localhost/ URL is local as WHATWG defines it.
+ * - Fullwidth forms U+FF01..U+FF5E and the ideographic full stops map to ASCII (UTS 46, as browsers
+ *   do), so fullwidth digits form an IPv4 address; other non-ASCII hosts are domains.
+ * - IPv6: ::ffff:0:0/96 is reported as its IPv4 address (is_ipv6 0). 64:ff9b::/96 (NAT64) and
+ *   2002::/16 (6to4) are reported as IPv6 but take the verdict and range name of the IPv4 address they
+ *   embed, since that is where the traffic goes. Space outside 2000::/3 that IANA keeps reserved
+ *   is private-ip "reserved"; ::/96 (deprecated IPv4-compatible) is "ipv4-compatible".
+ * - host is the WHATWG serialization: dotted quad for IPv4, "[...]" for IPv6 (without the zone);
+ *   for an invalid host it is whatever was decoded, for display only.
+ * Range names: this-network, private-use, shared-address-space, loopback, link-local,
+ * ietf-protocol-assignments, documentation, 6to4-relay-anycast, benchmarking, multicast, reserved,
+ * limited-broadcast, unspecified, ipv4-compatible, local-use-translation, discard-only,
+ * dummy-prefix, srv6-sids, unique-local, site-local.
+ */
 void classify_name(const char *name, size_t len, classify_result *out);
 
 const char *classify_verdict_name(classify_verdict v); /* "public-ip", "private-ip", ... */
 const char *classify_kind_name(classify_kind k);       /* "http", "https", "smb", "local", "unknown" */
 
 /* An allowlist of CIDRs (IPv4 and IPv6) and host names (exact, case-insensitive; "*.example.com"
- * matches sub-domains). A NULL allowlist allows nothing. */
+ * matches sub-domains, not example.com itself). A NULL allowlist allows nothing. IP verdicts match by
+ * address (an ::ffff:a.b.c.d/96+ entry is an IPv4 entry; NAT64 and 6to4 addresses match only IPv6
+ * entries); domain verdicts match by host. Not thread-safe while entries are added; matching is
+ * read-only. */
 typedef struct allowlist allowlist;
 
 allowlist *allowlist_new(void);
 void allowlist_free(allowlist *al);
 /* Adds "10.1.0.0/16", "2001:db8::/32", "192.0.2.7", "updates.example.com" or "*.example.com".
- * BG_ERR_INVALID_ARG for text that is none of these (errbuf says why). */
+ * BG_ERR_INVALID_ARG for text that is none of these (errbuf says why): host bits set after the
+ * prefix, IPv4 other than a plain dotted quad (no leading zeros), empty labels, characters other than
+ * letters, digits, '-', '_'. BG_ERR_NOMEM, or BG_ERR_TOO_LARGE past 100,000 entries. */
 bg_error allowlist_entry_add(allowlist *al, const char *text, char *errbuf, size_t errlen) BG_WARN_UNUSED;
 /* True when the classified name is allow-listed (by IP range or by host name). */
 int allowlist_result_match(const allowlist *al, const classify_result *res);

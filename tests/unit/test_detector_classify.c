@@ -134,6 +134,10 @@ static const classify_case cases[] = {
     BAD("http://example.09/", "http"),
     BAD("http://example.123./", "http"),
     DOM("http://example.0x1g/", "http"),
+    BAD("http://foo.0x/", "http"),
+    DOM("http://0x.com/", "http"),
+    DOM("http://0x7f.1.example/", "http"),
+    BAD("http://0x7f.1.example.1/", "http"),
     DOM("http://123.example/", "http"),
     DOM("http://1.2.3.4a/", "http"),
     /* Domains starting with a digit are domains (Sigma fires on them). */
