@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# End to end under Wine: the production bitsguard.exe `run` with the wevtapi.dll test double beside it.
+#
+# Usage: test_e2e_run.sh BITSGUARD_EXE WEVTAPI_DLL
+# Feeds BITS events through the double's feed folder and checks, through `bitsguard query --format json`,
+# the run's alert lines and its Event Log calls (Wine's eventlog debug channel):
+#   live events; Ctrl+C (SIGINT) stop and restart resume with nothing lost or repeated; a failed EvtNext
+#   (fault-next 1722) and an Event Log outage mid-stream (resubscribe after the bookmark); hostile events
+#   that must not stop the reader; SIGKILL mid-stream and restart (exactly-once rows, no alert twice).
+# Exit 0 pass, 1 fail, 77 skip (no Wine).
+set -u
+exe=${1:?usage: test_e2e_run.sh BITSGUARD_EXE WEVTAPI_DLL}
+dll=${2:?usage: test_e2e_run.sh BITSGUARD_EXE WEVTAPI_DLL}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+wine=""
+for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+        wine=$candidate
+        break
+    fi
+done
+[ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
+
+export WINEPREFIX="${WINEPREFIX:-$top/.cache/wine-prefix}"
+export WINEARCH=win64
+# +eventlog: Wine prints ReportEventW's insertion strings, the only trace of the Event Log alerts.
+export WINEDEBUG=-all,+eventlog
+export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b"
+export WINELOADER="$wine"
+# The shared runner creates the prefix once (with a lock) and keeps a wineserver warm.
+WINEDEBUG=-all bash "$top/cmake/wine-run.sh" cmd /c exit >/dev/null 2>&1 || { echo "FAIL: no Wine prefix"; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bg-e2e.XXXXXX") || exit 1
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cp "$exe" "$work/bitsguard.exe" && cp "$dll" "$work/wevtapi.dll" && mkdir "$work/feed" || exit 1
+db="Z:${work//\//\\}\\bg.db"
+failures=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# Writes feed file NAME.xml (via NAME.tmp, as the double requires) with COUNT jobs starting at job JOB
+# and record id RECORD: per job an event 3 (record R) and a 16403 to a public IP (record R+1).
+feed_jobs() {
+    local name=$1 job=$2 count=$3 record=$4 k id guid
+    {
+        echo "<Events>"
+        for ((k = 0; k < count; k++)); do
+            id=$((job + k))
+            guid=$(printf "%08X-0000-4000-8000-%012X" "$id" "$id")
+            printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID><Version>3</Version><Level>4</Level><TimeCreated SystemTime="2026-11-30T01:00:00.0000000Z"/><EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID="S-1-5-18"/></System><EventData><Data Name="jobTitle">job %d</Data><Data Name="jobId">{%s}</Data><Data Name="jobOwner">WINE\\user</Data><Data Name="processPath">C:\\Windows\\System32\\bitsadmin.exe</Data><Data Name="processId">%d</Data><Data Name="ClientProcessStartKey">%d</Data></EventData></Event>\n' \
+                "$record" "$id" "$guid" $((1000 + id)) $((5000 + id))
+            printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>16403</EventID><Version>0</Version><Level>4</Level><TimeCreated SystemTime="2026-11-30T01:00:01.0000000Z"/><EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID="S-1-5-18"/></System><EventData><Data Name="User">WINE\\user</Data><Data Name="jobTitle">job %d</Data><Data Name="jobId">{%s}</Data><Data Name="jobOwner">WINE\\user</Data><Data Name="fileCount">1</Data><Data Name="RemoteName">http://45.33.%d.%d/payload%d.exe</Data><Data Name="LocalName">C:\\Temp\\payload%d.exe</Data><Data Name="processId">%d</Data><Data Name="ClientProcessStartKey">%d</Data></EventData></Event>\n' \
+                $((record + 1)) "$id" "$guid" $((id / 250)) $((id % 250 + 1)) "$id" "$id" $((1000 + id)) $((5000 + id))
+            record=$((record + 2))
+        done
+        echo "</Events>"
+    } >"$work/feed/$name.tmp" && mv "$work/feed/$name.tmp" "$work/feed/$name.xml"
+}
+
+# The record ids (16403 events) that COUNT jobs from record RECORD produce, one per line.
+expect_records() {
+    local count=$1 record=$2 k
+    for ((k = 0; k < count; k++)); do echo $((record + 2 * k + 1)); done
+}
+
+run_start() { # $1: log name
+    (cd "$work" && exec "$wine" ./bitsguard.exe run --db "$db" >"$work/$1.out" 2>"$work/$1.err") &
+    pid=$!
+}
+
+# Alert lines of a run: the record ids, one per line.
+alerts() { grep -o '^detection: .* record=[0-9]*' "$work/$1.out" 2>/dev/null | sed 's/.*record=//'; }
+
+wait_alerts() { # $1 log, $2 count, $3 seconds
+    local deadline=$((SECONDS + ${3:-60}))
+    while [ "$(alerts "$1" | wc -l)" -lt "$2" ]; do
+        if [ $SECONDS -ge $deadline ] || ! kill -0 "$pid" 2>/dev/null; then
+            fail "$1: $(alerts "$1" | wc -l) alerts, expected $2"
+            tail -5 "$work/$1.err"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# The run's count of events read from the source (its stop line): proves nothing was read twice.
+check_events() { # $1 log, $2 expected
+    local got
+    got=$(grep -o 'stopped (OK): events [0-9]*' "$work/$1.err" | sed 's/.* //')
+    [ "$got" = "$2" ] || fail "$1: read ${got:-?} events, expected $2"
+}
+
+run_stop() { # Ctrl+C: Wine turns SIGINT into CTRL_C_EVENT for the console handler.
+    local log=$1 deadline=$((SECONDS + 30))
+    kill -INT "$pid"
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            fail "$log: still running 30 s after Ctrl+C"
+            kill -9 "$pid"
+            break
+        fi
+        sleep 0.2
+    done
+    wait "$pid" 2>/dev/null
+    pid=""
+    grep -q 'stopped (OK)' "$work/$log.err" || fail "$log: no clean stop: $(grep 'bitsguard run' "$work/$log.err" | tail -1)"
+}
+
+# Stored detections' record ids, sorted.
+stored() {
+    (cd "$work" && WINEDEBUG=-all "$wine" ./bitsguard.exe query --db "$db" --format json >"$work/query.out" 2>"$work/query.err")
+    grep -o '"record_id":[0-9]*' "$work/query.out" | sed 's/.*://' | sort -n
+}
+
+check_stored() { # $1 label, $2 expected ids (newline separated)
+    local got want
+    got=$(stored)
+    want=$(sort -n <<<"$2")
+    [ "$got" = "$want" ] || fail "$1: stored record ids differ: got [$(echo $got)] want [$(echo $want)]"
+}
+
+check_alerts() { # $1 log, $2 expected ids: each alerted exactly once in that run
+    local got want
+    got=$(alerts "$1" | sort -n)
+    want=$(sort -n <<<"$2")
+    [ "$got" = "$want" ] || fail "$1: alerts differ: got [$(echo $got)] want [$(echo $want)]"
+    # The same alerts went to the Event Log (verdict is one insertion string per detection).
+    local logged
+    logged=$(grep -c 'warn:eventlog:ReportEventW L"public-ip"' "$work/$1.err")
+    [ "$logged" -eq "$(alerts "$1" | wc -l)" ] || fail "$1: $logged Event Log detections, $(alerts "$1" | wc -l) alert lines"
+}
+
+# 1. First run: existing events (backfill from the oldest record), then live ones.
+feed_jobs 001 1 5 100
+want1=$(expect_records 5 100)
+run_start run1
+wait_alerts run1 5 && echo "ok   run1 backfill"
+feed_jobs 002 101 5 200
+want2=$(expect_records 5 200)
+wait_alerts run1 10 && echo "ok   run1 live"
+run_stop run1
+check_alerts run1 "$want1"$'\n'"$want2"
+check_events run1 20
+check_stored "run1" "$want1"$'\n'"$want2"
+
+# 2. Events that arrive while stopped; the restart resumes after the bookmark: only those are read.
+feed_jobs 003 201 5 300
+want3=$(expect_records 5 300)
+run_start run2
+wait_alerts run2 5 && echo "ok   run2 resume"
+# 3. fault-next mid-stream: EvtNext fails once with RPC_S_SERVER_UNAVAILABLE; the reader resubscribes.
+echo 1722 >"$work/feed/fault-next.txt"
+for _ in $(seq 50); do [ -e "$work/feed/fault-next.txt" ] || break; sleep 0.1; done
+[ -e "$work/feed/fault-next.txt" ] && fail "run2: fault-next.txt was not consumed"
+feed_jobs 004 301 5 400
+want4=$(expect_records 5 400)
+wait_alerts run2 10 && echo "ok   run2 fault-next"
+# 4. Event Log outage: the subscription dies, two resubscribes fail, the third works.
+echo 2 >"$work/feed/outage.txt"
+for _ in $(seq 150); do [ -e "$work/feed/outage.txt" ] || break; sleep 0.1; done
+[ -e "$work/feed/outage.txt" ] && fail "run2: outage.txt was not consumed by resubscribes"
+feed_jobs 005 401 5 500
+want5=$(expect_records 5 500)
+wait_alerts run2 15 && echo "ok   run2 outage"
+# 5. Hostile events, then a good one: the reader goes on.
+{
+    printf '<Events><Event/><Event xmlns="e"><System><EventRecordID>600</EventRecordID></System></Event>\n'
+    printf '<Event><System><EventID>16403</EventID><EventRecordID>601</EventRecordID></System><EventData><Data Name="RemoteName">&xxe;</Data></EventData></Event>\n'
+    printf '<Event><System><EventID>16403</EventID><EventRecordID>602</EventRecordID></System><EventData><Data Name="RemoteName">http://\xff\xfe\x80/</Data></EventData></Event>\n'
+    printf '<Event><System><EventID>16403</EventID><EventRecordID>603</EventRecordID></System>'
+    for _ in $(seq 2000); do printf '<a>'; done
+    printf '</System></Event>\n</Events>\n'
+} >"$work/feed/006.tmp" && mv "$work/feed/006.tmp" "$work/feed/006.xml"
+feed_jobs 007 501 1 700
+want7=$(expect_records 1 700)
+wait_alerts run2 16 && echo "ok   run2 hostile events"
+run_stop run2
+check_alerts run2 "$want3"$'\n'"$want4"$'\n'"$want5"$'\n'"$want7"
+# 003-005: 30 events, 006: 5 hostile ones, 007: 2. Resubscribes restarted after the bookmark: no re-reads.
+check_events run2 37
+grep -q 'resubscribes [1-9]' "$work/run2.err" || fail "run2: no resubscribe counted: $(grep stopped "$work/run2.err")"
+grep -q 'malformed [1-9]' "$work/run2.err" || fail "run2: hostile events not counted as malformed: $(grep stopped "$work/run2.err")"
+all="$want1"$'\n'"$want2"$'\n'"$want3"$'\n'"$want4"$'\n'"$want5"$'\n'"$want7"
+check_stored "run2" "$all"
+
+# 6. SIGKILL mid-stream, restart: every detection stored exactly once, no alert raised twice.
+run_start run3
+sleep 1
+echo 5 >"$work/feed/slow-render.txt" # 5 ms per render: the kill lands mid-stream, not after the end.
+feed_jobs 008 1001 300 1000
+want8=$(expect_records 300 1000)
+for _ in $(seq 300); do [ "$(alerts run3 | wc -l)" -ge 20 ] && break; sleep 0.05; done
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+rm -f "$work/feed/slow-render.txt"
+echo "     run3 killed after $(alerts run3 | wc -l) of 300 alerts"
+run_start run4
+# Wait until everything is stored (alerts of run4 only cover what run3 had not committed).
+for _ in $(seq 600); do [ "$(stored | wc -l)" -ge $((26 + 300)) ] && break; sleep 0.2; done
+run_stop run4
+check_stored "run3+run4" "$all"$'\n'"$want8"
+dups=$( (alerts run3; alerts run4) | sort | uniq -d | wc -l)
+[ "$dups" -eq 0 ] || fail "run3+run4: $dups records alerted twice"
+[ "$failures" -eq 0 ] && echo "ok   run3 SIGKILL, run4 exactly-once"
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s); work folder kept: $work"; trap - EXIT; exit 1; }
+echo "all end-to-end checks passed"
+exit 0
