@@ -49,7 +49,7 @@ typedef struct engine {
     int subscribed;
     char *rejected; /* A stored bookmark the source rejected: do not record the same gap twice. */
     uint32_t source_backoff;
-    int reported; /* The current streak of source failures was already reported. */
+    bg_error reported; /* The error last reported in the current streak of failures (OK: none yet). */
     uint64_t rng;
     unsigned batches_since_retention;
     int64_t retention_last;
@@ -436,7 +436,7 @@ static bg_error engine_loop(engine *e)
     for (;;) {
         bg_error rc = engine_subscribe(e);
         if (rc == BG_ERR_OK) {
-            e->reported = 0;
+            e->reported = BG_ERR_OK;
             if (resubscribing && e->stats)
                 e->stats->resubscribes++;
             engine_alert_state(e, "subscribed");
@@ -449,13 +449,15 @@ static bg_error engine_loop(engine *e)
             engine_alert_error(e, rc, "engine", "the event reader cannot continue");
             return rc;
         }
-        if (!e->reported) {
-            /* Once per streak of failures, so a disabled channel does not flood the Event Log. */
+        if (rc != e->reported) {
+            /* Once per kind of failure in a streak, so a disabled channel retried every minute does not
+             * flood the Event Log, while a streak that changes cause (the Event Log restarts, then the
+             * channel turns out disabled) reports each cause. */
             char detail[200];
             snprintf(detail, sizeof detail, "reading %s failed (%s); resubscribing after the stored bookmark",
                      e->cfg->channel, bg_error_name(rc));
             engine_alert_error(e, rc, "engine.source", detail);
-            e->reported = 1;
+            e->reported = rc;
         }
         resubscribing = 1;
         rc = engine_backoff_sleep(e, &e->source_backoff);

@@ -795,6 +795,41 @@ static void test_channel_missing(void)
     db_remove();
 }
 
+static void channel_vanish_on_first_sleep(fake_source *f, void *ctx)
+{
+    (void)ctx;
+    if (f->sleep_count == 1)
+        f->channel_missing = 2;
+}
+
+/* A streak of failures that changes cause reports each cause once: the subscription breaks (reported),
+ * then the channel is missing on two resubscribes (reported once, not twice). */
+static void test_errors_reported_once_per_cause(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 3);
+    db_fresh("causes");
+    fake_source f;
+    fake_init(&f, &s);
+    f.fail_after = 3;
+    f.fail_code = BG_ERR_SOURCE_RETRY;
+    f.on_sleep = channel_vanish_on_first_sleep;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 4);
+    CHECK_INT_EQ(f.sleep_count, 3);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_SOURCE_RETRY), 1);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_SOURCE_CHANNEL), 1);
+    CHECK_INT_EQ(r.errors, 2);
+    check_each_job_once(3);
+    check_each_alert_once(3, &r, NULL);
+    script_free(&s);
+    db_remove();
+}
+
 /* Another connection holds the write lock: the same batch is retried, no further events are fetched and
  * the bookmark does not move until the lock is released; nothing is lost. */
 typedef struct lock_ctx {
@@ -1085,6 +1120,7 @@ int main(void)
     CHECK_RUN(test_bookmark_rejected);
     CHECK_RUN(test_bookmark_rejected_then_retry);
     CHECK_RUN(test_channel_missing);
+    CHECK_RUN(test_errors_reported_once_per_cause);
     CHECK_RUN(test_db_locked);
     CHECK_RUN(test_malformed_midbatch);
     CHECK_RUN(test_stop_commits_batch_in_hand);
