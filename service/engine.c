@@ -46,6 +46,11 @@ typedef struct engine {
     engine_batch batch;
     char *bookmark; /* Bookmark after the last fetched event: committed together with batch. */
     int in_hand;    /* Events were fetched since the last commit (even if they made no detection). */
+    /* Malformed events of the batch in hand: one error row per batch, written after its commit, so a
+     * flood of hostile events costs one row per batch rather than one transaction per event. */
+    unsigned malformed;
+    bg_error malformed_code;
+    char malformed_first[200];
     int subscribed;
     char *rejected; /* A stored bookmark the source rejected: do not record the same gap twice. */
     uint32_t source_backoff;
@@ -209,6 +214,14 @@ static bg_error engine_commit(engine *e)
     free(e->bookmark);
     e->bookmark = NULL;
     e->in_hand = 0;
+    if (e->malformed) {
+        char detail[320];
+        snprintf(detail, sizeof detail, "skipped %u malformed event%s of %s; first: %s", e->malformed,
+                 e->malformed == 1 ? "" : "s", e->cfg->channel, e->malformed_first);
+        bg_error rec = store_error_record(e->st, "engine.event", e->malformed_code, detail);
+        (void)rec; /* Diagnostics only: the batch is committed either way. */
+        e->malformed = 0;
+    }
 
 cleanup:
     free(ptrs);
@@ -308,11 +321,11 @@ static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
     if (rc != BG_ERR_OK) {
         if (e->stats)
             e->stats->malformed++;
-        char detail[256];
-        snprintf(detail, sizeof detail, "skipped an event of %s: %s", e->cfg->channel,
-                 why[0] ? why : (len ? bg_error_str(rc) : "the source could not render it"));
-        bg_error rec = store_error_record(e->st, "engine.event", rc, detail);
-        (void)rec; /* Diagnostics only; the event is skipped either way. */
+        if (e->malformed++ == 0) {
+            e->malformed_code = rc;
+            snprintf(e->malformed_first, sizeof e->malformed_first, "%s",
+                     why[0] ? why : (len ? bg_error_str(rc) : "the source could not render it"));
+        }
         return BG_ERR_OK;
     }
     rc = correlate_event_feed(e->cor, &e->ev);
