@@ -89,8 +89,9 @@ static bg_error config_invalid(service_config *cfg, config_value_id id, const ch
 {
     cfg->invalid++;
     if (cfg->report) {
+        /* Cut on purpose: an event string that long would hide the reason. */
         char shown[128];
-        snprintf(shown, sizeof shown, "%s", text ? text : "");
+        snprintf(shown, sizeof shown, "%.*s", (int)(sizeof shown - 1), text ? text : "");
         cfg->report(cfg->report_ctx, config_value_name(id), shown, why);
     }
     return BG_ERR_CONFIG;

@@ -4,6 +4,9 @@
 
 #include "bg_version.h"
 #include "cli.h"
+#ifdef BG_HAVE_SERVICE
+#include "win_service.h"
+#endif
 
 typedef struct cli_command {
     const char *name;
@@ -16,6 +19,17 @@ static const cli_command commands[] = {
     {"scan", cli_scan_main, "scan exported Bits-Client event XML for downloads from direct IPs"},
     {"query", cli_query_main, "list stored detections"},
     {"status", cli_status_main, "show the database's state"},
+#ifdef BG_HAVE_SERVICE
+    {"run", win_run_main, "run the service's reader in this console until Ctrl+C"},
+    {"install", win_install_main, "create the Windows service and apply setup (administrators)"},
+    {"uninstall", win_uninstall_main, "stop and delete the service (keeps the database)"},
+    {"start", win_start_main, "start the service and wait until it runs"},
+    {"stop", win_stop_main, "stop the service and wait until it has stopped"},
+    {"reload", win_reload_main, "make the running service reload its registry configuration"},
+    {"setup", win_setup_main, "apply ACLs, recovery and event source to the installed service"},
+    {"teardown", win_teardown_main, "undo setup (used by the MSI on uninstall)"},
+    {"service", win_service_main, "entry point for the Service Control Manager only"},
+#endif
 };
 
 static void usage_print(FILE *fp)
@@ -34,6 +48,16 @@ static void usage_print(FILE *fp)
 
 int main(int argc, char **argv)
 {
+#ifdef BG_HAVE_SERVICE
+    /* The C runtime's argv is in the ANSI code page, which loses non-ASCII paths: take the command
+     * line as UTF-8 once (SQLite and libxml2 take UTF-8 file names on Windows). Lives until exit. */
+    int utf8_argc = 0;
+    char **utf8_argv = win_argv_utf8(&utf8_argc);
+    if (utf8_argv) {
+        argc = utf8_argc;
+        argv = utf8_argv;
+    }
+#endif
     if (argc < 2) {
         usage_print(stderr);
         return CLI_EXIT_USAGE;

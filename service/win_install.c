@@ -1,0 +1,717 @@
+/* Administration without the MSI: install, uninstall, start, stop, setup and teardown of the bitsguard service. */
+#include <windows.h>
+
+#include <aclapi.h>
+#include <bcrypt.h>
+#include <lm.h>
+#include <sddl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "bg_error.h"
+#include "cli.h"
+#include "win_service.h"
+#include "win_util.h"
+
+#define EVENTLOG_SOURCE_KEY L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\" WIN_SERVICE_NAME
+/* The local group whose members may read most event channels (BUILTIN\Event Log Readers). */
+#define EVENT_LOG_READERS_SID L"S-1-5-32-573"
+/* How long start/stop wait for the service to reach the requested state. */
+#define ADMIN_WAIT_MS 30000u
+/* Modify access for the service SID on its data folder: read, write, execute and delete, not
+ * WRITE_DAC or WRITE_OWNER, so the service cannot widen its own folder's ACL. */
+#define DATA_FOLDER_SERVICE_MASK L"0x1301bf"
+
+/* One step's outcome, printed as the step runs so an installer log shows how far it went. */
+static void step_print(const char *what, const char *status, const char *detail)
+{
+    printf("  %-34s %s%s%s\n", what, status, detail && detail[0] ? ": " : "", detail ? detail : "");
+    fflush(stdout);
+}
+
+static void step_failed(const char *what, DWORD err)
+{
+    char text[200];
+    step_print(what, "FAILED", win_error_text(err, text, sizeof text));
+}
+
+static SC_HANDLE scm_open(DWORD access)
+{
+    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, access);
+    if (!scm) {
+        char text[200];
+        fprintf(stderr, "bitsguard: cannot open the Service Control Manager: %s%s\n",
+                win_error_text(GetLastError(), text, sizeof text),
+                GetLastError() == ERROR_ACCESS_DENIED ? " (run as Administrator)" : "");
+    }
+    return scm;
+}
+
+static SC_HANDLE service_open(SC_HANDLE scm, DWORD access)
+{
+    SC_HANDLE svc = OpenServiceW(scm, WIN_SERVICE_NAME, access);
+    if (!svc) {
+        char text[200];
+        DWORD err = GetLastError();
+        fprintf(stderr, "bitsguard: cannot open the service: %s%s\n", win_error_text(err, text, sizeof text),
+                err == ERROR_SERVICE_DOES_NOT_EXIST ? " (run 'bitsguard install' first)" : "");
+    }
+    return svc;
+}
+
+/*
+ * The service SID (NT SERVICE\bitsguard) as SDDL text. LookupAccountNameW answers on Windows; where it
+ * cannot (Wine), the SID is computed as Windows does: S-1-5-80 followed by the SHA-1 of the upper-case
+ * service name in UTF-16LE, read as five little-endian 32-bit sub-authorities.
+ */
+static int service_sid_string(wchar_t *out, size_t len)
+{
+    BYTE sid_buf[SECURITY_MAX_SID_SIZE];
+    DWORD sid_len = sizeof sid_buf;
+    wchar_t domain[64];
+    DWORD domain_len = sizeof domain / sizeof domain[0];
+    SID_NAME_USE use;
+    if (LookupAccountNameW(NULL, L"NT SERVICE\\" WIN_SERVICE_NAME, sid_buf, &sid_len, domain, &domain_len, &use)) {
+        wchar_t *text = NULL;
+        if (ConvertSidToStringSidW((PSID)sid_buf, &text)) {
+            _snwprintf(out, len, L"%ls", text);
+            out[len - 1] = L'\0';
+            LocalFree(text);
+            return 1;
+        }
+    }
+    wchar_t upper[64];
+    _snwprintf(upper, sizeof upper / sizeof upper[0], L"%ls", WIN_SERVICE_NAME);
+    upper[63] = L'\0';
+    CharUpperW(upper);
+    BYTE digest[20];
+    BCRYPT_ALG_HANDLE alg = NULL;
+    BCRYPT_HASH_HANDLE hash = NULL;
+    int ok = BCryptOpenAlgorithmProvider(&alg, BCRYPT_SHA1_ALGORITHM, NULL, 0) >= 0 &&
+             BCryptCreateHash(alg, &hash, NULL, 0, NULL, 0, 0) >= 0 &&
+             BCryptHashData(hash, (PUCHAR)upper, (ULONG)(wcslen(upper) * sizeof(wchar_t)), 0) >= 0 &&
+             BCryptFinishHash(hash, digest, sizeof digest, 0) >= 0;
+    if (hash)
+        BCryptDestroyHash(hash);
+    if (alg)
+        BCryptCloseAlgorithmProvider(alg, 0);
+    if (!ok)
+        return 0;
+    unsigned long sub[5];
+    for (int i = 0; i < 5; i++)
+        sub[i] = (unsigned long)digest[4 * i] | (unsigned long)digest[4 * i + 1] << 8 |
+                 (unsigned long)digest[4 * i + 2] << 16 | (unsigned long)digest[4 * i + 3] << 24;
+    _snwprintf(out, len, L"S-1-5-80-%lu-%lu-%lu-%lu-%lu", sub[0], sub[1], sub[2], sub[3], sub[4]);
+    out[len - 1] = L'\0';
+    return 1;
+}
+
+/* Wine's ntdll exports wine_get_version; Windows' never does. Used only to downgrade the failures
+ * Wine is known to produce (file ACLs are not stored) into warnings, never to change behaviour. */
+static int running_on_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+/* Compares two DACLs ACE by ACE (type, flags without INHERITED_ACE, mask, SID). 1 when equal. */
+static int dacl_equal(PACL a, PACL b, char *why, size_t len)
+{
+    ACL_SIZE_INFORMATION ia, ib;
+    if (!a || !b || !GetAclInformation(a, &ia, sizeof ia, AclSizeInformation) ||
+        !GetAclInformation(b, &ib, sizeof ib, AclSizeInformation)) {
+        snprintf(why, len, "no DACL read back");
+        return 0;
+    }
+    if (ia.AceCount != ib.AceCount) {
+        snprintf(why, len, "%lu entries read back, %lu expected", (unsigned long)ib.AceCount,
+                 (unsigned long)ia.AceCount);
+        return 0;
+    }
+    for (DWORD i = 0; i < ia.AceCount; i++) {
+        ACCESS_ALLOWED_ACE *x = NULL, *y = NULL;
+        if (!GetAce(a, i, (void **)&x) || !GetAce(b, i, (void **)&y)) {
+            snprintf(why, len, "entry %lu unreadable", (unsigned long)i);
+            return 0;
+        }
+        if (x->Header.AceType != ACCESS_ALLOWED_ACE_TYPE || y->Header.AceType != ACCESS_ALLOWED_ACE_TYPE ||
+            (x->Header.AceFlags & ~INHERITED_ACE) != (y->Header.AceFlags & ~INHERITED_ACE) || x->Mask != y->Mask ||
+            !EqualSid((PSID)&x->SidStart, (PSID)&y->SidStart)) {
+            snprintf(why, len,
+                     "entry %lu differs (type %u flags 0x%x mask 0x%lx, expected type %u flags 0x%x mask 0x%lx)",
+                     (unsigned long)i, y->Header.AceType, y->Header.AceFlags, (unsigned long)y->Mask, x->Header.AceType,
+                     x->Header.AceFlags, (unsigned long)x->Mask);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * %ProgramData%\bitsguard with a protected DACL: SYSTEM and Administrators full control, the service
+ * SID modify, nobody else (ProgramData's inherited Users read/create entries are cut off). Read back
+ * and compared ACE by ACE, because a silently ignored ACL would leave the database readable by users.
+ */
+static int data_folder_secure(void)
+{
+    const char *what = "data folder ACL";
+    int ok = 0;
+    wchar_t folder[MAX_PATH], sid[96], sddl[256];
+    PSECURITY_DESCRIPTOR want = NULL, got = NULL;
+    if (!win_data_folder(folder, MAX_PATH)) {
+        step_print(what, "FAILED", "%ProgramData% is not set");
+        return 0;
+    }
+    if (!service_sid_string(sid, sizeof sid / sizeof sid[0])) {
+        step_print(what, "FAILED", "cannot determine the service SID");
+        return 0;
+    }
+    _snwprintf(sddl, sizeof sddl / sizeof sddl[0], L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;%ls;;;%ls)",
+               DATA_FOLDER_SERVICE_MASK, sid);
+    sddl[sizeof sddl / sizeof sddl[0] - 1] = L'\0';
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &want, NULL)) {
+        step_failed(what, GetLastError());
+        goto cleanup;
+    }
+    SECURITY_ATTRIBUTES sa = {sizeof sa, want, FALSE};
+    if (!CreateDirectoryW(folder, &sa) && GetLastError() != ERROR_ALREADY_EXISTS) {
+        step_failed("create data folder", GetLastError());
+        goto cleanup;
+    }
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL want_dacl = NULL;
+    GetSecurityDescriptorDacl(want, &present, &want_dacl, &defaulted);
+    /* Applied even to a new folder: CreateDirectory's attributes do not strip what an existing one had. */
+    DWORD rc =
+        SetNamedSecurityInfoW(folder, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                              NULL, NULL, want_dacl, NULL);
+    if (rc != ERROR_SUCCESS) {
+        step_failed(what, rc);
+        goto cleanup;
+    }
+    PACL got_dacl = NULL;
+    rc = GetNamedSecurityInfoW(folder, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &got_dacl, NULL, &got);
+    if (rc != ERROR_SUCCESS) {
+        step_failed("read back data folder ACL", rc);
+        goto cleanup;
+    }
+    SECURITY_DESCRIPTOR_CONTROL control = 0;
+    DWORD revision = 0;
+    char why[200] = "";
+    int protected_ok = GetSecurityDescriptorControl(got, &control, &revision) && (control & SE_DACL_PROTECTED);
+    if (!protected_ok)
+        snprintf(why, sizeof why, "the DACL is not protected (inherits from ProgramData)");
+    if (!protected_ok || !dacl_equal(want_dacl, got_dacl, why, sizeof why)) {
+        int wine = running_on_wine();
+        /* Show what is there, so the log says how it differs. */
+        wchar_t *text = NULL;
+        char *u = NULL;
+        if (ConvertSecurityDescriptorToStringSecurityDescriptorW(got, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text,
+                                                                 NULL))
+            u = win_utf8_from_utf16(text);
+        char detail[600];
+        snprintf(detail, sizeof detail, "read back: %s; found %s%s", why, u ? u : "(unreadable)",
+                 wine ? " (Wine does not store file ACLs: not enforced here)" : "");
+        step_print(what, wine ? "warning" : "FAILED", detail);
+        free(u);
+        if (text)
+            LocalFree(text);
+        /* Only under Wine, which keeps no ACLs on files, is this not fatal: on Windows an ACL that
+         * did not stick means the database would be readable by users, so setup must fail. */
+        ok = wine;
+        goto cleanup;
+    }
+    char *u = win_utf8_from_utf16(sddl);
+    step_print(what, "ok", u ? u : "");
+    free(u);
+    ok = 1;
+cleanup:
+    if (want)
+        LocalFree(want);
+    if (got)
+        LocalFree(got);
+    return ok;
+}
+
+/* Event Log source bitsguard in the Application log, with this exe as its message file. */
+static int event_source_register(void)
+{
+    const char *what = "event source (Application log)";
+    wchar_t exe[MAX_PATH];
+    if (!win_module_path(exe, MAX_PATH)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    HKEY key = NULL;
+    LSTATUS rc = RegCreateKeyExW(HKEY_LOCAL_MACHINE, EVENTLOG_SOURCE_KEY, 0, NULL, 0, KEY_SET_VALUE | KEY_WOW64_64KEY,
+                                 NULL, &key, NULL);
+    if (rc == ERROR_SUCCESS)
+        rc = RegSetValueExW(key, L"EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
+                            (DWORD)((wcslen(exe) + 1) * sizeof(wchar_t)));
+    DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+    if (rc == ERROR_SUCCESS)
+        rc = RegSetValueExW(key, L"TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof types);
+    if (key)
+        RegCloseKey(key);
+    if (rc != ERROR_SUCCESS) {
+        step_failed(what, (DWORD)rc);
+        return 0;
+    }
+    step_print(what, "ok", NULL);
+    return 1;
+}
+
+/*
+ * Read access to the Bits-Client channel: the service runs as LocalService with its own service SID;
+ * the channel's default ACL lets BUILTIN\Event Log Readers read, so the service SID is made a member.
+ * Takes effect at the service's next start. Not fatal: an administrator can instead add
+ * (A;;0x1;;;<service SID>) to the channel with `wevtutil sl Microsoft-Windows-Bits-Client/Operational /ca:...`.
+ */
+static void channel_access_grant(int add)
+{
+    const char *what = add ? "Event Log Readers membership" : "leave Event Log Readers";
+    wchar_t sid_text[96];
+    PSID group_sid = NULL, member_sid = NULL;
+    if (!service_sid_string(sid_text, sizeof sid_text / sizeof sid_text[0]) ||
+        !ConvertStringSidToSidW(sid_text, &member_sid) || !ConvertStringSidToSidW(EVENT_LOG_READERS_SID, &group_sid)) {
+        step_print(what, "warning", "cannot build the SIDs");
+        goto cleanup;
+    }
+    /* The group's name is localised: look it up from its well-known SID. */
+    wchar_t name[128], domain[128];
+    DWORD name_len = sizeof name / sizeof name[0], domain_len = sizeof domain / sizeof domain[0];
+    SID_NAME_USE use;
+    if (!LookupAccountSidW(NULL, group_sid, name, &name_len, domain, &domain_len, &use)) {
+        char text[200];
+        step_print(what, "warning", win_error_text(GetLastError(), text, sizeof text));
+        goto cleanup;
+    }
+    LOCALGROUP_MEMBERS_INFO_0 member = {member_sid};
+    NET_API_STATUS rc = add ? NetLocalGroupAddMembers(NULL, name, 0, (LPBYTE)&member, 1)
+                            : NetLocalGroupDelMembers(NULL, name, 0, (LPBYTE)&member, 1);
+    if (rc == NERR_Success || (add && rc == ERROR_MEMBER_IN_ALIAS) || (!add && rc == ERROR_MEMBER_NOT_IN_ALIAS)) {
+        step_print(what, "ok", NULL);
+    } else {
+        char text[200];
+        step_print(what, "warning", win_error_text(rc, text, sizeof text));
+    }
+cleanup:
+    if (group_sid)
+        LocalFree(group_sid);
+    if (member_sid)
+        LocalFree(member_sid);
+}
+
+/* ERROR_INVALID_LEVEL from ChangeServiceConfig2W: the system does not know this setting (Wine answers
+ * 124 for the SID type, required privileges and delayed start). Reported, not fatal: on Windows 10
+ * and later every level used here exists. Returns 1 when the last error was that. */
+static int config2_unsupported(const char *what)
+{
+    if (GetLastError() != ERROR_INVALID_LEVEL)
+        return 0;
+    step_print(what, "warning", "not supported by this system (error 124), skipped");
+    return 1;
+}
+
+/* What the MSI (wixl) cannot express, applied to an existing service. Returns 1 when nothing failed. */
+static int service_setup(SC_HANDLE svc)
+{
+    int ok = 1;
+
+    SERVICE_DESCRIPTIONW desc = {(LPWSTR)WIN_SERVICE_DESCRIPTION};
+    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &desc))
+        step_print("description", "ok", NULL);
+    else
+        ok = 0, step_failed("description", GetLastError());
+
+    /* An unrestricted service SID: the folder and channel ACLs can name this service alone. */
+    SERVICE_SID_INFO sid_info = {SERVICE_SID_TYPE_UNRESTRICTED};
+    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_SERVICE_SID_INFO, &sid_info))
+        step_print("service SID type", "ok", "unrestricted");
+    else if (!config2_unsupported("service SID type"))
+        ok = 0, step_failed("service SID type", GetLastError());
+
+    /* Only bypass-traverse-checking: reading a channel, writing its own folder and reporting events
+     * need no privilege. Everything else LocalService holds is removed from the process token. */
+    SERVICE_REQUIRED_PRIVILEGES_INFOW privs = {(LPWSTR)L"SeChangeNotifyPrivilege\0"};
+    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO, &privs))
+        step_print("required privileges", "ok", "SeChangeNotifyPrivilege");
+    else if (!config2_unsupported("required privileges"))
+        ok = 0, step_failed("required privileges", GetLastError());
+
+    /* Restart after 5 s, 10 s, then 60 s; the failure count resets after a day without failure. */
+    SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 60000}};
+    SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
+    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
+        step_print("recovery actions", "ok", "restart after 5 s, 10 s, 60 s; reset after 1 day");
+    else
+        ok = 0, step_failed("recovery actions", GetLastError());
+    /* Also when the service stops itself with an error exit code, not only on a crash. */
+    SERVICE_FAILURE_ACTIONS_FLAG flag = {TRUE};
+    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag))
+        step_print("recovery on error exit", "ok", NULL);
+    else
+        step_print("recovery on error exit", "warning", "not supported here");
+
+    SERVICE_PRESHUTDOWN_INFO pre = {WIN_PRESHUTDOWN_TIMEOUT_MS};
+    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre))
+        step_print("preshutdown time-out", "ok", "10 s");
+    else
+        ok = 0, step_failed("preshutdown time-out", GetLastError());
+
+    /* Delayed auto-start only makes sense for auto-start services. Wine answers 124: not fatal. */
+    BYTE qbuf[8192];
+    QUERY_SERVICE_CONFIGW *qc = (QUERY_SERVICE_CONFIGW *)qbuf;
+    DWORD need = 0;
+    if (QueryServiceConfigW(svc, qc, sizeof qbuf, &need) && qc->dwStartType == SERVICE_AUTO_START) {
+        SERVICE_DELAYED_AUTO_START_INFO delayed = {TRUE};
+        if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed))
+            step_print("delayed auto-start", "ok", NULL);
+        else if (!config2_unsupported("delayed auto-start"))
+            ok = 0, step_failed("delayed auto-start", GetLastError());
+    } else {
+        step_print("delayed auto-start", "skipped", "the service is not auto-start");
+    }
+
+    if (!data_folder_secure())
+        ok = 0;
+    if (!event_source_register())
+        ok = 0;
+    channel_access_grant(1);
+    return ok;
+}
+
+static int setup_run(void)
+{
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG) : NULL;
+    if (svc) {
+        printf("bitsguard setup:\n");
+        status = service_setup(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        printf("bitsguard setup: %s\n", status == CLI_EXIT_OK ? "done" : "FAILED (see above)");
+    }
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+static int teardown_run(void)
+{
+    printf("bitsguard teardown:\n");
+    LSTATUS rc = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, EVENTLOG_SOURCE_KEY, KEY_WOW64_64KEY, 0);
+    int ok = rc == ERROR_SUCCESS || rc == ERROR_FILE_NOT_FOUND;
+    if (ok)
+        step_print("remove event source", "ok", rc == ERROR_FILE_NOT_FOUND ? "was not registered" : NULL);
+    else
+        step_failed("remove event source", (DWORD)rc);
+    channel_access_grant(0);
+    printf("bitsguard teardown: %s (the data folder is kept)\n", ok ? "done" : "FAILED");
+    return ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static int args_none(const char *cmd, int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard %s\n", usage);
+            return -1;
+        }
+        fprintf(stderr, "bitsguard %s: unexpected argument '%s'\nusage: bitsguard %s\n", cmd, argv[i], usage);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int win_setup_main(int argc, char **argv)
+{
+    int rc = args_none("setup", argc, argv,
+                       "setup\n  Applies to the installed service what the MSI cannot: description, service SID,\n"
+                       "  privileges, recovery, delayed start, preshutdown, data folder ACL, event source.");
+    return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : setup_run();
+}
+
+int win_teardown_main(int argc, char **argv)
+{
+    int rc = args_none("teardown", argc, argv, "teardown\n  Undoes setup (the data folder is kept).");
+    return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : teardown_run();
+}
+
+int win_install_main(int argc, char **argv)
+{
+    DWORD start_type = SERVICE_AUTO_START;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--start") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "auto") == 0)
+                start_type = SERVICE_AUTO_START;
+            else if (strcmp(argv[i], "demand") == 0)
+                start_type = SERVICE_DEMAND_START;
+            else {
+                fprintf(stderr, "bitsguard install: --start takes auto or demand\n");
+                return CLI_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard install [--start auto|demand]\n"
+                   "  Creates the service (LocalService, auto-start by default) running this executable,\n"
+                   "  then applies setup. Start it with 'bitsguard start'.\n");
+            return CLI_EXIT_OK;
+        }
+        fprintf(stderr, "bitsguard install: unexpected argument '%s'\n", argv[i]);
+        return CLI_EXIT_USAGE;
+    }
+    wchar_t exe[MAX_PATH], cmd[MAX_PATH + 16];
+    if (!win_module_path(exe, MAX_PATH)) {
+        fprintf(stderr, "bitsguard install: cannot find this executable's path\n");
+        return CLI_EXIT_ERROR;
+    }
+    /* Quoted: an unquoted path with spaces lets C:\Program.exe run as the service (CWE-428). */
+    _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" service", exe);
+    cmd[sizeof cmd / sizeof cmd[0] - 1] = L'\0';
+
+    SC_HANDLE scm = scm_open(SC_MANAGER_CREATE_SERVICE | SC_MANAGER_CONNECT);
+    if (!scm)
+        return CLI_EXIT_ERROR;
+    printf("bitsguard install:\n");
+    SC_HANDLE svc = CreateServiceW(scm, WIN_SERVICE_NAME, WIN_SERVICE_DISPLAY_NAME,
+                                   SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG, SERVICE_WIN32_OWN_PROCESS, start_type,
+                                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, L"NT AUTHORITY\\LocalService", NULL);
+    int status = CLI_EXIT_ERROR;
+    if (!svc && GetLastError() == ERROR_SERVICE_EXISTS) {
+        step_print("create service", "exists", "keeping it; applying setup");
+        svc = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG);
+    } else if (svc) {
+        char *u = win_utf8_from_utf16(cmd);
+        step_print("create service", "ok", u);
+        free(u);
+    }
+    if (!svc) {
+        step_failed("create service", GetLastError());
+        goto cleanup;
+    }
+    status = service_setup(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    printf("bitsguard install: %s\n", status == CLI_EXIT_OK ? "done; start it with 'bitsguard start'" : "FAILED");
+cleanup:
+    if (svc)
+        CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    return status;
+}
+
+/* Polls the state until it is `want` or the bound passes (admin commands only; the service never polls). */
+static int service_wait_state(SC_HANDLE svc, DWORD want, SERVICE_STATUS_PROCESS *st, DWORD *elapsed_ms)
+{
+    ULONGLONG start = GetTickCount64();
+    for (;;) {
+        DWORD need = 0;
+        if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)st, sizeof *st, &need))
+            return 0;
+        *elapsed_ms = (DWORD)(GetTickCount64() - start);
+        if (st->dwCurrentState == want)
+            return 1;
+        if (want == SERVICE_RUNNING && st->dwCurrentState == SERVICE_STOPPED)
+            return 0;
+        if (*elapsed_ms >= ADMIN_WAIT_MS)
+            return 0;
+        Sleep(100);
+    }
+}
+
+static void exit_code_print(const SERVICE_STATUS_PROCESS *st)
+{
+    if (st->dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR)
+        fprintf(stderr, "bitsguard: the service exited with bitsguard error %lu (%s)\n",
+                (unsigned long)st->dwServiceSpecificExitCode, bg_error_name((bg_error)st->dwServiceSpecificExitCode));
+    else if (st->dwWin32ExitCode != NO_ERROR) {
+        char text[200];
+        fprintf(stderr, "bitsguard: the service exited with %s\n",
+                win_error_text(st->dwWin32ExitCode, text, sizeof text));
+    }
+}
+
+/* Stops the service if it runs. Returns 1 when it is stopped (or was not running). */
+static int service_stop(SC_HANDLE svc)
+{
+    SERVICE_STATUS_PROCESS st;
+    DWORD elapsed = 0, need = 0;
+    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)&st, sizeof st, &need)) {
+        step_failed("stop service", GetLastError());
+        return 0;
+    }
+    if (st.dwCurrentState == SERVICE_STOPPED) {
+        step_print("stop service", "ok", "was not running");
+        return 1;
+    }
+    SERVICE_STATUS ss;
+    if (!ControlService(svc, SERVICE_CONTROL_STOP, &ss) && GetLastError() != ERROR_SERVICE_NOT_ACTIVE) {
+        step_failed("stop service", GetLastError());
+        return 0;
+    }
+    if (!service_wait_state(svc, SERVICE_STOPPED, &st, &elapsed)) {
+        step_print("stop service", "FAILED", "still not stopped after 30 s");
+        return 0;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "stopped in %lu ms", (unsigned long)elapsed);
+    step_print("stop service", "ok", detail);
+    exit_code_print(&st);
+    return 1;
+}
+
+int win_stop_main(int argc, char **argv)
+{
+    int rc = args_none("stop", argc, argv, "stop\n  Stops the service and waits until it has stopped.");
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_STOP | SERVICE_QUERY_STATUS) : NULL;
+    int status = svc && service_stop(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+int win_start_main(int argc, char **argv)
+{
+    int rc = args_none("start", argc, argv, "start\n  Starts the service and waits until it runs.");
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_START | SERVICE_QUERY_STATUS) : NULL;
+    if (!svc)
+        goto cleanup;
+    if (!StartServiceW(svc, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING) {
+        step_failed("start service", GetLastError());
+        goto cleanup;
+    }
+    SERVICE_STATUS_PROCESS st;
+    DWORD elapsed = 0;
+    if (!service_wait_state(svc, SERVICE_RUNNING, &st, &elapsed)) {
+        step_print("start service", "FAILED",
+                   st.dwCurrentState == SERVICE_STOPPED ? "it stopped" : "not running after 30 s");
+        exit_code_print(&st);
+        goto cleanup;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "running (pid %lu) after %lu ms", (unsigned long)st.dwProcessId,
+             (unsigned long)elapsed);
+    step_print("start service", "ok", detail);
+    status = CLI_EXIT_OK;
+cleanup:
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+/* Deletes the files of the data folder (the database and its -wal/-shm) and the folder itself. */
+static int data_folder_remove(void)
+{
+    wchar_t folder[MAX_PATH], pattern[MAX_PATH + 4], file[2 * MAX_PATH];
+    if (!win_data_folder(folder, MAX_PATH))
+        return 0;
+    _snwprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", folder);
+    pattern[sizeof pattern / sizeof pattern[0] - 1] = L'\0';
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileW(pattern, &fd);
+    int ok = 1;
+    if (h != INVALID_HANDLE_VALUE) {
+        do {
+            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+                continue; /* The service creates no sub-folders: leave anything else alone. */
+            _snwprintf(file, sizeof file / sizeof file[0], L"%ls\\%ls", folder, fd.cFileName);
+            file[sizeof file / sizeof file[0] - 1] = L'\0';
+            if (!DeleteFileW(file))
+                ok = 0;
+        } while (FindNextFileW(h, &fd));
+        FindClose(h);
+    }
+    if (!RemoveDirectoryW(folder) && GetLastError() != ERROR_FILE_NOT_FOUND && GetLastError() != ERROR_PATH_NOT_FOUND)
+        ok = 0;
+    return ok;
+}
+
+int win_uninstall_main(int argc, char **argv)
+{
+    int remove_data = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--remove-data") == 0) {
+            remove_data = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard uninstall [--remove-data]\n"
+                   "  Stops and deletes the service and undoes setup. The database in %%ProgramData%%\\bitsguard\n"
+                   "  is kept unless --remove-data is given.\n");
+            return CLI_EXIT_OK;
+        }
+        fprintf(stderr, "bitsguard uninstall: unexpected argument '%s'\n", argv[i]);
+        return CLI_EXIT_USAGE;
+    }
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE) : NULL;
+    if (!svc)
+        goto cleanup;
+    printf("bitsguard uninstall:\n");
+    /* Deleted even when it does not stop (hung, or crashed while the SCM still shows it running):
+     * the SCM then removes it as soon as it stops, and the admin is told. */
+    int stopped = service_stop(svc);
+    if (!DeleteService(svc) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
+        step_failed("delete service", GetLastError());
+        goto cleanup;
+    }
+    step_print("delete service", "ok", stopped ? NULL : "marked for deletion; removed when it stops");
+    status = teardown_run();
+    if (!stopped)
+        status = CLI_EXIT_ERROR;
+    if (remove_data) {
+        if (data_folder_remove())
+            step_print("remove data folder", "ok", NULL);
+        else {
+            step_failed("remove data folder", GetLastError());
+            status = CLI_EXIT_ERROR;
+        }
+    }
+cleanup:
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+int win_reload_main(int argc, char **argv)
+{
+    int rc = args_none("reload", argc, argv,
+                       "reload\n  Asks the running service to reload its configuration from the registry\n"
+                       "  (SERVICE_CONTROL_PARAMCHANGE, as 'sc control bitsguard paramchange').");
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    /* PARAMCHANGE needs the pause/continue right. */
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS) : NULL;
+    SERVICE_STATUS ss;
+    if (svc && ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &ss)) {
+        step_print("reload configuration", "ok", "requested");
+        status = CLI_EXIT_OK;
+    } else if (svc) {
+        step_failed("reload configuration", GetLastError());
+    }
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}

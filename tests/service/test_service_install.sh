@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Wine test of the service shell: install, sc qc/query, start, stop within 5 s, Event Log lines, uninstall.
+#
+# Usage: test_service_install.sh BITSGUARD.EXE [WORKDIR] [WEVTAPI_DOUBLE.DLL]
+# Uses its own Wine prefix (WORKDIR/prefix, created once) because it restarts the wineserver, which
+# would kill the programs of a prefix shared with other tests. Follows the harness of the project's
+# Wine notes: persistent wineserver, prefix booted with its output in a file (the service inherits it
+# and prints ReportEventW's insertion strings there with WINEDEBUG=+eventlog), never a pipe.
+# Exit 0 pass, 1 fail, 77 skip (no Wine).
+set -u
+exe_unix=$(readlink -f "$1")
+work=$(readlink -f "${2:-$PWD/service-wine}")
+mkdir -p "$work"
+
+wine=""
+for c in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
+    if [ -n "$c" ] && [ -x "$c" ]; then
+        wine=$c
+        break
+    fi
+done
+[ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
+wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+export WINELOADER="$wine" WINEARCH=win64 WINEPREFIX="$work/prefix"
+# wevtapi=n,b: the test double beside the exe, not Wine's stub (whose EvtCreateBookmark aborts).
+export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b" WINEDEBUG="-all,+eventlog"
+double="${3:-${BG_WEVTAPI_DOUBLE:-}}"
+
+logs="$work/logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+failures=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+ok() {
+    echo "ok:   $*"
+}
+# Runs a Windows program with its output in a file (never a pipe: a service could inherit it).
+run() {
+    local name=$1
+    shift
+    timeout 120 "$wine" "$@" >"$logs/$name.out" 2>"$logs/$name.err" </dev/null
+    local rc=$?
+    echo "$rc" >"$logs/$name.rc"
+    return $rc
+}
+cleanup() {
+    "$wineserver" -k >/dev/null 2>&1
+    "$wineserver" -w >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+if [ ! -f "$WINEPREFIX/.bitsguard-svc-ready" ]; then
+    "$wine" wineboot --init </dev/null >"$work/wineboot.log" 2>&1 && "$wineserver" -w && touch "$WINEPREFIX/.bitsguard-svc-ready"
+    [ -f "$WINEPREFIX/.bitsguard-svc-ready" ] || { echo "FAIL: cannot create the Wine prefix (see $work/wineboot.log)"; exit 1; }
+fi
+cleanup
+# A persistent server: services live until stopped, not until the last console program exits.
+"$wineserver" -p </dev/null >/dev/null 2>&1
+"$wine" cmd /c exit </dev/null >"$logs/boot.log" 2>&1
+
+# The image path has a space: the installer must quote it.
+dir="$WINEPREFIX/drive_c/Program Files/bitsguard"
+mkdir -p "$dir"
+cp "$exe_unix" "$dir/bitsguard.exe" || { echo "FAIL: cannot copy $exe_unix"; exit 1; }
+# The wevtapi test double, when built, replaces Wine's stub (which aborts in EvtRender/EvtCreateBookmark).
+if [ -n "$double" ] && [ -f "$double" ]; then
+    cp "$double" "$dir/wevtapi.dll"
+    mkdir -p "$dir/feed"
+else
+    echo "note: no wevtapi test double given: the reader may abort in Wine's stub"
+fi
+exe='C:\Program Files\bitsguard\bitsguard.exe'
+
+# Leftovers of an interrupted run.
+run pre_uninstall "$exe" uninstall --remove-data
+
+# 1. `bitsguard service` from a console must refuse (exit 2) instead of running ServiceMain.
+run console_service "$exe" service
+rc=$(cat "$logs/console_service.rc")
+if [ "$rc" = 2 ] && grep -q "Service Control Manager only" "$logs/console_service.err"; then
+    ok "'bitsguard service' from a console exits 2 with a clear message"
+else
+    fail "'bitsguard service' from a console: exit $rc (expected 2)"; cat "$logs/console_service.err"
+fi
+
+# 2. install (demand start: auto-start services restart at every prefix boot).
+if run install "$exe" install --start demand; then
+    ok "install"
+else
+    fail "install exited $(cat "$logs/install.rc")"
+fi
+cat "$logs/install.out"
+grep -q "delayed auto-start *skipped" "$logs/install.out" || fail "delayed auto-start should be skipped for demand start"
+# Wine keeps no file ACLs: setup must notice it by reading the ACL back (on Windows that is a failure).
+grep -q "data folder ACL *warning: read back:.*Wine does not store file ACLs" "$logs/install.out" ||
+    grep -q "data folder ACL *ok" "$logs/install.out" || fail "data folder ACL neither applied nor detected as not applied"
+
+# Wine's sc has no qc: the SCM keeps the configuration in the service's registry key.
+run qc reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
+if grep -q 'ImagePath.*"C:\\Program Files\\bitsguard\\bitsguard.exe" service' "$logs/qc.out"; then
+    ok "image path is quoted"
+else
+    fail "image path not quoted as expected"; cat "$logs/qc.out"
+fi
+grep -q 'ObjectName.*NT AUTHORITY\\LocalService' "$logs/qc.out" && ok "account LocalService" ||
+    fail "account is not NT AUTHORITY\\LocalService"
+grep -q 'Start.*REG_DWORD.*0x3' "$logs/qc.out" && ok "demand start" || fail "start type is not demand (3)"
+grep -q 'Description.*REG_SZ.*BITS' "$logs/qc.out" && ok "description set" || fail "no description"
+
+run regsrc reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\bitsguard'
+if grep -q 'EventMessageFile.*REG_EXPAND_SZ.*bitsguard.exe' "$logs/regsrc.out" && grep -q 'TypesSupported.*0x7' "$logs/regsrc.out"; then
+    ok "event source registered"
+else
+    fail "event source registry values"; cat "$logs/regsrc.out"
+fi
+
+# 3. start: RUNNING, and the started/configuration events reached the Event Log.
+if run start "$exe" start; then
+    ok "start: $(grep 'start service' "$logs/start.out" | sed 's/  */ /g')"
+else
+    fail "start exited $(cat "$logs/start.rc")"; cat "$logs/start.out" "$logs/start.err"
+fi
+run query sc query bitsguard
+grep -q "STATE *: *4 *RUNNING" "$logs/query.out" && ok "sc query: RUNNING" || { fail "sc query not RUNNING"; cat "$logs/query.out"; }
+sleep 1
+grep -q "eventlog.*service start" "$logs/boot.log" && ok "event 102 (configuration loaded) reported" ||
+    fail "no configuration-loaded event in the log"
+grep -q 'eventlog.*ProgramData\\\\bitsguard\\\\bitsguard.db\|eventlog.*ProgramData\\bitsguard\\bitsguard.db' "$logs/boot.log" &&
+    ok "event 100 (started) names the database" || fail "no started event naming the database"
+[ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder exists" || fail "no data folder"
+
+# 4. PARAMCHANGE: configuration from the registry, Group Policy winning value by value, an invalid
+# allowlist entry reported (event 103) and ignored, the service still running.
+run reg1 reg add 'HKLM\SOFTWARE\bitsguard' /v Allowlist /t REG_SZ /d '10.0.0.0/99;192.0.2.1' /f
+run reg2 reg add 'HKLM\SOFTWARE\bitsguard' /v RetentionDays /t REG_DWORD /d 9 /f
+run reg3 reg add 'HKLM\SOFTWARE\Policies\bitsguard' /v RetentionDays /t REG_DWORD /d 5 /f
+run reg4 reg add 'HKLM\SOFTWARE\bitsguard' /v Backfill /t REG_DWORD /d 7 /f
+if run reload "$exe" reload; then
+    ok "reload requested"
+else
+    fail "reload exited $(cat "$logs/reload.rc")"; cat "$logs/reload.out" "$logs/reload.err"
+fi
+reloaded=""
+for _ in $(seq 1 50); do
+    if grep -q "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log"; then
+        reloaded=1
+        break
+    fi
+    sleep 0.2
+done
+if [ -n "$reloaded" ]; then
+    ok "event 102 after PARAMCHANGE"
+    # Event 102's strings follow "reloaded on PARAMCHANGE": allowlist count, backfill, retention days.
+    strings=$(grep -A3 "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log" | sed -n 's/.*ReportEventW L"\(.*\)"/\1/p' | tr '\n' ' ')
+    [ "$strings" = "reloaded on PARAMCHANGE 1 1 5 " ] && ok "reloaded: 1 allowlist entry, Backfill 7 ignored, policy RetentionDays 5 wins" ||
+        fail "reloaded configuration strings: '$strings' (expected 'reloaded on PARAMCHANGE 1 1 5 ')"
+else
+    fail "no configuration event after PARAMCHANGE"
+fi
+grep -q 'eventlog.*L"10.0.0.0/99"' "$logs/boot.log" && ok "event 103 names the invalid allowlist entry" ||
+    fail "no event 103 for the invalid allowlist entry"
+grep -q 'eventlog.*L"Backfill"' "$logs/boot.log" && ok "event 103 names the invalid Backfill value" ||
+    fail "no event 103 for Backfill=7"
+run query1b sc query bitsguard
+grep -q "STATE *: *4 *RUNNING" "$logs/query1b.out" && ok "still RUNNING after reload" || { fail "not running after reload"; cat "$logs/query1b.out"; }
+run regdel1 reg delete 'HKLM\SOFTWARE\bitsguard' /f
+run regdel2 reg delete 'HKLM\SOFTWARE\Policies\bitsguard' /f
+
+# 5. stop: STOP_PENDING then STOPPED within 5 s, and a stopped event.
+if run stop "$exe" stop; then
+    ms=$(sed -n 's/.*stopped in \([0-9]*\) ms.*/\1/p' "$logs/stop.out")
+    if [ -n "$ms" ] && [ "$ms" -le 5000 ]; then
+        ok "stopped in $ms ms"
+    else
+        fail "stop took ${ms:-?} ms"
+    fi
+else
+    fail "stop exited $(cat "$logs/stop.rc")"; cat "$logs/stop.out" "$logs/stop.err"
+fi
+run query2 sc query bitsguard
+grep -q "STATE *: *1 *STOPPED" "$logs/query2.out" && ok "sc query: STOPPED" || { fail "not STOPPED"; cat "$logs/query2.out"; }
+grep -q "eventlog.*stop requested" "$logs/boot.log" && ok "event 101 (stopped) reported" || fail "no stopped event"
+
+# 6. uninstall keeps the data unless asked; the service and the event source are gone.
+run uninstall "$exe" uninstall && ok "uninstall" || { fail "uninstall exited $(cat "$logs/uninstall.rc")"; cat "$logs/uninstall.out"; }
+run query3 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
+grep -q "ImagePath" "$logs/query3.out" && { fail "service still exists"; cat "$logs/query3.out"; } || ok "service deleted"
+run regsrc2 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\bitsguard'
+grep -q 'EventMessageFile' "$logs/regsrc2.out" && fail "event source still registered" || ok "event source removed"
+[ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder kept" || fail "data folder removed without --remove-data"
+
+echo "--- eventlog lines"
+grep eventlog "$logs/boot.log" | head -20
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s); logs in $logs"
+    exit 1
+fi
+echo "all passed"
