@@ -81,6 +81,9 @@ typedef struct host_scan {
     size_t len;            /* Decoded host length. */
     int bad;               /* A forbidden code point was seen. */
     int nonascii;          /* A byte >= 0x80 was seen (an IDNA host). */
+    unsigned utf8_need;    /* UTF-8 continuation bytes still expected, */
+    unsigned char utf8_lo; /* and the bounds of the next one (overlongs, surrogates, > U+10FFFF). */
+    unsigned char utf8_hi;
     unsigned labels;       /* Labels ended by a dot so far. */
     int prev_numeric;      /* The last label ended by a dot "ends in a number". */
     int parts_ok;          /* Every label ended so far parsed as an IPv4 number. */
@@ -159,6 +162,44 @@ static int host_scan_label_end(host_scan *hs)
     return numeric;
 }
 
+/*
+ * WHATWG decodes the percent-decoded host as UTF-8 and IDNA rejects the U+FFFD that invalid bytes
+ * become, so a host with invalid UTF-8 is invalid. Same rules as RFC 3629's table.
+ */
+static void host_scan_utf8(host_scan *hs, unsigned char c)
+{
+    if (hs->utf8_need) {
+        if (c < hs->utf8_lo || c > hs->utf8_hi) {
+            hs->bad = 1;
+            hs->utf8_need = 0;
+            return;
+        }
+        hs->utf8_need--;
+        hs->utf8_lo = 0x80;
+        hs->utf8_hi = 0xBF;
+        return;
+    }
+    hs->utf8_lo = 0x80;
+    hs->utf8_hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        hs->utf8_need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        hs->utf8_need = 2;
+        if (c == 0xE0)
+            hs->utf8_lo = 0xA0;
+        else if (c == 0xED)
+            hs->utf8_hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        hs->utf8_need = 3;
+        if (c == 0xF0)
+            hs->utf8_lo = 0x90;
+        else if (c == 0xF4)
+            hs->utf8_hi = 0x8F;
+    } else {
+        hs->bad = 1;
+    }
+}
+
 static void host_scan_ascii(host_scan *hs, unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -170,8 +211,12 @@ static void host_scan_ascii(host_scan *hs, unsigned char c)
         hs->truncated = 1;
     if (c >= 0x80) {
         hs->nonascii = 1;
-    } else if (char_is_forbidden(c)) {
-        hs->bad = 1;
+        host_scan_utf8(hs, c);
+    } else {
+        if (hs->utf8_need)
+            hs->bad = 1; /* A truncated UTF-8 sequence. */
+        if (char_is_forbidden(c))
+            hs->bad = 1;
     }
     if (c == '.')
         hs->prev_numeric = host_scan_label_end(hs);
@@ -266,6 +311,8 @@ static host_kind host_scan_finish(host_scan *hs, uint8_t v4[4])
     int last_numeric;
     unsigned n;
     host_scan_flush(hs);
+    if (hs->utf8_need)
+        hs->bad = 1;
     if (hs->cap > 0)
         hs->out[hs->n] = '\0';
     if (hs->bad || hs->len == 0)
