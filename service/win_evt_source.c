@@ -360,6 +360,12 @@ static bg_error win_evt_next(event_source *src, size_t max, const char **xml, si
         }
         return win_evt_fail(w, err, WIN_EVT_CALL_READ);
     }
+    if (got == 0) {
+        /* Success with nothing returned is not documented; treat it like a drained result set. */
+        if (w->is_query)
+            w->query_done = 1;
+        return BG_ERR_OK;
+    }
     if (got > max) {
         /* The array holds max handles; more would mean memory was overwritten. Refuse to go on. */
         return win_evt_fail(w, ERROR_INVALID_DATA, WIN_EVT_CALL_READ);
