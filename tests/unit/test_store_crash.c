@@ -22,7 +22,6 @@
 #define TRIALS    60
 #define MAX_SECS  25
 
-#ifndef _WIN32
 static char url_text[] = "http://198.51.100.9/tool.exe";
 static char computer_text[] = "PC-CRASH";
 
@@ -64,6 +63,47 @@ static int bookmark_number(store *s)
     return n;
 }
 
+static int64_t scalar(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void verify(const char *path, int reported, int *committed)
+{
+    store *s = NULL;
+    char err[512];
+    CHECK_INT_EQ(store_open(&s, path, NULL, err, sizeof err), BG_ERR_OK);
+    if (!s)
+        return;
+    /* The child may have committed one batch more than it managed to report before the kill. */
+    int k = bookmark_number(s);
+    CHECK(k == reported || k == reported + 1);
+    sqlite3 *db = store_db_handle(s);
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections"), (int64_t)PER_BATCH * k + (k > 0));
+    CHECK_INT_EQ(scalar(db, "SELECT count(DISTINCT substr(job_id, 1, 8)) FROM detections"
+                            " WHERE job_id NOT LIKE 'ffffffff%'"),
+                 k);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM detections WHERE job_id NOT LIKE 'ffffffff%%' AND record_id BETWEEN 1 AND %d", k);
+    CHECK_INT_EQ(scalar(db, sql), (int64_t)PER_BATCH * k);
+    if (k > 0) {
+        uint32_t bits = 0;
+        for (int n = 1; n <= k && n <= 8; n++)
+            bits |= 1u << (n % 8);
+        CHECK_INT_EQ(scalar(db, "SELECT events_seen FROM detections WHERE job_id LIKE 'ffffffff%'"), bits);
+        CHECK_INT_EQ(scalar(db, "SELECT last_record_id FROM detections WHERE job_id LIKE 'ffffffff%'"), k);
+    }
+    *committed = k;
+    store_close(s);
+}
+
+#ifndef _WIN32
 /* The child: resumes after the stored bookmark (replaying the last batch first) and reports each commit. */
 static int child_run(const char *path, int fd)
 {
@@ -96,16 +136,6 @@ static int child_run(const char *path, int fd)
     }
 }
 
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* Reads what the child reported; returns the highest batch it said was committed, or prev. */
 static int reports_read(int fd, int prev)
 {
@@ -127,36 +157,6 @@ static int reports_read(int fd, int prev)
         p = nl + 1;
     }
     return last;
-}
-
-static void verify(const char *path, int reported, int *committed)
-{
-    store *s = NULL;
-    char err[512];
-    CHECK_INT_EQ(store_open(&s, path, NULL, err, sizeof err), BG_ERR_OK);
-    if (!s)
-        return;
-    /* The child may have committed one batch more than it managed to report before the kill. */
-    int k = bookmark_number(s);
-    CHECK(k == reported || k == reported + 1);
-    sqlite3 *db = store_db_handle(s);
-    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections"), (int64_t)PER_BATCH * k + (k > 0));
-    CHECK_INT_EQ(scalar(db, "SELECT count(DISTINCT substr(job_id, 1, 8)) FROM detections"
-                            " WHERE job_id NOT LIKE 'ffffffff%'"),
-                 k);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM detections WHERE job_id NOT LIKE 'ffffffff%%' AND record_id BETWEEN 1 AND %d", k);
-    CHECK_INT_EQ(scalar(db, sql), (int64_t)PER_BATCH * k);
-    if (k > 0) {
-        uint32_t bits = 0;
-        for (int n = 1; n <= k && n <= 8; n++)
-            bits |= 1u << (n % 8);
-        CHECK_INT_EQ(scalar(db, "SELECT events_seen FROM detections WHERE job_id LIKE 'ffffffff%'"), bits);
-        CHECK_INT_EQ(scalar(db, "SELECT last_record_id FROM detections WHERE job_id LIKE 'ffffffff%'"), k);
-    }
-    *committed = k;
-    store_close(s);
 }
 
 static void test_sigkill_trials(const char *self)
@@ -209,28 +209,72 @@ static void test_sigkill_trials(const char *self)
 }
 #endif
 
+#ifndef _WIN32
 static const char *self_path;
 
 static void test_crash(void)
 {
-#ifndef _WIN32
     test_sigkill_trials(self_path);
+}
 #endif
+
+/* Portable part: batches committed, the store closed and reopened (a clean restart), the last batch
+ * replayed as the service does: everything once, bookmark at the last batch. */
+static void test_reopen_replay(void)
+{
+    char path[512];
+    const char *tmp = getenv("TMPDIR");
+#ifdef _WIN32
+    if (!tmp)
+        tmp = getenv("TEMP");
+#endif
+    snprintf(path, sizeof path, "%s/bg_test_store_reopen_%d.db", tmp ? tmp : "/tmp", rand());
+    remove(path);
+    int committed = 0;
+    for (int round = 0; round < 3; round++) {
+        store *s = NULL;
+        char err[512];
+        CHECK_INT_EQ(store_open(&s, path, NULL, err, sizeof err), BG_ERR_OK);
+        if (!s)
+            return;
+        int k = bookmark_number(s);
+        CHECK_INT_EQ(k, committed);
+        for (int n = k > 0 ? k : 1; n <= k + 10; n++) {
+            detection d[PER_BATCH + 1];
+            const detection *p[PER_BATCH + 1];
+            char bm[32];
+            batch_make(d, p, n);
+            snprintf(bm, sizeof bm, "bm-%d", n);
+            CHECK_INT_EQ(store_batch_commit(s, p, PER_BATCH + 1, CHANNEL, bm, NULL), BG_ERR_OK);
+        }
+        store_close(s);
+        committed = k + 10;
+        verify(path, committed, &committed);
+    }
+    CHECK_INT_EQ(committed, 30);
+    char side[600];
+    remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    remove(side);
 }
 
 int main(int argc, char **argv)
 {
-#ifdef _WIN32
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "crash test needs fork and SIGKILL: POSIX only\n");
-    return CHECK_SKIP_CODE;
-#else
+#ifndef _WIN32
     if (argc == 4 && strcmp(argv[1], "child") == 0)
         return child_run(argv[2], (int)strtol(argv[3], NULL, 10));
+#endif
     srand((unsigned)time(NULL));
+    CHECK_RUN(test_reopen_replay);
+#ifndef _WIN32
     self_path = argv[0];
     CHECK_RUN(test_crash);
-    return CHECK_DONE();
+#else
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "note: the SIGKILL trials need fork and signals: POSIX only\n");
 #endif
+    return CHECK_DONE();
 }
