@@ -52,8 +52,14 @@ struct event_source {
     const event_source_ops *ops;
 };
 
-/* Where alerts go: the Event Log on Windows, a recorder in tests. Called only after the batch that
- * produced the detection has committed, and never again for a replayed batch. Any member may be NULL. */
+/* Where alerts go: the Event Log on Windows, a recorder in tests. Any member may be NULL. All are called
+ * on the thread running engine_run.
+ *   detection: only after the batch that produced it committed, only for rows the store reports as new
+ *              and not allow-listed; never again for a replayed batch or a later enrichment;
+ *   gap:       a rejected bookmark (also recorded in the database);
+ *   error:     once per cause in a streak of failures (source, store commit), plus fatal errors;
+ *   state:     "started" (database open), "subscribed" (after every successful subscribe),
+ *              "stopped" (engine_run returns, after "started"). */
 typedef struct engine_alert_sink {
     void *ctx;
     void (*detection)(void *ctx, const detection *d);
@@ -87,10 +93,13 @@ typedef struct engine_stats {
 } engine_stats;
 
 /*
- * Runs the reader loop until the source reports BG_ERR_STOPPED (then BG_ERR_OK is returned after the
- * batch in hand is committed) or an unrecoverable error. Opens the database, resumes after its stored
- * bookmark, commits detections and bookmark per batch in one transaction, raises alerts after commit.
- * stats may be NULL.
+ * Runs the reader loop until the source reports BG_ERR_STOPPED (then BG_ERR_OK is returned after one
+ * last attempt to commit the batch in hand; if that fails the bookmark has not moved and the events are
+ * read again at the next start) or an unrecoverable error (database that cannot be opened or written
+ * for reasons other than a lock or a full disk, out of memory). Opens the database, restores the open
+ * jobs into the correlator, resumes after the stored bookmark, commits detections and bookmark per batch
+ * in one transaction, raises alerts after commit. Source failures never end the loop: they are reported
+ * and retried with backoff. stats may be NULL.
  */
 bg_error engine_run(const engine_config *cfg, event_source *src, const engine_alert_sink *alerts,
                     engine_stats *stats) BG_WARN_UNUSED;
