@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Tests of `bitsguard scan`: detections, JSON fields, allowlist, malformed input, exit statuses, real logs.
+set -uo pipefail
+bg=$1 fixtures=$2 shared=${3:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 checks=0
+
+check() { # check NAME CONDITION-EXIT-STATUS
+    checks=$((checks + 1))
+    if [ "$2" -ne 0 ]; then
+        echo "FAIL: $1"
+        fails=$((fails + 1))
+    fi
+}
+
+mixed=$fixtures/exports/mixed-detections.xml
+expected=$fixtures/exports/mixed-detections.expected
+
+# 1. The mixed fixture: exactly the expected detections (job, url, ip), exit status 1.
+"$bg" scan --json "$mixed" >"$tmp/out.json" 2>"$tmp/err.txt"
+check "scan exits 1 when it finds detections" $([ $? -eq 1 ]; echo $?)
+python3 - "$tmp/out.json" "$expected" <<'PY'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+want = [l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip() and not l.startswith('#')]
+keys = ["event_id", "record_id", "time", "computer", "job_id", "job_title", "job_owner", "url", "ip",
+        "verdict", "local_name", "process_id", "process_path", "kind", "range", "allowed"]
+ok = True
+for d in got:
+    missing = [k for k in keys if k not in d]
+    if missing:
+        print("missing keys", missing); ok = False
+gotset = sorted((d["job_id"], d["url"], d["ip"]) for d in got)
+wantset = sorted((w[0], w[1], w[2]) for w in want)
+if gotset != wantset:
+    print("detections differ:\n got ", gotset, "\n want", wantset); ok = False
+if any(d["verdict"] != "public-ip" for d in got):
+    print("non public-ip detection"); ok = False
+sys.exit(0 if ok else 1)
+PY
+check "mixed fixture gives exactly the expected detections" $?
+grep -q "events read" "$tmp/err.txt"
+check "summary on stderr" $?
+
+# 2. The Windows 11 detection carries the process path from event 3 (correlation).
+python3 -c '
+import json,sys
+ds=[json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if any(d["process_path"] and d["process_path"].lower().endswith("bitsadmin.exe") for d in ds) else 1)' "$tmp/out.json"
+check "process path joined from event 3" $?
+
+# 3. stdin works and gives the same detections.
+"$bg" scan --json - <"$mixed" >"$tmp/stdin.json" 2>/dev/null
+cmp -s "$tmp/out.json" "$tmp/stdin.json"
+check "stdin gives the same output" $?
+
+# 4. Allow-listing the public network suppresses the detections (exit 0), --all shows them marked.
+"$bg" scan --allow 45.33.32.0/24 --allow 2600::/12 "$mixed" >"$tmp/allowed.txt" 2>/dev/null
+st=$?
+remaining=$(wc -l <"$tmp/allowed.txt")
+want_remaining=$(grep -v '^#' "$expected" | awk -F'\t' '$3 !~ /^45\.33\.32\./ && $3 !~ /^26/' | grep -c . || true)
+check "allowlist removes allowed detections ($remaining left, want $want_remaining)" $([ "$remaining" -eq "$want_remaining" ]; echo $?)
+if [ "$want_remaining" -eq 0 ]; then check "exit 0 when everything is allowed" $([ $st -eq 0 ]; echo $?); fi
+"$bg" scan --all --json --allow 45.33.32.0/24 "$mixed" 2>/dev/null | grep -q '"allowed":true'
+check "--all prints allowed detections marked" $?
+
+# 5. Malformed events: reported with position, skipped, later events still processed.
+{ printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><EventID>16403</Event>\n'; cat "$mixed"; } >"$tmp/bad.xml"
+"$bg" scan --json "$tmp/bad.xml" >"$tmp/bad.json" 2>"$tmp/bad.err"
+check "malformed first event does not stop the scan" $([ $? -eq 1 ]; echo $?)
+cmp -s "$tmp/bad.json" "$tmp/out.json"
+check "events after a malformed one still give every detection" $?
+grep -qE 'bad.xml:1 \(byte 0\): event skipped' "$tmp/bad.err"
+check "malformed event reported with its position" $?
+grep -qE '1 malformed events skipped' "$tmp/bad.err"
+check "summary counts the malformed event" $?
+
+# 6. Usage errors and unreadable files.
+"$bg" scan >/dev/null 2>&1; check "no file is a usage error (2)" $([ $? -eq 2 ]; echo $?)
+"$bg" scan --bogus x >/dev/null 2>"$tmp/u.err"; check "unknown option exits 2" $([ $? -eq 2 ]; echo $?)
+grep -q "unknown option" "$tmp/u.err"; check "unknown option is named" $?
+"$bg" scan --allow 10.0.0.1/33 "$mixed" >/dev/null 2>&1; check "bad CIDR exits 2" $([ $? -eq 2 ]; echo $?)
+"$bg" scan "$tmp/does-not-exist.xml" >/dev/null 2>"$tmp/nf.err"; check "missing file exits 3" $([ $? -eq 3 ]; echo $?)
+grep -q "does-not-exist.xml" "$tmp/nf.err"; check "missing file is named" $?
+"$bg" scan --help | grep -q "exit status"; check "--help documents exit statuses" $?
+
+# 7. --db stores the detections once, even when the same file is scanned twice.
+"$bg" scan --db "$tmp/s.db" "$mixed" >/dev/null 2>&1
+"$bg" scan --db "$tmp/s.db" "$mixed" >/dev/null 2>&1
+rows=$(sqlite3 "$tmp/s.db" 'SELECT count(*) FROM detections WHERE allowed = 0')
+want=$(grep -vc '^#' "$expected")
+check "scan --db twice stores each detection once ($rows rows, want $want)" $([ "$rows" = "$want" ]; echo $?)
+
+# 8. Real logs recorded on real hosts: every event parses, no false detection.
+if [ -n "$shared" ] && [ -d "$shared" ]; then
+    for f in "$shared"/*.xml; do
+        "$bg" scan --json "$f" >"$tmp/real.json" 2>"$tmp/real.err"
+        st=$?
+        check "real log $(basename "$f") has no detection (exit $st)" $([ $st -eq 0 ] && [ ! -s "$tmp/real.json" ]; echo $?)
+        grep -q ' 0 malformed events skipped' "$tmp/real.err"
+        check "real log $(basename "$f") parses without a malformed event" $?
+    done
+else
+    echo "real logs absent: skipped"
+fi
+
+echo "$((checks - fails)) passed, $fails failed"
+[ "$fails" -eq 0 ]
