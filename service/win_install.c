@@ -659,19 +659,31 @@ int win_uninstall_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     int status = CLI_EXIT_ERROR;
+    SC_HANDLE svc = NULL;
     SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
-    SC_HANDLE svc = scm ? service_open(scm, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE) : NULL;
-    if (!svc)
+    if (!scm)
         goto cleanup;
     printf("bitsguard uninstall:\n");
-    /* Deleted even when it does not stop (hung, or crashed while the SCM still shows it running):
-     * the SCM then removes it as soon as it stops, and the admin is told. */
-    int stopped = service_stop(svc);
-    if (!DeleteService(svc) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
-        step_failed("delete service", GetLastError());
+    /* A service that is already gone is not an error: teardown and --remove-data still apply, so
+     * uninstall can be repeated (or finish what an interrupted run left). */
+    int stopped = 1;
+    SC_HANDLE svc_handle = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
+    if (svc_handle) {
+        svc = svc_handle;
+        /* Deleted even when it does not stop (hung, or crashed while the SCM still shows it running):
+         * the SCM then removes it as soon as it stops, and the admin is told. */
+        stopped = service_stop(svc);
+        if (!DeleteService(svc) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
+            step_failed("delete service", GetLastError());
+            goto cleanup;
+        }
+        step_print("delete service", "ok", stopped ? NULL : "marked for deletion; removed when it stops");
+    } else if (GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST) {
+        step_print("delete service", "ok", "was not installed");
+    } else {
+        step_failed("open service", GetLastError());
         goto cleanup;
     }
-    step_print("delete service", "ok", stopped ? NULL : "marked for deletion; removed when it stops");
     status = teardown_run();
     if (!stopped)
         status = CLI_EXIT_ERROR;

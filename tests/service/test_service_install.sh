@@ -66,6 +66,7 @@ dir="$WINEPREFIX/drive_c/Program Files/bitsguard"
 mkdir -p "$dir"
 cp "$exe_unix" "$dir/bitsguard.exe" || { echo "FAIL: cannot copy $exe_unix"; exit 1; }
 # The wevtapi test double, when built, replaces Wine's stub (which aborts in EvtRender/EvtCreateBookmark).
+rm -rf "$dir/feed"
 if [ -n "$double" ] && [ -f "$double" ]; then
     cp "$double" "$dir/wevtapi.dll"
     mkdir -p "$dir/feed"
@@ -74,8 +75,9 @@ else
 fi
 exe='C:\Program Files\bitsguard\bitsguard.exe'
 
-# Leftovers of an interrupted run.
+# Leftovers of an interrupted run (also the database: its bookmark would skip the feed below).
 run pre_uninstall "$exe" uninstall --remove-data
+[ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && { echo "FAIL: uninstall --remove-data left the data folder"; exit 1; }
 
 # 1. `bitsguard service` from a console must refuse (exit 2) instead of running ServiceMain.
 run console_service "$exe" service
@@ -131,6 +133,57 @@ grep -q "eventlog.*service start" "$logs/boot.log" && ok "event 102 (configurati
 grep -q 'eventlog.*ProgramData\\\\bitsguard\\\\bitsguard.db\|eventlog.*ProgramData\\bitsguard\\bitsguard.db' "$logs/boot.log" &&
     ok "event 100 (started) names the database" || fail "no started event naming the database"
 [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder exists" || fail "no data folder"
+
+# 3b. A detection through the service: one job (event 3, then a 16403 to a public IP) in the double's
+# feed; the alert (event 1000) carries the 17 insertion strings in the documented order.
+if [ -d "$dir/feed" ]; then
+    guid=0000002A-0000-4000-8000-00000000002A
+    ev_head='<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/>'
+    {
+        echo "<Events>"
+        echo "${ev_head}<EventID>3</EventID><Version>3</Version><Level>4</Level><TimeCreated SystemTime=\"2026-11-30T01:00:00.0000000Z\"/><EventRecordID>10</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID=\"S-1-5-18\"/></System><EventData><Data Name=\"jobTitle\">svc job</Data><Data Name=\"jobId\">{$guid}</Data><Data Name=\"jobOwner\">WINE\\user</Data><Data Name=\"processPath\">C:\\Windows\\System32\\bitsadmin.exe</Data><Data Name=\"processId\">4242</Data><Data Name=\"ClientProcessStartKey\">77</Data></EventData></Event>"
+        echo "${ev_head}<EventID>16403</EventID><Version>0</Version><Level>4</Level><TimeCreated SystemTime=\"2026-11-30T01:00:01.0000000Z\"/><EventRecordID>11</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID=\"S-1-5-18\"/></System><EventData><Data Name=\"User\">WINE\\user</Data><Data Name=\"jobTitle\">svc job</Data><Data Name=\"jobId\">{$guid}</Data><Data Name=\"jobOwner\">WINE\\user</Data><Data Name=\"fileCount\">1</Data><Data Name=\"RemoteName\">http://45.33.0.2/svc.exe</Data><Data Name=\"LocalName\">C:\\Temp\\svc.exe</Data><Data Name=\"processId\">4242</Data><Data Name=\"ClientProcessStartKey\">77</Data></EventData></Event>"
+        echo "</Events>"
+    } >"$dir/feed/001.tmp" && mv "$dir/feed/001.tmp" "$dir/feed/001.xml"
+    alerted=""
+    for _ in $(seq 1 75); do
+        if grep -q 'eventlog:ReportEventW L"http://45.33.0.2/svc.exe"' "$logs/boot.log"; then
+            alerted=1
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -n "$alerted" ]; then
+        ok "detection alert reported"
+        sleep 0.5
+        # The 17 strings of the first detection event, in order, from the reporting thread only.
+        line=$(grep -m1 'eventlog:ReportEventW L"http://45.33.0.2/svc.exe"' "$logs/boot.log")
+        tid=${line%%:*}
+        got=$(grep "^$tid:warn:eventlog:ReportEventW" "$logs/boot.log" | grep -A16 -m1 'L"http://45.33.0.2/svc.exe"' |
+            sed -n 's/.*ReportEventW L"\(.*\)"$/\1/p')
+        n=$(echo "$got" | wc -l)
+        [ "$n" = 17 ] && ok "17 insertion strings" || fail "$n insertion strings, expected 17"
+        expect_at() {
+            local pos=$1 want=$2 have
+            have=$(echo "$got" | sed -n "${pos}p")
+            [ "$have" = "$want" ] && ok "%$pos = $want" || fail "%$pos = '$have', expected '$want'"
+        }
+        expect_at 1 "http://45.33.0.2/svc.exe"
+        expect_at 2 "45.33.0.2"
+        expect_at 3 "public-ip"
+        expect_at 4 "http"
+        expect_at 5 "-"
+        expect_at 6 "0000002a-0000-4000-8000-00000000002a"
+        expect_at 7 "svc job"
+        expect_at 8 'WINE\\user'
+        expect_at 9 "4242"
+        expect_at 12 "WINE"
+        expect_at 14 "11"
+        expect_at 15 "16403"
+    else
+        fail "no detection alert within 15 s"
+    fi
+fi
 
 # 4. PARAMCHANGE: configuration from the registry, Group Policy winning value by value, an invalid
 # allowlist entry reported (event 103) and ignored, the service still running.
@@ -191,6 +244,11 @@ grep -q "ImagePath" "$logs/query3.out" && { fail "service still exists"; cat "$l
 run regsrc2 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\bitsguard'
 grep -q 'EventMessageFile' "$logs/regsrc2.out" && fail "event source still registered" || ok "event source removed"
 [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder kept" || fail "data folder removed without --remove-data"
+
+# Uninstall again, with --remove-data: the service is gone, the rest still applies.
+run uninstall2 "$exe" uninstall --remove-data && ok "uninstall --remove-data of an uninstalled service" ||
+    { fail "second uninstall exited $(cat "$logs/uninstall2.rc")"; cat "$logs/uninstall2.out"; }
+[ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && fail "data folder not removed" || ok "data folder removed"
 
 echo "--- eventlog lines"
 grep eventlog "$logs/boot.log" | head -20
