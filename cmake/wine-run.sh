@@ -7,7 +7,9 @@
 # program's stdout/stderr go to files that are copied out after it exits. Wine's helper processes
 # (services.exe, winedevice.exe...) inherit the output of whoever booted the prefix, and a pipe they
 # hold keeps ctest waiting (see the Wine notes in the project's reference).
-# Environment: WINEPREFIX (default: <repo>/.cache/wine-prefix), WINEDEBUG (default -all).
+# Environment: WINEPREFIX (default: <repo>/.cache/wine-prefix), WINEDEBUG (default -all),
+# BG_WINE_TEXT_OUTPUT=1 reads the program's output the way a Windows text-mode reader does
+# (CR LF becomes LF), so scripts written for the native program can compare lines.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export WINEPREFIX="${WINEPREFIX:-$top/.cache/wine-prefix}"
@@ -62,7 +64,12 @@ out=$(mktemp "${TMPDIR:-/tmp}/wine-run.XXXXXX") || exit 127
 err="$out.err"
 "$wine" "$@" >"$out" 2>"$err"
 status=$?
-cat "$out"
-cat "$err" >&2
+if [ "${BG_WINE_TEXT_OUTPUT:-0}" = 1 ]; then
+    sed 's/\r$//' "$out"
+    sed 's/\r$//' "$err" >&2
+else
+    cat "$out"
+    cat "$err" >&2
+fi
 rm -f "$out" "$err"
 exit "$status"
