@@ -250,6 +250,18 @@ run uninstall2 "$exe" uninstall --remove-data && ok "uninstall --remove-data of 
     { fail "second uninstall exited $(cat "$logs/uninstall2.rc")"; cat "$logs/uninstall2.out"; }
 [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && fail "data folder not removed" || ok "data folder removed"
 
+# Default install is auto-start with delayed start; Wine answers 124 for the latter: a warning, not a failure.
+if run install_auto "$exe" install; then
+    ok "install (auto-start)"
+else
+    fail "install (auto-start) exited $(cat "$logs/install_auto.rc")"; cat "$logs/install_auto.out"
+fi
+grep -q "delayed auto-start *ok\|delayed auto-start *warning: .*(error 124)" "$logs/install_auto.out" &&
+    ok "delayed auto-start applied or reported as unsupported" || { fail "delayed auto-start"; grep delayed "$logs/install_auto.out"; }
+run qc_auto reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
+grep -q 'Start.*REG_DWORD.*0x2' "$logs/qc_auto.out" && ok "auto start" || fail "start type is not auto (2)"
+run uninstall3 "$exe" uninstall --remove-data || fail "uninstall of the auto-start service exited $(cat "$logs/uninstall3.rc")"
+
 echo "--- eventlog lines"
 grep eventlog "$logs/boot.log" | head -20
 if [ "$failures" -ne 0 ]; then
