@@ -169,7 +169,7 @@ int cli_query_main(int argc, char **argv)
             return usage_error("--format wants table, json or csv", format);
     }
     if (!db_path) {
-        bg_error pe = store_path_default(path_buf, sizeof path_buf);
+        bg_error pe = store_path_default_find(path_buf, sizeof path_buf);
         if (pe != BG_ERR_OK) {
             fprintf(stderr, "bitsguard query: no default database location (%s); give --db PATH\n", bg_error_str(pe));
             return CLI_EXIT_ERROR;

@@ -151,7 +151,7 @@ int cli_status_main(int argc, char **argv)
         }
     }
     if (!db_path) {
-        bg_error pe = store_path_default(path_buf, sizeof path_buf);
+        bg_error pe = store_path_default_find(path_buf, sizeof path_buf);
         if (pe != BG_ERR_OK) {
             fprintf(stderr, "bitsguard status: no default database location (%s); give --db PATH\n", bg_error_str(pe));
             return CLI_EXIT_ERROR;

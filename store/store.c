@@ -808,6 +808,8 @@ bg_error store_retention_apply(store *s, int64_t now_unix)
     if (s->opt.retention_days > 0) {
         char cutoff[32];
         store_time_format(now_unix - (int64_t)s->opt.retention_days * 86400, cutoff, sizeof cutoff);
+        /* The bare second (no 'Z') sorts before every stored time within that second. */
+        cutoff[strlen(cutoff) - 1] = '\0';
         e = prune_chunks(s,
                          "DELETE FROM detections WHERE id IN (SELECT id FROM detections"
                          " WHERE last_seen < ?1 LIMIT ?2)",

@@ -31,7 +31,9 @@ void store_close(store *s);
  * the existing row with the same computer/job_id/url) and, when channel and bookmark are not NULL,
  * the channel's new bookmark. is_new (may be NULL) receives 1 for each detection that did not exist
  * before, so alerts are raised once even when a batch is replayed after a crash. A locked database is
- * retried with capped backoff; on any failure nothing of the batch is kept and the bookmark stays.
+ * retried with capped backoff; on any failure nothing of the batch is kept and the bookmark stays:
+ * BG_ERR_DB_BUSY (still locked after busy_retry_ms), BG_ERR_DB_FULL (disk full: retry the same batch
+ * later), BG_ERR_DB_CORRUPT (close the store and store_open again: the file is then moved aside).
  */
 bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
                             int *is_new) BG_WARN_UNUSED;
@@ -60,6 +62,9 @@ bg_error store_open_existing(store **out, const char *path, char *errbuf, size_t
  * when buf is too small.
  */
 bg_error store_path_default(char *buf, size_t n) BG_WARN_UNUSED;
+/* The same path without creating anything: for query and status, which must not leave folders behind
+ * (on Windows a folder an unprivileged user created in ProgramData would carry that user's ACL). */
+bg_error store_path_default_find(char *buf, size_t n) BG_WARN_UNUSED;
 
 /* What store_query_run selects; store_filter_init gives "everything not allow-listed". */
 typedef struct store_filter {

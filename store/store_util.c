@@ -346,7 +346,7 @@ static int folder_make(const char *path)
     return (rc == 0 || errno == EEXIST) ? 0 : -1;
 }
 
-bg_error store_path_default(char *buf, size_t n)
+static bg_error path_default(char *buf, size_t n, int create)
 {
     const char *base;
     const char *suffix;
@@ -370,6 +370,8 @@ bg_error store_path_default(char *buf, size_t n)
     int len = snprintf(buf, n, "%s%s%cbitsguard%cbitsguard.db", base, suffix, sep, sep);
     if (len < 0 || (size_t)len >= n)
         return BG_ERR_TOO_LARGE;
+    if (!create)
+        return BG_ERR_OK;
     /* Create each missing folder on the way (XDG: missing folders are created 0700). */
     char *last = strrchr(buf, sep);
     for (char *p = strchr(buf + 1, sep); p && p <= last; p = strchr(p + 1, sep)) {
@@ -383,4 +385,14 @@ bg_error store_path_default(char *buf, size_t n)
             return BG_ERR_IO;
     }
     return BG_ERR_OK;
+}
+
+bg_error store_path_default(char *buf, size_t n)
+{
+    return path_default(buf, n, 1);
+}
+
+bg_error store_path_default_find(char *buf, size_t n)
+{
+    return path_default(buf, n, 0);
 }

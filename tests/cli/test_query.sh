@@ -63,6 +63,11 @@ check "missing database is an error" status_is 3 "$bin" query --db "$work/none.d
 check "the error names the path" grep -q "$work/none.db" "$work/err"
 check "no empty database created" test ! -e "$work/none.db"
 
+# Without --db: the default location, which query reports missing without creating anything there.
+check "default path: missing" status_is 3 env XDG_DATA_HOME="$work/xdg" "$bin" query
+check "default path: named" grep -q "$work/xdg/bitsguard/bitsguard.db" "$work/err"
+check "default path: nothing created" test ! -e "$work/xdg"
+
 check "table" status_is 0 "$bin" query --db "$db"
 check "table: header and 2 rows (allow-listed hidden)" test "$(wc -l <"$work/out")" -eq 3
 check "table: newest first" bash -c "sed -n 2p '$work/out' | grep -q '2023-11-07 08:00:00'"

@@ -292,8 +292,13 @@ static void test_path_default(void)
     char base[600], buf[700], expect[700];
     snprintf(base, sizeof base, "%s/bg_test_xdg_%d", tmp_dir(), rand());
     setenv("XDG_DATA_HOME", base, 1);
-    CHECK_INT_EQ(store_path_default(buf, sizeof buf), BG_ERR_OK);
+    /* Finding the path creates nothing. */
+    CHECK_INT_EQ(store_path_default_find(buf, sizeof buf), BG_ERR_OK);
     snprintf(expect, sizeof expect, "%s/bitsguard/bitsguard.db", base);
+    CHECK_STR_EQ(buf, expect);
+    struct stat none;
+    CHECK(stat(base, &none) != 0);
+    CHECK_INT_EQ(store_path_default(buf, sizeof buf), BG_ERR_OK);
     CHECK_STR_EQ(buf, expect);
     /* base itself did not exist: both folders were created, the last one private. */
     char folder[700];
