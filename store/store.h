@@ -77,6 +77,7 @@ typedef struct store_filter {
     const char *computer; /* Exact computer name, NULL for any. */
     int64_t limit;        /* At most this many rows, newest first; 0 for all. */
     int include_allowed;  /* 1 also returns allow-listed detections. */
+    int active_only;      /* 1 returns only jobs neither completed nor cancelled (for correlate restore). */
 } store_filter;
 
 void store_filter_init(store_filter *f);

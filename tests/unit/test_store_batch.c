@@ -218,6 +218,8 @@ static void test_query_filters(void)
         p[i] = &d[i];
     }
     d[5].allowed = 1;
+    d[20].state = JOB_STATE_COMPLETED;
+    d[21].state = JOB_STATE_CANCELLED;
     free(d[7].computer);
     d[7].computer = text_dup("PC2");
     snprintf(d[8].cls.ip, sizeof d[8].cls.ip, "2001:db8::8");
@@ -263,6 +265,14 @@ static void test_query_filters(void)
     CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
     CHECK_INT_EQ(c.n, 1);
     CHECK_STR_EQ(c.jobs[0], d[8].job_id);
+
+    /* Only open jobs (what the correlator restores after a restart). */
+    store_filter_init(&f);
+    f.include_allowed = 1;
+    f.active_only = 1;
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 38);
 
     store_filter_init(&f);
     f.computer = "pc2";
