@@ -241,6 +241,10 @@ service_wait RUNNING 20 && pass "service RUNNING after upgrade" || fail "service
 [ "$(reg_value "$cfg_key" Allowlist)" = '203.0.113.0/24;updates.example.com' ] && pass "upgrade kept ALLOWLIST" ||
     fail "upgrade lost Allowlist [$(reg_value "$cfg_key" Allowlist)]"
 [ "$(reg_value "$cfg_key" RetentionDays)" = 36500 ] && pass "upgrade kept RETENTION_DAYS" || fail "upgrade lost RetentionDays"
+# Under Wine the older version's teardown also runs during the upgrade (no UPGRADINGPRODUCTCODE):
+# the newer version must leave the Event Log source registered all the same.
+[ "$(reg_value "$evt_key" EventMessageFile)" = 'C:\Program Files\bitsguard\bitsguard.exe' ] &&
+    pass "Event Log source registered after the upgrade" || fail "Event Log source lost in the upgrade"
 if [ -n "$db_before" ]; then
     [ -f "$db" ] && pass "database survived the upgrade ($(stat -c %s "$db") bytes, was $db_before)" ||
         fail "database gone after upgrade"
