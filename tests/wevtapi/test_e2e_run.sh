@@ -22,7 +22,9 @@ for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(c
 done
 [ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
 
-export WINEPREFIX="${WINEPREFIX:-$top/.cache/wine-prefix}"
+# A prefix of its own (created once, then reused): service tests that run `wineserver -k` on the shared
+# prefix must not kill this test's processes. BG_E2E_WINEPREFIX overrides it.
+export WINEPREFIX="${BG_E2E_WINEPREFIX:-$top/.cache/wine-prefix-e2e-run}"
 export WINEARCH=win64
 # +eventlog: Wine prints ReportEventW's insertion strings, the only trace of the Event Log alerts.
 export WINEDEBUG=-all,+eventlog
