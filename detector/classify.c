@@ -46,6 +46,20 @@ static int char_hex(char c)
     return -1;
 }
 
+/* Character classes, generated once by a script so the hot loops need one load per byte:
+ * CC_PLAIN: ASCII allowed in a domain label (not forbidden, not '.'); CC_UPPER: 'A'..'Z';
+ * CC_AUTH: bytes that matter while scanning an authority (/ \\ ? # @ [ ] :). */
+enum { CC_PLAIN = 1, CC_UPPER = 2, CC_AUTH = 4 };
+static const unsigned char char_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 4, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1, 0, 1, 0, 4, 4, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* The WHATWG "forbidden domain code points" (forbidden host code points, C0 controls, % and DEL). */
 static int char_is_forbidden(unsigned char c)
 {
@@ -273,6 +287,30 @@ static void host_scan_feed(host_scan *hs, const char *s, const char *e, int url_
 {
     while (s < e) {
         unsigned char c = (unsigned char)*s++;
+        unsigned char cc = char_class[c];
+        if ((cc & CC_PLAIN) && !(hs->lab_num_ok | hs->lab_digits | hs->npend | hs->utf8_need)) {
+            /* Fast path: a run of plain characters inside a label already known not to be a number
+             * only needs to be lower-cased and copied (the label state cannot change any more). */
+            const char *run = s - 1;
+            while (s < e && (char_class[(unsigned char)*s] & CC_PLAIN))
+                s++;
+            size_t n = (size_t)(s - run);
+            hs->len += n;
+            hs->lab_len += n;
+            size_t room = hs->cap - 1 - hs->n;
+            if (n > room) {
+                n = room;
+                hs->truncated = 1;
+            }
+            char *o = hs->out + hs->n;
+            for (size_t k = 0; k < n; k++) {
+                unsigned char r = (unsigned char)run[k];
+                /* CC_UPPER is 2: shifted left by 4 it is the 0x20 that lower-cases an ASCII letter. */
+                o[k] = (char)(r | ((char_class[r] & CC_UPPER) << 4));
+            }
+            hs->n += n;
+            continue;
+        }
         if (url_mode) {
             if (char_is_tabnl((char)c))
                 continue;
@@ -461,6 +499,32 @@ static int literal_net_parse(const char *host, size_t len, uint8_t a[16])
     return v6_text_parse(buf, len, 0, a);
 }
 
+/* The common case "45.33.32.156" (four decimal parts without leading zeros, nothing else) parsed
+ * directly; anything else returns 0 and goes through host_scan, which gives the same answer for this
+ * form, only slower. */
+static int v4_dotted_quick(const char *h, const char *he, uint8_t v4[4])
+{
+    if (he - h < 7 || he - h > 15)
+        return 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (h >= he || *h != '.')
+                return 0;
+            h++;
+        }
+        const char *start = h;
+        unsigned value = 0;
+        while (h < he && *h >= '0' && *h <= '9' && h - start < 3) {
+            value = value * 10 + (unsigned)(*h - '0');
+            h++;
+        }
+        if (h == start || value > 255 || (h - start > 1 && *start == '0'))
+            return 0;
+        v4[part] = (uint8_t)value;
+    }
+    return h == he;
+}
+
 /* Classifies the host [h, he) into out (verdict, ip, host, range); the caller sets the kind. */
 static void host_classify(const char *h, const char *he, int url_mode, classify_result *out)
 {
@@ -468,6 +532,11 @@ static void host_classify(const char *h, const char *he, int url_mode, classify_
     if (h < he && *h == '[') {
         if (bracket_parse(h, he, url_mode, a))
             result_set_v6(out, a);
+        return;
+    }
+    if (v4_dotted_quick(h, he, a)) {
+        result_set_v4(out, a);
+        memcpy(out->host, out->ip, strlen(out->ip) + 1);
         return;
     }
     host_scan hs;
@@ -488,7 +557,7 @@ static void host_classify(const char *h, const char *he, int url_mode, classify_
     if (hs.truncated || hs.nonascii)
         return;
     /* "localhost" never leaves the machine: Windows answers it without DNS. */
-    if (strcmp(out->host, "localhost") == 0 || strcmp(out->host, "localhost.") == 0) {
+    if ((hs.n == 9 || hs.n == 10) && (strcmp(out->host, "localhost") == 0 || strcmp(out->host, "localhost.") == 0)) {
         static const uint8_t loop[4] = {127, 0, 0, 1};
         result_set_v4(out, loop);
         return;
@@ -576,28 +645,30 @@ static void http_classify(const char *p, const char *e, classify_kind kind, clas
     out->kind = kind;
     while (p < e && (char_is_sep(*p) || char_is_tabnl(*p)))
         p++;
-    const char *ae = p;
-    while (ae < e && *ae != '/' && *ae != '\\' && *ae != '?' && *ae != '#')
-        ae++;
-    const char *h = p;
-    for (const char *r = ae; r > p; r--) {
-        if (r[-1] == '@') {
-            h = r;
+    /* One pass: the authority ends at / \\ ? #; the host starts after the last '@' and ends at its
+     * first ':' outside brackets (the bracket state restarts with the host, as in WHATWG). */
+    const char *ae = p, *at = NULL, *colon = NULL;
+    int in_brackets = 0;
+    for (; ae < e; ae++) {
+        char c = *ae;
+        if (!(char_class[(unsigned char)c] & CC_AUTH))
+            continue;
+        if (c == '/' || c == '\\' || c == '?' || c == '#')
             break;
+        if (c == '@') {
+            at = ae;
+            colon = NULL;
+            in_brackets = 0;
+        } else if (c == '[') {
+            in_brackets = 1;
+        } else if (c == ']') {
+            in_brackets = 0;
+        } else if (c == ':' && !in_brackets && !colon) {
+            colon = ae;
         }
     }
-    const char *he = h;
-    int in_brackets = 0;
-    while (he < ae) {
-        char c = *he;
-        if (c == '[')
-            in_brackets = 1;
-        else if (c == ']')
-            in_brackets = 0;
-        else if (c == ':' && !in_brackets)
-            break;
-        he++;
-    }
+    const char *h = at ? at + 1 : p;
+    const char *he = colon ? colon : ae;
     if (he < ae) {
         /* A port: digits only, at most 65535, may be empty. */
         uint32_t port = 0;
