@@ -199,6 +199,9 @@ service_wait RUNNING 20 && pass "service RUNNING after install" || fail "service
 [ "$(reg_value "$cfg_key" Backfill)" = 1 ] && pass "Backfill default 1" || fail "Backfill [$(reg_value "$cfg_key" Backfill)]"
 [ "$(reg_value "$cfg_key" AlertPrivateRanges)" = 0 ] && pass "AlertPrivateRanges default 0" || fail "AlertPrivateRanges"
 [ "$(arp_version)" = "$version" ] && pass "Add/Remove Programs shows $version" || fail "ARP version [$(arp_version)]"
+# The service read them: its "configuration loaded" event (102) carries the retention days.
+grep -q 'eventlog:ReportEventW L"36500"' "$logs/boot.log" && pass "the service loaded RetentionDays=36500 (event 102)" ||
+    fail "no configuration-loaded event with RetentionDays 36500 in boot.log"
 # setup (the deferred custom action) creates the data folder before the service starts.
 [ -d "$data_dir" ] && pass "data folder created" || fail "no $data_dir after install"
 
@@ -233,7 +236,8 @@ db="$data_dir/bitsguard.db"
 db_before=""
 [ -f "$db" ] && db_before=$(stat -c %s "$db")
 [ -n "$dll" ] && cp "$logs/query-feed.log" "$logs/query-before-upgrade.log"
-msiexec_run upgrade /i "$(winpath "$msi_next")"
+# A property given on the upgrade's command line wins; the others come back from the registry.
+msiexec_run upgrade /i "$(winpath "$msi_next")" ALERT_PRIVATE=1
 echo "figure: upgrade $msi_time s"
 [ "$msi_rc" -eq "$MSI_OK" ] && pass "upgrade to $next exit 0" || fail "upgrade exited $msi_rc"
 [ "$(arp_version)" = "$next" ] && pass "Add/Remove Programs shows $next" || fail "after upgrade ARP [$(arp_version)]"
@@ -241,6 +245,8 @@ service_wait RUNNING 20 && pass "service RUNNING after upgrade" || fail "service
 [ "$(reg_value "$cfg_key" Allowlist)" = '203.0.113.0/24;updates.example.com' ] && pass "upgrade kept ALLOWLIST" ||
     fail "upgrade lost Allowlist [$(reg_value "$cfg_key" Allowlist)]"
 [ "$(reg_value "$cfg_key" RetentionDays)" = 36500 ] && pass "upgrade kept RETENTION_DAYS" || fail "upgrade lost RetentionDays"
+[ "$(reg_value "$cfg_key" AlertPrivateRanges)" = 1 ] && pass "ALERT_PRIVATE=1 given to the upgrade applied" ||
+    fail "AlertPrivateRanges [$(reg_value "$cfg_key" AlertPrivateRanges)] after the upgrade with ALERT_PRIVATE=1"
 # Under Wine the older version's teardown also runs during the upgrade (no UPGRADINGPRODUCTCODE):
 # the newer version must leave the Event Log source registered all the same.
 [ "$(reg_value "$evt_key" EventMessageFile)" = 'C:\Program Files\bitsguard\bitsguard.exe' ] &&
