@@ -1,5 +1,4 @@
-/* The portable reader engine: subscribe after the stored bookmark, drain batches, commit detections with the bookmark,
- * alert after commit, resubscribe with backoff. */
+/* The portable reader engine: bookmark resume, batch commit with the bookmark, alerts after commit, resubscribe. */
 #include "engine.h"
 
 #include <inttypes.h>

@@ -1,5 +1,4 @@
-/* The wevtapi event source: pull subscription with a signal event, batched EvtNext, two-call EvtRender to UTF-8,
- * bookmarks, one error map. */
+/* The wevtapi event source: signalled pull subscription, batched EvtNext, two-call EvtRender, one error map. */
 #include "win_evt_source.h"
 
 #include <windows.h>

@@ -1,5 +1,4 @@
-/* The Windows Event Log (wevtapi) behind the engine's event-source interface: live pull subscriptions and one-shot
- * queries. */
+/* The Windows Event Log (wevtapi) as an engine event source: live pull subscriptions and one-shot queries. */
 #ifndef BG_WIN_EVT_SOURCE_H
 #define BG_WIN_EVT_SOURCE_H
 

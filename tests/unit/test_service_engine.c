@@ -1,5 +1,4 @@
-/* Tests of the reader engine against a scripted fake event source: batching, exactly-once resume, resubscribe, gaps,
- * locks, stop, backoff. */
+/* Engine tests against a scripted fake event source: exactly-once resume, resubscribe, gaps, locks, stop, backoff. */
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>

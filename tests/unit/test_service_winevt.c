@@ -1,5 +1,4 @@
-/* Windows test of the wevtapi event source against the wevtapi.dll test double (under Wine): render, bookmarks, faults,
- * stop, queries. */
+/* Windows test of the wevtapi event source with the wevtapi.dll test double under Wine, and the engine on top. */
 #ifndef _WIN32
 
 #include <stdio.h>
