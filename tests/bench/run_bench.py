@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Runs the bitsguard benchmark: every figure next to its ceiling from the same run; prints a table and writes JSON."""
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+
+
+def run_timed(cmd, stdout=subprocess.DEVNULL, env=None):
+    """Runs cmd, returns (wall seconds, peak RSS in KiB of that child, its stdout text or None)."""
+    # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far, so measure in a fresh python.
+    probe = (
+        "import resource,subprocess,sys,time,json\n"
+        "t=time.perf_counter()\n"
+        "p=subprocess.run(sys.argv[2:],stdout=(subprocess.PIPE if sys.argv[1]=='1' else subprocess.DEVNULL),"
+        "stderr=subprocess.PIPE)\n"
+        "dt=time.perf_counter()-t\n"
+        "print(json.dumps({'rc':p.returncode,'dt':dt,'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+        "'out':(p.stdout.decode('utf-8','replace') if p.stdout else None),"
+        "'err':p.stderr.decode('utf-8','replace')[-2000:]}))\n"
+    )
+    want = "1" if stdout is subprocess.PIPE else "0"
+    res = subprocess.run([sys.executable, "-c", probe, want] + cmd, stdout=subprocess.PIPE, env=env, check=True)
+    r = json.loads(res.stdout)
+    if r["rc"] not in (0, 1):
+        raise SystemExit(f"benchmark step failed ({r['rc']}): {' '.join(cmd)}\n{r['err']}")
+    return r["dt"], r["rss"], r["out"]
+
+
+def parse_compare(text):
+    cats, speed = [], {}
+    for line in text.splitlines():
+        f = line.split("\t")
+        if f[0] == "category":
+            cats.append({"category": f[1], "jobs": int(f[2]), "public": int(f[3]), "sigma": int(f[4]),
+                         "bitsguard": int(f[5])})
+        elif f[0] == "speed":
+            speed[f[1]] = float(f[2])
+    return cats, speed
+
+
+def accuracy(cats, key):
+    misses = sum(max(c["public"] - c[key], 0) for c in cats if c["public"])
+    false_alarms = sum(c[key] for c in cats if not c["public"])
+    return misses, false_alarms
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", required=True, help="native build folder (bitsguard and tests/bench executables)")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--small", type=int, default=10_000, help="events of the small stream for the RSS comparison")
+    ap.add_argument("--seed", type=int, default=20261130)
+    ap.add_argument("--json", default="bench-results.json")
+    ap.add_argument("--wine-build", help="mingw build folder: also run scan and the ceiling as .exe under Wine")
+    ap.add_argument("--wine-events", type=int, default=100_000)
+    ap.add_argument("--check", action="store_true",
+                    help="fail unless bitsguard has no miss and no false alarm (accuracy, not speed)")
+    a = ap.parse_args()
+
+    b = os.path.abspath(a.build)
+    exe = {n: os.path.join(b, "tests", "bench", n) for n in
+           ("bench_gen", "bench_ceiling", "bench_compare", "bench_classify", "bench_store")}
+    bitsguard = os.path.join(b, "service", "bitsguard")
+    work = tempfile.mkdtemp(prefix="bitsguard-bench-")
+    big, big_truth = os.path.join(work, "big.xml"), os.path.join(work, "big.tsv")
+    small, small_truth = os.path.join(work, "small.xml"), os.path.join(work, "small.tsv")
+    subprocess.run([exe["bench_gen"], str(a.seed), str(a.events), big, big_truth], check=True)
+    subprocess.run([exe["bench_gen"], str(a.seed + 1), str(a.small), small, small_truth], check=True)
+    n = a.events
+    size_mb = os.path.getsize(big) / 1e6
+
+    _, _, out = run_timed([exe["bench_ceiling"], "sax", big], stdout=subprocess.PIPE)
+    sax_eps = float(out.split()[2])
+    _, _, out = run_timed([exe["bench_ceiling"], "dom", big], stdout=subprocess.PIPE)
+    dom_eps = float(out.split()[2])
+    dt, rss_big, _ = run_timed([bitsguard, "scan", "--json", big])
+    scan_eps = n / dt
+    _, rss_small, _ = run_timed([bitsguard, "scan", "--json", small])
+    _, _, out = run_timed([exe["bench_compare"], big, big_truth], stdout=subprocess.PIPE)
+    cats, speed = parse_compare(out)
+    _, _, out = run_timed([exe["bench_classify"]], stdout=subprocess.PIPE)
+    m = re.search(r"([\d.]+) names/s\s+mixed", out)
+    classify_typical = float(m.group(1)) if m else 0.0
+    _, _, out = run_timed([exe["bench_store"], work], stdout=subprocess.PIPE)
+    store = {}
+    for line in out.splitlines():
+        m = re.search(r"synchronous=(\w+)\s+store_batch_commit\s+([\d.]+) det/s\s+raw INSERT\s+([\d.]+) det/s", line)
+        if m:
+            store[m.group(1)] = {"store_per_s": float(m.group(2)), "raw_per_s": float(m.group(3))}
+
+    bg_miss, bg_fa = accuracy(cats, "bitsguard")
+    sg_miss, sg_fa = accuracy(cats, "sigma")
+    res = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "system": platform.platform()},
+        "events": n, "stream_mb": round(size_mb, 1), "seed": a.seed,
+        "ceiling_sax_events_per_s": sax_eps, "ceiling_dom_events_per_s": dom_eps,
+        "scan_events_per_s": scan_eps, "scan_to_sax_ratio": scan_eps / sax_eps,
+        "classify_stream_names_per_s": speed.get("classify", 0.0), "classify_typical_names_per_s": classify_typical,
+        "sigma_names_per_s": speed.get("sigma", 0.0),
+        "store": store,
+        "rss_kib_small": rss_small, "rss_kib_big": rss_big, "rss_ratio": rss_big / max(rss_small, 1),
+        "categories": cats,
+        "bitsguard_misses": bg_miss, "bitsguard_false_alarms": bg_fa,
+        "sigma_misses": sg_miss, "sigma_false_alarms": sg_fa,
+    }
+
+    if a.wine_build:
+        wb = os.path.abspath(a.wine_build)
+        wsmall, wtruth = os.path.join(work, "wine.xml"), os.path.join(work, "wine.tsv")
+        subprocess.run([exe["bench_gen"], str(a.seed + 2), str(a.wine_events), wsmall, wtruth], check=True)
+        runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "cmake", "wine-run.sh")
+        _, _, out = run_timed(["bash", runner, os.path.join(wb, "tests", "bench", "bench_ceiling.exe"), "sax",
+                               "Z:" + wsmall], stdout=subprocess.PIPE)
+        w_sax = float(out.split()[2])
+        dt, _, _ = run_timed(["bash", runner, os.path.join(wb, "service", "bitsguard.exe"), "scan", "Z:" + wsmall])
+        # Native figures on the same small stream, for the relative view.
+        _, _, out = run_timed([exe["bench_ceiling"], "sax", wsmall], stdout=subprocess.PIPE)
+        n_sax = float(out.split()[2])
+        ndt, _, _ = run_timed([bitsguard, "scan", wsmall])
+        res["wine"] = {"events": a.wine_events, "sax_events_per_s": w_sax, "scan_events_per_s": a.wine_events / dt,
+                       "native_sax_events_per_s": n_sax, "native_scan_events_per_s": a.wine_events / ndt,
+                       "note": "scan time under Wine includes process start-up of wine itself"}
+
+    with open(a.json, "w") as f:
+        json.dump(res, f, indent=2)
+
+    def row(what, value, ceiling, target):
+        print(f"  {what:<44} {value:>14} {ceiling:>16} {target:>22}")
+
+    print(f"\nbitsguard benchmark: {n:,} events ({size_mb:.0f} MB), seed {a.seed}, {res['machine']['cores']} cores, "
+          f"{res['machine']['system']}")
+    row("measure", "value", "ceiling (same run)", "target / result")
+    row("scan end to end (events/s)", f"{scan_eps:,.0f}", f"SAX {sax_eps:,.0f}",
+        f">=0.70x: {scan_eps / sax_eps:.2f}x")
+    row("libxml2 DOM per event (events/s)", f"{dom_eps:,.0f}", f"SAX {sax_eps:,.0f}", f"{dom_eps / sax_eps:.2f}x")
+    row("classify, stream's 16403 names (names/s)", f"{speed.get('classify', 0):,.0f}", "", ">=5,000,000")
+    row("classify, typical mix (names/s)", f"{classify_typical:,.0f}", "", ">=5,000,000")
+    row("Sigma rule substring test (names/s)", f"{speed.get('sigma', 0):,.0f}", "", "")
+    for sync, s in sorted(store.items()):
+        row(f"store, batches of 64 + bookmark, sync={sync}", f"{s['store_per_s']:,.0f}/s",
+            f"raw {s['raw_per_s']:,.0f}/s", f">=50k, <=2x: {s['raw_per_s'] / s['store_per_s']:.2f}x")
+    row(f"peak RSS scanning {a.small:,} events", f"{rss_small / 1024:.1f} MB", "", "")
+    row(f"peak RSS scanning {n:,} events", f"{rss_big / 1024:.1f} MB", f"{rss_small / 1024:.1f} MB",
+        f"<=1.2x, <32MB: {rss_big / max(rss_small, 1):.2f}x")
+    if "wine" in res:
+        w = res["wine"]
+        row(f"under Wine, {w['events']:,} events: scan", f"{w['scan_events_per_s']:,.0f}",
+            f"SAX {w['sax_events_per_s']:,.0f}", f"native {w['native_scan_events_per_s']:,.0f}")
+    print("\n  accuracy by category (jobs; public = truly public IP)")
+    print(f"  {'category':<20} {'jobs':>8} {'public':>8} {'Sigma alerts':>13} {'bitsguard':>10}")
+    for c in sorted(cats, key=lambda c: (-c["public"], c["category"])):
+        print(f"  {c['category']:<20} {c['jobs']:>8} {c['public']:>8} {c['sigma']:>13} {c['bitsguard']:>10}")
+    print(f"  Sigma rule: {sg_miss} missed, {sg_fa} false alarms; bitsguard: {bg_miss} missed, {bg_fa} false alarms")
+    print(f"\n  JSON: {os.path.abspath(a.json)}")
+    for p in (big, big_truth, small, small_truth):
+        os.remove(p)
+    if a.check and (bg_miss or bg_fa):
+        print("accuracy check failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
