@@ -188,7 +188,9 @@ fi
 
 # 4. PARAMCHANGE: configuration from the registry, Group Policy winning value by value, an invalid
 # allowlist entry reported (event 103) and ignored, the service still running.
-run reg1 reg add 'HKLM\SOFTWARE\bitsguard' /v Allowlist /t REG_SZ /d '10.0.0.0/99;192.0.2.1' /f
+run reg0 reg add 'HKLM\SOFTWARE\bitsguard' /v Allowlist /t REG_MULTI_SZ /d '198.51.100.0/24\0example.org' /f
+run reg1 reg add 'HKLM\SOFTWARE\Policies\bitsguard' /v Allowlist /t REG_SZ /d '10.0.0.0/99;192.0.2.1' /f
+run reg5 reg add 'HKLM\SOFTWARE\Policies\bitsguard' /v DatabasePath /t REG_EXPAND_SZ /d '%SystemDrive%\ProgramData\bitsguard\other.db' /f
 run reg2 reg add 'HKLM\SOFTWARE\bitsguard' /v RetentionDays /t REG_DWORD /d 9 /f
 run reg3 reg add 'HKLM\SOFTWARE\Policies\bitsguard' /v RetentionDays /t REG_DWORD /d 5 /f
 run reg4 reg add 'HKLM\SOFTWARE\bitsguard' /v Backfill /t REG_DWORD /d 7 /f
@@ -208,9 +210,11 @@ done
 if [ -n "$reloaded" ]; then
     ok "event 102 after PARAMCHANGE"
     # Event 102's strings follow "reloaded on PARAMCHANGE": allowlist count, backfill, retention days.
-    strings=$(grep -A3 "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log" | sed -n 's/.*ReportEventW L"\(.*\)"/\1/p' | tr '\n' ' ')
-    [ "$strings" = "reloaded on PARAMCHANGE 1 1 5 " ] && ok "reloaded: 1 allowlist entry, Backfill 7 ignored, policy RetentionDays 5 wins" ||
-        fail "reloaded configuration strings: '$strings' (expected 'reloaded on PARAMCHANGE 1 1 5 ')"
+    strings=$(grep -A6 "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log" | sed -n 's/.*ReportEventW L"\(.*\)"/\1/p' | tr '\n' ' ')
+    want='reloaded on PARAMCHANGE 1 1 5 0 0 C:\\ProgramData\\bitsguard\\other.db '
+    [ "$strings" = "$want" ] &&
+        ok "reloaded: policy Allowlist (REG_SZ, 1 valid entry) and RetentionDays win, Backfill 7 ignored, REG_EXPAND_SZ path expanded" ||
+        fail "reloaded configuration strings: '$strings' (expected '$want')"
 else
     fail "no configuration event after PARAMCHANGE"
 fi
@@ -218,6 +222,16 @@ grep -q 'eventlog.*L"10.0.0.0/99"' "$logs/boot.log" && ok "event 103 names the i
     fail "no event 103 for the invalid allowlist entry"
 grep -q 'eventlog.*L"Backfill"' "$logs/boot.log" && ok "event 103 names the invalid Backfill value" ||
     fail "no event 103 for Backfill=7"
+# Without the policy's Allowlist the settings key's REG_MULTI_SZ (two entries) applies.
+run regdel0 reg delete 'HKLM\SOFTWARE\Policies\bitsguard' /v Allowlist /f
+n_before=$(grep -c "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log")
+run reload2 "$exe" reload || fail "second reload exited $(cat "$logs/reload2.rc")"
+for _ in $(seq 1 50); do
+    [ "$(grep -c "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log")" -gt "$n_before" ] && break
+    sleep 0.2
+done
+count=$(grep -A1 "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log" | sed -n 's/.*ReportEventW L"\([0-9]*\)"$/\1/p' | tail -1)
+[ "$count" = 2 ] && ok "REG_MULTI_SZ allowlist: 2 entries" || fail "REG_MULTI_SZ allowlist gave '${count}' entries, expected 2"
 run query1b sc query bitsguard
 grep -q "STATE *: *4 *RUNNING" "$logs/query1b.out" && ok "still RUNNING after reload" || { fail "not running after reload"; cat "$logs/query1b.out"; }
 run regdel1 reg delete 'HKLM\SOFTWARE\bitsguard' /f
