@@ -202,6 +202,9 @@ service_wait RUNNING 20 && pass "service RUNNING after install" || fail "service
 # The service read them: its "configuration loaded" event (102) carries the retention days.
 grep -q 'eventlog:ReportEventW L"36500"' "$logs/boot.log" && pass "the service loaded RetentionDays=36500 (event 102)" ||
     fail "no configuration-loaded event with RetentionDays 36500 in boot.log"
+# The deferred custom action ran bitsguard.exe setup (its output reaches msiexec's stdout under Wine).
+grep -q 'bitsguard setup: done' "$logs/install.log" && pass "setup custom action ran and succeeded" ||
+    fail "no 'bitsguard setup: done' in $logs/install.log"
 # setup (the deferred custom action) creates the data folder before the service starts.
 [ -d "$data_dir" ] && pass "data folder created" || fail "no $data_dir after install"
 
@@ -277,6 +280,8 @@ service_wait RUNNING 10 && pass "service still RUNNING" || fail "service not RUN
 msiexec_run uninstall /x "$(winpath "$msi_next")"
 echo "figure: uninstall $msi_time s"
 [ "$msi_rc" -eq "$MSI_OK" ] && pass "msiexec /x exit 0" || fail "uninstall exited $msi_rc"
+grep -q 'bitsguard teardown:' "$logs/uninstall.log" && pass "teardown custom action ran" ||
+    fail "no 'bitsguard teardown:' output in $logs/uninstall.log"
 wrun svc-gone reg query "$svc_key" && fail "service still registered after uninstall" || pass "service removed"
 wrun sc-query sc query bitsguard
 grep -q 'RUNNING' "$logs/sc-query.log" && fail "service still running after uninstall" || pass "service not running"
