@@ -141,10 +141,14 @@ bg_error store_sqlite_error(int rc)
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
+#define STORE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define STORE_PRINTF(f, a)
 #endif
-static void
-err_set(char *errbuf, size_t errlen, const char *fmt, ...)
+static void err_set(char *errbuf, size_t errlen, const char *fmt, ...) STORE_PRINTF(3, 4);
+
+/* Writes a formatted message into the caller's errbuf (which may be NULL). */
+static void err_set(char *errbuf, size_t errlen, const char *fmt, ...)
 {
     if (!errbuf || !errlen)
         return;
