@@ -38,15 +38,10 @@ typedef struct bench_state {
     size_t name_count, name_cap;
 } bench_state;
 
+/* Processor time of this process: comparable across runs on a shared machine, unlike wall time. */
 static double now_seconds(void)
 {
-#ifdef _WIN32
     return (double)clock() / CLOCKS_PER_SEC;
-#else
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-#endif
 }
 
 static int job_cmp(const void *a, const void *b)

@@ -11,7 +11,10 @@ import tempfile
 
 
 def run_timed(cmd, stdout=subprocess.DEVNULL, env=None):
-    """Runs cmd, returns (wall seconds, peak RSS in KiB of that child, its stdout text or None)."""
+    """Runs cmd, returns (CPU seconds, peak RSS in KiB of that child, its stdout text or None).
+
+    CPU time (user + system) rather than wall time: on a shared machine other processes stretch the
+    wall clock of every step differently, while a step's own processor time stays comparable."""
     # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far, so measure in a fresh python.
     probe = (
         "import resource,subprocess,sys,time,json\n"
@@ -19,7 +22,8 @@ def run_timed(cmd, stdout=subprocess.DEVNULL, env=None):
         "p=subprocess.run(sys.argv[2:],stdout=(subprocess.PIPE if sys.argv[1]=='1' else subprocess.DEVNULL),"
         "stderr=subprocess.PIPE)\n"
         "dt=time.perf_counter()-t\n"
-        "print(json.dumps({'rc':p.returncode,'dt':dt,'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+        "u=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'rc':p.returncode,'dt':dt,'cpu':u.ru_utime+u.ru_stime,'rss':u.ru_maxrss,"
         "'out':(p.stdout.decode('utf-8','replace') if p.stdout else None),"
         "'err':p.stderr.decode('utf-8','replace')[-2000:]}))\n"
     )
@@ -28,7 +32,7 @@ def run_timed(cmd, stdout=subprocess.DEVNULL, env=None):
     r = json.loads(res.stdout)
     if r["rc"] not in (0, 1):
         raise SystemExit(f"benchmark step failed ({r['rc']}): {' '.join(cmd)}\n{r['err']}")
-    return r["dt"], r["rss"], r["out"]
+    return r["cpu"], r["rss"], r["out"]
 
 
 def parse_compare(text):
