@@ -386,6 +386,46 @@ static void test_stop(void)
     src->ops->destroy(src);
 }
 
+static DWORD WINAPI stop_later(LPVOID arg)
+{
+    Sleep(400);
+    event_source *src = arg;
+    src->ops->stop(src);
+    return 0;
+}
+
+/* A stop while a batch renders slowly (200 ms per event in the double) ends the batch between events:
+ * nothing handed out, the bookmark not moved. */
+static void test_stop_during_slow_render(void)
+{
+    event_source *src = win_evt_source_new(NULL, 0);
+    CHECK(src != NULL);
+    if (!src)
+        return;
+    CHECK(control_write(L"slow-render.txt", "200"));
+    CHECK_INT_EQ(src->ops->subscribe(src, CHANNEL, NULL, 1), BG_ERR_OK);
+    CHECK_INT_EQ(src->ops->wait(src), BG_ERR_OK);
+    HANDLE th = CreateThread(NULL, 0, stop_later, src, 0, NULL);
+    CHECK(th != NULL);
+    const char *xml[ENGINE_BATCH_MAX];
+    size_t len[ENGINE_BATCH_MAX], count = 9;
+    ULONGLONG t0 = GetTickCount64();
+    CHECK_INT_EQ(src->ops->next(src, ENGINE_BATCH_MAX, xml, len, &count), BG_ERR_STOPPED);
+    ULONGLONG took = GetTickCount64() - t0;
+    CHECK_INT_EQ(count, 0);
+    CHECK(took < 1500); /* 15 events at 200 ms would take 3 s. */
+    char *bm = NULL;
+    CHECK_INT_EQ(src->ops->bookmark_render(src, &bm), BG_ERR_OK);
+    CHECK(bm == NULL);
+    free(bm);
+    control_delete(L"slow-render.txt");
+    if (th) {
+        WaitForSingleObject(th, INFINITE);
+        CloseHandle(th);
+    }
+    src->ops->destroy(src);
+}
+
 /* A query over a file reads it oldest first and ends; a missing file is an input error. */
 static void test_query_file(void)
 {
@@ -523,6 +563,7 @@ static int child_main(void)
     CHECK_RUN(test_errors_mapped);
     CHECK_RUN(test_render_sizes_and_utf8);
     CHECK_RUN(test_stop);
+    CHECK_RUN(test_stop_during_slow_render);
     CHECK_RUN(test_query_file);
     CHECK_RUN(test_engine_end_to_end);
     return CHECK_DONE();
