@@ -604,23 +604,35 @@ static void unc_host_classify(const char *p, const char *e, classify_result *out
     host_classify(p, he, 0, out);
 }
 
-static int ci_equal3(const char *s, const char *lower3)
+/* When [p, e) starts with pattern (lower case, '\\' matching either separator), returns the end of
+ * the match, else NULL. */
+static const char *ci_prefix(const char *p, const char *e, const char *pattern)
 {
-    for (int k = 0; k < 3; k++) {
-        char c = s[k];
+    for (; *pattern; pattern++, p++) {
+        if (p >= e)
+            return NULL;
+        char c = *p;
+        if (*pattern == '\\') {
+            if (!char_is_sep(c))
+                return NULL;
+            continue;
+        }
         if (c >= 'A' && c <= 'Z')
             c = (char)(c + ('a' - 'A'));
-        if (c != lower3[k])
-            return 0;
+        if (c != *pattern)
+            return NULL;
     }
-    return 1;
+    return p;
 }
 
 /* After "\\?\", "\\.\" or "\??\": "UNC\host\share" is SMB, anything else (C:\, Volume{...}, pipes) local. */
 static void device_path_classify(const char *p, const char *e, classify_result *out)
 {
-    if (e - p >= 4 && ci_equal3(p, "unc") && char_is_sep(p[3])) {
-        unc_host_classify(p + 4, e, out);
+    const char *host = ci_prefix(p, e, "unc\\");
+    if (!host)
+        host = ci_prefix(p, e, "globalroot\\device\\mup\\"); /* The redirector behind every UNC path. */
+    if (host) {
+        unc_host_classify(host, e, out);
         return;
     }
     if (p == e)
@@ -738,6 +750,11 @@ void classify_name(const char *name, size_t len, classify_result *out)
     }
     if (e - s >= 4 && s[0] == '\\' && s[1] == '?' && s[2] == '?' && s[3] == '\\') {
         device_path_classify(s + 4, e, out); /* An NT object path, \??\C:\ or \??\UNC\host\share. */
+        return;
+    }
+    const char *mup = ci_prefix(s, e, "\\device\\mup\\");
+    if (mup) {
+        unc_host_classify(mup, e, out); /* The NT path of a UNC name: \Device\Mup\host\share. */
         return;
     }
     if (char_is_sep(s[0]) || (e - s >= 2 && char_is_alpha(s[0]) && s[1] == ':')) {

@@ -45,8 +45,9 @@ typedef struct classify_result {
  *
  * Rules, beyond the WHATWG URL standard's host parsing for http, https and file:
  * - kind: http/https from the scheme (kept even when the host is invalid); file:// with a host, UNC
- *   (\\host, //host, \\?\UNC\host, \\.\UNC\host, \??\UNC\host, file:////host) is smb; drive paths, device
- *   paths, rooted paths, file:///C:/ and file://localhost/ are local; other schemes are invalid/unknown.
+ *   (\\host, //host, \\?\UNC\host, \\.\UNC\host, \??\UNC\host, \\?\GLOBALROOT\Device\Mup\host,
+ *   \Device\Mup\host, file:////host) is smb; drive paths, device paths, rooted paths, file:///C:/
+ *   and file://localhost/ are local; other schemes are invalid/unknown.
  * - UNC hosts: not percent-decoded; "host@SSL@443" (WebDAV) keeps the part before '@'; a bracketed or
  *   bare IPv6 address and Windows' "2001-db8--1.ipv6-literal.net" names ('-' for ':', 's' for '%')
  *   are IPv6 literals (in URLs too, since Windows' resolver answers them itself).
