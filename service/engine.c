@@ -300,6 +300,7 @@ static void engine_restore(engine *e)
     store_filter f;
     store_filter_init(&f);
     f.include_allowed = 1;
+    f.active_only = 1; /* The limit counts open jobs only, however many finished ones are newer. */
     f.limit = ENGINE_RESTORE_MAX;
     bg_error rc = store_query_run(e->st, &f, engine_restore_row, &r);
     if (rc == BG_ERR_OK)
