@@ -78,7 +78,7 @@ echo "figure: MSI size $(stat -c %s "$msi_base") bytes (bitsguard.exe $(stat -c 
 # --- the Wine prefix: a pristine one is created once and cached; each run starts from a copy.
 export WINEARCH=win64
 export WINEDEBUG="-all,+eventlog"
-# No Mono/Gecko prompts; the wevtapi double beside the exe wins over Wine's stub.
+# No Mono/Gecko prompts; the wevtapi double put in system32 below wins over Wine's builtin stub.
 export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b"
 export WINELOADER="$wine"
 template="$work/prefix-template"
