@@ -62,14 +62,33 @@ fi
 
 out=$(mktemp "${TMPDIR:-/tmp}/wine-run.XXXXXX") || exit 127
 err="$out.err"
-"$wine" "$@" >"$out" 2>"$err"
+# Copies the captured output out, read as a Windows text-mode reader would if asked to.
+output_dump() {
+    if [ "${BG_WINE_TEXT_OUTPUT:-0}" = 1 ]; then
+        sed 's/\r$//' "$out"
+        sed 's/\r$//' "$err" >&2
+    else
+        cat "$out"
+        cat "$err" >&2
+    fi
+    rm -f "$out" "$err"
+}
+
+# In the background so a TERM from ctest (timeout) can stop the program and still show its output;
+# "<&0" keeps stdin, which a background job would otherwise lose to /dev/null.
+"$wine" "$@" <&0 >"$out" 2>"$err" &
+child=$!
+# A watchdog for the SIGKILL case, which no trap sees: when this script is gone, the Windows
+# program must not live on (an orphaned test would keep the wineserver and CI busy).
+wrapper=$$
+(
+    while kill -0 "$wrapper" 2>/dev/null; do sleep 1; done
+    kill -KILL "$child" 2>/dev/null
+) </dev/null >/dev/null 2>&1 &
+watchdog=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; kill "$watchdog" 2>/dev/null; echo "wine-run: stopped by a signal" >>"$err"; output_dump; exit 143' TERM INT HUP
+wait "$child"
 status=$?
-if [ "${BG_WINE_TEXT_OUTPUT:-0}" = 1 ]; then
-    sed 's/\r$//' "$out"
-    sed 's/\r$//' "$err" >&2
-else
-    cat "$out"
-    cat "$err" >&2
-fi
-rm -f "$out" "$err"
+kill "$watchdog" 2>/dev/null
+output_dump
 exit "$status"
