@@ -387,16 +387,6 @@ fail:
     return store_sqlite_error(rc);
 }
 
-/* Whether a file exists (and is readable as a file). */
-static int file_exists(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return errno != ENOENT && errno != ENOTDIR ? -1 : 0;
-    fclose(fp);
-    return 1;
-}
-
 /* Renames path (and its -wal, -shm, -journal) to "<path>.corrupt-YYYYMMDDTHHMMSSZ[-N]"; the new name in aside. */
 static int file_move_aside(const char *path, char *aside, size_t n)
 {
@@ -416,9 +406,9 @@ static int file_move_aside(const char *path, char *aside, size_t n)
         int len = snprintf(aside, n, "%s.corrupt-%s%s", path, compact, suffix);
         if (len < 0 || (size_t)len >= n)
             return -1;
-        if (file_exists(aside) != 0)
+        if (store_file_exists(aside) != 0)
             continue;
-        if (rename(path, aside) != 0)
+        if (store_file_rename(path, aside) != 0)
             return -1;
         static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
         for (size_t k = 0; k < 3; k++) {
@@ -426,9 +416,9 @@ static int file_move_aside(const char *path, char *aside, size_t n)
             int a = snprintf(from, sizeof from, "%s%s", path, sidecars[k]);
             int b = snprintf(to, sizeof to, "%s%s", aside, sidecars[k]);
             /* A stale WAL of the old file must never be applied to the fresh one: move or delete it. */
-            if (a > 0 && (size_t)a < sizeof from && b > 0 && (size_t)b < sizeof to && file_exists(from) == 1) {
-                if (rename(from, to) != 0)
-                    remove(from);
+            if (a > 0 && (size_t)a < sizeof from && b > 0 && (size_t)b < sizeof to && store_file_exists(from) == 1) {
+                if (store_file_rename(from, to) != 0)
+                    store_file_remove(from);
             }
         }
         return 0;
@@ -442,12 +432,12 @@ static bg_error open_error(sqlite3 *db, const char *path, int rc)
     int sys = db ? sqlite3_system_errno(db) : 0;
     if (sys == EACCES || sys == EPERM || sys == EROFS)
         return BG_ERR_DB_READONLY;
-    if ((rc & 0xff) == SQLITE_CANTOPEN && file_exists(path) == 0) {
+    if ((rc & 0xff) == SQLITE_CANTOPEN && store_file_exists(path) == 0) {
         /* SQLite retries read-only after a refused create, so its errno tells ENOENT; ask the folder. */
-        FILE *fp = fopen(path, "ab");
+        FILE *fp = store_file_open(path, "ab");
         if (fp) {
             fclose(fp);
-            remove(path);
+            store_file_remove(path);
         } else if (errno == EACCES || errno == EPERM || errno == EROFS) {
             return BG_ERR_DB_READONLY;
         }
@@ -604,7 +594,7 @@ bg_error store_open_existing(store **out, const char *path, char *errbuf, size_t
         errbuf[0] = '\0';
     if (!path || !*path)
         return BG_ERR_INVALID_ARG;
-    int exists = file_exists(path);
+    int exists = store_file_exists(path);
     if (exists == 0) {
         err_set(errbuf, errlen, "%s: no database at this path (give --db PATH, or run the service first)", path);
         return BG_ERR_DB_OPEN;

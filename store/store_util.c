@@ -1,13 +1,8 @@
 /* Store helpers without SQL: UTC time text, time bounds, IP and CIDR parsing, the default database path. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#ifdef _WIN32
-#include <direct.h>
-#endif
 
 #include "store_internal.h"
 
@@ -335,56 +330,50 @@ bg_error store_cidr_parse(const char *text, uint8_t lo[16], uint8_t hi[16])
     return BG_ERR_OK;
 }
 
-/* Creates one folder; an existing one is fine. */
-static int folder_make(const char *path)
-{
-#ifdef _WIN32
-    int rc = _mkdir(path);
-#else
-    int rc = mkdir(path, 0700);
-#endif
-    return (rc == 0 || errno == EEXIST) ? 0 : -1;
-}
-
 static bg_error path_default(char *buf, size_t n, int create)
 {
-    const char *base;
-    const char *suffix;
-    char sep;
+    const char *suffix = "";
+    bg_error e = BG_ERR_OK;
 #ifdef _WIN32
-    base = getenv("ProgramData");
-    suffix = "";
-    sep = '\\';
+    const char sep = '\\';
+    char *base = store_env_get("ProgramData");
 #else
-    sep = '/';
-    base = getenv("XDG_DATA_HOME");
-    suffix = "";
+    const char sep = '/';
+    char *base = store_env_get("XDG_DATA_HOME");
     /* The XDG specification says a relative XDG_DATA_HOME is invalid and must be ignored. */
     if (!base || base[0] != '/') {
-        base = getenv("HOME");
+        free(base);
+        base = store_env_get("HOME");
         suffix = "/.local/share";
     }
 #endif
-    if (!base || !*base)
-        return BG_ERR_CONFIG;
+    if (!base || !*base) {
+        e = BG_ERR_CONFIG;
+        goto cleanup;
+    }
     int len = snprintf(buf, n, "%s%s%cbitsguard%cbitsguard.db", base, suffix, sep, sep);
-    if (len < 0 || (size_t)len >= n)
-        return BG_ERR_TOO_LARGE;
+    if (len < 0 || (size_t)len >= n) {
+        e = BG_ERR_TOO_LARGE;
+        goto cleanup;
+    }
     if (!create)
-        return BG_ERR_OK;
+        goto cleanup;
     /* Create each missing folder on the way (XDG: missing folders are created 0700). */
     char *last = strrchr(buf, sep);
     for (char *p = strchr(buf + 1, sep); p && p <= last; p = strchr(p + 1, sep)) {
         if (p[-1] == ':' || p[-1] == sep)
             continue; /* "C:" or a doubled separator */
         *p = '\0';
-        struct stat sb;
-        int rc = stat(buf, &sb) == 0 ? 0 : folder_make(buf);
+        int rc = store_folder_make(buf);
         *p = sep;
-        if (rc != 0)
-            return BG_ERR_IO;
+        if (rc != 0) {
+            e = BG_ERR_IO;
+            goto cleanup;
+        }
     }
-    return BG_ERR_OK;
+cleanup:
+    free(base);
+    return e;
 }
 
 bg_error store_path_default(char *buf, size_t n)

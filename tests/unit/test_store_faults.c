@@ -341,6 +341,39 @@ static void test_corrupt_truncated(void)
     db_remove();
 }
 
+/* A UTF-8 path beyond ASCII (SQLite's convention) works for open, move-aside and the fresh file alike. */
+static void test_corrupt_unicode_path(void)
+{
+    snprintf(db_path, sizeof db_path, "%s/bg_test_store_d\xc3\xa9j\xc3\xa0_\xe6\x97\xa5\xe6\x9c\xac_%d.db", tmp_dir(),
+             rand());
+    FILE *fp = store_file_open(db_path, "wb");
+    CHECK(fp != NULL);
+    if (!fp)
+        return;
+    fputs("definitely not SQLite format 3, just text padding the first page out................", fp);
+    fclose(fp);
+    store *s = NULL;
+    char err[1024];
+    CHECK_INT_EQ(store_open(&s, db_path, NULL, err, sizeof err), BG_ERR_OK);
+    CHECK(strstr(err, "moved aside") != NULL);
+    store_close(s);
+    CHECK_INT_EQ(store_file_exists(db_path), 1);
+    const char *to = strstr(err, "moved aside to ");
+    if (to) {
+        char aside[700];
+        snprintf(aside, sizeof aside, "%.*s", (int)strcspn(to + 15, ";"), to + 15);
+        CHECK_INT_EQ(store_file_exists(aside), 1);
+        CHECK_INT_EQ(store_file_remove(aside), 0);
+    }
+    char side[700];
+    snprintf(side, sizeof side, "%s-wal", db_path);
+    store_file_remove(side);
+    snprintf(side, sizeof side, "%s-shm", db_path);
+    store_file_remove(side);
+    CHECK_INT_EQ(store_file_remove(db_path), 0);
+    CHECK_INT_EQ(store_file_exists(db_path), 0);
+}
+
 /* The disk fills: the batch rolls back, the bookmark stays; with space back the same batch commits. */
 static void test_disk_full(void)
 {
@@ -480,6 +513,7 @@ int main(void)
 #endif
     CHECK_RUN(test_corrupt_garbage);
     CHECK_RUN(test_corrupt_truncated);
+    CHECK_RUN(test_corrupt_unicode_path);
     CHECK_RUN(test_disk_full);
     CHECK_RUN(test_folder_is_a_file);
 #ifndef _WIN32
