@@ -140,7 +140,11 @@ check_alerts() { # $1 log, $2 expected ids: each alerted exactly once in that ru
     [ "$logged" -eq "$(alerts "$1" | wc -l)" ] || fail "$1: $logged Event Log detections, $(alerts "$1" | wc -l) alert lines"
 }
 
+# Events the double handed out more than once (from feed\trace.txt), one record id per line.
+handed_twice() { grep '^event ' "$work/feed/trace.txt" | sort | uniq -d | sed 's/^event //'; }
+
 # 1. First run: existing events (backfill from the oldest record), then live ones.
+: >"$work/feed/trace.txt" # The double logs every subscribe and every event it hands out.
 feed_jobs 001 1 5 100
 want1=$(expect_records 5 100)
 run_start run1
@@ -193,6 +197,7 @@ grep -q 'malformed [1-9]' "$work/run2.err" || fail "run2: hostile events not cou
 all="$want1"$'\n'"$want2"$'\n'"$want3"$'\n'"$want4"$'\n'"$want5"$'\n'"$want7"
 check_stored "run2" "$all"
 
+[ -z "$(handed_twice)" ] || fail "events handed out twice before the kill: $(handed_twice | head -5 | tr '\n' ' ')"
 # 6. SIGKILL mid-stream, restart: every detection stored exactly once, no alert raised twice.
 run_start run3
 sleep 1
@@ -212,6 +217,11 @@ run_stop run4
 check_stored "run3+run4" "$all"$'\n'"$want8"
 dups=$( (alerts run3; alerts run4) | sort | uniq -d | wc -l)
 [ "$dups" -eq 0 ] || fail "run3+run4: $dups records alerted twice"
+# Only the batch in flight at the kill (at most 64 events, uncommitted) may be handed out again.
+replayed=$(handed_twice | wc -l)
+[ "$replayed" -le 64 ] || fail "$replayed events handed out twice after the kill (more than one batch)"
+[ -z "$(handed_twice | awk '$1 < 1000')" ] || fail "events from before the kill were read again"
+echo "     $replayed events of the uncommitted batch were read again after the restart"
 [ "$failures" -eq 0 ] && echo "ok   run3 SIGKILL, run4 exactly-once"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s); work folder kept: $work"; trap - EXIT; exit 1; }

@@ -122,10 +122,14 @@ service_pid() { # The Unix pid of this run's service process (its command line n
     done
 }
 
+# Events the double handed out more than once (from feed\trace.txt), one record id per line.
+handed_twice() { grep '^event ' "$work/feed/trace.txt" | sort | uniq -d | sed 's/^event //'; }
+
 # 1. Install (demand start), point the database into the work folder, start.
 w "$work/bitsguard.exe" uninstall >/dev/null 2>&1 # A service left by an interrupted run would be kept.
 w "$work/bitsguard.exe" install --start demand >"$work/install.log" 2>&1 || { fail "install"; cat "$work/install.log"; }
 w reg add 'HKLM\SOFTWARE\bitsguard' /v DatabasePath /t REG_SZ /d "$db" /f >/dev/null 2>&1 || fail "reg add"
+: >"$work/feed/trace.txt" # The double logs every subscribe and every event it hands out.
 feed_jobs 001 1 5 100
 want1=$(expect_records 5 100)
 w sc start bitsguard >"$work/start1.log" 2>&1
@@ -159,6 +163,7 @@ check_stored "before kill" "$before_kill"
 got=$(alerted_records 100 499 | sort -n)
 [ "$got" = "$(sort -n <<<"$before_kill")" ] || fail "alerts before the kill: got [$(echo $got)]"
 
+[ -z "$(handed_twice)" ] || fail "events handed out twice before the kill: $(handed_twice | head -5 | tr '\n' ' ')"
 # 4. SIGKILL the service process mid-stream (rendering slowed), restart: exactly-once.
 echo 5 >"$work/feed/slow-render.txt"
 feed_jobs 005 1001 300 1000
@@ -185,6 +190,11 @@ wait_stored 320 180
 check_stored "after kill and restart" "$before_kill"$'\n'"$want5"
 dups=$(alerted_records 100 1599 | sort | uniq -d | wc -l)
 [ "$dups" -eq 0 ] || fail "$dups records alerted twice"
+# Only the batch in flight at the kill (at most 64 events, uncommitted) may be handed out again.
+replayed=$(handed_twice | wc -l)
+[ "$replayed" -le 64 ] || fail "$replayed events handed out twice after the kill (more than one batch)"
+[ -z "$(handed_twice | awk '$1 < 1000')" ] || fail "events from before the kill were read again"
+echo "     $replayed events of the uncommitted batch were read again after the restart"
 [ "$failures" -eq 0 ] && echo "ok   SIGKILL and restart: exactly-once"
 
 w sc stop bitsguard >/dev/null 2>&1

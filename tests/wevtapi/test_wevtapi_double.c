@@ -525,6 +525,37 @@ static void test_utf16_hostile_slow(void)
     CloseHandle(sig);
 }
 
+/* feed\trace.txt: one line per subscribe and per event handed out. */
+static void test_trace(void)
+{
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, L"trace.txt");
+    CHECK(control_write(L"trace.txt", ""));
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE bm =
+        EvtCreateBookmark(L"<BookmarkList><Bookmark Channel='" CHANNEL L"' RecordId='106'/></BookmarkList>");
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark);
+    EVT_HANDLE ev[2];
+    DWORD got = 0;
+    CHECK(EvtNext(sub, 2, ev, INFINITE, 0, &got) && got == 2);
+    for (DWORD i = 0; i < got; i++)
+        EvtClose(ev[i]);
+    EvtClose(sub);
+    EvtClose(bm);
+    CloseHandle(sig);
+    HANDLE fh = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(fh != INVALID_HANDLE_VALUE);
+    if (fh != INVALID_HANDLE_VALUE) {
+        char buf[256] = "";
+        DWORD n = 0;
+        ReadFile(fh, buf, sizeof buf - 1, &n, NULL);
+        buf[n] = '\0';
+        CloseHandle(fh);
+        CHECK_STR_EQ(buf, "subscribe origin 3 strict 0 after 106\nevent 107\nevent 108\n");
+    }
+    DeleteFileW(path);
+}
+
 /* ---------- parent: a private copy of exe + DLL per run ---------- */
 
 static void tree_remove(const wchar_t *dir)
@@ -608,5 +639,6 @@ int main(int argc, char **argv)
     CHECK_RUN(test_push_model);
     CHECK_RUN(test_channel_config);
     CHECK_RUN(test_utf16_hostile_slow);
+    CHECK_RUN(test_trace);
     return CHECK_DONE();
 }

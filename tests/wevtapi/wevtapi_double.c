@@ -233,6 +233,21 @@ static void control_delete(const wchar_t *name)
         DeleteFileW(path);
 }
 
+/* Appends to feed\trace.txt when that file exists (tests create it to see what was handed out). */
+static void trace_append(const char *text, size_t len)
+{
+    wchar_t path[MAX_PATH];
+    DWORD put = 0;
+    if (len == 0 || !feed_path(L"trace.txt", path))
+        return;
+    HANDLE fh = CreateFileW(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                            OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (fh == INVALID_HANDLE_VALUE)
+        return;
+    WriteFile(fh, text, (DWORD)len, &put, NULL);
+    CloseHandle(fh);
+}
+
 /* ---------- bounded text scanning ---------- */
 
 static const char *mem_find(const char *hay, size_t hay_len, const char *needle)
@@ -836,6 +851,14 @@ cleanup:
         result_free(r);
         r = NULL;
     }
+    {
+        char line[96];
+        int n = r ? snprintf(line, sizeof line, "subscribe origin %lu strict %d after %llu\n", (unsigned long)origin,
+                             (Flags & EvtSubscribeStrict) != 0, (unsigned long long)r->cur.after_id)
+                  : snprintf(line, sizeof line, "subscribe error %lu\n", (unsigned long)err);
+        if (n > 0 && (size_t)n < sizeof line)
+            trace_append(line, (size_t)n);
+    }
     LeaveCriticalSection(&g_lock);
     SetLastError(err);
     return (EVT_HANDLE)r;
@@ -928,6 +951,19 @@ static DWORD result_next(result_obj *r, DWORD max, EVT_HANDLE *events, DWORD *re
             return *returned ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
         registry_add(&ev->h, OBJ_EVENT);
         events[(*returned)++] = (EVT_HANDLE)ev;
+    }
+    if (*returned) {
+        /* One "event <record id>" line per handle handed out, written once per batch. */
+        char *lines = malloc((size_t)*returned * 32);
+        size_t used = 0;
+        for (DWORD i = 0; lines && i < *returned; i++) {
+            int n = snprintf(lines + used, 32, "event %llu\n", (unsigned long long)((event_obj *)events[i])->id);
+            if (n > 0 && n < 32)
+                used += (size_t)n;
+        }
+        if (lines)
+            trace_append(lines, used);
+        free(lines);
     }
     return *returned ? ERROR_SUCCESS : ERROR_NO_MORE_ITEMS;
 }
