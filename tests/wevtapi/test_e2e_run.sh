@@ -6,7 +6,8 @@
 # the run's alert lines and its Event Log calls (Wine's eventlog debug channel):
 #   live events; Ctrl+C (SIGINT) stop and restart resume with nothing lost or repeated; a failed EvtNext
 #   (fault-next 1722) and an Event Log outage mid-stream (resubscribe after the bookmark); hostile events
-#   that must not stop the reader; SIGKILL mid-stream and restart (exactly-once rows, no alert twice).
+#   that must not stop the reader; SIGKILL mid-stream and restart (exactly-once rows, no alert twice); a
+#   rejected bookmark (possible gap, read again from the oldest, no alert twice); a disabled channel.
 # Exit 0 pass, 1 fail, 77 skip (no Wine).
 set -u
 exe=${1:?usage: test_e2e_run.sh BITSGUARD_EXE WEVTAPI_DLL}
@@ -223,6 +224,34 @@ replayed=$(handed_twice | wc -l)
 [ -z "$(handed_twice | awk '$1 < 1000')" ] || fail "events from before the kill were read again"
 echo "     $replayed events of the uncommitted batch were read again after the restart"
 [ "$failures" -eq 0 ] && echo "ok   run3 SIGKILL, run4 exactly-once"
+
+# 7. A rejected bookmark (the bookmarked record is gone): the reader records a possible gap, reads again
+# from the oldest record, and raises no alert for detections it already stored.
+touch "$work/feed/reject-bookmark"
+handed_before=$(grep -c '^event ' "$work/feed/trace.txt")
+run_start run5
+for _ in $(seq 300); do grep -q '^possible gap:' "$work/run5.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^possible gap:' "$work/run5.out" || fail "run5: no possible-gap alert"
+grep -q 'subscribe error 1168' "$work/feed/trace.txt" || fail "run5: the double did not reject the bookmark"
+for _ in $(seq 300); do [ "$(grep -c '^event ' "$work/feed/trace.txt")" -ge $((handed_before + 657)) ] && break; sleep 0.1; done
+sleep 0.5 # The last batch's commit.
+run_stop run5
+check_events run5 657 # Every event of the feed, read again from the oldest record.
+[ "$(alerts run5 | wc -l)" -eq 0 ] || fail "run5: $(alerts run5 | wc -l) detections alerted again after the gap"
+check_stored "run5" "$all"$'\n'"$want8"
+rm -f "$work/feed/reject-bookmark"
+[ "$failures" -eq 0 ] && echo "ok   run5 rejected bookmark: gap recorded, nothing alerted twice"
+
+# 8. A disabled channel is reported and retried; once enabled, events flow again.
+touch "$work/feed/channel-disabled"
+run_start run6
+for _ in $(seq 300); do grep -q '^error:' "$work/run6.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^error:.*' "$work/run6.out" || fail "run6: the disabled channel was not reported"
+rm -f "$work/feed/channel-disabled"
+feed_jobs 009 2001 1 3000
+wait_alerts run6 1 120 && echo "ok   run6 disabled channel reported, then read once enabled"
+run_stop run6
+check_alerts run6 "$(expect_records 1 3000)"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s); work folder kept: $work"; trap - EXIT; exit 1; }
 echo "all end-to-end checks passed"
