@@ -20,7 +20,9 @@ typedef struct store_options {
  * Opens (creating when absent) and migrates the database at path. A file that is corrupt or not a
  * database is renamed to "<path>.corrupt-YYYYMMDDTHHMMSSZ", a fresh database is created and the event
  * recorded in its errors table (errbuf also tells). Read-only files or folders give BG_ERR_DB_READONLY
- * with the path in errbuf. opt may be NULL for defaults.
+ * with the path in errbuf. opt may be NULL for defaults. The whole file is read once by
+ * PRAGMA quick_check (about 1.7 s for 500,000 detections, 400 MB, warm cache), so a damaged file is
+ * found at start rather than mid-ingestion. One store handle per thread.
  */
 bg_error store_open(store **out, const char *path, const store_options *opt, char *errbuf,
                     size_t errlen) BG_WARN_UNUSED;
