@@ -40,12 +40,42 @@ enum capture_target {
 
 enum section { SEC_NONE = 0, SEC_SYSTEM, SEC_EVENTDATA, SEC_USERDATA, SEC_OTHER };
 
+/* Element and attribute names the callbacks look for. They are interned once in the context's
+ * dictionary, which libxml2 keeps across xmlCtxtReset and uses for every name it reports, so a
+ * callback compares pointers instead of strings. */
+enum known_name {
+    N_EVENT,
+    N_SYSTEM,
+    N_EVENTDATA,
+    N_USERDATA,
+    N_PROVIDER,
+    N_EVENTID,
+    N_VERSION,
+    N_LEVEL,
+    N_TIMECREATED,
+    N_EVENTRECORDID,
+    N_CHANNEL,
+    N_COMPUTER,
+    N_SECURITY,
+    N_DATA,
+    N_NAME,
+    N_SYSTEMTIME,
+    N_USERID,
+    N_COUNT
+};
+
+static const char *const known_name_text[N_COUNT] = {
+    "Event",         "System",  "EventData", "UserData", "Provider", "EventID", "Version",    "Level",  "TimeCreated",
+    "EventRecordID", "Channel", "Computer",  "Security", "Data",     "Name",    "SystemTime", "UserID",
+};
+
 /* Parse-time state. Strings are kept as arena offsets until the end because the arena may move. */
 typedef struct parse_state {
     event *ev;
     xmlParserCtxtPtr ctxt;
-    int depth;     /* Current element depth; the root is 1. */
-    int seen_root; /* 1 once the root element started. */
+    const xmlChar *const *names; /* Interned known_name_text, indexed by enum known_name. */
+    int depth;                   /* Current element depth; the root is 1. */
+    int seen_root;               /* 1 once the root element started. */
     enum section section;
     int capture_depth; /* Depth of the element whose text is captured. */
     enum capture_target capture;
@@ -88,10 +118,10 @@ static void state_nomem(parse_state *st)
 }
 
 /* Appends bytes (no terminator) to the arena. */
-static int arena_append(parse_state *st, const char *s, size_t n)
+static inline int arena_append(parse_state *st, const char *s, size_t n)
 {
     event *ev = st->ev;
-    if (arena_reserve(ev, ev->arena_len + n + 1) != 0) {
+    if (ev->arena_len + n + 1 > ev->arena_cap && arena_reserve(ev, ev->arena_len + n + 1) != 0) {
         state_nomem(st);
         return -1;
     }
@@ -109,12 +139,13 @@ static size_t arena_put(parse_state *st, const char *s, size_t n)
     return off;
 }
 
-/* The value of an unprefixed attribute from SAX2's (localname, prefix, URI, value, end) quintuples. */
-static size_t attr_put(parse_state *st, int nb_attributes, const xmlChar **attributes, const char *name)
+/* The value of an unprefixed attribute from SAX2's (localname, prefix, URI, value, end) quintuples;
+ * name is an interned pointer. */
+static size_t attr_put(parse_state *st, int nb_attributes, const xmlChar **attributes, const xmlChar *name)
 {
     for (int i = 0; i < nb_attributes; i++) {
         const xmlChar **a = attributes + 5 * i;
-        if (a[1] == NULL && strcmp((const char *)a[0], name) == 0)
+        if (a[0] == name && a[1] == NULL)
             return arena_put(st, (const char *)a[3], (size_t)(a[4] - a[3]));
     }
     return ABSENT;
@@ -132,7 +163,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 {
     xmlParserCtxtPtr ctxt = ctx;
     parse_state *st = ctxt->_private;
-    const char *name = (const char *)localname;
+    const xmlChar *const *nm = st->names;
     (void)prefix;
     (void)nb_namespaces;
     (void)namespaces;
@@ -141,20 +172,20 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     st->depth++;
     if (st->depth == 1) {
         st->seen_root = 1;
-        if (strcmp(name, "Event") != 0 || (uri != NULL && strcmp((const char *)uri, EVENT_XML_NS) != 0)) {
+        if (localname != nm[N_EVENT] || (uri != NULL && strcmp((const char *)uri, EVENT_XML_NS) != 0)) {
             st->err = BG_ERR_NOT_EVENT;
-            snprintf(st->msg, sizeof st->msg, "root element is <%.64s>%s, not a Windows <Event>", name,
-                     uri != NULL && strcmp(name, "Event") == 0 ? " in another namespace" : "");
+            snprintf(st->msg, sizeof st->msg, "root element is <%.64s>%s, not a Windows <Event>",
+                     (const char *)localname, localname == nm[N_EVENT] ? " in another namespace" : "");
             xmlStopParser(ctxt);
         }
         return;
     }
     if (st->depth == 2) {
-        if (strcmp(name, "System") == 0)
+        if (localname == nm[N_SYSTEM])
             st->section = SEC_SYSTEM;
-        else if (strcmp(name, "EventData") == 0)
+        else if (localname == nm[N_EVENTDATA])
             st->section = SEC_EVENTDATA;
-        else if (strcmp(name, "UserData") == 0)
+        else if (localname == nm[N_USERDATA])
             st->section = SEC_USERDATA;
         else
             st->section = SEC_OTHER;
@@ -165,56 +196,38 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         return;
 
     if (st->section == SEC_SYSTEM && st->depth == 3) {
-        switch (name[0]) {
-        case 'P':
-            if (strcmp(name, "Provider") == 0)
-                st->provider = attr_put(st, nb_attributes, attributes, "Name");
-            break;
-        case 'E':
-            if (strcmp(name, "EventID") == 0)
-                capture_begin(st, CAP_EVENT_ID);
-            else if (strcmp(name, "EventRecordID") == 0)
-                capture_begin(st, CAP_RECORD_ID);
-            break;
-        case 'V':
-            if (strcmp(name, "Version") == 0)
-                capture_begin(st, CAP_VERSION);
-            break;
-        case 'L':
-            if (strcmp(name, "Level") == 0)
-                capture_begin(st, CAP_LEVEL);
-            break;
-        case 'T':
-            if (strcmp(name, "TimeCreated") == 0)
-                st->time = attr_put(st, nb_attributes, attributes, "SystemTime");
-            break;
-        case 'C':
-            if (strcmp(name, "Channel") == 0)
-                capture_begin(st, CAP_CHANNEL);
-            else if (strcmp(name, "Computer") == 0)
-                capture_begin(st, CAP_COMPUTER);
-            break;
-        case 'S':
-            if (strcmp(name, "Security") == 0)
-                st->user_sid = attr_put(st, nb_attributes, attributes, "UserID");
-            break;
-        default:
-            break;
-        }
+        if (localname == nm[N_PROVIDER])
+            st->provider = attr_put(st, nb_attributes, attributes, nm[N_NAME]);
+        else if (localname == nm[N_EVENTID])
+            capture_begin(st, CAP_EVENT_ID);
+        else if (localname == nm[N_VERSION])
+            capture_begin(st, CAP_VERSION);
+        else if (localname == nm[N_LEVEL])
+            capture_begin(st, CAP_LEVEL);
+        else if (localname == nm[N_TIMECREATED])
+            st->time = attr_put(st, nb_attributes, attributes, nm[N_SYSTEMTIME]);
+        else if (localname == nm[N_EVENTRECORDID])
+            capture_begin(st, CAP_RECORD_ID);
+        else if (localname == nm[N_CHANNEL])
+            capture_begin(st, CAP_CHANNEL);
+        else if (localname == nm[N_COMPUTER])
+            capture_begin(st, CAP_COMPUTER);
+        else if (localname == nm[N_SECURITY])
+            st->user_sid = attr_put(st, nb_attributes, attributes, nm[N_USERID]);
         return;
     }
 
     /* EventData/Data (named or not), or the leaf values of UserData/<Something>/<Value>. */
-    int is_data = st->section == SEC_EVENTDATA && st->depth == 3 && strcmp(name, "Data") == 0;
+    int is_data = st->section == SEC_EVENTDATA && st->depth == 3 && localname == nm[N_DATA];
     int is_user = st->section == SEC_USERDATA && st->depth == 4;
     if ((is_data || is_user) && st->field_count < EVENT_MAX_FIELDS) {
         size_t fname;
         if (is_data) {
-            fname = attr_put(st, nb_attributes, attributes, "Name");
+            fname = attr_put(st, nb_attributes, attributes, nm[N_NAME]);
             if (fname == ABSENT && st->err == BG_ERR_OK)
                 fname = arena_put(st, "", 0);
         } else {
-            fname = arena_put(st, name, strlen(name));
+            fname = arena_put(st, (const char *)localname, strlen((const char *)localname));
         }
         if (st->err != BG_ERR_OK)
             return;
@@ -350,9 +363,23 @@ static const xmlSAXHandler sax_handler_template = {
  * from an export buffer is followed by the next event's bytes). */
 typedef struct event_parser {
     xmlParserCtxtPtr ctxt;
+    xmlDictPtr dict; /* The dictionary the names below were interned in. */
+    const xmlChar *names[N_COUNT];
     char *copy;
     size_t copy_cap;
 } event_parser;
+
+/* Interns the known names in the context's dictionary (again, should libxml2 ever replace it). */
+static int parser_names_intern(event_parser *p)
+{
+    p->dict = p->ctxt->dict;
+    for (int i = 0; i < N_COUNT; i++) {
+        p->names[i] = xmlDictLookup(p->dict, (const xmlChar *)known_name_text[i], -1);
+        if (p->names[i] == NULL)
+            return -1;
+    }
+    return 0;
+}
 
 static event_parser *parser_get(event *ev)
 {
@@ -369,6 +396,11 @@ static event_parser *parser_get(event *ev)
     /* The context owns ctxt->sax (freed by xmlFreeParserCtxt); overwrite it with our handler. */
     memcpy(p->ctxt->sax, &sax_handler_template, sizeof(xmlSAXHandler));
     p->ctxt->userData = p->ctxt;
+    if (p->ctxt->dict == NULL || parser_names_intern(p) != 0) {
+        xmlFreeParserCtxt(p->ctxt);
+        free(p);
+        return NULL;
+    }
     ev->parser = p;
     return p;
 }
@@ -497,13 +529,6 @@ bg_error event_xml_parse(event *ev, const char *xml, size_t len, char *errbuf, s
         set_err(errbuf, errlen, "empty input");
         return BG_ERR_XML_MALFORMED;
     }
-    /* NUL is never legal in XML, and the parser's input ends at the first one: refuse it here. */
-    const char *nul = memchr(xml, '\0', len);
-    if (nul != NULL) {
-        if (errbuf != NULL && errlen > 0)
-            snprintf(errbuf, errlen, "NUL byte at offset %" PRIu64, (uint64_t)(nul - xml));
-        return BG_ERR_XML_MALFORMED;
-    }
     event_parser *parser = parser_get(ev);
     const char *input_text = parser != NULL ? parser_input_copy(parser, xml, len) : NULL;
     /* Decoded text never exceeds the input, so one reservation normally serves the whole parse. */
@@ -516,21 +541,39 @@ bg_error event_xml_parse(event *ev, const char *xml, size_t len, char *errbuf, s
     memset(&st, 0, sizeof st);
     st.ev = ev;
     st.ctxt = ctxt;
+    st.names = parser->names;
     st.provider = st.time = st.computer = st.channel = st.user_sid = ABSENT;
     st.event_id = st.version = st.level = st.record_id = ABSENT;
 
     xmlCtxtReset(ctxt);
+    if (ctxt->dict != parser->dict && parser_names_intern(parser) != 0) {
+        rc = BG_ERR_NOMEM;
+        snprintf(st.msg, sizeof st.msg, "out of memory");
+        goto cleanup;
+    }
     ctxt->_private = &st;
     ctxt->userData = ctxt;
     xmlCtxtUseOptions(ctxt, EVENT_PARSE_OPTIONS);
-    /* A string input reads the terminated copy in place, with no xmlBuf: libxml2 2.9's grow/shrink of
-     * static memory buffers loses its place on some inputs, and a string input never grows. */
-    xmlParserInputPtr input = xmlNewStringInputStream(ctxt, (const xmlChar *)input_text);
+    /* NUL is never legal in XML, and libxml2 would stop reading at one: refuse it here. */
+    const char *nul = memchr(input_text, '\0', len);
+    if (nul != NULL) {
+        rc = BG_ERR_XML_MALFORMED;
+        snprintf(st.msg, sizeof st.msg, "NUL byte at offset %" PRIu64, (uint64_t)(nul - input_text));
+        goto cleanup;
+    }
+    /* An input stream over the terminated copy, read in place: no xmlBuf (libxml2 2.9's grow/shrink of
+     * static memory buffers loses its place on some inputs), and, unlike xmlNewStringInputStream, no
+     * byte-by-byte strlen of an input whose length we know. */
+    xmlParserInputPtr input = xmlNewInputStream(ctxt);
     if (input == NULL) {
         rc = BG_ERR_NOMEM;
         snprintf(st.msg, sizeof st.msg, "out of memory");
         goto cleanup;
     }
+    input->base = (const xmlChar *)input_text;
+    input->cur = input->base;
+    input->length = (int)len;
+    input->end = input->base + len;
     if (inputPush(ctxt, input) < 0) {
         rc = BG_ERR_NOMEM;
         snprintf(st.msg, sizeof st.msg, "out of memory");
