@@ -6,7 +6,7 @@
 # Checks database rows (`bitsguard query --format json`) and the Event Log alerts (ReportEventW lines that
 # Wine prints on its eventlog channel to the output of the command that booted the prefix):
 #   install; start; backfill and live events; stop within 5 s and restart resume with nothing lost or
-#   repeated; an Event Log outage mid-stream; SIGKILL of the service process mid-stream, restart,
+#   repeated; an Event Log outage mid-stream; hostile events; SIGKILL of the service process mid-stream, restart,
 #   exactly-once rows and no alert twice; uninstall.
 # Exit 0 pass, 1 fail, 77 skip (no Wine).
 set -u
@@ -158,7 +158,19 @@ for _ in $(seq 150); do [ -e "$work/feed/outage.txt" ] || break; sleep 0.1; done
 feed_jobs 004 301 5 400
 want4=$(expect_records 5 400)
 wait_stored 20 60 && echo "ok   outage and resubscribe"
-before_kill="$want1"$'\n'"$want2"$'\n'"$want3"$'\n'"$want4"
+# Hostile events (empty, undefined entity, invalid UTF-8, deep nesting), then a good job: the service goes on.
+{
+    printf '<Events><Event/><Event xmlns="e"><System><EventRecordID>450</EventRecordID></System></Event>\n'
+    printf '<Event><System><EventID>16403</EventID><EventRecordID>452</EventRecordID></System><EventData><Data Name="RemoteName">&xxe;</Data></EventData></Event>\n'
+    printf '<Event><System><EventID>16403</EventID><EventRecordID>454</EventRecordID></System><EventData><Data Name="RemoteName">http://\xff\xfe\x80/</Data></EventData></Event>\n'
+    printf '<Event><System><EventID>16403</EventID><EventRecordID>456</EventRecordID></System>'
+    for _ in $(seq 2000); do printf '<a>'; done
+    printf '</System></Event>\n</Events>\n'
+} >"$work/feed/0045.tmp" && mv "$work/feed/0045.tmp" "$work/feed/0045.xml"
+feed_jobs 0046 451 1 460
+want46=$(expect_records 1 460)
+wait_stored 21 60 && [ "$(sc_state)" = 4 ] && echo "ok   hostile events"
+before_kill="$want1"$'\n'"$want2"$'\n'"$want3"$'\n'"$want4"$'\n'"$want46"
 check_stored "before kill" "$before_kill"
 got=$(alerted_records 100 499 | sort -n)
 [ "$got" = "$(sort -n <<<"$before_kill")" ] || fail "alerts before the kill: got [$(echo $got)]"
@@ -186,7 +198,7 @@ WINEDEBUG=-all,+eventlog "$wine" cmd /c exit </dev/null >>"$boot" 2>&1
 wait_state 1 30
 w sc start bitsguard >"$work/start3.log" 2>&1
 wait_state 4 30
-wait_stored 320 180
+wait_stored 321 180
 check_stored "after kill and restart" "$before_kill"$'\n'"$want5"
 dups=$(alerted_records 100 1599 | sort | uniq -d | wc -l)
 [ "$dups" -eq 0 ] || fail "$dups records alerted twice"
