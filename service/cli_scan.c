@@ -8,10 +8,14 @@
 #include "classify.h"
 #include "cli.h"
 #include "correlate.h"
+#include "engine.h"
 #include "event.h"
 #include "export.h"
 #include "output.h"
 #include "store.h"
+#ifdef BG_HAVE_SERVICE
+#include "win_scan.h"
+#endif
 
 #define SCAN_STORE_BATCH 64
 
@@ -30,7 +34,8 @@ typedef struct scan_ctx {
 
 static void usage_print(FILE *fp)
 {
-    fputs("usage: bitsguard scan [--json] [--all] [--allow CIDR|HOST]... [--report-private] [--db PATH] FILE...|-\n"
+    fputs("usage: bitsguard scan [--json] [--all] [--allow CIDR|HOST]... [--report-private] [--db PATH]\n"
+          "                      [--channel NAME]... FILE...|-\n"
           "\n"
           "Reads Microsoft-Windows-Bits-Client/Operational events exported as XML (wevtutil qe /f:xml,\n"
           "Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin) and prints\n"
@@ -42,6 +47,11 @@ static void usage_print(FILE *fp)
           "                    (*.example.com for sub-domains); repeatable\n"
           "  --report-private  also report private and special-range IPs\n"
           "  --db PATH         also store the detections in this database (bitsguard query reads it)\n"
+          "  --channel NAME    (Windows) read a live event log channel, e.g.\n"
+          "                    Microsoft-Windows-Bits-Client/Operational; repeatable\n"
+          "\n"
+          "On Windows, FILE may also be an .evtx log (read with EvtQuery); elsewhere export it to XML first\n"
+          "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py).\n"
           "\n"
           "A summary goes to stderr. Malformed events are reported with their position and skipped.\n"
           "exit status: 0 nothing found, 1 detections found, 2 usage error, 3 input or database error\n",
@@ -117,6 +127,77 @@ static void scan_detection_emit(void *ctx, const detection *d, correlate_change 
     }
 }
 
+/* Parses one event's XML and feeds it to the correlator; a malformed event is reported and skipped.
+ * Only BG_ERR_NOMEM stops the scan. */
+static bg_error scan_event_feed(scan_ctx *sc, correlator *corr, event *ev, const char *xml, size_t len, bg_error err,
+                                const char *where, uint64_t line, uint64_t offset)
+{
+    char why[256] = "";
+    if (err == BG_ERR_OK)
+        err = event_xml_parse(ev, xml, len, why, sizeof why);
+    if (err != BG_ERR_OK) {
+        sc->malformed++;
+        fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", where, line,
+                offset, bg_error_str(err), why[0] ? ": " : "", why);
+        return BG_ERR_OK;
+    }
+    return correlate_event_feed(corr, ev);
+}
+
+/* Extension test without locale: ".evtx" in any case. */
+static int path_is_evtx(const char *path)
+{
+    size_t n = strlen(path);
+    const char *ext = ".evtx";
+    if (n < 5)
+        return 0;
+    for (size_t i = 0; i < 5; i++) {
+        char c = path[n - 5 + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != ext[i])
+            return 0;
+    }
+    return 1;
+}
+
+#ifdef BG_HAVE_SERVICE
+/*
+ * Reads every event of a finite event source (an .evtx file or a channel through EvtQuery on Windows):
+ * subscribe runs the query, then wait/next until wait reports the end of results as BG_ERR_STOPPED.
+ */
+static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_source *src, const char *name)
+{
+    uint64_t index = 0;
+    bg_error err = src->ops->subscribe(src, name, NULL, 1);
+    if (err != BG_ERR_OK) {
+        fprintf(stderr, "bitsguard scan: %s: %s\n", name, bg_error_str(err));
+        return err == BG_ERR_NOMEM ? err : BG_ERR_IO;
+    }
+    while ((err = src->ops->wait(src)) == BG_ERR_OK) {
+        for (;;) {
+            const char *xml[ENGINE_BATCH_MAX];
+            size_t len[ENGINE_BATCH_MAX], count = 0;
+            err = src->ops->next(src, ENGINE_BATCH_MAX, xml, len, &count);
+            if (err != BG_ERR_OK || count == 0)
+                break;
+            for (size_t i = 0; i < count; i++, index++) {
+                if (scan_event_feed(sc, corr, ev, xml[i], len[i], BG_ERR_OK, name, index + 1, 0) != BG_ERR_OK)
+                    return BG_ERR_NOMEM;
+            }
+        }
+        if (err != BG_ERR_OK)
+            break;
+    }
+    src->ops->unsubscribe(src);
+    if (err == BG_ERR_STOPPED)
+        return BG_ERR_OK;
+    fprintf(stderr, "bitsguard scan: %s: reading stopped after %" PRIu64 " events: %s\n", name, index,
+            bg_error_str(err));
+    return BG_ERR_IO;
+}
+#endif
+
 /* Reads one export and feeds its events; returns BG_ERR_IO / BG_ERR_NOMEM on failures that stop the file. */
 static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char *path)
 {
@@ -125,7 +206,11 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
     bg_error result = BG_ERR_OK;
     int is_stdin = strcmp(path, "-") == 0;
 
+#ifdef BG_HAVE_SERVICE
+    fp = is_stdin ? stdin : win_scan_file_open(path, "rb");
+#else
     fp = is_stdin ? stdin : fopen(path, "rb");
+#endif
     if (!fp) {
         fprintf(stderr, "bitsguard scan: %s: %s\n", path, strerror(errno));
         result = BG_ERR_IO;
@@ -147,16 +232,8 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
             result = err;
             goto cleanup;
         }
-        char why[256] = "";
-        if (err == BG_ERR_OK)
-            err = event_xml_parse(ev, xml, len, why, sizeof why);
-        if (err != BG_ERR_OK) {
-            sc->malformed++;
-            fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", path,
-                    export_reader_line(rd), export_reader_offset(rd), bg_error_str(err), why[0] ? ": " : "", why);
-            continue;
-        }
-        if (correlate_event_feed(corr, ev) != BG_ERR_OK) {
+        if (scan_event_feed(sc, corr, ev, xml, len, err, path, export_reader_line(rd), export_reader_offset(rd)) !=
+            BG_ERR_OK) {
             result = BG_ERR_NOMEM;
             goto cleanup;
         }
@@ -180,6 +257,8 @@ int cli_scan_main(int argc, char **argv)
     int status = CLI_EXIT_ERROR;
     int first_file = argc;
     int io_failed = 0;
+    const char *channels[16];
+    int channel_count = 0;
 
     memset(&sc, 0, sizeof sc);
     event_init(&ev);
@@ -200,6 +279,19 @@ int cli_scan_main(int argc, char **argv)
             sc.show_allowed = 1;
         } else if (strcmp(a, "--report-private") == 0) {
             report_private = 1;
+        } else if (strcmp(a, "--channel") == 0) {
+#ifndef BG_HAVE_SERVICE
+            fputs("bitsguard scan: --channel reads the Windows Event Log and works only on Windows\n", stderr);
+            status = CLI_EXIT_USAGE;
+            goto cleanup;
+#else
+            if (i + 1 >= argc || channel_count == (int)(sizeof channels / sizeof channels[0])) {
+                fputs("bitsguard scan: --channel needs a value (at most 16 channels)\n", stderr);
+                status = CLI_EXIT_USAGE;
+                goto cleanup;
+            }
+            channels[channel_count++] = argv[++i];
+#endif
         } else if (strcmp(a, "--allow") == 0 || strcmp(a, "--db") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "bitsguard scan: %s needs a value\n", a);
@@ -226,7 +318,7 @@ int cli_scan_main(int argc, char **argv)
             break;
         }
     }
-    if (first_file >= argc) {
+    if (first_file >= argc && channel_count == 0) {
         fputs("bitsguard scan: no input file (use - for stdin; see bitsguard scan --help)\n", stderr);
         status = CLI_EXIT_USAGE;
         goto cleanup;
@@ -242,8 +334,30 @@ int cli_scan_main(int argc, char **argv)
         fputs("bitsguard scan: out of memory\n", stderr);
         goto cleanup;
     }
-    for (int i = first_file; i < argc; i++) {
-        bg_error err = scan_file(&sc, corr, &ev, argv[i]);
+    for (int i = first_file; i < argc + channel_count; i++) {
+        /* Channels (--channel) come after the files. */
+        const char *name = i < argc ? argv[i] : channels[i - argc];
+        bg_error err;
+        if (i >= argc || path_is_evtx(name)) {
+#ifdef BG_HAVE_SERVICE
+            event_source *src = win_scan_source_new(name, i < argc);
+            if (!src) {
+                fprintf(stderr, "bitsguard scan: %s: cannot open the event query\n", name);
+                err = BG_ERR_IO;
+            } else {
+                err = scan_source(&sc, corr, &ev, src, name);
+                src->ops->destroy(src);
+            }
+#else
+            fprintf(stderr,
+                    "bitsguard scan: %s: .evtx files can be read only on Windows; export it to XML first "
+                    "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py)\n",
+                    name);
+            err = BG_ERR_IO;
+#endif
+        } else {
+            err = scan_file(&sc, corr, &ev, name);
+        }
         if (err == BG_ERR_NOMEM) {
             fputs("bitsguard scan: out of memory\n", stderr);
             goto cleanup;

@@ -84,6 +84,14 @@ grep -q "unknown option" "$tmp/u.err"; check "unknown option is named" $?
 "$bg" scan "$tmp/does-not-exist.xml" >/dev/null 2>"$tmp/nf.err"; check "missing file exits 3" $([ $? -eq 3 ]; echo $?)
 grep -q "does-not-exist.xml" "$tmp/nf.err"; check "missing file is named" $?
 "$bg" scan --help | grep -q "exit status"; check "--help documents exit statuses" $?
+# Native builds cannot read binary .evtx logs or live channels: a clear message, not a parse of binary data.
+if [ "$(uname -s)" = Linux ]; then
+    printf 'ElfFile\0binary' >"$tmp/log.evtx"
+    "$bg" scan "$tmp/log.evtx" >/dev/null 2>"$tmp/evtx.err"; check "an .evtx file on Linux exits 3" $([ $? -eq 3 ]; echo $?)
+    grep -q "only on Windows" "$tmp/evtx.err"; check "the .evtx message says how to export" $?
+    "$bg" scan --channel Microsoft-Windows-Bits-Client/Operational >/dev/null 2>&1
+    check "--channel on Linux is a usage error" $([ $? -eq 2 ]; echo $?)
+fi
 
 # 7. --db stores the detections once, even when the same file is scanned twice.
 "$bg" scan --db "$tmp/s.db" "$mixed" >/dev/null 2>&1
