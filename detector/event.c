@@ -465,10 +465,16 @@ void event_free(event *ev)
     event_clear(ev);
 }
 
+/* Writes the one-line reason. libxml2's messages can span lines ("Input is not proper UTF-8...\nBytes:")
+ * and quote names from the input, so control characters become spaces: callers print it as is. */
 static void set_err(char *errbuf, size_t errlen, const char *msg)
 {
-    if (errbuf != NULL && errlen > 0)
-        snprintf(errbuf, errlen, "%s", msg);
+    if (errbuf == NULL || errlen == 0)
+        return;
+    snprintf(errbuf, errlen, "%s", msg);
+    for (char *p = errbuf; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = ' ';
 }
 
 static const char *offset_str(const event *ev, size_t off)

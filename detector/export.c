@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
+
 #include "event.h"
 
 /*
@@ -105,6 +110,11 @@ export_reader *export_reader_open(FILE *fp, const char *name)
     }
     memcpy(rd->name, n, nl + 1);
     rd->fp = fp;
+#ifdef _WIN32
+    /* The C runtime's text mode would turn CRLF into LF (shifting offsets) and stop at a 0x1A byte,
+     * which UTF-16 text contains often (U+041A is 1A 04): the reader needs the bytes as they are. */
+    (void)_setmode(_fileno(fp), _O_BINARY);
+#endif
     rd->line = 1;
     rd->state = S_TEXT;
     return rd;
