@@ -103,9 +103,6 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_ERROR_ADD] = "INSERT INTO errors(time, where_, code, code_name, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
 };
 
-static const char *const verdict_names[] = {"invalid", "public-ip", "private-ip", "domain", "local"};
-static const char *const kind_names[] = {"unknown", "http", "https", "smb", "local"};
-
 sqlite3 *store_db_handle(store *s)
 {
     return s->db;
@@ -242,9 +239,8 @@ static int detection_bind(sqlite3_stmt *st, const detection *d)
     rc |= bind_text_or_null(st, 7, d->job_owner);
     rc |= sqlite3_bind_text(st, 8, d->url ? d->url : "", -1, SQLITE_STATIC);
     rc |= bind_text_or_null(st, 9, d->cls.ip);
-    unsigned v = (unsigned)d->cls.verdict, k = (unsigned)d->cls.kind;
-    rc |= sqlite3_bind_text(st, 10, v < 5 ? verdict_names[v] : "invalid", -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(st, 11, k < 5 ? kind_names[k] : "unknown", -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 10, classify_verdict_name(d->cls.verdict), -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 11, classify_kind_name(d->cls.kind), -1, SQLITE_STATIC);
     rc |= bind_text_or_null(st, 12, d->cls.range);
     rc |= bind_text_or_null(st, 13, d->local_name);
     rc |= sqlite3_bind_int(st, 14, d->allowed ? 1 : 0);

@@ -6,43 +6,29 @@
 
 #include "output.h"
 
-static const char *const verdict_names[] = {"invalid", "public-ip", "private-ip", "domain", "local"};
-static const char *const kind_names[] = {"unknown", "http", "https", "smb", "local"};
-static const unsigned seen_ids[] = {3, 4, 5, 6, 59, 60, 61, 16403};
+/* The ids in the order of a job's life, as scan --json lists them. */
+static const struct {
+    uint32_t bit;
+    unsigned id;
+} seen_ids[] = {{SEEN_3, 3},   {SEEN_16403, 16403}, {SEEN_59, 59}, {SEEN_60, 60},
+                {SEEN_61, 61}, {SEEN_6, 6},         {SEEN_4, 4},   {SEEN_5, 5}};
 
 /* Table columns and widths: LAST SEEN, allow flag, COMPUTER, TITLE, IP, URL; one space between. */
 enum { W_TIME = 19, W_FLAG = 1, W_COMPUTER = 12, W_TITLE = 14, W_IP = 15 };
 #define W_URL (STORE_FORMAT_TABLE_WIDTH - W_TIME - W_FLAG - W_COMPUTER - W_TITLE - W_IP - 5)
 
-static const char *verdict_text(classify_verdict v)
-{
-    return (unsigned)v < 5 ? verdict_names[v] : "invalid";
-}
-
-static const char *kind_text(classify_kind k)
-{
-    return (unsigned)k < 5 ? kind_names[k] : "unknown";
-}
-
 const char *store_format_state_name(detection_state state)
 {
-    switch (state) {
-    case JOB_STATE_COMPLETED:
-        return "completed";
-    case JOB_STATE_CANCELLED:
-        return "cancelled";
-    default:
-        return "active";
-    }
+    return detection_state_name(state);
 }
 
 void store_format_events_seen(FILE *fp, uint32_t events_seen, const char *sep)
 {
     int first = 1;
     for (size_t i = 0; i < sizeof seen_ids / sizeof seen_ids[0]; i++) {
-        if (!(events_seen & (1u << i)))
+        if (!(events_seen & seen_ids[i].bit))
             continue;
-        fprintf(fp, "%s%u", first ? "" : sep, seen_ids[i]);
+        fprintf(fp, "%s%u", first ? "" : sep, seen_ids[i].id);
         first = 0;
     }
 }
@@ -121,84 +107,11 @@ void store_format_header(FILE *fp, store_format fmt)
     }
 }
 
-static void json_key(FILE *fp, const char *key, int *first)
-{
-    if (!*first)
-        fputc(',', fp);
-    *first = 0;
-    fprintf(fp, "\"%s\":", key);
-}
-
-static void json_int_or_null(FILE *fp, int64_t v, int known)
-{
-    if (known)
-        fprintf(fp, "%" PRId64, v);
-    else
-        fputs("null", fp);
-}
-
-static const char *empty_null(const char *s)
-{
-    return s && *s ? s : NULL;
-}
-
+/* The same object scan --json writes (detection_json_write), one per line. */
 static void row_json(FILE *fp, const detection *d)
 {
-    int first = 1;
-    fputc('{', fp);
-    json_key(fp, "event_id", &first);
-    fprintf(fp, "%u", d->event_id);
-    json_key(fp, "record_id", &first);
-    fprintf(fp, "%" PRIu64, d->record_id);
-    json_key(fp, "time", &first);
-    output_json_string(fp, d->time);
-    json_key(fp, "computer", &first);
-    output_json_string(fp, d->computer);
-    json_key(fp, "job_id", &first);
-    output_json_string(fp, d->job_id);
-    json_key(fp, "job_title", &first);
-    output_json_string(fp, d->job_title);
-    json_key(fp, "job_owner", &first);
-    output_json_string(fp, d->job_owner);
-    json_key(fp, "url", &first);
-    output_json_string(fp, d->url);
-    json_key(fp, "ip", &first);
-    output_json_string(fp, empty_null(d->cls.ip));
-    json_key(fp, "verdict", &first);
-    output_json_string(fp, verdict_text(d->cls.verdict));
-    json_key(fp, "kind", &first);
-    output_json_string(fp, kind_text(d->cls.kind));
-    json_key(fp, "range", &first);
-    output_json_string(fp, d->cls.range);
-    json_key(fp, "local_name", &first);
-    output_json_string(fp, d->local_name);
-    json_key(fp, "process_id", &first);
-    json_int_or_null(fp, d->process_id, d->process_id >= 0);
-    json_key(fp, "process_path", &first);
-    output_json_string(fp, d->process_path);
-    json_key(fp, "notify_program", &first);
-    output_json_string(fp, d->notify_program);
-    json_key(fp, "notify_parameters", &first);
-    output_json_string(fp, d->notify_parameters);
-    json_key(fp, "first_seen", &first);
-    output_json_string(fp, empty_null(d->first_seen));
-    json_key(fp, "last_seen", &first);
-    output_json_string(fp, empty_null(d->last_seen));
-    json_key(fp, "events_seen", &first);
-    fputc('[', fp);
-    store_format_events_seen(fp, d->events_seen, ",");
-    fputc(']', fp);
-    json_key(fp, "transfer_hr", &first);
-    json_int_or_null(fp, d->transfer_hr, d->transfer_hr != INT64_MIN);
-    json_key(fp, "bytes_total", &first);
-    json_int_or_null(fp, d->bytes_total, d->bytes_total >= 0);
-    json_key(fp, "bytes_transferred", &first);
-    json_int_or_null(fp, d->bytes_transferred, d->bytes_transferred >= 0);
-    json_key(fp, "state", &first);
-    output_json_string(fp, store_format_state_name(d->state));
-    json_key(fp, "allowed", &first);
-    fputs(d->allowed ? "true" : "false", fp);
-    fputs("}\n", fp);
+    detection_json_write(fp, d);
+    fputc('\n', fp);
 }
 
 static void csv_int(FILE *fp, int64_t v, int known)
@@ -224,8 +137,8 @@ static void row_csv(FILE *fp, const detection *d)
     csv_text(fp, d->job_owner);
     csv_text(fp, d->url);
     csv_text(fp, d->cls.ip);
-    csv_text(fp, verdict_text(d->cls.verdict));
-    csv_text(fp, kind_text(d->cls.kind));
+    csv_text(fp, classify_verdict_name(d->cls.verdict));
+    csv_text(fp, classify_kind_name(d->cls.kind));
     csv_text(fp, d->cls.range);
     csv_text(fp, d->local_name);
     csv_int(fp, d->process_id, d->process_id >= 0);

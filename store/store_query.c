@@ -35,19 +35,28 @@ static void text_copy(char *dst, size_t n, const char *src)
     dst[len] = '\0';
 }
 
-static int name_index(const char *text, const char *const *names, int count)
+/* The enum value whose name is text (0, invalid/unknown, when none is). */
+static int name_index(const char *text, const char *(*name)(int), int count)
 {
     for (int i = 0; text && i < count; i++)
-        if (strcmp(text, names[i]) == 0)
+        if (strcmp(text, name(i)) == 0)
             return i;
     return 0;
+}
+
+static const char *verdict_name(int v)
+{
+    return classify_verdict_name((classify_verdict)v);
+}
+
+static const char *kind_name(int k)
+{
+    return classify_kind_name((classify_kind)k);
 }
 
 /* Fills d with pointers into the statement's current row (valid until the next step). */
 static void row_read(sqlite3_stmt *st, detection *d)
 {
-    static const char *const verdicts[] = {"invalid", "public-ip", "private-ip", "domain", "local"};
-    static const char *const kinds[] = {"unknown", "http", "https", "smb", "local"};
     detection_init(d);
     d->event_id = (unsigned)sqlite3_column_int64(st, 0);
     d->record_id = (uint64_t)sqlite3_column_int64(st, 1);
@@ -59,8 +68,8 @@ static void row_read(sqlite3_stmt *st, detection *d)
     d->job_owner = (char *)col_text(st, 6);
     d->url = (char *)col_text(st, 7);
     text_copy(d->cls.ip, sizeof d->cls.ip, col_text(st, 8));
-    d->cls.verdict = (classify_verdict)name_index(col_text(st, 9), verdicts, 5);
-    d->cls.kind = (classify_kind)name_index(col_text(st, 10), kinds, 5);
+    d->cls.verdict = (classify_verdict)name_index(col_text(st, 9), verdict_name, VERDICT_LOCAL + 1);
+    d->cls.kind = (classify_kind)name_index(col_text(st, 10), kind_name, KIND_LOCAL + 1);
     d->cls.range = col_text(st, 11);
     d->local_name = (char *)col_text(st, 12);
     d->allowed = sqlite3_column_int(st, 13);

@@ -286,7 +286,7 @@ static void test_csv_safe(void)
         if (strcmp(head[i], "notify_parameters") == 0)
             CHECK_STR_EQ(row[i], "'-2+3+cmd|' /C calc'!A0\r\n\"quoted\", tab\there");
         if (strcmp(head[i], "events_seen") == 0)
-            CHECK_STR_EQ(row[i], "3;60;16403");
+            CHECK_STR_EQ(row[i], "3;16403;60");
         if (strcmp(head[i], "state") == 0)
             CHECK_STR_EQ(row[i], "cancelled");
     }
@@ -392,7 +392,7 @@ static void test_json_valid(void)
     const char *end = json_value(out, 0);
     CHECK(end != NULL);
     CHECK(end && strcmp(end, "\n") == 0); /* one object, one line */
-    CHECK(strstr(out, "\"events_seen\":[3,60,16403]") != NULL);
+    CHECK(strstr(out, "\"events_seen\":[3,16403,60]") != NULL);
     CHECK(strstr(out, "\"job_title\":\"'); DROP TABLE detections;--\"") != NULL);
     CHECK(strstr(out, "\"transfer_hr\":-2145844844") != NULL);
     CHECK(strstr(out, "\"state\":\"cancelled\"") != NULL);
