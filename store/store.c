@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bg_version.h"
 #include "store_internal.h"
 
 /* Rows deleted per retention transaction: small enough that a batch never waits long behind it. */
@@ -309,6 +310,25 @@ static int migrate_v2_ip_bytes(sqlite3 *db)
     return rc;
 }
 
+/* Records when and by which version the file was created, for admins looking at an old file. */
+static int meta_created_set(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    now_text(now, sizeof now);
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?1),"
+                                " ('created_by', 'bitsguard ' || ?2)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, BG_VERSION, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int user_version_get(sqlite3 *db, int *out)
 {
     sqlite3_stmt *st = NULL;
@@ -356,9 +376,11 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
         rc = user_version_get(s->db, &version);
         if (rc == SQLITE_OK && version < STORE_SCHEMA_VERSION) {
             int next = version + 1;
-            if (next == 1)
+            if (next == 1) {
                 rc = sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL);
-            else if (next == 2) {
+                if (rc == SQLITE_OK)
+                    rc = meta_created_set(s->db);
+            } else if (next == 2) {
                 rc = sqlite3_exec(s->db, schema_v2, NULL, NULL, NULL);
                 if (rc == SQLITE_OK)
                     rc = migrate_v2_ip_bytes(s->db);

@@ -70,6 +70,8 @@ static void test_fresh_settings(void)
                  5);
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'detections_%'"), 5);
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'detections_readable'"), 1);
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM meta WHERE key = 'created_by' AND value LIKE 'bitsguard %'"), 1);
+    CHECK_INT_EQ(scalar(db, "SELECT length(value) FROM meta WHERE key = 'created_at'"), 20);
     sqlite3_stmt *st = NULL;
     CHECK_INT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     CHECK_INT_EQ(sqlite3_step(st), SQLITE_ROW);
