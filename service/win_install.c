@@ -315,10 +315,42 @@ static int config2_unsupported(const char *what)
     return 1;
 }
 
+/* Quotes the service's image path when it is not: Wine's msiexec writes "C:\Program Files\...\bitsguard.exe
+ * service" unquoted, which lets C:\Program.exe run as the service (CWE-428). Idempotent. */
+static int image_path_quote(SC_HANDLE svc)
+{
+    const char *what = "quoted image path";
+    BYTE qbuf[8192];
+    QUERY_SERVICE_CONFIGW *qc = (QUERY_SERVICE_CONFIGW *)qbuf;
+    DWORD need = 0;
+    if (!QueryServiceConfigW(svc, qc, sizeof qbuf, &need)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    if (qc->lpBinaryPathName && qc->lpBinaryPathName[0] == L'"') {
+        step_print(what, "ok", "already quoted");
+        return 1;
+    }
+    wchar_t exe[MAX_PATH], path[MAX_PATH + 16];
+    if (!win_module_path(exe, MAX_PATH)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    int n = _snwprintf(path, sizeof path / sizeof path[0], L"\"%ls\" service", exe);
+    if (n < 0 || (size_t)n >= sizeof path / sizeof path[0] ||
+        !ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path, NULL, NULL, NULL,
+                              NULL, NULL, NULL)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    step_print(what, "ok", "was unquoted, fixed");
+    return 1;
+}
+
 /* What the MSI (wixl) cannot express, applied to an existing service. Returns 1 when nothing failed. */
 static int service_setup(SC_HANDLE svc)
 {
-    int ok = 1;
+    int ok = image_path_quote(svc);
 
     SERVICE_DESCRIPTIONW desc = {(LPWSTR)WIN_SERVICE_DESCRIPTION};
     if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &desc))
@@ -435,10 +467,33 @@ int win_setup_main(int argc, char **argv)
     return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : setup_run();
 }
 
+static int data_folder_remove(void);
+
 int win_teardown_main(int argc, char **argv)
 {
-    int rc = args_none("teardown", argc, argv, "teardown\n  Undoes setup (the data folder is kept).");
-    return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : teardown_run();
+    int remove_data = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--remove-data") == 0) {
+            remove_data = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard teardown [--remove-data]\n  Undoes setup; --remove-data also deletes the data "
+                   "folder (the MSI passes it when REMOVE_DATA=1).\n");
+            return CLI_EXIT_OK;
+        } else {
+            fprintf(stderr, "bitsguard teardown: unexpected argument '%s'\n", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    int status = teardown_run();
+    if (remove_data) {
+        if (data_folder_remove())
+            step_print("remove data folder", "ok", NULL);
+        else {
+            step_failed("remove data folder", GetLastError());
+            status = CLI_EXIT_ERROR;
+        }
+    }
+    return status;
 }
 
 int win_install_main(int argc, char **argv)
