@@ -231,6 +231,66 @@ static void test_write_lock_released_in_time(void)
 }
 #endif
 
+#ifndef _WIN32
+/* The admin's shell as another process: its read transaction stays open across our 40 commits. */
+static void test_long_reader_process(void)
+{
+    db_path_make("reader2");
+    store *s = NULL;
+    char err[512];
+    CHECK_INT_EQ(store_open(&s, db_path, NULL, err, sizeof err), BG_ERR_OK);
+    store_close(s);
+    s = NULL;
+    int up[2], down[2];
+    CHECK_INT_EQ(pipe(up), 0);
+    CHECK_INT_EQ(pipe(down), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sqlite3 *reader = NULL;
+        char c = 'R';
+        int ok = sqlite3_open(db_path, &reader) == SQLITE_OK &&
+                 sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+                 scalar(reader, "SELECT count(*) FROM detections") == 0;
+        if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
+            _exit(2);
+        /* Still the old snapshot after the writer's commits; all of them once it ends. */
+        ok = ok && scalar(reader, "SELECT count(*) FROM detections") == 0;
+        ok = ok && sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+        ok = ok && scalar(reader, "SELECT count(*) FROM detections") == 40 * 16;
+        sqlite3_close(reader);
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    CHECK_INT_EQ(read(up[0], &c, 1), 1);
+    store_options opt = {0, 0, 2000};
+    CHECK_INT_EQ(store_open(&s, db_path, &opt, err, sizeof err), BG_ERR_OK);
+    if (s) {
+        detection d[16];
+        const detection *p[16];
+        for (int b = 0; b < 40; b++) {
+            char bm[32];
+            snprintf(bm, sizeof bm, "bm-%d", b);
+            batch_make(d, p, b * 16, 16, 0);
+            CHECK_INT_EQ(store_batch_commit(s, p, 16, CHANNEL, bm, NULL), BG_ERR_OK);
+            batch_clear(d, 16);
+        }
+        /* Never waited for the reader: WAL readers do not block the writer. */
+        CHECK_INT_EQ(s->busy_slept_ms, 0);
+        bookmark_expect(s, "bm-39");
+        store_close(s);
+    }
+    CHECK_INT_EQ(write(down[1], "x", 1), 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+    db_remove();
+}
+#endif
+
 /* Writes bytes as the whole file. */
 static int file_write(const char *path, const void *data, size_t n)
 {
@@ -510,6 +570,7 @@ int main(void)
     CHECK_RUN(test_write_lock_not_released);
 #ifndef _WIN32
     CHECK_RUN(test_write_lock_released_in_time);
+    CHECK_RUN(test_long_reader_process);
 #endif
     CHECK_RUN(test_corrupt_garbage);
     CHECK_RUN(test_corrupt_truncated);
