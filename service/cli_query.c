@@ -81,6 +81,7 @@ static int guid_normalize(const char *in, char out[37])
 typedef struct query_ctx {
     store_format fmt;
     int64_t rows;
+    int64_t allowed; /* rows shown that are allow-listed (the table then explains its A column) */
 } query_ctx;
 
 static int row_print(void *arg, const detection *d)
@@ -88,6 +89,7 @@ static int row_print(void *arg, const detection *d)
     query_ctx *q = arg;
     store_format_row(stdout, q->fmt, d);
     q->rows++;
+    q->allowed += d->allowed != 0;
     return 0;
 }
 
@@ -100,7 +102,7 @@ int cli_query_main(int argc, char **argv)
     char errbuf[4096];
     store *s = NULL;
     store_filter f;
-    query_ctx q = {STORE_FORMAT_TABLE, 0};
+    query_ctx q = {STORE_FORMAT_TABLE, 0, 0};
     int status = CLI_EXIT_OK;
     store_filter_init(&f);
 
@@ -201,7 +203,7 @@ int cli_query_main(int argc, char **argv)
         status = CLI_EXIT_ERROR;
     } else if (q.fmt == STORE_FORMAT_TABLE && q.rows == 0) {
         fputs("(no detections match)\n", stdout);
-    } else if (q.fmt == STORE_FORMAT_TABLE && f.include_allowed) {
+    } else if (q.fmt == STORE_FORMAT_TABLE && q.allowed) {
         fputs("A: allow-listed (stored, no alert)\n", stdout);
     }
     if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {
