@@ -49,7 +49,10 @@ enum scan_state {
 };
 
 #define NAME_MAX_LEN 64
-#define BUF_CAP      (EVENT_MAX_BYTES + EXPORT_READ_CHUNK + 16u)
+/* EVENT_MAX_BYTES as text for the skip message. */
+#define EXPORT_MAX_TEXT "1048576"
+_Static_assert(EVENT_MAX_BYTES == 1048576u, "EXPORT_MAX_TEXT must spell EVENT_MAX_BYTES");
+#define BUF_CAP (EVENT_MAX_BYTES + EXPORT_READ_CHUNK + 16u)
 
 enum scan_result { SCAN_MORE = 0, SCAN_EVENT, SCAN_CUT };
 
@@ -91,6 +94,7 @@ struct export_reader {
     uint64_t ev_line, ev_offset;
 
     uint64_t last_line, last_offset;
+    const char *why; /* Reason for the last skipped event, "" otherwise. */
 };
 
 export_reader *export_reader_open(FILE *fp, const char *name)
@@ -117,6 +121,7 @@ export_reader *export_reader_open(FILE *fp, const char *name)
 #endif
     rd->line = 1;
     rd->state = S_TEXT;
+    rd->why = "";
     return rd;
 }
 
@@ -142,6 +147,11 @@ uint64_t export_reader_offset(const export_reader *rd)
 const char *export_reader_name(const export_reader *rd)
 {
     return rd != NULL ? rd->name : "";
+}
+
+const char *export_reader_error(const export_reader *rd)
+{
+    return rd != NULL ? rd->why : "";
 }
 
 size_t export_reader_peak_buffer(const export_reader *rd)
@@ -599,6 +609,7 @@ bg_error export_reader_next(export_reader *rd, const char **xml, size_t *len)
         return BG_ERR_INVALID_ARG;
     *xml = NULL;
     *len = 0;
+    rd->why = "";
     for (;;) {
         if (rd->pos >= rd->len) {
             if (rd->eof) {
@@ -607,10 +618,12 @@ bg_error export_reader_next(export_reader *rd, const char **xml, size_t *len)
                     rd->in_event = 0;
                     rd->last_line = rd->ev_line;
                     rd->last_offset = rd->ev_offset;
+                    rd->why = "event truncated by the end of the input";
                     return BG_ERR_XML_MALFORMED;
                 }
                 if (rd->io_error) {
                     rd->io_error = 0; /* Reported once; later calls see the end. */
+                    rd->why = "read error";
                     return BG_ERR_IO;
                 }
                 return BG_ERR_EOF;
@@ -626,12 +639,14 @@ bg_error export_reader_next(export_reader *rd, const char **xml, size_t *len)
         if (res == SCAN_CUT) {
             /* The open event never closed before this new <Event: report it, keep the new one. */
             event_begin(rd);
+            rd->why = "event not closed before the next <Event> starts";
             return BG_ERR_XML_MALFORMED;
         }
         rd->in_event = 0;
         size_t size = rd->pos - rd->ev_start;
         if (rd->skipping || size > EVENT_MAX_BYTES) {
             rd->skipping = 0;
+            rd->why = "event larger than " EXPORT_MAX_TEXT " bytes skipped";
             return BG_ERR_TOO_LARGE;
         }
         *xml = rd->buf + rd->ev_start;

@@ -31,6 +31,8 @@ bg_error export_reader_next(export_reader *rd, const char **xml, size_t *len);
 uint64_t export_reader_line(const export_reader *rd);
 uint64_t export_reader_offset(const export_reader *rd);
 const char *export_reader_name(const export_reader *rd);
+/* Why the last event was skipped ("event truncated by the end of the input", ...); "" after BG_ERR_OK. */
+const char *export_reader_error(const export_reader *rd);
 
 /* Bytes read from the stream per refill. The buffer never holds more than EVENT_MAX_BYTES + this. */
 #define EXPORT_READ_CHUNK (64u * 1024u)

@@ -85,6 +85,8 @@ static void test_shapes(void)
             snprintf(ctx, sizeof ctx, "%s step %u", c->file, (unsigned)k);
             bg_error rc = export_reader_next(rd, &xml, &len);
             CHECK_STR_EQ_CTX(ctx, bg_error_name(rc), bg_error_name(s->reader));
+            /* Skipped events say why; returned ones have no reason. */
+            CHECK((rc == BG_ERR_OK || rc == BG_ERR_EOF) == (export_reader_error(rd)[0] == '\0'));
             if (s->line != 0 && export_reader_line(rd) != s->line)
                 CHECK_FAIL_AT("[%s] line %" PRIu64 ", expected %" PRIu64, ctx, export_reader_line(rd), s->line);
             if (rc == BG_ERR_OK) {
@@ -293,6 +295,7 @@ static void test_small(void)
         const char *xml;
         size_t len;
         CHECK_INT_EQ(export_reader_next(rd, &xml, &len), BG_ERR_XML_MALFORMED);
+        CHECK_STR_EQ(export_reader_error(rd), "event not closed before the next <Event> starts");
         CHECK_INT_EQ(export_reader_line(rd), 2);
         CHECK_INT_EQ(export_reader_offset(rd), 2);
         CHECK_INT_EQ(export_reader_next(rd, &xml, &len), BG_ERR_OK);
@@ -382,6 +385,8 @@ static void test_large_stream(void)
     bg_error rc;
     while ((rc = export_reader_next(rd, &xml, &len)) != BG_ERR_EOF) {
         if (rc == BG_ERR_TOO_LARGE) {
+            if (too_large == 0)
+                CHECK_STR_EQ(export_reader_error(rd), "event larger than 1048576 bytes skipped");
             too_large++;
             next_record++;
             continue;
