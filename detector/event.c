@@ -26,6 +26,9 @@
 
 #define ABSENT SIZE_MAX
 
+/* Distinct names the reused parser context may remember before it is replaced (see event_xml_parse). */
+#define EVENT_DICT_MAX_NAMES 4096
+
 /* Elements whose text content is captured. */
 enum capture_target {
     CAP_NONE = 0,
@@ -534,6 +537,13 @@ bg_error event_xml_parse(event *ev, const char *xml, size_t len, char *errbuf, s
     if (len == 0) {
         set_err(errbuf, errlen, "empty input");
         return BG_ERR_XML_MALFORMED;
+    }
+    /* The context's dictionary keeps every element and attribute name ever parsed. Real events use
+     * a few dozen; hostile input can invent millions, so past a bound the context is replaced and
+     * memory stays bounded however long the stream. */
+    if (ev->parser != NULL && xmlDictSize(((event_parser *)ev->parser)->ctxt->dict) > EVENT_DICT_MAX_NAMES) {
+        parser_free(ev->parser);
+        ev->parser = NULL;
     }
     event_parser *parser = parser_get(ev);
     const char *input_text = parser != NULL ? parser_input_copy(parser, xml, len) : NULL;

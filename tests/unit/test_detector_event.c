@@ -402,6 +402,22 @@ static void test_sizes(void)
         free(x);
     }
 
+    /* Thousands of distinct element names over many events (the parser's name dictionary is
+     * bounded by replacing its context): every event still parses and the names stay right. */
+    char doc[256];
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(doc, sizeof doc,
+                         "<Event><System><EventID>%d</EventID><X%d a%d=\"1\"/></System><EventData>"
+                         "<Data Name=\"k\">v%d</Data></EventData></Event>",
+                         i, i, i, i);
+        const char *v;
+        if (event_xml_parse(&ev, doc, (size_t)n, err, sizeof err) != BG_ERR_OK || ev.event_id != (unsigned)i ||
+            (v = event_field_get(&ev, "k")) == NULL || strtol(v + 1, NULL, 10) != i)
+            bad++;
+    }
+    CHECK_INT_EQ(bad, 0);
+
     /* 10,000 nested elements: libxml2's depth limit (no XML_PARSE_HUGE) refuses it, without a crash. */
     size_t depth = 10000, cap = depth * 7 + 64, n = 0;
     char *deep = malloc(cap);
