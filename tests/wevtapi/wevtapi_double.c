@@ -9,12 +9,13 @@
  * element found by a bounded text scan is one event of the channel Microsoft-Windows-Bits-Client/Operational.
  * Files are taken in name order when first seen; files that appear later are appended (live events) by a
  * watcher thread that waits on a directory change notification, with a 500 ms rescan as a fallback because
- * Wine sometimes misses a rename (the only periodic wake-up in the double; it costs one FindFirstFile).
+ * Wine sometimes misses a rename (without it, 1 of 25 contract-test runs lost the live file's signal).
  * Record ids: an event's own <EventRecordID> when it is larger than the previous id, else previous + 1, so
  * ids are strictly increasing; the rendered XML carries the id that was handed out.
  *
  * Memory: per feed file a small record (path, first/last id); events are re-read from their file when a
- * result set reaches that file, so memory does not grow with the number of events, only with files.
+ * result set reaches that file (holding that one file's text and offsets meanwhile), so memory does not
+ * grow with the number of events handed out, only with the number of files.
  * Feed files must be complete when they appear (write name.tmp, then rename to name.xml) and never change.
  */
 #include <windows.h>
