@@ -4,6 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef _WIN32
+#include <process.h>
+#else
+#include <unistd.h>
+#endif
+
 #include "check.h"
 #include "store.h"
 #include "store_internal.h"
@@ -396,9 +402,21 @@ static void test_status_and_lists(void)
     db_remove();
 }
 
+/* Seeds rand() per process: the temporary file names must differ between parallel runs. */
+static void seed_init(void)
+{
+    unsigned local = 0;
+#ifdef _WIN32
+    unsigned pid = (unsigned)_getpid();
+#else
+    unsigned pid = (unsigned)getpid();
+#endif
+    srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
+}
+
 int main(void)
 {
-    srand((unsigned)time(NULL));
+    seed_init();
     CHECK_RUN(test_insert_replay_is_new);
     CHECK_RUN(test_merge_semantics);
     CHECK_RUN(test_query_filters);

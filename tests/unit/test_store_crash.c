@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#else
+#include <process.h>
 #endif
 
 #include "check.h"
@@ -116,6 +118,10 @@ static int child_run(const char *path, int fd)
     int k = bookmark_number(s);
     if (k < 0)
         return 11;
+    /* Tell the parent the database is open, so some kills land among the commits even when
+     * start-up is slow (sanitizers, a loaded machine). */
+    if (write(fd, "R\n", 2) != 2)
+        return 14;
     for (int n = k > 0 ? k : 1;; n++) {
         detection d[PER_BATCH + 1];
         const detection *p[PER_BATCH + 1];
@@ -167,7 +173,8 @@ static void test_sigkill_trials(const char *self)
     remove(path);
     time_t start = time(NULL);
     int committed = 0, trials = 0, progressed = 0;
-    for (; trials < TRIALS && time(NULL) - start < MAX_SECS; trials++) {
+    /* At least TRIALS kills; more while too few batches got committed to make the kills meaningful. */
+    for (; (trials < TRIALS || committed <= 10) && time(NULL) - start < MAX_SECS; trials++) {
         int fds[2];
         if (pipe(fds) != 0) {
             CHECK(0);
@@ -182,7 +189,15 @@ static void test_sigkill_trials(const char *self)
             _exit(127);
         }
         close(fds[1]);
-        /* A random moment: during start-up, the open, a commit, or between commits. */
+        /* A random moment: every other trial anywhere from start-up on (exec, open, migration,
+         * commits), the others within the commits, counted from the child's "open" message. */
+        if (trials % 2) {
+            char ready[2];
+            size_t got = 0;
+            ssize_t r;
+            while (got < 2 && (r = read(fds[0], ready + got, 2 - got)) > 0)
+                got += (size_t)r;
+        }
         sqlite3_sleep(rand() % 60);
         kill(pid, SIGKILL);
         int status = 0;
@@ -260,13 +275,25 @@ static void test_reopen_replay(void)
     remove(side);
 }
 
+/* Seeds rand() per process: the temporary file names must differ between parallel runs. */
+static void seed_init(void)
+{
+    unsigned local = 0;
+#ifdef _WIN32
+    unsigned pid = (unsigned)_getpid();
+#else
+    unsigned pid = (unsigned)getpid();
+#endif
+    srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
+}
+
 int main(int argc, char **argv)
 {
 #ifndef _WIN32
     if (argc == 4 && strcmp(argv[1], "child") == 0)
         return child_run(argv[2], (int)strtol(argv[3], NULL, 10));
 #endif
-    srand((unsigned)time(NULL));
+    seed_init();
     CHECK_RUN(test_reopen_replay);
 #ifndef _WIN32
     self_path = argv[0];

@@ -12,6 +12,8 @@
 #ifndef _WIN32
 #include <sys/wait.h>
 #include <unistd.h>
+#else
+#include <process.h>
 #endif
 
 #include "check.h"
@@ -563,9 +565,21 @@ static void test_readonly(void)
 }
 #endif
 
+/* Seeds rand() per process: the temporary file names must differ between parallel runs. */
+static void seed_init(void)
+{
+    unsigned local = 0;
+#ifdef _WIN32
+    unsigned pid = (unsigned)_getpid();
+#else
+    unsigned pid = (unsigned)getpid();
+#endif
+    srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
+}
+
 int main(void)
 {
-    srand((unsigned)time(NULL));
+    seed_init();
     CHECK_RUN(test_long_reader);
     CHECK_RUN(test_write_lock_not_released);
 #ifndef _WIN32

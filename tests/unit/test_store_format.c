@@ -4,6 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef _WIN32
+#include <process.h>
+#else
+#include <unistd.h>
+#endif
+
 #include "check.h"
 #include "store.h"
 #include "store_format.h"
@@ -414,9 +420,21 @@ static void test_json_valid(void)
     free(out);
 }
 
+/* Seeds rand() per process: the temporary file names must differ between parallel runs. */
+static void seed_init(void)
+{
+    unsigned local = 0;
+#ifdef _WIN32
+    unsigned pid = (unsigned)_getpid();
+#else
+    unsigned pid = (unsigned)getpid();
+#endif
+    srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
+}
+
 int main(void)
 {
-    srand((unsigned)time(NULL));
+    seed_init();
     CHECK_RUN(test_roundtrip_verbatim);
     CHECK_RUN(test_table_safe);
     CHECK_RUN(test_csv_safe);

@@ -9,6 +9,8 @@
 #include <time.h>
 #ifndef _WIN32
 #include <unistd.h>
+#else
+#include <process.h>
 #endif
 
 #include "check.h"
@@ -332,9 +334,21 @@ static void test_path_default(void)
 #endif
 }
 
+/* Seeds rand() per process: the temporary file names must differ between parallel runs. */
+static void seed_init(void)
+{
+    unsigned local = 0;
+#ifdef _WIN32
+    unsigned pid = (unsigned)_getpid();
+#else
+    unsigned pid = (unsigned)getpid();
+#endif
+    srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
+}
+
 int main(void)
 {
-    srand((unsigned)time(NULL));
+    seed_init();
     CHECK_RUN(test_fresh_settings);
     CHECK_RUN(test_migrate_from_v1);
     CHECK_RUN(test_migrate_from_v0_and_existing);
