@@ -300,6 +300,32 @@ static void test_query_filters(void)
     db_remove();
 }
 
+/* Deletions of detections per transaction, to see that retention works in small transactions. */
+typedef struct txn_deletes {
+    int current;
+    int most;
+    int total;
+} txn_deletes;
+
+static void delete_count(void *arg, int op, const char *db, const char *table, sqlite3_int64 rowid)
+{
+    txn_deletes *t = arg;
+    (void)db;
+    (void)rowid;
+    if (op == SQLITE_DELETE && strcmp(table, "detections") == 0) {
+        t->current++;
+        t->total++;
+    }
+}
+
+static int delete_commit(void *arg)
+{
+    txn_deletes *t = arg;
+    t->most = t->current > t->most ? t->current : t->most;
+    t->current = 0;
+    return 0;
+}
+
 static void test_retention(void)
 {
     db_path_make("retention");
@@ -323,16 +349,16 @@ static void test_retention(void)
     }
     CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), N);
     store_close(s);
-    /* Row cap: keeps the newest 700. */
-    opt.retention_rows = 700;
+    /* Row cap: keeps the newest 1150. */
+    opt.retention_rows = 1150;
     s = db_open(&opt);
     if (!s)
         return;
     int64_t now;
     CHECK_INT_EQ(store_time_unix("2023-11-07T00:00:00Z", &now), 0);
     CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
-    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 700);
-    CHECK_INT_EQ(scalar(s, "SELECT min(record_id) FROM detections"), 1000 + N - 700);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 1150);
+    CHECK_INT_EQ(scalar(s, "SELECT min(record_id) FROM detections"), 1000 + N - 1150);
     store_close(s);
     /* Age: 1 day before 2023-11-07T10:00 is 2023-11-06T10:00 = minute 600 of the day. */
     opt.retention_rows = 0;
@@ -342,8 +368,16 @@ static void test_retention(void)
         return;
     CHECK_INT_EQ(store_error_record(s, "test", BG_ERR_IO, "old error"), BG_ERR_OK);
     CHECK_INT_EQ(store_time_unix("2023-11-07T10:00:00Z", &now), 0);
+    txn_deletes t = {0, 0, 0};
+    sqlite3_update_hook(store_db_handle(s), delete_count, &t);
+    sqlite3_commit_hook(store_db_handle(s), delete_commit, &t);
     CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
+    sqlite3_commit_hook(store_db_handle(s), NULL, NULL);
+    sqlite3_update_hook(store_db_handle(s), NULL, NULL);
     CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), N - 600);
+    /* The 550 rows older than a day (minutes 50 to 599) went in transactions of at most 500. */
+    CHECK_INT_EQ(t.total, 550);
+    CHECK_INT_EQ(t.most, 500);
     CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections WHERE last_seen < '2023-11-06T10:00'"), 0);
     /* The error was recorded now (2026), newer than the cutoff: kept. */
     CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM errors"), 1);
