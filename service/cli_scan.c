@@ -130,9 +130,11 @@ static void scan_detection_emit(void *ctx, const detection *d, correlate_change 
 /* Parses one event's XML and feeds it to the correlator; a malformed event is reported and skipped.
  * Only BG_ERR_NOMEM stops the scan. */
 static bg_error scan_event_feed(scan_ctx *sc, correlator *corr, event *ev, const char *xml, size_t len, bg_error err,
-                                const char *where, uint64_t line, uint64_t offset)
+                                const char *reason, const char *where, uint64_t line, uint64_t offset)
 {
     char why[256] = "";
+    if (err != BG_ERR_OK && reason)
+        snprintf(why, sizeof why, "%s", reason);
     if (err == BG_ERR_OK)
         err = event_xml_parse(ev, xml, len, why, sizeof why);
     if (err != BG_ERR_OK) {
@@ -182,7 +184,7 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
             if (err != BG_ERR_OK || count == 0)
                 break;
             for (size_t i = 0; i < count; i++, index++) {
-                if (scan_event_feed(sc, corr, ev, xml[i], len[i], BG_ERR_OK, name, index + 1, 0) != BG_ERR_OK)
+                if (scan_event_feed(sc, corr, ev, xml[i], len[i], BG_ERR_OK, NULL, name, index + 1, 0) != BG_ERR_OK)
                     return BG_ERR_NOMEM;
             }
         }
@@ -232,8 +234,8 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
             result = err;
             goto cleanup;
         }
-        if (scan_event_feed(sc, corr, ev, xml, len, err, path, export_reader_line(rd), export_reader_offset(rd)) !=
-            BG_ERR_OK) {
+        if (scan_event_feed(sc, corr, ev, xml, len, err, export_reader_error(rd), path, export_reader_line(rd),
+                            export_reader_offset(rd)) != BG_ERR_OK) {
             result = BG_ERR_NOMEM;
             goto cleanup;
         }
