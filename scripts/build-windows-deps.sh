@@ -8,7 +8,11 @@
 # trees and the install prefix. Each library has a stamp file keyed by its source package version and
 # by the recipe below; when the stamp matches, nothing is fetched or compiled again.
 #
-# usage: scripts/build-windows-deps.sh [--force]   (--force rebuilds both libraries)
+# usage: scripts/build-windows-deps.sh [--update] [--force]
+#   --update  fetch the deb-src index again (a newer Debian revision, e.g. a security fix, is then
+#             built because its version no longer matches the stamp); without it the index fetched
+#             on the first run is reused and the run needs no network at all.
+#   --force   rebuild both libraries even when their stamps match.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +26,17 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cc="$host-gcc"
 command -v "$host-gcc-win32" >/dev/null 2>&1 && cc="$host-gcc-win32"
 force=0
-[ "${1:-}" = "--force" ] && force=1
+update=0
+for arg in "$@"; do
+    case "$arg" in
+    --force) force=1 ;;
+    --update) update=1 ;;
+    *)
+        echo "usage: $0 [--update] [--force]" >&2
+        exit 2
+        ;;
+    esac
+done
 
 log() { echo "build-windows-deps: $*"; }
 die() {
@@ -90,7 +104,7 @@ src_version() {
 # The source index is fetched once (metadata only); later runs resolve versions offline.
 apt_index_ready() {
     apt_sources_write
-    if [ -f "$aptdir/updated" ] && src_version libxml2 >/dev/null && src_version sqlite3 >/dev/null; then
+    if [ "$update" -eq 0 ] && [ -f "$aptdir/updated" ] && src_version libxml2 >/dev/null && src_version sqlite3 >/dev/null; then
         return 0
     fi
     log "fetching the deb-src index (private apt state in .deps/apt)"
@@ -130,7 +144,7 @@ build_libxml2() {
         log "reusing libxml2 $version (stamp matches, nothing fetched or compiled)"
         return 0
     fi
-    local tree bld="$srcdir/build-libxml2"
+    local tree bld="$srcdir/build-libxml2" t0=$SECONDS
     tree=$(src_fetch libxml2 "$version")
     log "building libxml2 $version for $host"
     rm -rf "$bld"
@@ -153,6 +167,7 @@ build_libxml2() {
         die "libxml2 was built with HTTP/FTP code"
     fi
     echo "$want" >"$stamp"
+    log "libxml2 built in $((SECONDS - t0)) s"
 }
 
 build_sqlite() {
@@ -162,7 +177,7 @@ build_sqlite() {
         log "reusing SQLite $version (stamp matches, nothing fetched or compiled)"
         return 0
     fi
-    local tree bld="$srcdir/build-sqlite3"
+    local tree bld="$srcdir/build-sqlite3" t0=$SECONDS
     tree=$(src_fetch sqlite3 "$version")
     log "building SQLite $version for $host (amalgamation generated natively, compiled with $cc)"
     rm -rf "$bld"
@@ -181,9 +196,16 @@ build_sqlite() {
     "$host-ar" rcs "$prefix/lib/libsqlite3.a" "$bld/sqlite3.o"
     install -m 644 "$bld/sqlite3.h" "$bld/sqlite3ext.h" "$prefix/include/"
     echo "$want" >"$stamp"
+    log "SQLite built in $((SECONDS - t0)) s"
 }
 
 mkdir -p "$srcdir" "$prefix"
+# One run at a time: parallel legs (or engineers) share .deps.
+exec 9>"$deps/.lock"
+if ! flock -n 9; then
+    log "waiting for another run to finish"
+    flock 9
+fi
 apt_index_ready
 libxml2_version=$(src_version libxml2) || die "no libxml2 source package in the deb-src index"
 sqlite_version=$(src_version sqlite3) || die "no sqlite3 source package in the deb-src index"
