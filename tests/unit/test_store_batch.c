@@ -11,6 +11,7 @@
 #endif
 
 #include "check.h"
+#include "test_db.h"
 #include "store.h"
 #include "store_internal.h"
 
@@ -18,32 +19,12 @@ static char db_path[512];
 
 static void db_path_make(const char *name)
 {
-    const char *tmp = getenv("TMPDIR");
-#ifdef _WIN32
-    if (!tmp)
-        tmp = getenv("TEMP");
-#endif
-    snprintf(db_path, sizeof db_path, "%s/bg_test_store_batch_%s_%d.db", tmp ? tmp : "/tmp", name, (int)rand());
-    remove(db_path);
+    test_db_path_make(db_path, sizeof db_path, "batch", name);
 }
 
 static void db_remove(void)
 {
-    char p[600];
-    remove(db_path);
-    snprintf(p, sizeof p, "%s-wal", db_path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", db_path);
-    remove(p);
-}
-
-static char *text_dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
+    test_db_remove(db_path);
 }
 
 /* A detection of job n on computer PC1 fetching from 203.0.113.(n % 250), seen at minute n of a day. */
@@ -56,12 +37,12 @@ static void det_make(detection *d, int n)
     memcpy(d->first_seen, d->time, sizeof d->time);
     memcpy(d->last_seen, d->time, sizeof d->time);
     d->last_record_id = d->record_id;
-    d->computer = text_dup("PC1.corp.example");
+    d->computer = test_text_dup("PC1.corp.example");
     snprintf(d->job_id, sizeof d->job_id, "%08x-1d6e-4e3c-8b4b-2f7a4c1d9e10", (unsigned)n);
-    d->job_title = text_dup("job title");
+    d->job_title = test_text_dup("job title");
     char url[64];
     snprintf(url, sizeof url, "http://203.0.113.%d/payload.exe", n % 250);
-    d->url = text_dup(url);
+    d->url = test_text_dup(url);
     d->cls.verdict = VERDICT_PUBLIC_IP;
     d->cls.kind = KIND_HTTP;
     snprintf(d->cls.ip, sizeof d->cls.ip, "203.0.113.%d", n % 250);
@@ -227,7 +208,7 @@ static void test_query_filters(void)
     d[20].state = JOB_STATE_COMPLETED;
     d[21].state = JOB_STATE_CANCELLED;
     free(d[7].computer);
-    d[7].computer = text_dup("PC2");
+    d[7].computer = test_text_dup("PC2");
     snprintf(d[8].cls.ip, sizeof d[8].cls.ip, "2001:db8::8");
     CHECK_INT_EQ(store_batch_commit(s, p, 40, "c", "b", NULL), BG_ERR_OK);
     store_filter f;

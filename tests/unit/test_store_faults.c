@@ -17,6 +17,7 @@
 #endif
 
 #include "check.h"
+#include "test_db.h"
 #include "store.h"
 #include "store_internal.h"
 
@@ -24,39 +25,14 @@
 
 static char db_path[512];
 
-static const char *tmp_dir(void)
-{
-    const char *tmp = getenv("TMPDIR");
-#ifdef _WIN32
-    if (!tmp)
-        tmp = getenv("TEMP");
-#endif
-    return tmp ? tmp : "/tmp";
-}
-
 static void db_path_make(const char *name)
 {
-    snprintf(db_path, sizeof db_path, "%s/bg_test_store_faults_%s_%d.db", tmp_dir(), name, rand());
-    remove(db_path);
+    test_db_path_make(db_path, sizeof db_path, "faults", name);
 }
 
 static void db_remove(void)
 {
-    char p[600];
-    remove(db_path);
-    snprintf(p, sizeof p, "%s-wal", db_path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", db_path);
-    remove(p);
-}
-
-static char *text_dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
+    test_db_remove(db_path);
 }
 
 /* A batch of n detections numbered from first; title_len pads the title to make rows big. */
@@ -68,9 +44,9 @@ static void batch_make(detection *d, const detection **p, int first, int n, size
         d[i].event_id = 59;
         d[i].record_id = (uint64_t)k;
         snprintf(d[i].time, sizeof d[i].time, "2023-11-06T01:%02d:%02d.0000000Z", (k / 60) % 60, k % 60);
-        d[i].computer = text_dup("PC1");
+        d[i].computer = test_text_dup("PC1");
         snprintf(d[i].job_id, sizeof d[i].job_id, "%08x-0000-4000-8000-000000000000", (unsigned)k);
-        d[i].url = text_dup("http://198.51.100.7/a.exe");
+        d[i].url = test_text_dup("http://198.51.100.7/a.exe");
         snprintf(d[i].cls.ip, sizeof d[i].cls.ip, "198.51.100.7");
         d[i].cls.verdict = VERDICT_PUBLIC_IP;
         d[i].events_seen = SEEN_59;
@@ -406,8 +382,8 @@ static void test_corrupt_truncated(void)
 /* A UTF-8 path beyond ASCII (SQLite's convention) works for open, move-aside and the fresh file alike. */
 static void test_corrupt_unicode_path(void)
 {
-    snprintf(db_path, sizeof db_path, "%s/bg_test_store_d\xc3\xa9j\xc3\xa0_\xe6\x97\xa5\xe6\x9c\xac_%d.db", tmp_dir(),
-             rand());
+    snprintf(db_path, sizeof db_path, "%s/bg_test_store_d\xc3\xa9j\xc3\xa0_\xe6\x97\xa5\xe6\x9c\xac_%d.db",
+             test_tmp_dir(), rand());
     FILE *fp = store_file_open(db_path, "wb");
     CHECK(fp != NULL);
     if (!fp)
@@ -478,7 +454,7 @@ static void test_disk_full(void)
 static void test_folder_is_a_file(void)
 {
     char file[600], path[700];
-    snprintf(file, sizeof file, "%s/bg_test_store_notdir_%d", tmp_dir(), rand());
+    snprintf(file, sizeof file, "%s/bg_test_store_notdir_%d", test_tmp_dir(), rand());
     CHECK_INT_EQ(file_write(file, "x", 1), 0);
     snprintf(path, sizeof path, "%s/bitsguard.db", file);
     store *s = NULL;
@@ -540,7 +516,7 @@ static void test_readonly(void)
     batch_clear(d, 2);
     store_close(s);
     CHECK_INT_EQ(chmod(db_path, 0444), 0);
-    snprintf(ro_folder, sizeof ro_folder, "%s/bg_test_store_rofolder_%d", tmp_dir(), rand());
+    snprintf(ro_folder, sizeof ro_folder, "%s/bg_test_store_rofolder_%d", test_tmp_dir(), rand());
     CHECK_INT_EQ(mkdir(ro_folder, 0555), 0);
     if (geteuid() != 0) {
         readonly_checks();

@@ -11,6 +11,7 @@
 #endif
 
 #include "check.h"
+#include "test_db.h"
 #include "store.h"
 #include "store_format.h"
 #include "store_internal.h"
@@ -19,21 +20,7 @@ static char db_path[512];
 
 static void db_remove(void)
 {
-    char p[600];
-    remove(db_path);
-    snprintf(p, sizeof p, "%s-wal", db_path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", db_path);
-    remove(p);
-}
-
-static char *text_dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
+    test_db_remove(db_path);
 }
 
 #define BIG_URL_LEN (100 * 1024)
@@ -44,11 +31,11 @@ static void hostile_make(detection *d)
     d->event_id = 16403;
     d->record_id = 77;
     snprintf(d->time, sizeof d->time, "2023-11-06T01:45:21.0240780Z");
-    d->computer = text_dup("\x1b[31mPC\x1b]0;pwned\x07\x1b[2J");
+    d->computer = test_text_dup("\x1b[31mPC\x1b]0;pwned\x07\x1b[2J");
     snprintf(d->job_id, sizeof d->job_id, "0b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10");
-    d->job_title = text_dup("'); DROP TABLE detections;--");
-    d->job_owner = text_dup("bad\xff\xfe\xc0\xaf utf8 \xc2\x9b"
-                            "31m C1 CSI");
+    d->job_title = test_text_dup("'); DROP TABLE detections;--");
+    d->job_owner = test_text_dup("bad\xff\xfe\xc0\xaf utf8 \xc2\x9b"
+                                 "31m C1 CSI");
     d->url = malloc(BIG_URL_LEN + 1);
     if (d->url) {
         static const char head[] = "http://203.0.113.5/";
@@ -57,10 +44,10 @@ static void hostile_make(detection *d)
             d->url[i] = (char)('a' + i % 26);
         d->url[BIG_URL_LEN] = '\0';
     }
-    d->local_name = text_dup("=HYPERLINK(\"http://evil.example/\",\"click\")");
-    d->process_path = text_dup("+cmd|' /C calc'!A0");
-    d->notify_program = text_dup("@SUM(1+1)*cmd|' /C calc'!A0");
-    d->notify_parameters = text_dup("-2+3+cmd|' /C calc'!A0\r\n\"quoted\", tab\there");
+    d->local_name = test_text_dup("=HYPERLINK(\"http://evil.example/\",\"click\")");
+    d->process_path = test_text_dup("+cmd|' /C calc'!A0");
+    d->notify_program = test_text_dup("@SUM(1+1)*cmd|' /C calc'!A0");
+    d->notify_parameters = test_text_dup("-2+3+cmd|' /C calc'!A0\r\n\"quoted\", tab\there");
     snprintf(d->cls.ip, sizeof d->cls.ip, "203.0.113.5");
     d->cls.verdict = VERDICT_PUBLIC_IP;
     d->cls.kind = KIND_HTTP;

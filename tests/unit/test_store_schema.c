@@ -14,35 +14,20 @@
 #endif
 
 #include "check.h"
+#include "test_db.h"
 #include "store.h"
 #include "store_internal.h"
 
 static char db_path[512];
 
-static const char *tmp_dir(void)
-{
-    const char *tmp = getenv("TMPDIR");
-#ifdef _WIN32
-    if (!tmp)
-        tmp = getenv("TEMP");
-#endif
-    return tmp ? tmp : "/tmp";
-}
-
 static void db_path_make(const char *name)
 {
-    snprintf(db_path, sizeof db_path, "%s/bg_test_store_schema_%s_%d.db", tmp_dir(), name, rand());
-    remove(db_path);
+    test_db_path_make(db_path, sizeof db_path, "schema", name);
 }
 
 static void db_remove(void)
 {
-    char p[600];
-    remove(db_path);
-    snprintf(p, sizeof p, "%s-wal", db_path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", db_path);
-    remove(p);
+    test_db_remove(db_path);
 }
 
 static int64_t scalar(sqlite3 *db, const char *sql)
@@ -294,7 +279,7 @@ static void test_path_default(void)
 {
 #ifndef _WIN32
     char base[600], buf[700], expect[700];
-    snprintf(base, sizeof base, "%s/bg_test_xdg_%d", tmp_dir(), rand());
+    snprintf(base, sizeof base, "%s/bg_test_xdg_%d", test_tmp_dir(), rand());
     setenv("XDG_DATA_HOME", base, 1);
     /* Finding the path creates nothing. */
     CHECK_INT_EQ(store_path_default_find(buf, sizeof buf), BG_ERR_OK);
