@@ -221,20 +221,14 @@ static size_t utf16_convert(export_reader *rd, char *out)
  * is one of the reader's hot loops. */
 static uint64_t count_newlines(const char *p, size_t n)
 {
-    const uint64_t ones7 = 0x7F7F7F7F7F7F7F7Full, nl = 0x0A0A0A0A0A0A0A0Aull;
+    /* memchr runs at vector speed and exports have few newlines per event (one in wevtutil output,
+     * some twenty when pretty-printed), so hopping between them beats counting every byte. */
     uint64_t c = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        uint64_t x = w ^ nl; /* Bytes equal to '\n' become zero. */
-        /* High bit set exactly in the zero bytes of x (no carries across bytes). */
-        uint64_t z = ~(((x & ones7) + ones7) | x | ones7);
-        /* One per marked byte, summed into the top byte by the multiplication. */
-        c += ((z >> 7) * 0x0101010101010101ull) >> 56;
+    const char *end = p + n;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        c++;
+        p++;
     }
-    for (; i < n; i++)
-        c += p[i] == '\n';
     return c;
 }
 
