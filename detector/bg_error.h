@@ -3,30 +3,30 @@
 #define BG_ERROR_H
 
 /* Codes are never renumbered: they appear in the database's error table and in exit paths. */
-#define BG_ERROR_MAP(XX)                                                          \
-    XX(OK, 0, "success")                                                          \
-    XX(NOMEM, 1, "out of memory")                                                 \
-    XX(INVALID_ARG, 2, "invalid argument")                                        \
-    XX(IO, 3, "input/output error")                                               \
-    XX(TOO_LARGE, 4, "input exceeds the size limit")                              \
-    XX(XML_MALFORMED, 5, "malformed XML")                                         \
-    XX(NOT_EVENT, 6, "XML is not a Windows event")                                \
-    XX(NOT_BITS, 7, "event is not from Microsoft-Windows-Bits-Client")            \
-    XX(EOF, 8, "end of input")                                                    \
-    XX(USAGE, 9, "usage error")                                                   \
-    XX(DB_OPEN, 10, "cannot open the database")                                   \
-    XX(DB_BUSY, 11, "database is locked by another connection")                  \
-    XX(DB_CORRUPT, 12, "database file is corrupt or not a database")              \
-    XX(DB_FULL, 13, "database or disk is full")                                   \
-    XX(DB_READONLY, 14, "database or its folder is read-only")                    \
-    XX(DB, 15, "database error")                                                  \
-    XX(DB_SCHEMA, 16, "database schema is newer than this program")               \
-    XX(SOURCE_RETRY, 17, "event source failed; resubscribe after the bookmark")   \
-    XX(SOURCE_BOOKMARK, 18, "event source rejected the bookmark")                 \
-    XX(SOURCE_CHANNEL, 19, "event channel is missing or disabled")                \
-    XX(SOURCE, 20, "event source error")                                          \
-    XX(STOPPED, 21, "stop requested")                                             \
-    XX(CONFIG, 22, "invalid configuration value")                                 \
+#define BG_ERROR_MAP(XX)                                                        \
+    XX(OK, 0, "success")                                                        \
+    XX(NOMEM, 1, "out of memory")                                               \
+    XX(INVALID_ARG, 2, "invalid argument")                                      \
+    XX(IO, 3, "input/output error")                                             \
+    XX(TOO_LARGE, 4, "input exceeds the size limit")                            \
+    XX(XML_MALFORMED, 5, "malformed XML")                                       \
+    XX(NOT_EVENT, 6, "XML is not a Windows event")                              \
+    XX(NOT_BITS, 7, "event is not from Microsoft-Windows-Bits-Client")          \
+    XX(EOF, 8, "end of input")                                                  \
+    XX(USAGE, 9, "usage error")                                                 \
+    XX(DB_OPEN, 10, "cannot open the database")                                 \
+    XX(DB_BUSY, 11, "database is locked by another connection")                 \
+    XX(DB_CORRUPT, 12, "database file is corrupt or not a database")            \
+    XX(DB_FULL, 13, "database or disk is full")                                 \
+    XX(DB_READONLY, 14, "database or its folder is read-only")                  \
+    XX(DB, 15, "database error")                                                \
+    XX(DB_SCHEMA, 16, "database schema is newer than this program")             \
+    XX(SOURCE_RETRY, 17, "event source failed; resubscribe after the bookmark") \
+    XX(SOURCE_BOOKMARK, 18, "event source rejected the bookmark")               \
+    XX(SOURCE_CHANNEL, 19, "event channel is missing or disabled")              \
+    XX(SOURCE, 20, "event source error")                                        \
+    XX(STOPPED, 21, "stop requested")                                           \
+    XX(CONFIG, 22, "invalid configuration value")                               \
     XX(PLATFORM, 23, "operating system call failed")
 
 typedef enum bg_error {

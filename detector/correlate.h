@@ -19,18 +19,18 @@ typedef enum correlate_change {
 typedef void (*correlate_emit_fn)(void *ctx, const detection *d, correlate_change change);
 
 typedef struct correlate_config {
-    const allowlist *allow;  /* May be NULL. */
-    int report_private;      /* 1: private-ip names are detections too (allowed=0). */
-    size_t max_jobs;         /* Bound on remembered jobs; 0 picks the default (4096). */
-    uint64_t max_age_s;      /* Jobs idle longer than this (by event time) are evicted; 0: default 7 days. */
+    const allowlist *allow; /* May be NULL. */
+    int report_private;     /* 1: private-ip names are detections too (allowed=0). */
+    size_t max_jobs;        /* Bound on remembered jobs; 0 picks the default (4096). */
+    uint64_t max_age_s;     /* Jobs idle longer than this (by event time) are evicted; 0: default 7 days. */
 } correlate_config;
 
 typedef struct correlate_stats {
-    uint64_t events;        /* Events fed. */
-    uint64_t bits_events;   /* Of those, from the Bits-Client provider. */
-    uint64_t detections;    /* Distinct detections created. */
-    uint64_t allowed;       /* Of those, allow-listed. */
-    uint64_t evicted_jobs;  /* Jobs dropped to respect the bounds. */
+    uint64_t events;       /* Events fed. */
+    uint64_t bits_events;  /* Of those, from the Bits-Client provider. */
+    uint64_t detections;   /* Distinct detections created. */
+    uint64_t allowed;      /* Of those, allow-listed. */
+    uint64_t evicted_jobs; /* Jobs dropped to respect the bounds. */
 } correlate_stats;
 
 typedef struct correlator correlator;
