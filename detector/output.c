@@ -92,6 +92,19 @@ void output_csv_cell(FILE *fp, const char *s)
         fputc('"', fp);
 }
 
+/*
+ * Characters a terminal must not receive from an attacker: C0, DEL and C1 controls (ESC and CSI start
+ * escape sequences), and the Unicode format characters that reorder or break the line as displayed:
+ * bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E/F, U+202A-E, U+2066-9) and
+ * the line and paragraph separators (U+2028/9). An override in a job title or process path could
+ * otherwise make "C:\x\<RLO>gpj.exe" read as "C:\x\exe.jpg" in the analyst's console.
+ */
+static int terminal_unsafe(uint32_t cp)
+{
+    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 size_t output_terminal_text(FILE *fp, const char *s, size_t width)
 {
     if (!s)
@@ -109,7 +122,7 @@ size_t output_terminal_text(FILE *fp, const char *s, size_t width)
     for (const unsigned char *p = (const unsigned char *)s; *p && cols < limit; cols++) {
         uint32_t cp;
         size_t n = utf8_sequence_decode(p, &cp);
-        if (n == 0 || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
+        if (n == 0 || terminal_unsafe(cp)) {
             fputc('?', fp);
             p += n ? n : 1;
         } else {

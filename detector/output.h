@@ -13,8 +13,9 @@ void output_csv_cell(FILE *fp, const char *s);
 
 /*
  * Writes at most width display columns of s for a terminal: control characters (C0, DEL, C1, ESC
- * sequences) and invalid UTF-8 are replaced by '?', and an elided value ends with "...". Returns
- * the number of columns written. width 0 means no limit.
+ * sequences), bidirectional controls, line/paragraph separators and invalid UTF-8 are replaced by
+ * '?', and an elided value ends with "...". Returns the number of columns written. width 0 means
+ * no limit.
  */
 size_t output_terminal_text(FILE *fp, const char *s, size_t width);
 

@@ -64,7 +64,7 @@ if [ "$mode" = exe ]; then
     exe=$1
     # A unit test prints its own checks; memcheck only adds its verdict. 77 is a test's own skip.
     memcheck "0 77" "$exe"
-    tail -n 5 "$work/out"
+    tail -n 3 "$work/err" # a unit test reports its checks on stderr
     # The test's own skip (e.g. a Windows-only test on Linux) stays a skip, when memcheck was clean.
     [ "$fails" -eq 0 ] && [ "$last_status" -eq 77 ] && { echo "skipped by the test itself"; exit 77; }
     finish
