@@ -91,19 +91,29 @@ done
 memcheck "0 1" "$bg" scan --all --allow 45.33.32.0/24 --allow '*.example.com' --allow 2600::/12 --db "$db" "${all[@]}"
 MC_STDIN=$fixtures/exports/mixed-detections.xml memcheck "0 1" "$bg" scan --json -
 [ -s "$work/out" ] || { echo "FAIL scan of stdin printed no detection"; fails=$((fails + 1)); }
-# Hostile input made here: a 100 KB URL, ESC bytes, invalid UTF-8, an entity declaration.
-{
-    printf '<!DOCTYPE Event [<!ENTITY x "xxxxxxxx">]>\n'
+# Hostile input made here: an entity declaration, ESC and invalid UTF-8 (both refused by the XML
+# layer), then the same 100 KB URL event with legal hostile text (SQL, formula, C1 CSI, RLO), deep
+# nesting, and an ordinary event that must still be read.
+hostile_event() { # hostile_event COMPUTER TITLE
     printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>'
     printf '<Provider Name="Microsoft-Windows-Bits-Client"/><EventID>59</EventID><Version>1</Version>'
     printf '<EventRecordID>7</EventRecordID><TimeCreated SystemTime="2024-01-02T03:04:05.0000000Z"/>'
-    printf '<Computer>PC\x1b[31m</Computer></System><EventData><Data Name="transferId">{11111111-2222-3333-4444-555555555555}</Data>'
-    printf '<Data Name="name">&apos;);DROP TABLE detections;-- \xff\xfe =1+1</Data>'
+    printf '<Computer>%s</Computer></System><EventData>' "$1"
+    printf '<Data Name="transferId">{11111111-2222-3333-4444-555555555555}</Data><Data Name="name">%s</Data>' "$2"
     printf '<Data Name="Id">{11111111-2222-3333-4444-555555555556}</Data><Data Name="url">http://45.33.32.156/'
     head -c 102400 /dev/zero | tr '\0' 'a'
     printf '</Data><Data Name="peer"></Data><Data Name="fileTime">2024-01-02T03:04:05Z</Data>'
     printf '<Data Name="fileLength">1</Data><Data Name="bytesTotal">1</Data><Data Name="bytesTransferred">1</Data>'
     printf '<Data Name="proxy"></Data></EventData></Event>\n'
+}
+{
+    printf '<!DOCTYPE Event [<!ENTITY x "xxxxxxxx">]>\n'
+    hostile_event $'PC\x1b[31m' $'&apos;);DROP TABLE detections;-- \xff\xfe =1+1'
+    hostile_event "PC'--" $'=1+1&apos;);DROP TABLE detections;-- \xc2\x9b2J \xe2\x80\xaegpj.exe'
+    printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><EventID>3</EventID></System><EventData>'
+    for _ in $(seq 2000); do printf '<a><a><a><a><a>'; done
+    printf '</EventData></Event>\n'
+    cat "$fixtures/events/16403_v0.xml"
 } >"$work/hostile.xml"
 memcheck "0 1" "$bg" scan --json --db "$db" "$work/hostile.xml"
 
