@@ -473,6 +473,38 @@ static void test_channel_config(void)
     path_join(path, g_feed, L"channel-disabled");
     DeleteFileW(path);
     CHECK(EvtClose(cfg));
+    /* The access SDDL: two-call get, set kept in the handle, save visible to a new handle. */
+    cfg = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    CHECK(cfg != NULL);
+    CHECK(!EvtGetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, 0, NULL, &used));
+    CHECK_INT_EQ(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+    CHECK(used > sizeof v);
+    BYTE abuf[8192];
+    EVT_VARIANT *av = (EVT_VARIANT *)abuf;
+    CHECK(EvtGetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, sizeof abuf, av, &used));
+    CHECK_INT_EQ(av->Type, EvtVarTypeString);
+    CHECK(wcsncmp(av->StringVal, L"O:BAG:SYD:(A;;0xf0007;;;SY)", 27) == 0);
+    CHECK(wcsstr(av->StringVal, L";SU)") == NULL);
+    EVT_VARIANT nv;
+    memset(&nv, 0, sizeof nv);
+    nv.Type = EvtVarTypeString;
+    nv.StringVal = L"not sddl";
+    CHECK(!EvtSetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, &nv));
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
+    nv.StringVal = L"O:BAG:SYD:(A;;0x1;;;SU)";
+    CHECK(EvtSetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, &nv));
+    EVT_HANDLE cfg2 = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    CHECK(EvtGetChannelConfigProperty(cfg2, EvtChannelConfigAccess, 0, sizeof abuf, av, &used));
+    CHECK(wcsstr(av->StringVal, L";SU)") == NULL); /* Not saved yet. */
+    CHECK(EvtClose(cfg2));
+    CHECK(EvtSaveChannelConfig(cfg, 0));
+    cfg2 = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    CHECK(EvtGetChannelConfigProperty(cfg2, EvtChannelConfigAccess, 0, sizeof abuf, av, &used));
+    CHECK(wcscmp(av->StringVal, L"O:BAG:SYD:(A;;0x1;;;SU)") == 0);
+    CHECK(EvtClose(cfg2));
+    CHECK(EvtClose(cfg));
+    path_join(path, g_feed, L"channel-access.sddl");
+    CHECK(DeleteFileW(path));
     /* A function the double does not provide fails cleanly instead of aborting. */
     CHECK(EvtOpenLog(NULL, L"x", EvtOpenFilePath) == NULL);
     CHECK_INT_EQ(GetLastError(), ERROR_CALL_NOT_IMPLEMENTED);

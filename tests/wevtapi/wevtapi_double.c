@@ -31,10 +31,14 @@
 #define DOUBLE_CHANNEL     L"Microsoft-Windows-Bits-Client/Operational"
 #define DOUBLE_FILE_MAX    (256u * 1024u * 1024u) /* A feed file larger than this is skipped. */
 #define DOUBLE_EVENT_MAX   (16u * 1024u * 1024u)  /* An event larger than this is skipped. */
-#define DOUBLE_CHANNEL_MAX 256                    /* Characters of a bookmark's channel name. */
-#define DOUBLE_CONTROL_MAX 64                     /* Bytes read from a control file. */
-#define DOUBLE_POLL_MS     100                    /* Only when change notifications are unavailable. */
-#define DOUBLE_FALLBACK_MS 500                    /* Rescan period when notifications are missed. */
+#define DOUBLE_ACCESS_MAX  2048                   /* Characters of a channel's access SDDL. */
+#define DOUBLE_ACCESS_FILE L"channel-access.sddl"
+#define DOUBLE_ACCESS_DEFAULT \
+    L"O:BAG:SYD:(A;;0xf0007;;;SY)(A;;0x7;;;BA)(A;;0x3;;;BO)(A;;0x5;;;SO)(A;;0x1;;;IU)(A;;0x1;;;S-1-5-32-573)"
+#define DOUBLE_CHANNEL_MAX 256 /* Characters of a bookmark's channel name. */
+#define DOUBLE_CONTROL_MAX 64  /* Bytes read from a control file. */
+#define DOUBLE_POLL_MS     100 /* Only when change notifications are unavailable. */
+#define DOUBLE_FALLBACK_MS 500 /* Rescan period when notifications are missed. */
 
 BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved);
 DWORD WINAPI wevtdouble_unimplemented(void);
@@ -1285,6 +1289,30 @@ BOOL WINAPI EvtCancel(EVT_HANDLE Object)
     return ok;
 }
 
+/* A channel configuration handle: the access SDDL as last read or set through this handle. */
+typedef struct channel_cfg {
+    obj h;
+    wchar_t access[DOUBLE_ACCESS_MAX];
+} channel_cfg;
+
+/* The channel's access SDDL: feed\channel-access.sddl (UTF-8, written by EvtSaveChannelConfig, so a
+ * test and a later process see it), else Windows' default for an Operational channel: SYSTEM,
+ * Administrators, Backup and Server Operators, interactive users and Event Log Readers; no SU. */
+static void channel_access_load(wchar_t *out, size_t len)
+{
+    wchar_t path[MAX_PATH];
+    char *text = NULL;
+    size_t n = 0;
+    if (feed_path(DOUBLE_ACCESS_FILE, path) && file_read_all(path, 16384, &text, &n) && n > 0 &&
+        MultiByteToWideChar(CP_UTF8, 0, text, -1, out, (int)len) > 0) {
+        free(text);
+        return;
+    }
+    free(text);
+    _snwprintf(out, len, L"%ls", DOUBLE_ACCESS_DEFAULT);
+    out[len - 1] = L'\0';
+}
+
 EVT_HANDLE WINAPI EvtOpenChannelConfig(EVT_HANDLE Session, LPCWSTR ChannelPath, DWORD Flags)
 {
     if (Session || Flags != 0 || !ChannelPath) {
@@ -1295,19 +1323,21 @@ EVT_HANDLE WINAPI EvtOpenChannelConfig(EVT_HANDLE Session, LPCWSTR ChannelPath, 
         SetLastError(ERROR_EVT_CHANNEL_NOT_FOUND);
         return NULL;
     }
-    obj *o = calloc(1, sizeof *o);
-    if (!o) {
+    channel_cfg *c = calloc(1, sizeof *c);
+    if (!c) {
         SetLastError(ERROR_OUTOFMEMORY);
         return NULL;
     }
     EnterCriticalSection(&g_lock);
-    registry_add(o, OBJ_CHANNEL_CONFIG);
+    channel_access_load(c->access, DOUBLE_ACCESS_MAX);
+    registry_add(&c->h, OBJ_CHANNEL_CONFIG);
     LeaveCriticalSection(&g_lock);
     SetLastError(ERROR_SUCCESS);
-    return (EVT_HANDLE)o;
+    return (EVT_HANDLE)c;
 }
 
-/* Only EvtChannelConfigEnabled: TRUE, or FALSE while feed\channel-disabled exists. */
+/* EvtChannelConfigEnabled: TRUE, or FALSE while feed\channel-disabled exists. EvtChannelConfigAccess:
+ * the SDDL string, stored after the variant in the caller's buffer (as the real function does). */
 BOOL WINAPI EvtGetChannelConfigProperty(EVT_HANDLE ChannelConfig, EVT_CHANNEL_CONFIG_PROPERTY_ID PropertyId,
                                         DWORD Flags, DWORD PropertyValueBufferSize, PEVT_VARIANT PropertyValueBuffer,
                                         PDWORD PropertyValueBufferUsed)
@@ -1315,10 +1345,23 @@ BOOL WINAPI EvtGetChannelConfigProperty(EVT_HANDLE ChannelConfig, EVT_CHANNEL_CO
     DWORD err = ERROR_SUCCESS;
     unsigned long dummy = 0;
     EnterCriticalSection(&g_lock);
-    if (!registry_find(ChannelConfig, OBJ_CHANNEL_CONFIG)) {
+    channel_cfg *c = (channel_cfg *)registry_find(ChannelConfig, OBJ_CHANNEL_CONFIG);
+    if (!c) {
         err = ERROR_INVALID_HANDLE;
     } else if (Flags != 0 || !PropertyValueBufferUsed) {
         err = ERROR_INVALID_PARAMETER;
+    } else if (PropertyId == EvtChannelConfigAccess) {
+        size_t bytes = (wcslen(c->access) + 1) * sizeof(wchar_t);
+        *PropertyValueBufferUsed = (DWORD)(sizeof(EVT_VARIANT) + bytes);
+        if (PropertyValueBufferSize < *PropertyValueBufferUsed || !PropertyValueBuffer) {
+            err = ERROR_INSUFFICIENT_BUFFER;
+        } else {
+            memset(PropertyValueBuffer, 0, sizeof *PropertyValueBuffer);
+            wchar_t *text = (wchar_t *)(PropertyValueBuffer + 1);
+            memcpy(text, c->access, bytes);
+            PropertyValueBuffer->Type = EvtVarTypeString;
+            PropertyValueBuffer->StringVal = text;
+        }
     } else if (PropertyId != EvtChannelConfigEnabled) {
         err = ERROR_NOT_SUPPORTED;
     } else {
@@ -1330,6 +1373,66 @@ BOOL WINAPI EvtGetChannelConfigProperty(EVT_HANDLE ChannelConfig, EVT_CHANNEL_CO
             PropertyValueBuffer->Type = EvtVarTypeBoolean;
             PropertyValueBuffer->Count = 0;
             PropertyValueBuffer->BooleanVal = !control_read(L"channel-disabled", &dummy);
+        }
+    }
+    LeaveCriticalSection(&g_lock);
+    SetLastError(err);
+    return err == ERROR_SUCCESS;
+}
+
+/* Only EvtChannelConfigAccess, a non-empty string starting "O:", "G:" or "D:": kept in the handle
+ * until EvtSaveChannelConfig, as on Windows. */
+BOOL WINAPI EvtSetChannelConfigProperty(EVT_HANDLE ChannelConfig, EVT_CHANNEL_CONFIG_PROPERTY_ID PropertyId,
+                                        DWORD Flags, PEVT_VARIANT PropertyValue)
+{
+    DWORD err = ERROR_SUCCESS;
+    EnterCriticalSection(&g_lock);
+    channel_cfg *c = (channel_cfg *)registry_find(ChannelConfig, OBJ_CHANNEL_CONFIG);
+    if (!c) {
+        err = ERROR_INVALID_HANDLE;
+    } else if (Flags != 0 || !PropertyValue) {
+        err = ERROR_INVALID_PARAMETER;
+    } else if (PropertyId != EvtChannelConfigAccess) {
+        err = ERROR_NOT_SUPPORTED;
+    } else if (PropertyValue->Type != EvtVarTypeString || !PropertyValue->StringVal ||
+               wcslen(PropertyValue->StringVal) + 1 > DOUBLE_ACCESS_MAX ||
+               (wcsncmp(PropertyValue->StringVal, L"O:", 2) != 0 && wcsncmp(PropertyValue->StringVal, L"G:", 2) != 0 &&
+                wcsncmp(PropertyValue->StringVal, L"D:", 2) != 0)) {
+        err = ERROR_INVALID_PARAMETER;
+    } else {
+        memcpy(c->access, PropertyValue->StringVal, (wcslen(PropertyValue->StringVal) + 1) * sizeof(wchar_t));
+    }
+    LeaveCriticalSection(&g_lock);
+    SetLastError(err);
+    return err == ERROR_SUCCESS;
+}
+
+/* Writes the handle's access SDDL to feed\channel-access.sddl (UTF-8, replaced atomically). */
+BOOL WINAPI EvtSaveChannelConfig(EVT_HANDLE ChannelConfig, DWORD Flags)
+{
+    DWORD err = ERROR_SUCCESS;
+    char text[4 * DOUBLE_ACCESS_MAX];
+    wchar_t path[MAX_PATH], tmp[MAX_PATH];
+    EnterCriticalSection(&g_lock);
+    channel_cfg *c = (channel_cfg *)registry_find(ChannelConfig, OBJ_CHANNEL_CONFIG);
+    int n = c ? WideCharToMultiByte(CP_UTF8, 0, c->access, -1, text, (int)sizeof text, NULL, NULL) : 0;
+    if (!c) {
+        err = ERROR_INVALID_HANDLE;
+    } else if (Flags != 0) {
+        err = ERROR_INVALID_PARAMETER;
+    } else if (n <= 0 || !feed_path(DOUBLE_ACCESS_FILE, path) || !feed_path(DOUBLE_ACCESS_FILE L".tmp", tmp)) {
+        err = ERROR_INVALID_DATA;
+    } else {
+        HANDLE fh = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+        DWORD wrote = 0;
+        if (fh == INVALID_HANDLE_VALUE) {
+            err = GetLastError();
+        } else {
+            BOOL w = WriteFile(fh, text, (DWORD)(n - 1), &wrote, NULL);
+            err = w && wrote == (DWORD)(n - 1) ? ERROR_SUCCESS : GetLastError();
+            CloseHandle(fh);
+            if (err == ERROR_SUCCESS && !MoveFileExW(tmp, path, MOVEFILE_REPLACE_EXISTING))
+                err = GetLastError();
         }
     }
     LeaveCriticalSection(&g_lock);
