@@ -5,6 +5,7 @@
 #include <bcrypt.h>
 #include <lm.h>
 #include <sddl.h>
+#include <winevt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,9 @@
 #include "win_util.h"
 
 #define EVENTLOG_SOURCE_KEY L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\" WIN_SERVICE_NAME
-/* The local group whose members may read most event channels (BUILTIN\Event Log Readers). */
+/* The channel the service reads; its access SDDL gets one read entry for the service SID. */
+#define BITS_CHANNEL L"Microsoft-Windows-Bits-Client/Operational"
+/* BUILTIN\Event Log Readers: older builds added the service SID to it; teardown removes that. */
 #define EVENT_LOG_READERS_SID L"S-1-5-32-573"
 /* How long start/stop wait for the service to reach the requested state. */
 #define ADMIN_WAIT_MS 30000u
@@ -149,17 +152,170 @@ static int dacl_equal(PACL a, PACL b, char *why, size_t len)
     return 1;
 }
 
+/* 1 when name is a file the store creates in the data folder: a database ("*.db", bitsguard.db by
+ * default, another name through DatabasePath), its SQLite sidecars (-wal, -shm, -journal) and the
+ * copies a corrupt database is moved aside to ("*.db.corrupt-STAMP[-N]" and their sidecars). Setup
+ * re-secures and --remove-data deletes these names only, never anything else found there. */
+static int store_file_name(const wchar_t *name)
+{
+    size_t n = wcslen(name);
+    static const wchar_t *const tails[] = {L".db", L".db-wal", L".db-shm", L".db-journal"};
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        size_t t = wcslen(tails[i]);
+        if (n > t && _wcsicmp(name + n - t, tails[i]) == 0)
+            return 1;
+    }
+    const wchar_t *c = wcsstr(name, L".db.corrupt-");
+    return c != NULL && c > name;
+}
+
+/* The final path of an open handle ("\\?\C:\..."), resolved by the system; 0 on failure. */
+static int handle_final_path(HANDLE h, wchar_t *out, DWORD len)
+{
+    DWORD n = GetFinalPathNameByHandleW(h, out, len, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+    return n > 0 && n < len;
+}
+
+/* Opens path itself, never what a final reparse point names (backup semantics: folders too, and
+ * with SeRestorePrivilege enabled the security rights are granted whatever the current DACL says). */
+static HANDLE path_open_nofollow(const wchar_t *path, DWORD access)
+{
+    return CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                       FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+}
+
 /*
- * %ProgramData%\bitsguard with a protected DACL: SYSTEM and Administrators full control, the service
- * SID modify, nobody else (ProgramData's inherited Users read/create entries are cut off). Read back
- * and compared ACE by ACE, because a silently ignored ACL would leave the database readable by users.
+ * Why the object opened as h (from path, whose final path must be `expected`) is not a plain file or
+ * folder of its own: NULL when it is. Three checks, because each system shows links differently:
+ * Windows marks a junction or symbolic link FILE_ATTRIBUTE_REPARSE_POINT on the handle opened with
+ * FILE_FLAG_OPEN_REPARSE_POINT; Wine (a Unix symlink in the prefix) marks a folder link only in the
+ * path's attributes and a file link nowhere, but the handle's final path names the target. A hard
+ * link (more than one name) shares its ACL with a file elsewhere, so it is refused too.
+ */
+static const char *handle_link_reason(HANDLE h, const wchar_t *path, const wchar_t *expected, int want_dir)
+{
+    DWORD a = GetFileAttributesW(path);
+    BY_HANDLE_FILE_INFORMATION fi;
+    wchar_t final[MAX_PATH + 8];
+    if (!GetFileInformationByHandle(h, &fi))
+        return "cannot read its attributes";
+    if ((a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_REPARSE_POINT)) ||
+        (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
+        return "it is a reparse point (junction or symbolic link)";
+    if (!handle_final_path(h, final, sizeof final / sizeof final[0]))
+        return "cannot resolve its final path";
+    if (_wcsicmp(final, expected) != 0)
+        return "it resolves to another path (a link)";
+    if (want_dir != !!(fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+        return want_dir ? "it is not a folder" : "it is a folder";
+    if (!want_dir && fi.nNumberOfLinks > 1)
+        return "it has more than one name (hard link)";
+    return NULL;
+}
+
+/* Enables a privilege in this process's token (an administrator holds both used here, disabled).
+ * Failure is not reported: the operation that needs it then fails with its own error. */
+static void privilege_enable(const wchar_t *name)
+{
+    HANDLE token = NULL;
+    TOKEN_PRIVILEGES tp = {1, {{{0, 0}, SE_PRIVILEGE_ENABLED}}};
+    if (OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token) &&
+        LookupPrivilegeValueW(NULL, name, &tp.Privileges[0].Luid))
+        AdjustTokenPrivileges(token, FALSE, &tp, sizeof tp, NULL, NULL);
+    if (token)
+        CloseHandle(token);
+}
+
+/* Prints a refusal naming the object, the reason and what the administrator should do. */
+static void link_refused(const char *what, const wchar_t *path, const char *reason, const char *hint)
+{
+    char *u = win_utf8_from_utf16(path);
+    char detail[700];
+    snprintf(detail, sizeof detail, "%s: %s; refusing (%s)", u ? u : "(path)", reason, hint);
+    step_print(what, "FAILED", detail);
+    free(u);
+}
+
+/*
+ * The store's files already in the folder (an earlier install, or planted before it): owner set to
+ * Administrators and the DACL reset to inherit only, so they get the folder's entries and nothing of
+ * their own. Links are refused, so the ACL of a file elsewhere is never touched. 1 when all went well.
+ */
+static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final, PSID admins, int wine)
+{
+    const char *what = "data files ACL";
+    wchar_t pattern[MAX_PATH + 4], path[2 * MAX_PATH], expected[2 * MAX_PATH + 8];
+    _snwprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", folder);
+    pattern[sizeof pattern / sizeof pattern[0] - 1] = L'\0';
+    ACL empty;
+    if (!InitializeAcl(&empty, sizeof empty, ACL_REVISION)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    WIN32_FIND_DATAW fd;
+    HANDLE find = FindFirstFileW(pattern, &fd);
+    if (find == INVALID_HANDLE_VALUE) {
+        step_print(what, "ok", "no files");
+        return 1;
+    }
+    int ok = 1, count = 0;
+    do {
+        if (!store_file_name(fd.cFileName))
+            continue;
+        _snwprintf(path, sizeof path / sizeof path[0], L"%ls\\%ls", folder, fd.cFileName);
+        path[sizeof path / sizeof path[0] - 1] = L'\0';
+        _snwprintf(expected, sizeof expected / sizeof expected[0], L"%ls\\%ls", folder_final, fd.cFileName);
+        expected[sizeof expected / sizeof expected[0] - 1] = L'\0';
+        HANDLE h = path_open_nofollow(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER);
+        if (h == INVALID_HANDLE_VALUE) {
+            ok = 0;
+            step_failed(what, GetLastError());
+            continue;
+        }
+        const char *reason = handle_link_reason(h, path, expected, 0);
+        if (reason) {
+            ok = 0;
+            link_refused(what, path, reason, "remove it, then run setup again");
+        } else {
+            DWORD rc = SetSecurityInfo(h, SE_FILE_OBJECT,
+                                       OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION |
+                                           UNPROTECTED_DACL_SECURITY_INFORMATION,
+                                       admins, NULL, &empty, NULL);
+            if (rc != ERROR_SUCCESS && !wine) {
+                ok = 0;
+                step_failed(what, rc);
+            }
+            count++;
+        }
+        CloseHandle(h);
+    } while (FindNextFileW(find, &fd));
+    FindClose(find);
+    if (ok) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%d file(s) reset to the folder's entries, owner Administrators%s", count,
+                 wine && count ? " (not enforced under Wine)" : "");
+        step_print(what, "ok", detail);
+    }
+    return ok;
+}
+
+/*
+ * %ProgramData%\bitsguard owned by Administrators with a protected DACL: SYSTEM and Administrators full
+ * control, the service SID modify, nobody else (ProgramData's inherited Users read/create entries are
+ * cut off). Users may create folders in ProgramData, so the folder may be an attacker's: a junction or
+ * symbolic link is refused (our DACL would land on its target); the owner is taken (an owner can always
+ * rewrite the DACL); the store's files already inside are reset. Owner and DACL are read back and
+ * compared ACE by ACE, because a silently ignored ACL would leave the database readable by users.
  */
 static int data_folder_secure(void)
 {
     const char *what = "data folder ACL";
-    int ok = 0;
-    wchar_t folder[MAX_PATH], sid[96], sddl[256];
+    int ok = 0, wine = running_on_wine();
+    wchar_t folder[MAX_PATH], parent[MAX_PATH], sid[96], sddl[256];
+    wchar_t parent_final[MAX_PATH + 8], expected[MAX_PATH + 32];
     PSECURITY_DESCRIPTOR want = NULL, got = NULL;
+    PSID admins = NULL;
+    HANDLE h = INVALID_HANDLE_VALUE, ph = INVALID_HANDLE_VALUE;
     if (!win_data_folder(folder, MAX_PATH)) {
         step_print(what, "FAILED", "%ProgramData% is not set");
         return 0;
@@ -168,31 +324,61 @@ static int data_folder_secure(void)
         step_print(what, "FAILED", "cannot determine the service SID");
         return 0;
     }
-    _snwprintf(sddl, sizeof sddl / sizeof sddl[0], L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;%ls;;;%ls)",
+    _snwprintf(sddl, sizeof sddl / sizeof sddl[0], L"O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;%ls;;;%ls)",
                DATA_FOLDER_SERVICE_MASK, sid);
     sddl[sizeof sddl / sizeof sddl[0] - 1] = L'\0';
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &want, NULL)) {
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &want, NULL) ||
+        !ConvertStringSidToSidW(L"BA", &admins)) {
         step_failed(what, GetLastError());
         goto cleanup;
     }
+    /* Taking ownership of a folder someone else created, and opening it for WRITE_OWNER whatever its
+     * DACL says, need these two; an elevated administrator holds them. */
+    privilege_enable(L"SeTakeOwnershipPrivilege");
+    privilege_enable(L"SeRestorePrivilege");
     SECURITY_ATTRIBUTES sa = {sizeof sa, want, FALSE};
     if (!CreateDirectoryW(folder, &sa) && GetLastError() != ERROR_ALREADY_EXISTS) {
         step_failed("create data folder", GetLastError());
         goto cleanup;
     }
+    /* The folder must be exactly <final path of ProgramData>\bitsguard, not reached through a link. */
+    memcpy(parent, folder, sizeof parent);
+    wchar_t *slash = wcsrchr(parent, L'\\');
+    if (slash)
+        *slash = L'\0';
+    ph = path_open_nofollow(parent, 0);
+    if (!slash || ph == INVALID_HANDLE_VALUE || !handle_final_path(ph, parent_final, MAX_PATH + 8)) {
+        step_failed(what, GetLastError());
+        goto cleanup;
+    }
+    _snwprintf(expected, sizeof expected / sizeof expected[0], L"%ls\\%ls", parent_final, slash + 1);
+    expected[sizeof expected / sizeof expected[0] - 1] = L'\0';
+    h = path_open_nofollow(folder, READ_CONTROL | WRITE_DAC | WRITE_OWNER);
+    if (h == INVALID_HANDLE_VALUE) {
+        step_failed(what, GetLastError());
+        goto cleanup;
+    }
+    const char *reason = handle_link_reason(h, folder, expected, 1);
+    if (reason) {
+        link_refused(what, folder, reason, "remove it, then run setup again");
+        goto cleanup;
+    }
     BOOL present = FALSE, defaulted = FALSE;
     PACL want_dacl = NULL;
     GetSecurityDescriptorDacl(want, &present, &want_dacl, &defaulted);
-    /* Applied even to a new folder: CreateDirectory's attributes do not strip what an existing one had. */
-    DWORD rc =
-        SetNamedSecurityInfoW(folder, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                              NULL, NULL, want_dacl, NULL);
+    /* Applied even to a new folder: CreateDirectory's attributes do not strip what an existing one had.
+     * On the handle, so the object checked above is the object changed. */
+    DWORD rc = SetSecurityInfo(
+        h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+        admins, NULL, want_dacl, NULL);
     if (rc != ERROR_SUCCESS) {
         step_failed(what, rc);
         goto cleanup;
     }
     PACL got_dacl = NULL;
-    rc = GetNamedSecurityInfoW(folder, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &got_dacl, NULL, &got);
+    PSID got_owner = NULL;
+    rc = GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &got_owner, NULL,
+                         &got_dacl, NULL, &got);
     if (rc != ERROR_SUCCESS) {
         step_failed("read back data folder ACL", rc);
         goto cleanup;
@@ -200,16 +386,18 @@ static int data_folder_secure(void)
     SECURITY_DESCRIPTOR_CONTROL control = 0;
     DWORD revision = 0;
     char why[200] = "";
+    int owner_ok = got_owner && EqualSid(got_owner, admins);
     int protected_ok = GetSecurityDescriptorControl(got, &control, &revision) && (control & SE_DACL_PROTECTED);
-    if (!protected_ok)
+    if (!owner_ok)
+        snprintf(why, sizeof why, "the owner is not BUILTIN\\Administrators");
+    else if (!protected_ok)
         snprintf(why, sizeof why, "the DACL is not protected (inherits from ProgramData)");
-    if (!protected_ok || !dacl_equal(want_dacl, got_dacl, why, sizeof why)) {
-        int wine = running_on_wine();
+    if (!owner_ok || !protected_ok || !dacl_equal(want_dacl, got_dacl, why, sizeof why)) {
         /* Show what is there, so the log says how it differs. */
         wchar_t *text = NULL;
         char *u = NULL;
-        if (ConvertSecurityDescriptorToStringSecurityDescriptorW(got, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text,
-                                                                 NULL))
+        if (ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                got, SDDL_REVISION_1, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &text, NULL))
             u = win_utf8_from_utf16(text);
         char detail[600];
         snprintf(detail, sizeof detail, "read back: %s; found %s%s", why, u ? u : "(unreadable)",
@@ -220,14 +408,22 @@ static int data_folder_secure(void)
             LocalFree(text);
         /* Only under Wine, which keeps no ACLs on files, is this not fatal: on Windows an ACL that
          * did not stick means the database would be readable by users, so setup must fail. */
-        ok = wine;
-        goto cleanup;
+        if (!wine)
+            goto cleanup;
+    } else {
+        char *u = win_utf8_from_utf16(sddl);
+        step_print(what, "ok", u ? u : "");
+        free(u);
     }
-    char *u = win_utf8_from_utf16(sddl);
-    step_print(what, "ok", u ? u : "");
-    free(u);
-    ok = 1;
+    /* expected is the folder's final path: the files inside must resolve right under it. */
+    ok = data_files_secure(folder, expected, admins, wine);
 cleanup:
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+    if (ph != INVALID_HANDLE_VALUE)
+        CloseHandle(ph);
+    if (admins)
+        LocalFree(admins);
     if (want)
         LocalFree(want);
     if (got)
@@ -263,43 +459,155 @@ static int event_source_register(void)
     return 1;
 }
 
-/*
- * Read access to the Bits-Client channel: the service runs as LocalService with its own service SID;
- * the channel's default ACL lets BUILTIN\Event Log Readers read, so the service SID is made a member.
- * Takes effect at the service's next start. Not fatal: an administrator can instead add
- * (A;;0x1;;;<service SID>) to the channel with `wevtutil sl Microsoft-Windows-Bits-Client/Operational /ca:...`.
- */
-static void channel_access_grant(int add)
+/* 1 when the security descriptor in sddl grants read (0x1) to the SID given: an allow ACE of the DACL
+ * whose mask holds 0x1. Used with SU (service logon users, in every service's token) and the service
+ * SID, the two entries that let this service and few others read the channel. */
+static int sddl_grants_read(const wchar_t *sddl, PSID who)
 {
-    const char *what = add ? "Event Log Readers membership" : "leave Event Log Readers";
-    wchar_t sid_text[96];
-    PSID group_sid = NULL, member_sid = NULL;
-    if (!service_sid_string(sid_text, sizeof sid_text / sizeof sid_text[0]) ||
-        !ConvertStringSidToSidW(sid_text, &member_sid) || !ConvertStringSidToSidW(EVENT_LOG_READERS_SID, &group_sid)) {
-        step_print(what, "warning", "cannot build the SIDs");
-        goto cleanup;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL dacl = NULL;
+    ACL_SIZE_INFORMATION info;
+    int found = 0;
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd, NULL))
+        return 0;
+    if (GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) && present && dacl &&
+        GetAclInformation(dacl, &info, sizeof info, AclSizeInformation)) {
+        for (DWORD i = 0; i < info.AceCount && !found; i++) {
+            ACCESS_ALLOWED_ACE *ace = NULL;
+            if (GetAce(dacl, i, (void **)&ace) && ace->Header.AceType == ACCESS_ALLOWED_ACE_TYPE &&
+                !(ace->Header.AceFlags & INHERIT_ONLY_ACE) && (ace->Mask & 0x1) && EqualSid((PSID)&ace->SidStart, who))
+                found = 1;
+        }
     }
-    /* The group's name is localised: look it up from its well-known SID. */
+    LocalFree(sd);
+    return found;
+}
+
+/* The channel's access SDDL, read into out (len characters); 0 with the last error set on failure. */
+static int channel_sddl_get(EVT_HANDLE cfg, wchar_t *out, size_t len)
+{
+    BYTE buf[8192];
+    EVT_VARIANT *v = (EVT_VARIANT *)buf;
+    DWORD used = 0;
+    if (!EvtGetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, sizeof buf, v, &used))
+        return 0;
+    if (v->Type != EvtVarTypeString || !v->StringVal || wcslen(v->StringVal) + 1 > len) {
+        SetLastError(ERROR_INVALID_DATA);
+        return 0;
+    }
+    memcpy(out, v->StringVal, (wcslen(v->StringVal) + 1) * sizeof(wchar_t));
+    return 1;
+}
+
+/* Writes sddl as the channel's access and saves the configuration; 0 with the last error set. */
+static int channel_sddl_set(EVT_HANDLE cfg, const wchar_t *sddl)
+{
+    EVT_VARIANT v;
+    memset(&v, 0, sizeof v);
+    v.Type = EvtVarTypeString;
+    v.StringVal = sddl;
+    return EvtSetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, &v) && EvtSaveChannelConfig(cfg, 0);
+}
+
+/*
+ * Hosts installed by an older build made the service SID a member of BUILTIN\Event Log Readers, which
+ * reads every channel that group may read (much more than Bits-Client). Removes that membership; no
+ * output when it was not a member.
+ */
+static void event_log_readers_leave(PSID member_sid)
+{
+    PSID group_sid = NULL;
     wchar_t name[128], domain[128];
     DWORD name_len = sizeof name / sizeof name[0], domain_len = sizeof domain / sizeof domain[0];
     SID_NAME_USE use;
-    if (!LookupAccountSidW(NULL, group_sid, name, &name_len, domain, &domain_len, &use)) {
-        char text[200];
-        step_print(what, "warning", win_error_text(GetLastError(), text, sizeof text));
+    /* The group's name is localised: look it up from its well-known SID. */
+    if (!ConvertStringSidToSidW(EVENT_LOG_READERS_SID, &group_sid) ||
+        !LookupAccountSidW(NULL, group_sid, name, &name_len, domain, &domain_len, &use))
         goto cleanup;
-    }
     LOCALGROUP_MEMBERS_INFO_0 member = {member_sid};
-    NET_API_STATUS rc = add ? NetLocalGroupAddMembers(NULL, name, 0, (LPBYTE)&member, 1)
-                            : NetLocalGroupDelMembers(NULL, name, 0, (LPBYTE)&member, 1);
-    if (rc == NERR_Success || (add && rc == ERROR_MEMBER_IN_ALIAS) || (!add && rc == ERROR_MEMBER_NOT_IN_ALIAS)) {
-        step_print(what, "ok", NULL);
-    } else {
-        char text[200];
-        step_print(what, "warning", win_error_text(rc, text, sizeof text));
-    }
+    NET_API_STATUS rc = NetLocalGroupDelMembers(NULL, name, 0, (LPBYTE)&member, 1);
+    if (rc == NERR_Success)
+        step_print("leave Event Log Readers", "ok", "membership of an older install removed");
 cleanup:
     if (group_sid)
         LocalFree(group_sid);
+}
+
+/*
+ * Read access to the Bits-Client channel for this service only: (A;;0x1;;;<service SID>) appended to
+ * the channel's own access SDDL (least privilege: not Event Log Readers, which also reads Security).
+ * Nothing is added when the channel already lets SU (every service) or the service SID read. Teardown
+ * (add = 0) removes exactly that entry and an older build's Event Log Readers membership. Takes effect
+ * at the service's next start. Never fatal: where the channel cannot be configured (Wine's wevtapi
+ * stub), a warning says so and an administrator can add the entry with `wevtutil sl ... /ca:`.
+ */
+static void channel_access_grant(int add)
+{
+    const char *what = add ? "Bits-Client channel read access" : "remove channel read access";
+    wchar_t sid_text[96], ace[128], sddl[4096], next[4096];
+    char text[200];
+    PSID member_sid = NULL, su_sid = NULL;
+    EVT_HANDLE cfg = NULL;
+    if (!service_sid_string(sid_text, sizeof sid_text / sizeof sid_text[0]) ||
+        !ConvertStringSidToSidW(sid_text, &member_sid) || !ConvertStringSidToSidW(L"SU", &su_sid)) {
+        step_print(what, "warning", "cannot build the SIDs");
+        goto cleanup;
+    }
+    if (!add)
+        event_log_readers_leave(member_sid);
+    _snwprintf(ace, sizeof ace / sizeof ace[0], L"(A;;0x1;;;%ls)", sid_text);
+    ace[sizeof ace / sizeof ace[0] - 1] = L'\0';
+    cfg = EvtOpenChannelConfig(NULL, BITS_CHANNEL, 0);
+    if (!cfg || !channel_sddl_get(cfg, sddl, sizeof sddl / sizeof sddl[0])) {
+        step_print(what, "warning", win_error_text(GetLastError(), text, sizeof text));
+        goto cleanup;
+    }
+    /* Where our entry is (added by setup), as text: it is removed exactly as it was written. */
+    wchar_t *ours = NULL;
+    for (wchar_t *p = sddl; *p; p++) {
+        if (_wcsnicmp(p, ace, wcslen(ace)) == 0) {
+            ours = p;
+            break;
+        }
+    }
+    if (add) {
+        if (sddl_grants_read(sddl, su_sid) || sddl_grants_read(sddl, member_sid)) {
+            step_print(what, "ok", "already readable by services (SU) or by the service SID");
+            goto cleanup;
+        }
+        /* The DACL part ends where the SACL ("S:") starts, or at the end. ACE strings hold no "S:". */
+        wchar_t *d = wcsstr(sddl, L"D:");
+        wchar_t *s = d ? wcsstr(d, L"S:") : NULL;
+        size_t at = s ? (size_t)(s - sddl) : wcslen(sddl), n = wcslen(sddl), an = wcslen(ace);
+        if (!d || n + an + 1 > sizeof next / sizeof next[0]) {
+            step_print(what, "warning", "unexpected channel access string");
+            goto cleanup;
+        }
+        memcpy(next, sddl, at * sizeof(wchar_t));
+        memcpy(next + at, ace, an * sizeof(wchar_t));
+        memcpy(next + at + an, sddl + at, (n - at + 1) * sizeof(wchar_t));
+    } else {
+        if (!ours) {
+            step_print(what, "ok", "no entry of ours");
+            goto cleanup;
+        }
+        size_t at = (size_t)(ours - sddl), an = wcslen(ace), n = wcslen(sddl);
+        memcpy(next, sddl, at * sizeof(wchar_t));
+        memcpy(next + at, sddl + at + an, (n - at - an + 1) * sizeof(wchar_t));
+    }
+    if (!channel_sddl_set(cfg, next)) {
+        step_print(what, "warning", win_error_text(GetLastError(), text, sizeof text));
+        goto cleanup;
+    }
+    char *u = win_utf8_from_utf16(ace);
+    step_print(what, "ok", u ? u : NULL);
+    free(u);
+cleanup:
+    if (cfg)
+        EvtClose(cfg);
+    if (su_sid)
+        LocalFree(su_sid);
     if (member_sid)
         LocalFree(member_sid);
 }
@@ -486,14 +794,50 @@ int win_teardown_main(int argc, char **argv)
     }
     int status = teardown_run();
     if (remove_data) {
-        if (data_folder_remove())
-            step_print("remove data folder", "ok", NULL);
-        else {
-            step_failed("remove data folder", GetLastError());
+        if (!data_folder_remove())
             status = CLI_EXIT_ERROR;
-        }
     }
     return status;
+}
+
+/*
+ * An existing service (an earlier install, or one created by someone else under our name) is kept
+ * only with our account and image path: anything else is changed to NT AUTHORITY\LocalService and
+ * the quoted path of this exe, and what changed is reported. Returns 1 when it is (now) ours.
+ */
+static int service_config_verify(SC_HANDLE svc, const wchar_t *cmd)
+{
+    const char *what = "existing service account/path";
+    static const wchar_t account[] = L"NT AUTHORITY\\LocalService";
+    BYTE qbuf[8192];
+    QUERY_SERVICE_CONFIGW *qc = (QUERY_SERVICE_CONFIGW *)qbuf;
+    DWORD need = 0;
+    if (!QueryServiceConfigW(svc, qc, sizeof qbuf, &need)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    const wchar_t *name = qc->lpServiceStartName ? qc->lpServiceStartName : L"";
+    const wchar_t *path = qc->lpBinaryPathName ? qc->lpBinaryPathName : L"";
+    /* "NT AUTHORITY\LOCAL SERVICE" is the same account under its display spelling. */
+    int account_ok = _wcsicmp(name, account) == 0 || _wcsicmp(name, L"NT AUTHORITY\\LOCAL SERVICE") == 0;
+    int path_ok = _wcsicmp(path, cmd) == 0;
+    if (account_ok && path_ok) {
+        step_print(what, "ok", "LocalService, this executable");
+        return 1;
+    }
+    char *was_name = win_utf8_from_utf16(name), *was_path = win_utf8_from_utf16(path);
+    char detail[1200];
+    snprintf(detail, sizeof detail, "%s%s%s%s%s%s", account_ok ? "" : "account was ", account_ok ? "" : was_name,
+             !account_ok && !path_ok ? "; " : "", path_ok ? "" : "image path was ", path_ok ? "" : was_path, ", fixed");
+    free(was_name);
+    free(was_path);
+    if (!ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path_ok ? NULL : cmd, NULL,
+                              NULL, NULL, account_ok ? NULL : account, account_ok ? NULL : L"", NULL)) {
+        step_failed(what, GetLastError());
+        return 0;
+    }
+    step_print(what, "ok", detail);
+    return 1;
 }
 
 int win_install_main(int argc, char **argv)
@@ -539,8 +883,10 @@ int win_install_main(int argc, char **argv)
                                    SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, L"NT AUTHORITY\\LocalService", NULL);
     int status = CLI_EXIT_ERROR;
     if (!svc && GetLastError() == ERROR_SERVICE_EXISTS) {
-        step_print("create service", "exists", "keeping it; applying setup");
+        step_print("create service", "exists", "checking its account and path; applying setup");
         svc = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG);
+        if (svc && !service_config_verify(svc, cmd))
+            goto cleanup;
     } else if (svc) {
         char *u = win_utf8_from_utf16(cmd);
         step_print("create service", "ok", u);
@@ -669,30 +1015,102 @@ cleanup:
     return status;
 }
 
-/* Deletes the files of the data folder (the database and its -wal/-shm) and the folder itself. */
+/*
+ * Deletes the store's files from the data folder (the databases, their -wal/-shm/-journal and the
+ * corrupt copies moved aside), then the folder if nothing else is left. Runs with administrator
+ * rights, so it never goes through a link: a folder that is a junction or symbolic link is refused,
+ * and inside it a link (or a hard link, a folder, a file bitsguard does not make) is left alone and
+ * named. Deletion is through a handle checked first, so the object checked is the object deleted.
+ * Prints the outcome; returns 1 when the folder is gone (or was never there).
+ */
 static int data_folder_remove(void)
 {
-    wchar_t folder[MAX_PATH], pattern[MAX_PATH + 4], file[2 * MAX_PATH];
+    const char *what = "remove data folder";
+    int refused = 0;
+    wchar_t folder[MAX_PATH], parent[MAX_PATH], pattern[MAX_PATH + 4], file[2 * MAX_PATH];
+    wchar_t parent_final[MAX_PATH + 8], expected[MAX_PATH + 32], file_expected[2 * MAX_PATH + 40];
+    HANDLE h = INVALID_HANDLE_VALUE, ph = INVALID_HANDLE_VALUE;
+    int ok = 0;
     if (!win_data_folder(folder, MAX_PATH))
         return 0;
+    DWORD attr = GetFileAttributesW(folder);
+    if (attr == INVALID_FILE_ATTRIBUTES &&
+        (GetLastError() == ERROR_FILE_NOT_FOUND || GetLastError() == ERROR_PATH_NOT_FOUND))
+        return 1;
+    memcpy(parent, folder, sizeof parent);
+    wchar_t *slash = wcsrchr(parent, L'\\');
+    if (slash)
+        *slash = L'\0';
+    ph = path_open_nofollow(parent, 0);
+    if (!slash || ph == INVALID_HANDLE_VALUE || !handle_final_path(ph, parent_final, MAX_PATH + 8))
+        goto cleanup;
+    _snwprintf(expected, sizeof expected / sizeof expected[0], L"%ls\\%ls", parent_final, slash + 1);
+    expected[sizeof expected / sizeof expected[0] - 1] = L'\0';
+    h = path_open_nofollow(folder, FILE_LIST_DIRECTORY | SYNCHRONIZE);
+    if (h == INVALID_HANDLE_VALUE)
+        goto cleanup;
+    const char *reason = handle_link_reason(h, folder, expected, 1);
+    if (reason) {
+        link_refused(what, folder, reason, "remove the link by hand");
+        refused = 1;
+        goto cleanup;
+    }
     _snwprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", folder);
     pattern[sizeof pattern / sizeof pattern[0] - 1] = L'\0';
     WIN32_FIND_DATAW fd;
-    HANDLE h = FindFirstFileW(pattern, &fd);
-    int ok = 1;
-    if (h != INVALID_HANDLE_VALUE) {
+    HANDLE find = FindFirstFileW(pattern, &fd);
+    ok = 1;
+    if (find != INVALID_HANDLE_VALUE) {
         do {
-            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                continue; /* The service creates no sub-folders: leave anything else alone. */
+            if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+                continue;
             _snwprintf(file, sizeof file / sizeof file[0], L"%ls\\%ls", folder, fd.cFileName);
             file[sizeof file / sizeof file[0] - 1] = L'\0';
-            if (!DeleteFileW(file))
+            if (!store_file_name(fd.cFileName) || (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+                /* Not ours: kept, and the folder with it. */
+                char *u = win_utf8_from_utf16(file);
+                step_print(what, "kept", u ? u : "(name)");
+                free(u);
                 ok = 0;
-        } while (FindNextFileW(h, &fd));
-        FindClose(h);
+                continue;
+            }
+            _snwprintf(file_expected, sizeof file_expected / sizeof file_expected[0], L"%ls\\%ls", expected,
+                       fd.cFileName);
+            file_expected[sizeof file_expected / sizeof file_expected[0] - 1] = L'\0';
+            HANDLE fh = path_open_nofollow(file, DELETE | FILE_READ_ATTRIBUTES);
+            if (fh == INVALID_HANDLE_VALUE) {
+                ok = 0;
+                continue;
+            }
+            const char *why = handle_link_reason(fh, file, file_expected, 0);
+            FILE_DISPOSITION_INFO del = {TRUE};
+            if (why) {
+                link_refused(what, file, why, "delete the link by hand; its target is left alone");
+                ok = 0;
+            } else if (!SetFileInformationByHandle(fh, FileDispositionInfo, &del, sizeof del)) {
+                ok = 0;
+            }
+            CloseHandle(fh);
+        } while (FindNextFileW(find, &fd));
+        FindClose(find);
+    }
+    CloseHandle(h);
+    h = INVALID_HANDLE_VALUE;
+    if (!ok) {
+        SetLastError(ERROR_DIR_NOT_EMPTY);
+        goto cleanup;
     }
     if (!RemoveDirectoryW(folder) && GetLastError() != ERROR_FILE_NOT_FOUND && GetLastError() != ERROR_PATH_NOT_FOUND)
         ok = 0;
+cleanup:
+    if (ok)
+        step_print(what, "ok", NULL);
+    else if (!refused)
+        step_failed(what, GetLastError());
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+    if (ph != INVALID_HANDLE_VALUE)
+        CloseHandle(ph);
     return ok;
 }
 
@@ -743,12 +1161,8 @@ int win_uninstall_main(int argc, char **argv)
     if (!stopped)
         status = CLI_EXIT_ERROR;
     if (remove_data) {
-        if (data_folder_remove())
-            step_print("remove data folder", "ok", NULL);
-        else {
-            step_failed("remove data folder", GetLastError());
+        if (!data_folder_remove())
             status = CLI_EXIT_ERROR;
-        }
     }
 cleanup:
     if (svc)

@@ -76,6 +76,13 @@ else
 fi
 exe='C:\Program Files\bitsguard\bitsguard.exe'
 
+# Leftovers of an interrupted run of the hostile data-folder checks at the end (links, a victim folder).
+pd="$WINEPREFIX/drive_c/ProgramData"
+victim="$WINEPREFIX/drive_c/victim"
+[ -L "$pd/bitsguard" ] && rm -f "$pd/bitsguard"
+[ -L "$pd/bitsguard/bitsguard.db" ] && rm -f "$pd/bitsguard/bitsguard.db"
+rm -f "$pd/bitsguard/notes.txt"
+rm -rf "$victim"
 # Leftovers of an interrupted run (also the database: its bookmark would skip the feed below).
 run pre_uninstall "$exe" uninstall --remove-data
 [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && { echo "FAIL: uninstall --remove-data left the data folder"; exit 1; }
@@ -100,6 +107,27 @@ grep -q "delayed auto-start *skipped" "$logs/install.out" || fail "delayed auto-
 # Wine keeps no file ACLs: setup must notice it by reading the ACL back (on Windows that is a failure).
 grep -q "data folder ACL *warning: read back:.*Wine does not store file ACLs" "$logs/install.out" ||
     grep -q "data folder ACL *ok" "$logs/install.out" || fail "data folder ACL neither applied nor detected as not applied"
+# The channel read grant: exactly one read entry for the service SID appended to the channel's DACL (the
+# double saves the channel's access SDDL in feed\channel-access.sddl), no Event Log Readers membership.
+access_default='O:BAG:SYD:(A;;0xf0007;;;SY)(A;;0x7;;;BA)(A;;0x3;;;BO)(A;;0x5;;;SO)(A;;0x1;;;IU)(A;;0x1;;;S-1-5-32-573)'
+if [ -d "$dir/feed" ]; then
+    access=$(cat "$dir/feed/channel-access.sddl" 2>/dev/null)
+    svc_ace=$(grep -o '(A;;0x1;;;S-1-5-80-[0-9-]*)' <<<"$access")
+    if [ "$(grep -c . <<<"$svc_ace")" = 1 ] && [ "$access" = "$access_default$svc_ace" ]; then
+        ok "setup added exactly one channel read entry for the service SID: $svc_ace"
+    else
+        fail "channel access after setup: '$access'"
+    fi
+    grep -q "Bits-Client channel read access *ok: (A;;0x1;;;S-1-5-80-" "$logs/install.out" ||
+        fail "install did not report the channel read entry"
+    run setup_again "$exe" setup
+    [ "$(cat "$dir/feed/channel-access.sddl")" = "$access" ] &&
+        grep -q "Bits-Client channel read access *ok: already readable" "$logs/setup_again.out" &&
+        ok "setup again: the channel entry is not added twice" ||
+        { fail "setup again changed the channel access"; cat "$dir/feed/channel-access.sddl" "$logs/setup_again.out"; }
+fi
+grep -q "Event Log Readers" "$logs/install.out" && fail "install still touches Event Log Readers" ||
+    ok "install does not join Event Log Readers"
 
 # Wine's sc has no qc: the SCM keeps the configuration in the service's registry key.
 run qc reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
@@ -277,6 +305,11 @@ grep -q "ImagePath" "$logs/query3.out" && { fail "service still exists"; cat "$l
 run regsrc2 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\bitsguard'
 grep -q 'EventMessageFile' "$logs/regsrc2.out" && fail "event source still registered" || ok "event source removed"
 [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder kept" || fail "data folder removed without --remove-data"
+if [ -d "$dir/feed" ]; then
+    access=$(cat "$dir/feed/channel-access.sddl" 2>/dev/null)
+    [ "$access" = "$access_default" ] && ok "teardown removed exactly the service's channel entry" ||
+        fail "channel access after uninstall: '$access'"
+fi
 
 # Uninstall again, with --remove-data: the service is gone, the rest still applies.
 run uninstall2 "$exe" uninstall --remove-data && ok "uninstall --remove-data of an uninstalled service" ||
@@ -294,6 +327,57 @@ grep -q "delayed auto-start *ok\|delayed auto-start *warning: .*(error 124)" "$l
 run qc_auto reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
 grep -q 'Start.*REG_DWORD.*0x2' "$logs/qc_auto.out" && ok "auto start" || fail "start type is not auto (2)"
 run uninstall3 "$exe" uninstall --remove-data || fail "uninstall of the auto-start service exited $(cat "$logs/uninstall3.rc")"
+
+# 7. A service that already exists under our name with another account and path (created by someone
+# else): install keeps it only after setting LocalService and the quoted path of this exe.
+run sc_evil sc create bitsguard binpath= 'C:\evil.exe service' obj= LocalSystem start= demand
+run install_existing "$exe" install --start demand ||
+    fail "install over an existing service exited $(cat "$logs/install_existing.rc")"
+grep -q "existing service account/path *ok: account was LocalSystem; image path was C:.evil.exe service, fixed" \
+    "$logs/install_existing.out" && ok "install over a foreign service reports the account and path it fixed" ||
+    { fail "install over a foreign service"; cat "$logs/install_existing.out"; }
+run qc_existing reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
+grep -q 'ObjectName.*NT AUTHORITY\\LocalService' "$logs/qc_existing.out" &&
+    grep -q 'ImagePath.*"C:\\Program Files\\bitsguard\\bitsguard.exe" service' "$logs/qc_existing.out" &&
+    ok "the existing service now runs this exe as LocalService" || { fail "existing service not fixed"; cat "$logs/qc_existing.out"; }
+run uninstall4 "$exe" uninstall --remove-data || fail "uninstall after the foreign service exited $(cat "$logs/uninstall4.rc")"
+
+# 8. A data folder planted before install (users may create folders in ProgramData). Wine shows a Unix
+# symlink to a folder as a reparse point and resolves a file link in the handle's final path, so both
+# refusals are exercised here; the victim's files must survive setup and --remove-data untouched.
+mkdir -p "$victim"
+echo secret >"$victim/secret.db"
+ln -s "$victim" "$pd/bitsguard"
+run install_link "$exe" install --start demand && fail "install accepted a data folder that is a link" ||
+    ok "install refused a data folder that is a link (exit $(cat "$logs/install_link.rc"))"
+grep -q "data folder ACL *FAILED: .*it is a reparse point" "$logs/install_link.out" &&
+    ok "the refusal names the reparse point" || { fail "no reparse-point refusal"; cat "$logs/install_link.out"; }
+run uninstall_link "$exe" uninstall --remove-data && fail "--remove-data accepted a data folder that is a link" ||
+    ok "--remove-data refused a data folder that is a link"
+[ -f "$victim/secret.db" ] && [ -L "$pd/bitsguard" ] && ok "the link's target is untouched" ||
+    fail "the link's target was changed"
+rm -f "$pd/bitsguard"
+# A real folder holding a link named like the database, one of our files and a file that is not ours.
+mkdir -p "$pd/bitsguard"
+ln -s "$victim/secret.db" "$pd/bitsguard/bitsguard.db"
+echo wal >"$pd/bitsguard/bitsguard.db-wal"
+echo keep >"$pd/bitsguard/notes.txt"
+run install_flink "$exe" install --start demand && fail "install accepted a database that is a link" ||
+    ok "install refused a database file that is a link"
+grep -q "data files ACL *FAILED: .*bitsguard.db: it resolves to another path" "$logs/install_flink.out" &&
+    ok "the refusal names the linked database" || { fail "no refusal of the linked database"; cat "$logs/install_flink.out"; }
+run uninstall_flink "$exe" uninstall --remove-data && fail "--remove-data removed a folder holding a link" ||
+    ok "--remove-data stops at the link and the foreign file"
+[ -f "$victim/secret.db" ] && [ "$(cat "$victim/secret.db")" = secret ] && ok "--remove-data did not delete through the link" ||
+    fail "--remove-data deleted the link's target"
+[ ! -e "$pd/bitsguard/bitsguard.db-wal" ] && ok "--remove-data deleted the store's own file" ||
+    fail "bitsguard.db-wal not deleted"
+[ -f "$pd/bitsguard/notes.txt" ] && grep -q "kept.*notes.txt" "$logs/uninstall_flink.out" &&
+    ok "--remove-data kept and named a file bitsguard does not make" || fail "notes.txt deleted or not named"
+rm -f "$pd/bitsguard/bitsguard.db" "$pd/bitsguard/notes.txt"
+rm -rf "$victim"
+run uninstall5 "$exe" uninstall --remove-data || fail "final uninstall exited $(cat "$logs/uninstall5.rc")"
+[ -e "$pd/bitsguard" ] && fail "data folder left after the final uninstall" || ok "data folder removed at the end"
 
 echo "--- eventlog lines"
 grep eventlog "$logs/boot.log" | head -20
