@@ -1,4 +1,4 @@
-/* bitsguard status: the database's path, size, schema, detection counts, bookmark ages, gaps and errors. */
+/* bitsguard status: database path, size, schema, detection counts, service health, bookmarks, gaps and errors. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +15,8 @@ static void usage_print(FILE *fp)
 {
     fputs("usage: bitsguard status [--db PATH] [--json]\n"
           "Shows the database path and size, schema version, detections (total and last 24 h), the newest\n"
-          "event, each channel's bookmark and its age, and the recorded gaps and errors (the last few).\n\n"
+          "event, the service's last health sample (process id, resident memory, handles), each channel's\n"
+          "bookmark and its age, and the recorded gaps and errors (the last few).\n\n"
           "  --db PATH    database file (default: the service's database)\n"
           "  --json       one JSON object instead of text\n"
           "  -h, --help   this help\n\n"
@@ -83,6 +84,42 @@ static int record_print(void *arg, const char *const *cols, int n)
     }
     c->first = 0;
     return 0;
+}
+
+/* Bytes as "28.8 MB" (decimal megabytes, as Task Manager's details and `ps` users read them). */
+static void megabytes_print(int64_t bytes)
+{
+    fprintf(stdout, "%" PRId64 ".%" PRId64 " MB", bytes / 1000000, (bytes % 1000000) / 100000);
+}
+
+/* The last health sample of the service (or `bitsguard run`): memory and handles should stay flat. */
+static void health_print(const status_ctx *c, const store_health *h)
+{
+    int known = h->updated_at[0] != '\0';
+    int64_t age = known ? age_of(h->updated_at, c->now) : -1;
+    if (c->json) {
+        if (!known) {
+            fputs(",\"service\":null", stdout);
+            return;
+        }
+        fprintf(stdout,
+                ",\"service\":{\"pid\":%" PRId64 ",\"rss_bytes\":%" PRId64 ",\"peak_rss_bytes\":%" PRId64
+                ",\"handles\":%" PRId64 ",\"updated_at\":",
+                h->pid, h->rss_bytes, h->peak_rss_bytes, h->handles);
+        output_json_string(stdout, h->updated_at);
+        fprintf(stdout, ",\"age_seconds\":%" PRId64 "}", age);
+        return;
+    }
+    fputs("service:          ", stdout);
+    if (!known) {
+        fputs("(no health sample yet)\n", stdout);
+        return;
+    }
+    fprintf(stdout, "pid %" PRId64 ", ", h->pid);
+    megabytes_print(h->rss_bytes);
+    fputs(" resident (peak ", stdout);
+    megabytes_print(h->peak_rss_bytes);
+    fprintf(stdout, "), %" PRId64 " handles, sampled %" PRId64 " s ago\n", h->handles, age);
 }
 
 static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
@@ -174,6 +211,7 @@ int cli_status_main(int argc, char **argv)
                 ",\"detections_24h\":%" PRId64 ",\"detections_allowed\":%" PRId64 ",\"newest_event\":",
                 st.size_bytes, st.schema_version, st.detections_total, st.detections_24h, st.detections_allowed);
         output_json_string(stdout, st.newest_event[0] ? st.newest_event : NULL);
+        health_print(&c, &st.health);
     } else {
         fputs("database:         ", stdout);
         output_terminal_text(stdout, db_path, 0);
@@ -184,6 +222,7 @@ int cli_status_main(int argc, char **argv)
         fputs("newest event:     ", stdout);
         output_terminal_text(stdout, st.newest_event[0] ? st.newest_event : "(none)", 40);
         fputc('\n', stdout);
+        health_print(&c, &st.health);
     }
     e = lists_print(s, &c, &st);
     if (c.json)

@@ -78,22 +78,46 @@ bg_error service_config_init(service_config *cfg, config_report_fn report, void 
 
 void service_config_clear(service_config *cfg)
 {
+    for (size_t i = 0; i < cfg->warning_count; i++)
+        free(cfg->warnings[i]);
+    free(cfg->warnings);
     allowlist_free(cfg->allow);
     free(cfg->db_path);
     free(cfg->channel);
     memset(cfg, 0, sizeof *cfg);
 }
 
+/* Keeps "Name: why ("value")" for the engine to record; out of memory only loses the copy. */
+static void config_warning_keep(service_config *cfg, const char *name, const char *shown, const char *why)
+{
+    if (cfg->warning_count >= CONFIG_WARNINGS_MAX)
+        return;
+    char text[256];
+    snprintf(text, sizeof text, "%s: %s (\"%.80s\")", name ? name : "?", why ? why : "invalid", shown);
+    size_t n = strlen(text) + 1;
+    char **grown = realloc(cfg->warnings, (cfg->warning_count + 1) * sizeof *grown);
+    if (!grown)
+        return;
+    cfg->warnings = grown;
+    cfg->engine.config_warnings = (const char *const *)cfg->warnings; /* realloc may have moved it. */
+    char *copy = malloc(n);
+    if (!copy)
+        return;
+    memcpy(copy, text, n);
+    cfg->warnings[cfg->warning_count++] = copy;
+    cfg->engine.config_warning_count = cfg->warning_count;
+}
+
 /* Reports an ignored value; the text shown is cut to a readable length. */
 static bg_error config_invalid(service_config *cfg, config_value_id id, const char *text, const char *why)
 {
     cfg->invalid++;
-    if (cfg->report) {
-        /* Cut on purpose: an event string that long would hide the reason. */
-        char shown[128];
-        snprintf(shown, sizeof shown, "%.*s", (int)(sizeof shown - 1), text ? text : "");
+    /* Cut on purpose: an event string that long would hide the reason. */
+    char shown[128];
+    snprintf(shown, sizeof shown, "%.*s", (int)(sizeof shown - 1), text ? text : "");
+    if (cfg->report)
         cfg->report(cfg->report_ctx, config_value_name(id), shown, why);
-    }
+    config_warning_keep(cfg, config_value_name(id), shown, why);
     return BG_ERR_CONFIG;
 }
 

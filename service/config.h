@@ -44,6 +44,8 @@ typedef enum config_value_type {
 /* Limits of the numeric values (inclusive); larger values are reported and ignored. */
 #define CONFIG_RETENTION_DAYS_MAX 36500u
 #define CONFIG_RETENTION_ROWS_MAX 2000000000u
+/* Invalid values kept as text for the database (all of them are reported to the callback). */
+#define CONFIG_WARNINGS_MAX 32u
 /* Paths longer than this (the Windows long-path limit) are rejected. */
 #define CONFIG_PATH_MAX 32767u
 /* Allowlist text longer than this is rejected as a whole (a registry value of 1 MB is a mistake). */
@@ -66,6 +68,10 @@ typedef struct service_config {
     char *channel;      /* Heap; NULL means ENGINE_CHANNEL_BITS. */
     size_t allow_count; /* Entries accepted into the allowlist. */
     unsigned invalid;   /* Values (or allowlist entries) reported and ignored. */
+    /* The first CONFIG_WARNINGS_MAX of them as "ValueName: why (\"value\")" (heap), which
+     * engine.config_warnings points to: the engine records them in the database at start. */
+    char **warnings;
+    size_t warning_count;
     config_report_fn report;
     void *report_ctx;
 } service_config;

@@ -22,6 +22,8 @@
  * first, so a job's later events enrich its stored detection across a restart. Matches the
  * correlator's default job bound. */
 #define ENGINE_RESTORE_MAX 4096
+/* Health samples: at most one per this many seconds while events flow (a meta upsert each). */
+#define ENGINE_HEALTH_SECONDS_DEFAULT 5u
 
 /* The detections derived from the events fetched since the last successful commit: the batch in hand.
  * One entry per (computer, job_id, url), holding the latest state the correlator emitted. */
@@ -57,6 +59,7 @@ typedef struct engine {
     uint64_t rng;
     unsigned batches_since_retention;
     int64_t retention_last;
+    int64_t health_last; /* When the last health sample was recorded (0: never). */
 } engine;
 
 static void engine_alert_error(engine *e, bg_error code, const char *where, const char *detail)
@@ -274,6 +277,43 @@ static void engine_retention_maybe(engine *e, int force)
         engine_alert_error(e, rc, "engine.retention", "applying the retention limits failed");
 }
 
+/* Records a health sample when one is due (or always when force): piggybacks on batch commits and on
+ * the wait returning, so the engine needs no timer and an idle one stays idle. Best effort. */
+static void engine_health_maybe(engine *e, int force)
+{
+    if (!e->cfg->health_sample || !e->st)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    uint32_t every = e->cfg->health_interval_s ? e->cfg->health_interval_s : ENGINE_HEALTH_SECONDS_DEFAULT;
+    if (!force && e->health_last && now - e->health_last < (int64_t)every)
+        return;
+    engine_health h;
+    memset(&h, 0, sizeof h);
+    if (e->cfg->health_sample(e->cfg->health_ctx, &h) != 0)
+        return;
+    e->health_last = now;
+    store_health sh = {
+        .pid = (int64_t)h.pid,
+        .rss_bytes = (int64_t)h.rss_bytes,
+        .peak_rss_bytes = (int64_t)h.peak_rss_bytes,
+        .handles = (int64_t)h.handles,
+    };
+    bg_error rc = store_health_record(e->st, &sh, now);
+    (void)rc; /* Diagnostics only: a locked database just delays the next sample. */
+}
+
+/* The invalid configuration values of this start, as error rows that `bitsguard status` lists. */
+static void engine_config_warnings_record(engine *e)
+{
+    for (size_t i = 0; i < e->cfg->config_warning_count; i++) {
+        const char *w = e->cfg->config_warnings ? e->cfg->config_warnings[i] : NULL;
+        if (!w)
+            continue;
+        bg_error rc = store_error_record(e->st, "config", BG_ERR_CONFIG, w);
+        (void)rc; /* Best effort, as for every error row; the Event Log has event 103 too. */
+    }
+}
+
 typedef struct engine_restore_ctx {
     engine *e;
     bg_error rc;
@@ -384,6 +424,7 @@ static bg_error engine_drain(engine *e)
         bg_error rc = e->src->ops->wait(e->src);
         if (rc != BG_ERR_OK)
             return rc;
+        engine_health_maybe(e, 0);
         for (;;) {
             size_t count = 0;
             rc = e->src->ops->next(e->src, ENGINE_BATCH_MAX, xml, len, &count);
@@ -413,6 +454,7 @@ static bg_error engine_drain(engine *e)
             e->source_backoff = 0;
             e->batches_since_retention++;
             engine_retention_maybe(e, 0);
+            engine_health_maybe(e, 0);
         }
     }
 }
@@ -520,6 +562,8 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
     }
     started = 1;
     engine_alert_state(&e, "started");
+    engine_config_warnings_record(&e);
+    engine_health_maybe(&e, 1);
     engine_retention_maybe(&e, 1);
     engine_restore(&e);
 
@@ -534,6 +578,8 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
         }
         rc = BG_ERR_OK;
     }
+    if (started)
+        engine_health_maybe(&e, 1); /* The last word: what the process held when it stopped. */
 
 cleanup:
     engine_unsubscribe(&e);

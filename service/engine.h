@@ -68,6 +68,19 @@ typedef struct engine_alert_sink {
     void (*state)(void *ctx, const char *what); /* "started", "stopped", "subscribed", ... */
 } engine_alert_sink;
 
+/* A sample of the running process's health: what `bitsguard status` shows to prove memory and handles
+ * stay flat. Taken by the platform (GetProcessMemoryInfo, GetProcessHandleCount on Windows), so the
+ * engine stays portable. */
+typedef struct engine_health {
+    uint64_t pid;
+    uint64_t rss_bytes;      /* Resident memory (working set). */
+    uint64_t peak_rss_bytes; /* Peak resident memory (peak working set). */
+    uint64_t handles;        /* Open handles (Windows) or file descriptors. */
+} engine_health;
+
+/* Fills *out and returns 0, or returns non-zero when no sample could be taken (nothing is recorded). */
+typedef int (*engine_health_fn)(void *ctx, engine_health *out);
+
 typedef struct engine_config {
     const char *db_path;     /* Database file. */
     const char *channel;     /* ENGINE_CHANNEL_BITS unless testing. */
@@ -81,6 +94,16 @@ typedef struct engine_config {
     int store_busy_ms;       /* Store's own retry of a locked database per commit attempt; 0: 1000 ms.
                               * Kept short so a stop is honoured within seconds: the engine retries
                               * the same commit itself with backoff that a stop interrupts. */
+    /* Optional: the process's health, recorded in the database at start, after a committed batch or
+     * when the wait for events returns (at most once per health_interval_s, default 5 s: no timers,
+     * an idle engine keeps its last sample) and at stop. */
+    engine_health_fn health_sample;
+    void *health_ctx;
+    uint32_t health_interval_s;
+    /* Invalid configuration values ("ValueName: why"), recorded as errors (where "config", BG_ERR_CONFIG)
+     * once per engine_run, so `bitsguard status` shows them next to the Event Log's event 103. */
+    const char *const *config_warnings;
+    size_t config_warning_count;
 } engine_config;
 
 typedef struct engine_stats {

@@ -13,6 +13,7 @@
 #include "win_config.h"
 #include "win_eventlog.h"
 #include "win_evt_source.h"
+#include "win_health.h"
 #include "win_service.h"
 
 /* The source the console handler stops; set before the handler is installed, cleared after removal. */
@@ -91,6 +92,7 @@ int win_run_main(int argc, char **argv)
         goto cleanup;
     if (channel && (rc = service_config_channel_set(&cfg, channel)) != BG_ERR_OK)
         goto cleanup;
+    cfg.engine.health_sample = win_health_sample; /* `bitsguard status` shows this process's health. */
 
     char err[256] = "";
     src = win_evt_source_new(err, sizeof err);

@@ -14,6 +14,7 @@
 #include "win_config.h"
 #include "win_eventlog.h"
 #include "win_evt_source.h"
+#include "win_health.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -123,6 +124,8 @@ static bg_error svc_config_load(service_config *cfg, const char *why)
         service_config_clear(cfg);
         return rc;
     }
+    /* The service's memory and handles, recorded in the database for `bitsguard status`. */
+    cfg->engine.health_sample = win_health_sample;
     char allow[16], backfill[8], days[16], rows[24], priv[8], invalid[16];
     snprintf(allow, sizeof allow, "%u", (unsigned)cfg->allow_count);
     snprintf(backfill, sizeof backfill, "%d", cfg->engine.backfill);

@@ -778,6 +778,33 @@ bg_error store_error_record(store *s, const char *where, bg_error code, const ch
     return record_insert(s, STMT_ERROR_ADD, where, bg_error_name(code), (int)code, detail);
 }
 
+bg_error store_health_record(store *s, const store_health *h, int64_t now_unix)
+{
+    if (!s || !h)
+        return BG_ERR_INVALID_ARG;
+    char when[32];
+    store_time_format(now_unix, when, sizeof when);
+    /* Meta rows rather than a table: one current sample, no history, no schema change. One statement,
+     * so readers never see a half-updated sample. Prepared per call: it runs every few seconds at most. */
+    sqlite3_stmt *st = NULL;
+    s->busy_slept_ms = 0;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT OR REPLACE INTO meta(key, value) VALUES('service_pid', ?1),"
+                                " ('service_rss_bytes', ?2), ('service_peak_rss_bytes', ?3),"
+                                " ('service_handles', ?4), ('service_updated_at', ?5)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, h->pid);
+        sqlite3_bind_int64(st, 2, h->rss_bytes);
+        sqlite3_bind_int64(st, 3, h->peak_rss_bytes);
+        sqlite3_bind_int64(st, 4, h->handles);
+        sqlite3_bind_text(st, 5, when, -1, SQLITE_TRANSIENT);
+        rc = stmt_step_done(st);
+    }
+    sqlite3_finalize(st);
+    return store_sqlite_error(rc);
+}
+
 /* Deletes by sql (which takes ?1 and ?2 = chunk size) in chunks, one short transaction each. */
 static bg_error prune_chunks(store *s, const char *sql, const char *text_arg, int64_t limit_total)
 {

@@ -104,6 +104,22 @@ typedef int (*store_row_fn)(void *ctx, const detection *d);
 
 bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void *ctx) BG_WARN_UNUSED;
 
+/*
+ * The health of the process running the reader (service or `bitsguard run`), sampled by the engine and
+ * kept as meta rows (service_pid, service_rss_bytes, service_peak_rss_bytes, service_handles,
+ * service_updated_at), so `bitsguard status` shows whether memory or handles grow. -1: not known.
+ */
+typedef struct store_health {
+    int64_t pid;
+    int64_t rss_bytes;      /* Resident memory (working set). */
+    int64_t peak_rss_bytes; /* Peak resident memory (peak working set). */
+    int64_t handles;        /* Open handles (Windows) or file descriptors. */
+    char updated_at[40];    /* When sampled ("YYYY-MM-DDTHH:MM:SSZ"); "" when never. */
+} store_health;
+
+/* Replaces the stored health sample with h, stamped with now_unix, in one short transaction. */
+bg_error store_health_record(store *s, const store_health *h, int64_t now_unix) BG_WARN_UNUSED;
+
 typedef struct store_status {
     int schema_version;
     int64_t size_bytes; /* page_count * page_size of the main file (the WAL is not counted). */
@@ -113,6 +129,7 @@ typedef struct store_status {
     char newest_event[40]; /* Greatest last_seen, "" when empty. */
     int64_t gaps_total;
     int64_t errors_total;
+    store_health health; /* The last health sample; updated_at "" when none was recorded. */
 } store_status;
 
 bg_error store_status_get(store *s, int64_t now_unix, store_status *st) BG_WARN_UNUSED;

@@ -161,6 +161,39 @@ static int scalar_int(sqlite3 *db, const char *sql, const char *arg, int64_t *ou
     return rc;
 }
 
+/* The health sample's meta rows (store_health_record); fields stay -1 / "" when absent. */
+static int health_get(sqlite3 *db, store_health *h)
+{
+    h->pid = h->rss_bytes = h->peak_rss_bytes = h->handles = -1;
+    h->updated_at[0] = '\0';
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT key, value FROM meta WHERE key IN ('service_pid', 'service_rss_bytes',"
+                                " 'service_peak_rss_bytes', 'service_handles', 'service_updated_at')",
+                                -1, &q, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *key = col_text(q, 0);
+        int64_t v = sqlite3_column_int64(q, 1);
+        rc = SQLITE_OK;
+        if (!key)
+            continue;
+        if (strcmp(key, "service_pid") == 0)
+            h->pid = v;
+        else if (strcmp(key, "service_rss_bytes") == 0)
+            h->rss_bytes = v;
+        else if (strcmp(key, "service_peak_rss_bytes") == 0)
+            h->peak_rss_bytes = v;
+        else if (strcmp(key, "service_handles") == 0)
+            h->handles = v;
+        else if (strcmp(key, "service_updated_at") == 0)
+            text_copy(h->updated_at, sizeof h->updated_at, col_text(q, 1));
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(q);
+    return rc;
+}
+
 bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
 {
     if (!s || !st)
@@ -195,6 +228,8 @@ bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
         }
         sqlite3_finalize(q);
     }
+    if (rc == SQLITE_OK)
+        rc = health_get(s->db, &st->health);
     st->schema_version = (int)version;
     st->size_bytes = pages * page_size;
     return store_sqlite_error(rc);

@@ -44,6 +44,9 @@ INSERT INTO gaps(time, channel, reason) VALUES('2023-11-06T02:00:00Z', 'Microsof
 INSERT INTO errors(time, where_, code, code_name, detail) VALUES
  ('2023-11-06T02:00:01Z', 'reader', 20, 'SOURCE', 'EvtNext failed'),
  ('2023-11-06T02:00:02Z', 'store', 11, 'DB_BUSY', 'locked');
+INSERT INTO meta(key, value) VALUES('service_pid', '4321'), ('service_rss_bytes', '28812345'),
+ ('service_peak_rss_bytes', '36000000'), ('service_handles', '143'),
+ ('service_updated_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 seconds'));
 PRAGMA user_version = 1;
 SQL
 
@@ -60,6 +63,7 @@ check "text: path" grep -q "^database: .*$work/bits.db ([0-9]* bytes)" "$work/ou
 check "text: schema version (migrated)" grep -q "^schema version: *2$" "$work/out"
 check "text: counts" grep -q "^detections: *2 total, 1 in the last 24 h, 1 allow-listed" "$work/out"
 check "text: bookmark age" grep -Eq "Microsoft-Windows-Bits-Client/Operational  updated .* \((8[0-9]|9[0-9]|1[0-9][0-9]) s ago\)" "$work/out"
+check "text: service health" grep -Eq "^service: *pid 4321, 28\.8 MB resident \(peak 36\.0 MB\), 143 handles, sampled (2[0-9]|[3-9][0-9]|1[0-9][0-9]) s ago$" "$work/out"
 check "text: gaps" grep -q "^gaps: *1$" "$work/out"
 check "text: errors" grep -q "^errors: *2$" "$work/out"
 check "text: newest error first" bash -c "grep -A1 '^errors:' '$work/out' | tail -n 1 | grep -q DB_BUSY"
@@ -76,6 +80,9 @@ assert s["bookmarks"][0]["channel"] == "Microsoft-Windows-Bits-Client/Operationa
 assert 80 <= s["bookmarks"][0]["age_seconds"] < 200, s["bookmarks"]
 assert s["gaps_last"][0]["reason"] == "bookmark rejected \x1b[2J"
 assert s["size_bytes"] > 0
+h = s["service"]
+assert (h["pid"], h["rss_bytes"], h["peak_rss_bytes"], h["handles"]) == (4321, 28812345, 36000000, 143), h
+assert 20 <= h["age_seconds"] < 200, h
 ' "$work/out"
 fi
 
@@ -84,4 +91,7 @@ sqlite3 "$work/empty.db" 'PRAGMA user_version = 0;' && : >"$work/empty.db"
 check "empty database" status_is 0 "$bin" status --db "$work/empty.db"
 check "empty: no bookmark yet" grep -q "(none yet)" "$work/out"
 check "empty: no newest event" grep -q "^newest event: *(none)" "$work/out"
+check "empty: no health sample" grep -q "^service: *(no health sample yet)" "$work/out"
+check "empty: json service null" status_is 0 "$bin" status --db "$work/empty.db" --json
+check "empty: json has service null" grep -q '"service":null' "$work/out"
 exit $fail

@@ -250,6 +250,23 @@ grep -q 'eventlog.*L"10.0.0.0/99"' "$logs/boot.log" && ok "event 103 names the i
     fail "no event 103 for the invalid allowlist entry"
 grep -q 'eventlog.*L"Backfill"' "$logs/boot.log" && ok "event 103 names the invalid Backfill value" ||
     fail "no event 103 for Backfill=7"
+# The invalid values are also in the database's errors (where "config"), so `bitsguard status` lists them,
+# and the restarted engine records its process health there.
+listed=""
+for _ in $(seq 1 50); do
+    run status_cfg "$exe" status --db 'C:\ProgramData\bitsguard\other.db'
+    if grep -q 'config.*CONFIG.*Allowlist: .*10.0.0.0/99' "$logs/status_cfg.out" &&
+        grep -q 'config.*CONFIG.*Backfill: must be 0 or 1' "$logs/status_cfg.out"; then
+        listed=1
+        break
+    fi
+    sleep 0.2
+done
+[ -n "$listed" ] && ok "status lists the invalid Allowlist entry and Backfill value under errors" ||
+    { fail "status does not list the invalid configuration values"; cat "$logs/status_cfg.out" "$logs/status_cfg.err"; }
+grep -Eq '^service: *pid [0-9]+, [0-9]+\.[0-9] MB resident \(peak [0-9]+\.[0-9] MB\), [0-9]+ handles, sampled [0-9]+ s ago' \
+    "$logs/status_cfg.out" && ok "status shows the service's pid, memory and handles" ||
+    { fail "status has no service health line"; cat "$logs/status_cfg.out"; }
 # Without the policy's Allowlist the settings key's REG_MULTI_SZ (two entries) applies.
 run regdel0 reg delete 'HKLM\SOFTWARE\Policies\bitsguard' /v Allowlist /f
 n_before=$(grep -c "eventlog.*reloaded on PARAMCHANGE" "$logs/boot.log")

@@ -254,8 +254,32 @@ static void test_overrides(void)
     service_config_clear(&cfg);
 }
 
+/* Each ignored value is kept as "Name: why (value)" for the engine to record, up to a bound. */
+static void test_warnings_kept(void)
+{
+    service_config cfg;
+    CHECK_INT_EQ(service_config_init(&cfg, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(cfg.engine.config_warning_count, 0);
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_BACKFILL, "7"), BG_ERR_CONFIG);
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_ALLOWLIST, "192.0.2.1;bad_host!"), BG_ERR_CONFIG);
+    CHECK_INT_EQ(cfg.engine.config_warning_count, 2);
+    CHECK(cfg.engine.config_warnings != NULL);
+    if (cfg.engine.config_warnings && cfg.engine.config_warning_count == 2) {
+        CHECK_STR_EQ(cfg.engine.config_warnings[0], "Backfill: must be 0 or 1 (\"7\")");
+        CHECK(strncmp(cfg.engine.config_warnings[1], "Allowlist: ", 11) == 0);
+        CHECK(strstr(cfg.engine.config_warnings[1], "bad_host!") != NULL);
+    }
+    for (unsigned i = 0; i < CONFIG_WARNINGS_MAX + 5; i++)
+        CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_RETENTION_DAYS, "x"), BG_ERR_CONFIG);
+    CHECK_INT_EQ(cfg.engine.config_warning_count, CONFIG_WARNINGS_MAX);
+    CHECK_INT_EQ(cfg.invalid, CONFIG_WARNINGS_MAX + 7);
+    service_config_clear(&cfg);
+    CHECK(cfg.warnings == NULL && cfg.engine.config_warning_count == 0);
+}
+
 int main(void)
 {
+    CHECK_RUN(test_warnings_kept);
     CHECK_RUN(test_value_names);
     CHECK_RUN(test_defaults);
     CHECK_RUN(test_dword_values);

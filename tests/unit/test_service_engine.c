@@ -1100,6 +1100,136 @@ static void test_backoff_grows_caps_resets(void)
 }
 
 /* Bad arguments are refused before anything is opened. */
+/* ---- health samples and configuration warnings -------------------------------------------------- */
+
+/* A fake process: each sample grows, so the stored one shows which sample was written last. */
+typedef struct health_fake {
+    int calls;
+    int fail;
+} health_fake;
+
+static int health_fake_sample(void *ctx, engine_health *out)
+{
+    health_fake *h = ctx;
+    h->calls++;
+    if (h->fail)
+        return -1;
+    out->pid = 4242;
+    out->rss_bytes = 1000000u * (uint64_t)h->calls;
+    out->peak_rss_bytes = 2000000u * (uint64_t)h->calls;
+    out->handles = 100u + (uint64_t)h->calls;
+    return 0;
+}
+
+static int64_t db_meta(const char *key)
+{
+    return db_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", key);
+}
+
+/* Holds the fifth fetch until the clock has moved 3 s on, so one sample falls due mid-stream. */
+typedef struct clock_hold {
+    time_t start;
+} clock_hold;
+
+static void clock_hold_on_next(fake_source *f, void *ctx)
+{
+    clock_hold *c = ctx;
+    if (f->next_calls == 5)
+        while (time(NULL) < c->start + 3) {
+        }
+}
+
+static void test_health_samples(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 10);
+    db_fresh("health");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 2;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    health_fake h = {0};
+    cfg.health_sample = health_fake_sample;
+    cfg.health_ctx = &h;
+    cfg.health_interval_s = 3600;
+    engine_stats st = {0};
+    /* 15 batches within the interval: only the start and the stop sample. */
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(st.batches, 15);
+    CHECK_INT_EQ(h.calls, 2);
+    CHECK_INT_EQ(db_meta("service_pid"), 4242);
+    CHECK_INT_EQ(db_meta("service_rss_bytes"), 2000000);
+    CHECK_INT_EQ(db_meta("service_peak_rss_bytes"), 4000000);
+    CHECK_INT_EQ(db_meta("service_handles"), 102);
+    CHECK_INT_EQ(
+        db_int("SELECT count(*) FROM meta WHERE key = 'service_updated_at' AND value LIKE '____-__-__T__:__:__Z'",
+               NULL),
+        1);
+
+    /* A sample that fails records nothing: the previous one stays. */
+    fake_init(&f, &s);
+    health_fake bad = {0, 1};
+    cfg.health_ctx = &bad;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(bad.calls, 2);
+    CHECK_INT_EQ(db_meta("service_rss_bytes"), 2000000);
+
+    /* Interval 2 s and a 3 s pause mid-stream: one more sample piggybacks on the next commit, the
+     * rest of the batches fall within the interval (slow machines: at most one more). */
+    script s2 = {0};
+    script_jobs_build(&s2, 20);
+    fake_init(&f, &s2);
+    f.batch_max = 2;
+    clock_hold hold = {time(NULL)};
+    f.on_next = clock_hold_on_next;
+    f.hook_ctx = &hold;
+    health_fake h2 = {0};
+    cfg.health_ctx = &h2;
+    cfg.health_interval_s = 2;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK(h2.calls >= 3 && h2.calls <= 4);
+    CHECK_INT_EQ(db_meta("service_rss_bytes"), 1000000 * (int64_t)h2.calls);
+    script_free(&s2);
+    script_free(&s);
+    db_remove();
+}
+
+/* Invalid configuration values become error rows (where "config"), once per engine start. */
+static void test_config_warnings_recorded(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 2);
+    db_fresh("cfgwarn");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    const char *warnings[] = {"Allowlist: not a CIDR, IP or host name (\"bad_host!\")",
+                              "Backfill: must be 0 or 1 (\"7\")"};
+    cfg.config_warnings = warnings;
+    cfg.config_warning_count = 2;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'config'", NULL), 2);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'config' AND code_name = 'CONFIG' AND detail = ?",
+                        warnings[1]),
+                 1);
+    check_each_job_once(2);
+    /* A restart (or PARAMCHANGE) with the same invalid values records them again, once. */
+    fake_init(&f, &s);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'config'", NULL), 4);
+    /* None configured: nothing recorded. */
+    fake_init(&f, &s);
+    cfg.config_warning_count = 0;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'config'", NULL), 4);
+    script_free(&s);
+    db_remove();
+}
+
 static void test_invalid_args(void)
 {
     script s = {0};
@@ -1132,5 +1262,7 @@ int main(void)
     CHECK_RUN(test_stop_uncommitted_then_restart);
     CHECK_RUN(test_stop_after_events);
     CHECK_RUN(test_backoff_grows_caps_resets);
+    CHECK_RUN(test_health_samples);
+    CHECK_RUN(test_config_warnings_recorded);
     return CHECK_DONE();
 }
