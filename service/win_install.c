@@ -177,11 +177,12 @@ static int handle_final_path(HANDLE h, wchar_t *out, DWORD len)
 }
 
 /* Opens path itself, never what a final reparse point names (backup semantics: folders too, and
- * with SeRestorePrivilege enabled the security rights are granted whatever the current DACL says). */
+ * with SeBackupPrivilege/SeRestorePrivilege enabled the read and security rights are granted whatever
+ * the current DACL says). FILE_READ_ATTRIBUTES always: the link checks read the handle's attributes. */
 static HANDLE path_open_nofollow(const wchar_t *path, DWORD access)
 {
-    return CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
-                       FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    return CreateFileW(path, access | FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                       NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
 }
 
 /*
@@ -332,10 +333,12 @@ static int data_folder_secure(void)
         step_failed(what, GetLastError());
         goto cleanup;
     }
-    /* Taking ownership of a folder someone else created, and opening it for WRITE_OWNER whatever its
-     * DACL says, need these two; an elevated administrator holds them. */
+    /* Taking ownership of a folder someone else created, and opening it (and the files in it) for
+     * READ_CONTROL, WRITE_DAC and WRITE_OWNER whatever its DACL says, need these; an elevated
+     * administrator holds them, disabled. Enabled in this short-lived admin process only. */
     privilege_enable(L"SeTakeOwnershipPrivilege");
     privilege_enable(L"SeRestorePrivilege");
+    privilege_enable(L"SeBackupPrivilege");
     SECURITY_ATTRIBUTES sa = {sizeof sa, want, FALSE};
     if (!CreateDirectoryW(folder, &sa) && GetLastError() != ERROR_ALREADY_EXISTS) {
         step_failed("create data folder", GetLastError());
@@ -771,7 +774,8 @@ int win_setup_main(int argc, char **argv)
 {
     int rc = args_none("setup", argc, argv,
                        "setup\n  Applies to the installed service what the MSI cannot: description, service SID,\n"
-                       "  privileges, recovery, delayed start, preshutdown, data folder ACL, event source.");
+                       "  privileges, recovery, delayed start, preshutdown, data folder ACL, event source,\n"
+                       "  read access to the Bits-Client channel.");
     return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : setup_run();
 }
 
