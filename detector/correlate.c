@@ -346,7 +346,7 @@ static void event_job_id(const event *ev, char out[37])
         out[0] = '\0';
 }
 
-static bg_error job_facts_update(job *j, const event *ev)
+static bg_error job_facts_update(job *j, const event *ev, int64_t ev_unix)
 {
     const char *title = event_field_get(ev, "jobTitle");
     if (!title)
@@ -380,7 +380,7 @@ static bg_error job_facts_update(job *j, const event *ev)
             memcpy(j->first_seen, ev->time_created, sizeof j->first_seen);
         if (strcmp(ev->time_created, j->last_seen) > 0) {
             memcpy(j->last_seen, ev->time_created, sizeof j->last_seen);
-            j->last_unix = time_unix(j->last_seen);
+            j->last_unix = ev_unix;
         }
     }
     return BG_ERR_OK;
@@ -422,7 +422,7 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
     job *j = job_touch(c, computer, job_id);
     if (!j)
         return BG_ERR_NOMEM;
-    if (job_facts_update(j, ev) != BG_ERR_OK)
+    if (job_facts_update(j, ev, now) != BG_ERR_OK)
         return BG_ERR_NOMEM;
 
     detection *touched = NULL;

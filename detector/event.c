@@ -637,16 +637,12 @@ const char *event_field_get(const event *ev, const char *name)
     return NULL;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* Lower-case hex digit for each byte that is a hex digit, 0 otherwise: one load per character. */
+static const char hex_lower[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6', ['7'] = '7',
+    ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
+};
 
 int event_guid_normalize(const char *text, char out[37])
 {
@@ -658,19 +654,14 @@ int event_guid_normalize(const char *text, char out[37])
         p++;
         n = 36;
     }
-    if (n != 36)
+    if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
         return -1;
+    /* Runs every event (job ids are the correlation key), hence the table instead of branches. */
     for (size_t i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (p[i] != '-')
-                return -1;
-            out[i] = '-';
-        } else {
-            int v = hex_value(p[i]);
-            if (v < 0)
-                return -1;
-            out[i] = "0123456789abcdef"[v];
-        }
+        char c = (i == 8 || i == 13 || i == 18 || i == 23) ? '-' : hex_lower[(unsigned char)p[i]];
+        if (c == 0)
+            return -1;
+        out[i] = c;
     }
     out[36] = '\0';
     return 0;
