@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifndef _WIN32
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 #include "bg_version.h"
 #include "store_internal.h"
@@ -475,9 +479,28 @@ static const char *open_hint(bg_error e)
     }
 }
 
+/*
+ * Creates a missing database file readable by its owner only. SQLite would create it 0644 (the umask
+ * permitting), and its -wal and -shm files copy the database file's mode, so creating the empty file
+ * first keeps all three private: detections name users, hosts and paths. On Windows the data folder's
+ * ACL does this job (bitsguard setup).
+ */
+static void database_file_create_private(const char *path)
+{
+#ifndef _WIN32
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0)
+        close(fd);
+#else
+    (void)path;
+#endif
+}
+
 /* Opens the connection and checks the file is a sound database. */
 static bg_error connection_open(store *s, int flags, int check, char *errbuf, size_t errlen)
 {
+    if (flags & SQLITE_OPEN_CREATE)
+        database_file_create_private(s->path);
     int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     bg_error e = BG_ERR_OK;
     if (rc != SQLITE_OK) {

@@ -135,8 +135,8 @@ assert c["url"] == "http://45.33.32.157/last.exe"
 PY
 # (Not under Wine: Windows protects files with ACLs, which Wine maps to no mode bits; see SECURITY.md.)
 if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
-    check "db file is not group/world-writable" bash -c "[ \$(( 0\$(stat -c %a '$db') & 022 )) -eq 0 ]"
-    check "no -wal/-shm left world-writable" bash -c "for f in '$db'-wal '$db'-shm; do [ ! -e \"\$f\" ] || [ \$(( 0\$(stat -c %a \"\$f\") & 022 )) -eq 0 ] || exit 1; done"
+    check "db file is readable and writable by its owner only" bash -c "[ \$(( 0\$(stat -c %a '$db') & 077 )) -eq 0 ]"
+    check "no -wal/-shm readable by others" bash -c "for f in '$db'-wal '$db'-shm; do [ ! -e \"\$f\" ] || [ \$(( 0\$(stat -c %a \"\$f\") & 077 )) -eq 0 ] || exit 1; done"
 fi
 check "scan --db into a missing folder: error 3" status_is 3 "$bg" scan --db "$work/missing/sub/bits.db" "$work/hostile.xml"
 check "the error names the path" grep -q "$work/missing/sub/bits.db" "$work/err"
