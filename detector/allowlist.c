@@ -235,17 +235,6 @@ cleanup:
     return err;
 }
 
-static int prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned plen)
-{
-    unsigned full = plen / 8, rest = plen % 8;
-    if (memcmp(addr, prefix, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xFF << (8 - rest));
-    return (addr[full] & mask) == (prefix[full] & mask);
-}
-
 int allowlist_result_match(const allowlist *al, const classify_result *res)
 {
     if (!al || !res)
@@ -254,7 +243,7 @@ int allowlist_result_match(const allowlist *al, const classify_result *res)
         entry_type want = res->is_ipv6 ? ENTRY_V6 : ENTRY_V4;
         for (size_t k = 0; k < al->count; k++) {
             const allow_entry *en = &al->entries[k];
-            if (en->type == want && prefix_match(res->addr, en->addr, en->plen))
+            if (en->type == want && ipaddr_prefix_match(res->addr, en->addr, en->plen))
                 return 1;
         }
         return 0;

@@ -35,17 +35,6 @@ static int char_is_alpha(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int char_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Character classes, generated once by a script so the hot loops need one load per byte:
  * CC_PLAIN: ASCII allowed in a domain label (not forbidden, not '.'); CC_UPPER: 'A'..'Z';
  * CC_AUTH: bytes that matter while scanning an authority (/ \\ ? # @ [ ] :). */
@@ -147,7 +136,7 @@ static void host_scan_label_char(host_scan *hs, unsigned char c)
             return;
         }
     }
-    int d = char_hex((char)c);
+    int d = ipaddr_hex_value((char)c);
     if (d < 0 || (unsigned)d >= hs->lab_radix) {
         hs->lab_num_ok = 0;
         return;
@@ -322,7 +311,7 @@ static void host_scan_feed(host_scan *hs, const char *s, const char *e, int url_
                         q++;
                         continue;
                     }
-                    h[k] = char_hex(*q++);
+                    h[k] = ipaddr_hex_value(*q++);
                     if (h[k] < 0)
                         break;
                     k++;

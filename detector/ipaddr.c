@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static int hex_value(char c)
+int ipaddr_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -12,6 +12,17 @@ static int hex_value(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+int ipaddr_prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned plen)
+{
+    unsigned full = plen / 8, rest = plen % 8;
+    if (memcmp(addr, prefix, full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+    return (addr[full] & mask) == (prefix[full] & mask);
 }
 
 /*
@@ -46,8 +57,8 @@ int ipaddr_v6_parse(const char *s, size_t len, uint8_t out[16])
         }
         unsigned value = 0;
         int length = 0;
-        while (length < 4 && i < len && hex_value(s[i]) >= 0) {
-            value = value * 16 + (unsigned)hex_value(s[i]);
+        while (length < 4 && i < len && ipaddr_hex_value(s[i]) >= 0) {
+            value = value * 16 + (unsigned)ipaddr_hex_value(s[i]);
             i++;
             length++;
         }

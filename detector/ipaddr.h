@@ -5,6 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Value of a hexadecimal digit (either case), -1 for any other character. */
+int ipaddr_hex_value(char c);
+
+/* True when the first plen bits of addr equal those of prefix (both in network byte order). */
+int ipaddr_prefix_match(const uint8_t *addr, const uint8_t *prefix, unsigned plen);
+
 /* Parses an IPv6 address as the WHATWG URL standard's IPv6 parser does (no brackets, no zone): hex
  * groups of at most 4 digits, one "::", an optional dotted IPv4 tail of strict decimal parts. Returns 1
  * and fills out on success, 0 otherwise. */

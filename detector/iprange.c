@@ -95,21 +95,10 @@ static const v6_range v6_ranges[] = {
     {{0}, 0, "reserved"},
 };
 
-static int v6_prefix_match(const uint8_t addr[16], const uint8_t prefix[16], unsigned len)
-{
-    unsigned full = len / 8, rest = len % 8;
-    if (memcmp(addr, prefix, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xFF << (8 - rest));
-    return (addr[full] & mask) == (prefix[full] & mask);
-}
-
 const char *iprange_v6_lookup(const uint8_t addr[16])
 {
     for (size_t k = 0; k < sizeof v6_ranges / sizeof v6_ranges[0]; k++) {
-        if (v6_prefix_match(addr, v6_ranges[k].prefix, v6_ranges[k].len))
+        if (ipaddr_prefix_match(addr, v6_ranges[k].prefix, v6_ranges[k].len))
             return v6_ranges[k].name;
     }
     return "reserved";

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipaddr.h"
 #include "store_internal.h"
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm: exact for every Gregorian date,
@@ -164,115 +165,12 @@ bg_error store_time_bound_parse(const char *text, int64_t now_unix, int is_until
     return BG_ERR_OK;
 }
 
-static int ipv4_parse(const char *s, size_t len, uint8_t out[4])
-{
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        if (part > 0) {
-            if (i >= len || s[i] != '.')
-                return -1;
-            i++;
-        }
-        size_t start = i;
-        unsigned v = 0;
-        while (i < len && isdigit((unsigned char)s[i]) && i - start < 3)
-            v = v * 10 + (unsigned)(s[i++] - '0');
-        /* No empty part, no leading zero (ambiguous octal), nothing above 255. */
-        if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
-            return -1;
-        out[part] = (uint8_t)v;
-    }
-    return i == len ? 0 : -1;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int ipv6_parse(const char *s, size_t len, uint8_t out[16])
-{
-    uint16_t head[8], tail[8];
-    int nhead = 0, ntail = 0, gap = 0;
-    size_t i = 0;
-    if (len >= 2 && s[0] == ':' && s[1] == ':') {
-        gap = 1;
-        i = 2;
-    } else if (len >= 1 && s[0] == ':') {
-        return -1;
-    }
-    while (i < len) {
-        /* An embedded IPv4 tail ("::ffff:192.0.2.1") takes the last two groups. */
-        size_t j = i;
-        while (j < len && s[j] != ':')
-            j++;
-        if (memchr(s + i, '.', j - i)) {
-            uint8_t v4[4];
-            if (j != len || ipv4_parse(s + i, len - i, v4) != 0)
-                return -1;
-            uint16_t *grp = gap ? tail : head;
-            int *cnt = gap ? &ntail : &nhead;
-            if (*cnt > 6)
-                return -1;
-            grp[(*cnt)++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            grp[(*cnt)++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = len;
-            break;
-        }
-        if (j == i || j - i > 4)
-            return -1;
-        unsigned v = 0;
-        for (size_t k = i; k < j; k++) {
-            int h = hex_value(s[k]);
-            if (h < 0)
-                return -1;
-            v = v << 4 | (unsigned)h;
-        }
-        if (nhead + ntail >= 8)
-            return -1;
-        if (gap)
-            tail[ntail++] = (uint16_t)v;
-        else
-            head[nhead++] = (uint16_t)v;
-        i = j;
-        if (i < len) {
-            i++; /* ':' */
-            if (i < len && s[i] == ':') {
-                if (gap)
-                    return -1;
-                gap = 1;
-                i++;
-            } else if (i == len) {
-                return -1; /* trailing single ':' */
-            }
-        }
-    }
-    if (nhead + ntail > 8 || (!gap && nhead != 8) || (gap && nhead + ntail > 7))
-        return -1;
-    memset(out, 0, 16);
-    for (int k = 0; k < nhead; k++) {
-        out[2 * k] = (uint8_t)(head[k] >> 8);
-        out[2 * k + 1] = (uint8_t)head[k];
-    }
-    for (int k = 0; k < ntail; k++) {
-        int pos = 8 - ntail + k;
-        out[2 * pos] = (uint8_t)(tail[k] >> 8);
-        out[2 * pos + 1] = (uint8_t)tail[k];
-    }
-    return 0;
-}
-
-/* Parses len bytes of an address; *is_v4 tells which form it had. */
+/* Parses len bytes of an address with the detector's strict parsers (dotted quads without leading
+ * zeros, RFC 4291 IPv6 text); *is_v4 tells which form it had. Returns 0 on success. */
 static int ip_parse(const char *s, size_t len, uint8_t out[16], int *is_v4)
 {
     uint8_t v4[4];
-    if (ipv4_parse(s, len, v4) == 0) {
+    if (ipaddr_v4_parse_dotted(s, len, v4)) {
         memset(out, 0, 10);
         out[10] = out[11] = 0xff;
         memcpy(out + 12, v4, 4);
@@ -280,7 +178,7 @@ static int ip_parse(const char *s, size_t len, uint8_t out[16], int *is_v4)
         return 0;
     }
     *is_v4 = 0;
-    return ipv6_parse(s, len, out);
+    return ipaddr_v6_parse(s, len, out) ? 0 : -1;
 }
 
 int store_ip_bytes(const char *text, uint8_t out[16])
