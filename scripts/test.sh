@@ -68,5 +68,5 @@ echo
 if [ ${#failed_legs[@]} -ne 0 ]; then
     echo "failed legs: ${failed_legs[*]}"
 fi
-echo "all legs: $total_pass passed, $total_fail failed"
+echo "total: $total_pass passed, $total_fail failed"
 [ ${#failed_legs[@]} -eq 0 ] && [ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]
