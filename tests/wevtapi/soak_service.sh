@@ -278,8 +278,7 @@ early_pid="" early_rss="" early_handles="" early_at="" mark_at=""
 first_rss="" first_handles=""
 # Reads the status; takes the early sample once a sample stamped after the 10% point exists.
 sample_check() {
-    status_now || { echo "$(date -u +%T) status failed: $(head -c 200 "$work/status.err")" >>"$work/polls.log"; return 1; }
-    echo "$(date -u +%T) det $st_det pid $st_pid at $st_at kills $kills mark ${mark_at:-none}" >>"$work/polls.log"
+    status_now || return 1
     if [ -z "$first_rss" ] && [ "$st_rss" -gt 0 ] && [ "$st_det" -ge $((per_file / 200)) ]; then
         first_rss=$st_rss first_handles=$st_handles
         echo "     first sample after $st_det detections ($((st_det * 200)) events read): RSS $st_rss, handles $st_handles"
