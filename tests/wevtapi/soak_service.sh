@@ -74,7 +74,10 @@ fail() {
 # Never a pipe: the service inherits the output of whoever boots the prefix; every command gets /dev/null in.
 # 8>&-: the lock's descriptor must not be inherited by Wine's long-lived processes (winedevice, services),
 # or a killed run's leftovers would hold the lock for ever.
-w() { WINEDEBUG=-all "$wine" "$@" </dev/null 8>&-; }
+# A time limit on each: when the prefix's wineserver dies, Wine clients blocked on it hang for ever (they hold
+# both ends of their wait pipes: seen, `sc query` stuck for minutes); killed, the call fails and the restart
+# logic takes over.
+w() { WINEDEBUG=-all timeout -s KILL 90 "$wine" "$@" </dev/null 8>&-; }
 
 cleanup() {
     w sc stop bitsguard >/dev/null 2>&1
@@ -95,13 +98,25 @@ prefix_boot() {
     for try in 1 2 3 4 5; do
         "$wineserver" -k >/dev/null 2>&1
         "$wineserver" -w >/dev/null 2>&1
-        "$wineserver" -p </dev/null >/dev/null 2>&1 8>&-
+        prefix_leftovers_kill
+        "$wineserver" -p </dev/null >/dev/null 2>>"$work/wineserver.log" 8>&-
         WINEDEBUG=-all,+eventlog "$wine" cmd /c exit </dev/null >>"$boot" 2>&1 8>&-
         server_alive && return 0
         echo "     no persistent wineserver after booting the prefix (try $try): booting again"
         sleep 1
     done
     return 1
+}
+
+# Wine processes of this prefix left from an earlier server: `wineserver -k` only ends the clients it can
+# reach, and one whose server is gone hangs for ever in its next call (seen: services.exe, the service).
+prefix_leftovers_kill() {
+    local p
+    for p in /proc/[0-9]*; do
+        # Windows programs only (their command line starts with a drive), and the server: never this script.
+        case "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" in [A-Z]:\\* | */wineserver64\ *) ;; *) continue ;; esac
+        tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" && kill -9 "${p#/proc/}" 2>/dev/null
+    done
 }
 
 # Burst b (0-based): jobs b*per_file/2 ... , records 2j+1 (event 3) and 2j+2 (event 16403) of job j.
@@ -150,7 +165,11 @@ status_now() {
     line=$(status_read) && eval "$line"
 }
 
-sc_state() { w sc query bitsguard 2>/dev/null | tr -d '\r' | sed -n 's/.*STATE *: *\([0-9]*\).*/\1/p'; }
+# Through a file, never a pipe: if this call has to boot the prefix, Wine's services inherit its output.
+sc_state() {
+    w sc query bitsguard >"$work/sc.out" 2>/dev/null
+    tr -d '\r' <"$work/sc.out" | sed -n 's/.*STATE *: *\([0-9]*\).*/\1/p'
+}
 wait_state() { # state, seconds
     local deadline=$((SECONDS + $2))
     while [ "$(sc_state)" != "$1" ]; do
@@ -207,14 +226,10 @@ service_restart() {
         w sc start bitsguard >>"$work/start.log" 2>&1
         state_reached 4 60 || continue
         sleep 2
-        [ "$(sc_state)" = 4 ] && return 0
+        [ "$(sc_state)" = 4 ] && server_alive && return 0
     done
     fail "the service did not start after 3 tries"
     return 1
-}
-service_start() {
-    w sc start bitsguard >>"$work/start.log" 2>&1
-    wait_state 4 60
 }
 
 outages=0 faults=0 kills=0 rejects=0 unplanned=0
@@ -270,7 +285,11 @@ w "$work/bitsguard.exe" uninstall >/dev/null 2>&1 # A service left by an interru
 w "$work/bitsguard.exe" install --start demand >"$work/install.log" 2>&1 || { fail "install"; cat "$work/install.log"; }
 w reg add 'HKLM\SOFTWARE\bitsguard' /v DatabasePath /t REG_SZ /d "$db" /f >/dev/null 2>&1 || fail "reg add"
 : >"$work/feed/trace.txt"
-service_start || { echo "service did not start"; exit 1; }
+# Started through a restart of the prefix: its clean shutdown (`wineserver -k`) writes the registry to disk.
+# Wine 8.0's wineserver now and then crashes right after a service reaches RUNNING ("wineserver crashed" in
+# wineserver.log), losing registry changes not yet saved: the install and DatabasePath must be saved first,
+# and the start needs the same retries as a restart after a kill.
+service_restart || { echo "service did not start"; exit 1; }
 t_start=$SECONDS
 
 # 2. Bursts, faults, kills; the early health sample after 10% of the events, from the last process.
@@ -285,15 +304,29 @@ sample_check() {
     fi
     [ "$kills" -ge 3 ] || return 0
     if [ -z "$mark_at" ] && [ "$st_det" -ge $((expected / 10)) ]; then
-        mark_at=$(date -u +%Y-%m-%dT%H:%M:%SZ) # A sample stamped after this one was taken past 10%.
+        mark_s=$(date -u +%s)
+        mark_at=$(date -u -d "@$mark_s" +%Y-%m-%dT%H:%M:%SZ) # A sample stamped after this one was taken past 10%.
     fi
     if [ -n "$mark_at" ] && [ -z "$early_pid" ] && [ "$st_pid" -gt 0 ] && [[ "$st_at" > "$mark_at" ]]; then
         early_pid=$st_pid early_rss=$st_rss early_handles=$st_handles early_at=$st_at
         echo "     early sample at $st_det of $expected detections: pid $st_pid, RSS $st_rss, peak $st_peak, handles $st_handles"
     fi
 }
+mark_s=0
 for ((b = 0; b < bursts; b++)); do
     ! server_gone || server_recover || break
+    # The service writes a health sample at most every 5 s and only while it reads: if it read the whole
+    # rest of the feed at once (after an outage's backoff), no sample would follow the 10% point (seen in
+    # short runs). So from 20% of the feed, bursts wait until the 10% point is seen and 6 s have passed.
+    if [ "$b" -ge $((bursts / 5)) ] && [ "$kills" -ge 3 ] && [ -z "$early_pid" ]; then
+        hold_deadline=$((SECONDS + 180))
+        while [ $SECONDS -lt $hold_deadline ]; do
+            sample_check
+            [ -n "$early_pid" ] && break
+            [ -n "$mark_at" ] && [ $(($(date -u +%s) - mark_s)) -ge 6 ] && break
+            sleep 1
+        done
+    fi
     fault_maybe
     gen_burst "$b"
     sleep "0.$((RANDOM % 5))"
@@ -358,7 +391,8 @@ else
     [ "$st_handles" -le $((early_handles + 20)) ] || fail "handles grew: $early_handles -> $st_handles"
 fi
 
-echo "soak: $events events, $rows detections, $alerts alerts ($twice twice), $kills kills (+$unplanned unplanned restarts), $outages outages," \
+crashes=$(grep -c 'wineserver crashed' "$work/wineserver.log" 2>/dev/null)
+echo "soak: $events events, $rows detections, $alerts alerts ($twice twice), $kills kills (+$unplanned unplanned restarts, ${crashes:-0} wineserver crashes), $outages outages," \
     "$faults failed EvtNext, $rejected rejected bookmark(s) = $gaps gap row(s), $resubscribes subscribes," \
     "$replayed events handed out again; read in $t_read s"
 echo "soak: RSS first ${first_rss:-?} B (handles ${first_handles:-?}), early (10%) $early_rss B (handles $early_handles)," \
