@@ -1,7 +1,8 @@
-/* The hardened SAX2 parser of one Windows event's XML into struct event, and GUID/time normalization. */
+/* The hardened SAX2 parser of Windows event XML into struct event: one event's document, or every event of a well-formed export in one pass. */
 #include "event.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +73,16 @@ static const char *const known_name_text[N_COUNT] = {
     "EventRecordID", "Channel", "Computer",  "Security", "Data",     "Name",    "SystemTime", "UserID",
 };
 
+struct event_stream;
+
 /* Parse-time state. Strings are kept as arena offsets until the end because the arena may move. */
 typedef struct parse_state {
     event *ev;
     xmlParserCtxtPtr ctxt;
     const xmlChar *const *names; /* Interned known_name_text, indexed by enum known_name. */
+    struct event_stream *stream; /* NULL when parsing one event's document. */
     int depth;                   /* Current element depth; the root is 1. */
+    int event_depth;             /* Depth of the open <Event> element, 0 outside one. */
     int seen_root;               /* 1 once the root element started. */
     enum section section;
     int capture_depth; /* Depth of the element whose text is captured. */
@@ -161,6 +166,28 @@ static void capture_begin(parse_state *st, enum capture_target what)
     st->capture_start = st->ev->arena_len;
 }
 
+static void stream_leave(parse_state *st, const char *why);
+static void stream_root_start(parse_state *st, const xmlChar *localname, const xmlChar *uri);
+
+/* An element outside any event: in one event's document, the root, which must be the Event. */
+static void root_start(parse_state *st, const xmlChar *localname, const xmlChar *uri)
+{
+    const xmlChar *const *nm = st->names;
+    if (st->stream != NULL) {
+        stream_root_start(st, localname, uri);
+        return;
+    }
+    st->seen_root = 1;
+    if (localname != nm[N_EVENT] || (uri != NULL && strcmp((const char *)uri, EVENT_XML_NS) != 0)) {
+        st->err = BG_ERR_NOT_EVENT;
+        snprintf(st->msg, sizeof st->msg, "root element is <%.64s>%s, not a Windows <Event>", (const char *)localname,
+                 localname == nm[N_EVENT] ? " in another namespace" : "");
+        xmlStopParser(st->ctxt);
+        return;
+    }
+    st->event_depth = st->depth;
+}
+
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri, int nb_namespaces,
                      const xmlChar **namespaces, int nb_attributes, int nb_defaulted, const xmlChar **attributes)
 {
@@ -173,17 +200,19 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     (void)nb_defaulted;
 
     st->depth++;
-    if (st->depth == 1) {
-        st->seen_root = 1;
-        if (localname != nm[N_EVENT] || (uri != NULL && strcmp((const char *)uri, EVENT_XML_NS) != 0)) {
-            st->err = BG_ERR_NOT_EVENT;
-            snprintf(st->msg, sizeof st->msg, "root element is <%.64s>%s, not a Windows <Event>",
-                     (const char *)localname, localname == nm[N_EVENT] ? " in another namespace" : "");
-            xmlStopParser(ctxt);
-        }
+    if (st->event_depth == 0) {
+        root_start(st, localname, uri);
         return;
     }
-    if (st->depth == 2) {
+    if (localname == nm[N_EVENT] && st->stream != NULL) {
+        /* The export slicer cuts an event short at a nested <Event> start: leave the single-document
+         * path so that the slicer handles this input and the outcome is the same either way. */
+        stream_leave(st, "an <Event> element inside an event");
+        return;
+    }
+    /* Depth below the Event element: 1 a section, 2 a System child or EventData/Data, 3 a UserData leaf. */
+    int below = st->depth - st->event_depth;
+    if (below == 1) {
         if (localname == nm[N_SYSTEM])
             st->section = SEC_SYSTEM;
         else if (localname == nm[N_EVENTDATA])
@@ -198,7 +227,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     if (st->capture != CAP_NONE)
         return;
 
-    if (st->section == SEC_SYSTEM && st->depth == 3) {
+    if (st->section == SEC_SYSTEM && below == 2) {
         if (localname == nm[N_PROVIDER])
             st->provider = attr_put(st, nb_attributes, attributes, nm[N_NAME]);
         else if (localname == nm[N_EVENTID])
@@ -221,8 +250,8 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     }
 
     /* EventData/Data (named or not), or the leaf values of UserData/<Something>/<Value>. */
-    int is_data = st->section == SEC_EVENTDATA && st->depth == 3 && localname == nm[N_DATA];
-    int is_user = st->section == SEC_USERDATA && st->depth == 4;
+    int is_data = st->section == SEC_EVENTDATA && below == 2 && localname == nm[N_DATA];
+    int is_user = st->section == SEC_USERDATA && below == 3;
     if ((is_data || is_user) && st->field_count < EVENT_MAX_FIELDS) {
         size_t fname;
         if (is_data) {
@@ -262,6 +291,9 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
+static void stream_event_end(parse_state *st);
+static void stream_boundary_mark(parse_state *st);
+
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
     xmlParserCtxtPtr ctxt = ctx;
@@ -270,6 +302,12 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
     (void)prefix;
     (void)uri;
 
+    if (st->event_depth == 0) {
+        st->depth--;
+        if (st->stream != NULL)
+            stream_boundary_mark(st);
+        return;
+    }
     if (st->capture != CAP_NONE && st->depth == st->capture_depth) {
         size_t off = st->capture_start;
         if (arena_append(st, "", 1) == 0) {
@@ -301,8 +339,13 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
         }
         st->capture = CAP_NONE;
     }
-    if (st->depth == 2)
+    if (st->depth == st->event_depth + 1) {
         st->section = SEC_NONE;
+    } else if (st->depth == st->event_depth) {
+        st->event_depth = 0;
+        if (st->stream != NULL)
+            stream_event_end(st);
+    }
     st->depth--;
 }
 
@@ -485,6 +528,16 @@ static const char *offset_str(const event *ev, size_t off)
     return off == ABSENT ? empty_string : ev->arena + off;
 }
 
+/* Forgets the previous event's values: every field absent, no section, nothing captured. */
+static void state_event_reset(parse_state *st)
+{
+    st->provider = st->time = st->computer = st->channel = st->user_sid = ABSENT;
+    st->event_id = st->version = st->level = st->record_id = ABSENT;
+    st->field_count = 0;
+    st->section = SEC_NONE;
+    st->capture = CAP_NONE;
+}
+
 /* Turns the offsets gathered during the parse into the event's pointers and numbers. */
 static bg_error state_finish(parse_state *st)
 {
@@ -558,8 +611,7 @@ bg_error event_xml_parse(event *ev, const char *xml, size_t len, char *errbuf, s
     st.ev = ev;
     st.ctxt = ctxt;
     st.names = parser->names;
-    st.provider = st.time = st.computer = st.channel = st.user_sid = ABSENT;
-    st.event_id = st.version = st.level = st.record_id = ABSENT;
+    state_event_reset(&st);
 
     xmlCtxtReset(ctxt);
     if (ctxt->dict != parser->dict && parser_names_intern(parser) != 0) {
@@ -622,6 +674,227 @@ cleanup:
     return rc;
 }
 
+/*
+ * The single-document path. An export that is one well-formed document (an <Events> file, or
+ * wevtutil's events back to back once wrapped in an element of our own) is parsed in one streaming
+ * SAX pass with the callbacks above, and each event is handed over as its end tag is read. That
+ * saves, per event, the export slicer's scan of the bytes and a new document in the parser.
+ *
+ * The path promises never to differ from slicing and parsing each event on its own: it hands over an
+ * event only when that would have parsed to the same values, and anything else (a libxml2 error, a
+ * DOCTYPE, an event that the per-event parse would refuse, one over EVENT_MAX_BYTES, an <Event>
+ * inside an event, too many names, too large a backlog) makes it stop. The caller then reads the
+ * input again with the slicer, skipping the events already handed over, so malformed events are
+ * reported exactly as before, with their line and byte.
+ */
+
+/* Wraps the input so that events back to back (no root) are one document. The name cannot clash
+ * with Event, and an input that closes it early only makes the parse stop. */
+#define STREAM_OPEN_TAG  "<bitsguard-export>"
+#define STREAM_CLOSE_TAG "</bitsguard-export>"
+
+/* Unparsed bytes the push parser may hold after a chunk: a whole event plus two reads. A longer
+ * token (a huge comment or attribute) stops the path, which keeps memory bounded as the slicer does. */
+#define STREAM_BACKLOG_MAX (EVENT_MAX_BYTES + 2u * 65536u)
+
+struct event_stream {
+    xmlParserCtxtPtr ctxt;
+    parse_state st;
+    const xmlChar *names[N_COUNT];
+    event_stream_fn fn;
+    void *fn_ctx;
+    bg_error fn_err;    /* What fn returned when it stopped the parse. */
+    uint64_t delivered; /* Events handed to fn. */
+    /* Parsed bytes at the last point known to be outside any event, and that value when the open
+     * event started (its '<' is at or after it). Unsigned, compared by difference: xmlByteConsumed
+     * returns a long, 32 bits on Windows, which wraps past 2 GiB; the difference stays right. */
+    unsigned long boundary;
+    unsigned long event_bound;
+    int started; /* The first bytes (byte order mark, XML declaration) were looked at. */
+    int left;    /* The path stopped; why says why. */
+    char why[256];
+};
+
+static void stream_leave(parse_state *st, const char *why)
+{
+    event_stream *s = st->stream;
+    if (!s->left) {
+        s->left = 1;
+        snprintf(s->why, sizeof s->why, "event %" PRIu64 ": %s", s->delivered + 1, why);
+    }
+    if (st->err == BG_ERR_OK)
+        st->err = BG_ERR_STOPPED;
+    xmlStopParser(st->ctxt);
+}
+
+static void stream_boundary_mark(parse_state *st)
+{
+    st->stream->boundary = (unsigned long)xmlByteConsumed(st->ctxt);
+}
+
+static void stream_root_start(parse_state *st, const xmlChar *localname, const xmlChar *uri)
+{
+    event_stream *s = st->stream;
+    if (localname != st->names[N_EVENT]) {
+        /* Our wrapper, an <Events> root or any other element between events: not an event. */
+        stream_boundary_mark(st);
+        return;
+    }
+    if (uri != NULL && strcmp((const char *)uri, EVENT_XML_NS) != 0) {
+        stream_leave(st, "an <Event> element in another namespace");
+        return;
+    }
+    event_clear(st->ev);
+    state_event_reset(st);
+    s->event_bound = s->boundary;
+    st->event_depth = st->depth;
+}
+
+static void stream_event_end(parse_state *st)
+{
+    event_stream *s = st->stream;
+    unsigned long end = (unsigned long)xmlByteConsumed(st->ctxt);
+    if (!st->ctxt->wellFormed || st->has_fatal || st->err != BG_ERR_OK) {
+        stream_leave(st, st->msg[0] ? st->msg : "not well-formed");
+        return;
+    }
+    if (end - s->event_bound > EVENT_MAX_BYTES) {
+        stream_leave(st, "an event that may exceed the size limit");
+        return;
+    }
+    if (state_finish(st) != BG_ERR_OK) {
+        stream_leave(st, st->msg);
+        return;
+    }
+    bg_error rc = s->fn(s->fn_ctx, st->ev);
+    if (rc != BG_ERR_OK) {
+        s->fn_err = rc;
+        st->err = rc;
+        xmlStopParser(st->ctxt);
+        return;
+    }
+    s->delivered++;
+    s->boundary = end;
+}
+
+event_stream *event_stream_new(event *ev, event_stream_fn fn, void *ctx)
+{
+    if (ev == NULL || fn == NULL)
+        return NULL;
+    event_stream *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    xmlSAXHandler sax = sax_handler_template;
+    /* The opening wrapper is the first chunk: ASCII, so libxml2 reads the rest as UTF-8 and never
+     * guesses another encoding from the file's first bytes. */
+    s->ctxt = xmlCreatePushParserCtxt(&sax, NULL, STREAM_OPEN_TAG, (int)strlen(STREAM_OPEN_TAG), NULL);
+    if (s->ctxt == NULL) {
+        free(s);
+        return NULL;
+    }
+    xmlParserCtxtPtr ctxt = s->ctxt;
+    ctxt->userData = ctxt;
+    /* Same options as one event's parse, and an encoding named in a declaration is never obeyed:
+     * the per-event parse reads every slice as UTF-8, so this path must too. */
+    xmlCtxtUseOptions(ctxt, EVENT_PARSE_OPTIONS | XML_PARSE_IGNORE_ENC);
+    for (int i = 0; i < N_COUNT; i++) {
+        s->names[i] = ctxt->dict != NULL ? xmlDictLookup(ctxt->dict, (const xmlChar *)known_name_text[i], -1) : NULL;
+        if (s->names[i] == NULL) {
+            event_stream_free(s);
+            return NULL;
+        }
+    }
+    s->st.ev = ev;
+    s->st.ctxt = ctxt;
+    s->st.names = s->names;
+    s->st.stream = s;
+    state_event_reset(&s->st);
+    s->fn = fn;
+    s->fn_ctx = ctx;
+    ctxt->_private = &s->st;
+    return s;
+}
+
+void event_stream_free(event_stream *s)
+{
+    if (s == NULL)
+        return;
+    if (s->ctxt != NULL)
+        xmlFreeParserCtxt(s->ctxt);
+    free(s);
+}
+
+uint64_t event_stream_delivered(const event_stream *s)
+{
+    return s != NULL ? s->delivered : 0;
+}
+
+const char *event_stream_why(const event_stream *s)
+{
+    return s != NULL ? s->why : "";
+}
+
+/* Looks at the input's first bytes: UTF-16 is left to the slicer (which converts it), a UTF-8 byte
+ * order mark and an XML declaration are skipped (our wrapper comes first, and a declaration after it
+ * is an error). Returns how many bytes to skip, or -1 when the path cannot take this input. */
+static long stream_head_skip(event_stream *s, const char *b, size_t len)
+{
+    size_t i = 0;
+    if (len >= 2 && (((unsigned char)b[0] == 0xFF && (unsigned char)b[1] == 0xFE) ||
+                     ((unsigned char)b[0] == 0xFE && (unsigned char)b[1] == 0xFF) || (b[0] == '<' && b[1] == 0) ||
+                     (b[0] == 0 && b[1] == '<'))) {
+        snprintf(s->why, sizeof s->why, "UTF-16 input");
+        return -1;
+    }
+    if (len >= 3 && (unsigned char)b[0] == 0xEF && (unsigned char)b[1] == 0xBB && (unsigned char)b[2] == 0xBF)
+        i = 3;
+    if (len - i >= 6 && memcmp(b + i, "<?xml", 5) == 0 &&
+        (b[i + 5] == ' ' || b[i + 5] == '\t' || b[i + 5] == '\r' || b[i + 5] == '\n' || b[i + 5] == '?')) {
+        for (size_t j = i + 5; j + 1 < len; j++)
+            if (b[j] == '?' && b[j + 1] == '>')
+                return (long)(j + 2);
+        snprintf(s->why, sizeof s->why, "XML declaration not closed in the first read");
+        return -1;
+    }
+    return (long)i;
+}
+
+bg_error event_stream_push(event_stream *s, const char *bytes, size_t len, int last)
+{
+    if (s == NULL || (bytes == NULL && len > 0) || len > INT_MAX)
+        return BG_ERR_INVALID_ARG;
+    if (s->left)
+        return BG_ERR_STOPPED;
+    if (!s->started) {
+        s->started = 1;
+        long skip = stream_head_skip(s, bytes, len);
+        if (skip < 0) {
+            s->left = 1;
+            return BG_ERR_STOPPED;
+        }
+        bytes += skip;
+        len -= (size_t)skip;
+    }
+    parse_state *st = &s->st;
+    xmlParserCtxtPtr ctxt = s->ctxt;
+    if (len > 0 && st->err == BG_ERR_OK)
+        (void)xmlParseChunk(ctxt, bytes, (int)len, 0);
+    if (last && st->err == BG_ERR_OK && ctxt->wellFormed)
+        (void)xmlParseChunk(ctxt, STREAM_CLOSE_TAG, (int)strlen(STREAM_CLOSE_TAG), 1);
+
+    if (s->fn_err != BG_ERR_OK)
+        return s->fn_err;
+    if (!s->left) {
+        if (!ctxt->wellFormed || st->has_fatal || st->err != BG_ERR_OK)
+            stream_leave(st, st->msg[0] ? st->msg : "not well-formed");
+        else if (ctxt->input != NULL && ctxt->input->end - ctxt->input->cur > (long)STREAM_BACKLOG_MAX)
+            stream_leave(st, "a token longer than the read buffer");
+        else if (xmlDictSize(ctxt->dict) > EVENT_DICT_MAX_NAMES)
+            stream_leave(st, "too many distinct names");
+    }
+    return s->left ? BG_ERR_STOPPED : BG_ERR_OK;
+}
+
 int event_is_bits(const event *ev)
 {
     return ev != NULL && ev->provider != NULL && strcmp(ev->provider, EVENT_PROVIDER_BITS) == 0;
@@ -635,89 +908,4 @@ const char *event_field_get(const event *ev, const char *name)
         if (strcmp(ev->fields[i].name, name) == 0)
             return ev->fields[i].value;
     return NULL;
-}
-
-/* Lower-case hex digit for each byte that is a hex digit, 0 otherwise: one load per character. */
-static const char hex_lower[256] = {
-    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6', ['7'] = '7',
-    ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',
-    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
-};
-
-int event_guid_normalize(const char *text, char out[37])
-{
-    if (text == NULL)
-        return -1;
-    size_t n = strlen(text);
-    const char *p = text;
-    if (n == 38 && p[0] == '{' && p[37] == '}') {
-        p++;
-        n = 36;
-    }
-    if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
-        return -1;
-    /* Runs every event (job ids are the correlation key), hence the table instead of branches. */
-    for (size_t i = 0; i < 36; i++) {
-        char c = (i == 8 || i == 13 || i == 18 || i == 23) ? '-' : hex_lower[(unsigned char)p[i]];
-        if (c == 0)
-            return -1;
-        out[i] = c;
-    }
-    out[36] = '\0';
-    return 0;
-}
-
-/* Reads exactly n digits; -1 when they are not all digits. */
-static int read_digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-int event_time_normalize(const char *text, char out[32])
-{
-    if (text == NULL)
-        return -1;
-    const char *s = text;
-    /* YYYY-MM-DD?hh:mm:ss is 19 characters; check the separators before reading digits. */
-    if (strlen(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        s[13] != ':' || s[16] != ':')
-        return -1;
-    int year = read_digits(s, 4), mon = read_digits(s + 5, 2), day = read_digits(s + 8, 2);
-    int hour = read_digits(s + 11, 2), min = read_digits(s + 14, 2), sec = read_digits(s + 17, 2);
-    if (year < 0 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || min < 0 || min > 59 ||
-        sec < 0 || sec > 60)
-        return -1;
-    char frac[8] = "0000000";
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        int nd = 0;
-        while (p[nd] >= '0' && p[nd] <= '9')
-            nd++;
-        /* 0 to 9 digits: a lone '.' is tolerated; beyond 7 digits (evtxexport writes 9) is truncated. */
-        if (nd > 9)
-            return -1;
-        memcpy(frac, p, (size_t)(nd < 7 ? nd : 7));
-        p += nd;
-    }
-    if (*p == 'Z' || *p == 'z')
-        p++;
-    else if (strcmp(p, "+00:00") == 0 || strcmp(p, "-00:00") == 0)
-        p += 6;
-    if (*p != '\0')
-        return -1;
-    memcpy(out, s, 10);
-    out[10] = 'T';
-    memcpy(out + 11, s + 11, 8);
-    out[19] = '.';
-    memcpy(out + 20, frac, 7);
-    out[27] = 'Z';
-    out[28] = '\0';
-    return 0;
 }

@@ -62,6 +62,33 @@ int event_is_bits(const event *ev);
 const char *event_field_get(const event *ev, const char *name);
 
 /*
+ * The single-document path: one streaming parse of a whole export that is one well-formed UTF-8
+ * document (an <Events> file, or events back to back, which are wrapped in a root of our own), handing
+ * each event to fn as its end tag is read. It hands over only events that event_xml_parse would parse
+ * to the same values from the export slicer's cut; at anything else it stops (see event.c) and the
+ * caller reads the rest with the slicer. export_events_read (export.h) does all that; use it.
+ */
+typedef struct event_stream event_stream;
+/* Gets each parsed event (valid during the call). A return other than BG_ERR_OK stops the parse and
+ * is returned by event_stream_push. */
+typedef bg_error (*event_stream_fn)(void *ctx, const event *ev);
+
+/* A parser that fills ev for each event; NULL when out of memory. */
+event_stream *event_stream_new(event *ev, event_stream_fn fn, void *ctx);
+void event_stream_free(event_stream *s);
+/*
+ * Feeds the input's next bytes, from its very first one (last = 1 with the final bytes, or alone).
+ * BG_ERR_OK: go on (after last: the whole input was parsed and every event handed over).
+ * BG_ERR_STOPPED: the path stopped; the event_stream_delivered() events handed over are final, the
+ * rest must be read another way; event_stream_why() says why. Otherwise: what fn returned.
+ */
+bg_error event_stream_push(event_stream *s, const char *bytes, size_t len, int last);
+/* Events handed to fn so far. */
+uint64_t event_stream_delivered(const event_stream *s);
+/* Why the path stopped ("event N: reason"), "" while it goes on. */
+const char *event_stream_why(const event_stream *s);
+
+/*
  * Normalizes a job GUID for comparison: braces dropped, lower-case, 36 characters.
  * Returns 0 and writes out (37 bytes) on success, -1 when the text is not a GUID.
  */

@@ -127,23 +127,25 @@ static void scan_detection_emit(void *ctx, const detection *d, correlate_change 
     }
 }
 
-/* Parses one event's XML and feeds it to the correlator; a malformed event is reported and skipped.
- * Only BG_ERR_NOMEM stops the scan. */
-static bg_error scan_event_feed(scan_ctx *sc, correlator *corr, event *ev, const char *xml, size_t len, bg_error err,
-                                const char *reason, const char *where, uint64_t line, uint64_t offset)
+/* Where the events of one input go: export_events_read's callback context. */
+typedef struct scan_file_ctx {
+    scan_ctx *sc;
+    correlator *corr;
+    const char *path;
+} scan_file_ctx;
+
+/* A parsed event goes to the correlator; a skipped one is reported with its position. Only
+ * BG_ERR_NOMEM stops the scan. */
+static bg_error scan_file_event(void *ctx, const event *ev, const export_skip *skip)
 {
-    char why[256] = "";
-    if (err != BG_ERR_OK && reason)
-        snprintf(why, sizeof why, "%s", reason);
-    if (err == BG_ERR_OK)
-        err = event_xml_parse(ev, xml, len, why, sizeof why);
-    if (err != BG_ERR_OK) {
-        sc->malformed++;
-        fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", where, line,
-                offset, bg_error_str(err), why[0] ? ": " : "", why);
+    scan_file_ctx *fc = ctx;
+    if (skip != NULL) {
+        fc->sc->malformed++;
+        fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", fc->path,
+                skip->line, skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
         return BG_ERR_OK;
     }
-    return correlate_event_feed(corr, ev);
+    return correlate_event_feed(fc->corr, ev);
 }
 
 /* Extension test without locale: ".evtx" in any case. */
@@ -171,6 +173,7 @@ static int path_is_evtx(const char *path)
 static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_source *src, const char *name)
 {
     uint64_t index = 0;
+    scan_file_ctx fc = {sc, corr, name};
     bg_error err = src->ops->subscribe(src, name, NULL, 1);
     if (err != BG_ERR_OK) {
         fprintf(stderr, "bitsguard scan: %s: %s\n", name, bg_error_str(err));
@@ -184,7 +187,10 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
             if (err != BG_ERR_OK || count == 0)
                 break;
             for (size_t i = 0; i < count; i++, index++) {
-                if (scan_event_feed(sc, corr, ev, xml[i], len[i], BG_ERR_OK, NULL, name, index + 1, 0) != BG_ERR_OK)
+                char why[256] = "";
+                bg_error perr = event_xml_parse(ev, xml[i], len[i], why, sizeof why);
+                export_skip sk = {perr, why, index + 1, 0};
+                if (scan_file_event(&fc, perr == BG_ERR_OK ? ev : NULL, perr == BG_ERR_OK ? NULL : &sk) != BG_ERR_OK)
                     return BG_ERR_NOMEM;
             }
         }
@@ -204,7 +210,6 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
 static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char *path)
 {
     FILE *fp = NULL;
-    export_reader *rd = NULL;
     bg_error result = BG_ERR_OK;
     int is_stdin = strcmp(path, "-") == 0;
 
@@ -218,31 +223,12 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
         result = BG_ERR_IO;
         goto cleanup;
     }
-    rd = export_reader_open(fp, is_stdin ? "-" : path);
-    if (!rd) {
-        result = BG_ERR_NOMEM;
-        goto cleanup;
-    }
-    for (;;) {
-        const char *xml;
-        size_t len;
-        bg_error err = export_reader_next(rd, &xml, &len);
-        if (err == BG_ERR_EOF)
-            break;
-        if (err == BG_ERR_IO || err == BG_ERR_NOMEM) {
-            fprintf(stderr, "bitsguard scan: %s: %s\n", path, bg_error_str(err));
-            result = err;
-            goto cleanup;
-        }
-        if (scan_event_feed(sc, corr, ev, xml, len, err, export_reader_error(rd), path, export_reader_line(rd),
-                            export_reader_offset(rd)) != BG_ERR_OK) {
-            result = BG_ERR_NOMEM;
-            goto cleanup;
-        }
-    }
+    scan_file_ctx fc = {sc, corr, path};
+    result = export_events_read(fp, is_stdin ? "-" : path, ev, NULL, scan_file_event, &fc, NULL);
+    if (result == BG_ERR_IO)
+        fprintf(stderr, "bitsguard scan: %s: %s\n", path, bg_error_str(result));
 
 cleanup:
-    export_reader_close(rd);
     if (fp && !is_stdin)
         fclose(fp);
     return result;
