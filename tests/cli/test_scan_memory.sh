@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# scan reads a file in one pass and a pipe event by event: same output either way, and bounded memory on hostile input.
+# The file path takes the single-document pass (detector/export_events.c); these inputs make it stop on
+# purpose (huge comments, oversized events, thousands of element names) and hand over to the slicer.
+set -uo pipefail
+bg=$1
+command -v python3 >/dev/null || { echo "python3 not installed"; exit 77; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
+}
+
+python3 - "$work" <<'PY'
+import sys
+work = sys.argv[1]
+NS = 'xmlns="http://schemas.microsoft.com/win/2004/08/events/event"'
+def ev(rec, url, extra=""):
+    return ('<Event %s><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>16403</EventID>'
+            '<Version>0</Version><Level>4</Level><TimeCreated SystemTime="2024-01-02T03:04:%02d.0000000Z"/>'
+            '<EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel>'
+            '<Computer>PC1</Computer><Security UserID="S-1-5-18"/></System><EventData>'
+            '<Data Name="jobTitle">job %d</Data><Data Name="jobId">{AAAAAAAA-2222-3333-4444-%012d}</Data>'
+            '<Data Name="RemoteName">%s</Data>%s</EventData></Event>\n' % (NS, rec % 60, rec, rec, rec, url, extra))
+def url(rec):
+    return "http://45.33.%d.%d/p%d.exe" % (rec // 250 % 250 + 1, rec % 250 + 1, rec) if rec % 50 == 0 \
+        else "https://download%d.example.com/f" % rec
+
+# Clean: 100,000 events in an <Events> document (the whole file in one pass).
+with open(work + "/clean.xml", "w") as f:
+    f.write('<?xml version="1.0" encoding="UTF-8"?>\n<Events>\n')
+    for rec in range(1, 100001):
+        f.write(ev(rec, url(rec)))
+    f.write("</Events>\n")
+
+# Hostile: first 15,000 events the single pass takes although they are heavy (every 500th has a URL of
+# 1,000,000 bytes, every 500th+1 has 4,000 extra elements with distinct names), then 5,000 events
+# salted with what makes it stop (3 MB comments, events just over 1 MiB): about 80 MB in all.
+names = "".join("<n%d/>" % i for i in range(4000))
+with open(work + "/hostile.xml", "w") as f:
+    f.write("<Events>\n")
+    for rec in range(1, 20001):
+        if rec <= 15000 and rec % 500 == 0:
+            f.write(ev(rec, "http://9.9.9.9/" + "a" * 1_000_000))
+        elif rec <= 15000 and rec % 500 == 1:
+            f.write(ev(rec, url(rec), names))
+        elif rec > 15000 and rec % 1000 == 10:
+            f.write("<!-- " + "x" * 3_000_000 + " -->\n")
+            f.write(ev(rec, url(rec)))
+        elif rec > 15000 and rec % 1000 == 20:
+            f.write(ev(rec, "http://9.9.9.9/" + "a" * (1 << 20)))
+        else:
+            f.write(ev(rec, url(rec)))
+    f.write("</Events>\n")
+PY
+
+# run_rss OUT ERR FEED ARGS...: runs bitsguard (FEED: a file written to its stdin through a pipe, or -),
+# prints its peak resident set in KiB.
+run_rss() {
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys
+out, err = open(sys.argv[1], "wb"), open(sys.argv[2], "wb")
+p = subprocess.Popen(sys.argv[4:], stdout=out, stderr=err, stdin=subprocess.PIPE if sys.argv[3] != "-" else None)
+if sys.argv[3] != "-":
+    with open(sys.argv[3], "rb") as f:
+        while True:
+            b = f.read(1 << 16)
+            if not b:
+                break
+            p.stdin.write(b)
+    p.stdin.close()
+p.wait()
+# Only bitsguard is a child of this interpreter.
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+}
+
+for name in clean hostile; do
+    f="$work/$name.xml"
+    file_rss=$(run_rss "$work/$name.file.out" "$work/$name.file.err" - "$bg" scan --json "$f")
+    pipe_rss=$(run_rss "$work/$name.pipe.out" "$work/$name.pipe.err" "$f" "$bg" scan --json -)
+    echo "  $name: $(du -m "$f" | cut -f1) MB, peak RSS file $((file_rss / 1024)) MB, pipe $((pipe_rss / 1024)) MB"
+    check "$name: same detections from the file (one pass) and the pipe (event by event)" \
+        cmp -s "$work/$name.file.out" "$work/$name.pipe.out"
+    # stderr names the input differently (path or -); the rest must be equal line by line.
+    check "$name: same skipped events and summary" \
+        cmp -s <(sed "s|$f|INPUT|" "$work/$name.file.err") <(sed "s|^bitsguard scan: -:|bitsguard scan: INPUT:|" "$work/$name.pipe.err")
+    check "$name: some detections" test -s "$work/$name.file.out"
+    # Sanitizer builds carry shadow memory: the bound is for the plain build.
+    if [ -z "${BG_SANITIZED:-}" ]; then
+        check "$name: peak RSS under 40 MB reading the file ($((file_rss / 1024)) MB)" test "$file_rss" -lt 40960
+    fi
+done
+check "hostile: the five oversized events are reported as skipped" \
+    test "$(grep -c 'exceeds the size limit' "$work/hostile.file.err")" -eq 5
+check "clean: 100,000 events read, none skipped" grep -q "100000 events read.*0 malformed" "$work/clean.file.err"
+exit $fail
