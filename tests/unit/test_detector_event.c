@@ -9,18 +9,15 @@
 
 #include "check.h"
 #include "event.h"
+#include "fixture.h"
 
 /* Reads a fixture file into a malloc'd buffer; NULL (and a failed check) when it cannot. */
 static char *fixture_read(const char *rel, size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", BG_FIXTURE_DIR, rel);
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = fixture_open(rel);
     CHECK(fp != NULL);
-    if (fp == NULL) {
-        fprintf(stderr, "cannot open %s\n", path);
+    if (fp == NULL)
         return NULL;
-    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     size_t got;

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "event.h"
 #include "export.h"
+#include "fixture.h"
 
 /* One outcome of export_reader_next followed (for slices) by event_xml_parse. */
 typedef struct step {
@@ -53,16 +54,6 @@ static const shape_case shape_cases[] = {
      {{BG_ERR_OK, BG_ERR_OK, 1101, 3}, {BG_ERR_OK, BG_ERR_OK, 1102, 27}, {BG_ERR_OK, BG_ERR_OK, 1103, 51}, END}},
     {"exports/utf16le-bom.xml", {{BG_ERR_OK, BG_ERR_OK, 1201, 2}, {BG_ERR_OK, BG_ERR_OK, 1202, 25}, END}},
 };
-
-static FILE *fixture_open(const char *rel)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", BG_FIXTURE_DIR, rel);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        fprintf(stderr, "cannot open %s\n", path);
-    return fp;
-}
 
 static void test_shapes(void)
 {

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "event.h"
 #include "export.h"
+#include "fixture.h"
 
 /* Everything a reader hands over, as text: one line per event (every value) or per skipped event
  * (error, reason, position). Two ways of reading agree when their transcripts are equal. */
@@ -132,16 +133,6 @@ static void ways_compare(const char *what, FILE *fp, uint64_t expect_streamed, u
         free(t.text);
     }
     free(base.text);
-}
-
-static FILE *fixture_open(const char *rel)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", BG_FIXTURE_DIR, rel);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        fprintf(stderr, "cannot open %s\n", path);
-    return fp;
 }
 
 /* Every export fixture: how many events the single pass hands over before it stops, of how many. */
