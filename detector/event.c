@@ -794,8 +794,9 @@ event_stream *event_stream_new(event *ev, event_stream_fn fn, void *ctx)
     }
     xmlParserCtxtPtr ctxt = s->ctxt;
     ctxt->userData = ctxt;
-    /* Same options as one event's parse, and an encoding named in a declaration is never obeyed:
-     * the per-event parse reads every slice as UTF-8, so this path must too. */
+    /* Same options as one event's parse. The per-event parse reads every slice as UTF-8, so this
+     * path must too: the file's XML declaration is never fed to libxml2 (skipped at the start, an
+     * error anywhere else), and IGNORE_ENC would keep an encoding named in one from being obeyed. */
     xmlCtxtUseOptions(ctxt, EVENT_PARSE_OPTIONS | XML_PARSE_IGNORE_ENC);
     for (int i = 0; i < N_COUNT; i++) {
         s->names[i] = ctxt->dict != NULL ? xmlDictLookup(ctxt->dict, (const xmlChar *)known_name_text[i], -1) : NULL;
