@@ -1,4 +1,4 @@
-/* The hardened SAX2 parser of Windows event XML into struct event: one event's document, or every event of a well-formed export in one pass. */
+/* The hardened SAX2 parser of Windows event XML: one event's document, or a well-formed export in one pass. */
 #include "event.h"
 
 #include <inttypes.h>

@@ -1,5 +1,4 @@
-/* Reads and parses every event of an export: one streaming pass over a well-formed document, the slicer from where that
- * pass stops. */
+/* Reads every event of an export: one streaming pass over a well-formed document, the slicer from where it stops. */
 /* fileno() is POSIX, not C17. */
 #ifndef _WIN32
 #define _POSIX_C_SOURCE 200809L

@@ -1,5 +1,4 @@
-/* libFuzzer target: arbitrary bytes as an export: slicer invariants, and the single-document pass must equal per-event
- * parsing. */
+/* libFuzzer target: bytes as an export; slicer invariants, and the single pass must equal per-event parsing. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stddef.h>
