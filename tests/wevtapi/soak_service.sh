@@ -22,16 +22,10 @@ dll=${2:?usage: soak_service.sh BITSGUARD_EXE WEVTAPI_DLL [EVENTS]}
 events=${3:-20000}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-wine=""
-for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-        wine=$candidate
-        break
-    fi
-done
-[ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
+# shellcheck source=tests/wevtapi/harness.sh
+. "$(dirname "$0")/harness.sh"
+wine_find
 command -v sqlite3 >/dev/null && command -v python3 >/dev/null || { echo "SKIP: needs sqlite3 and python3"; exit 77; }
-wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
 
 # Bursts: 40 of EVENTS/40 events (short run), files of at most 10,000 events (long run: 100 files).
 per_file=$((events / 40))
@@ -50,96 +44,12 @@ seed=${BG_SOAK_SEED:-$(date +%s)}
 RANDOM=$seed
 echo "soak: $events events in $bursts bursts of $per_file, $expected expected detections, kills after bursts $k1 $k2 $k3, seed $seed"
 
-export WINEPREFIX="${BG_SOAK_WINEPREFIX:-$top/.cache/wine-prefix-soak-svc}"
-export WINEARCH=win64 WINELOADER="$wine"
-export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b"
-# This test restarts the prefix's wineserver: one run per prefix at a time. The lock comes first: even
-# creating the prefix (wine-run.sh) changes the running wineserver's persistence, which would let Wine end
-# the service of a run in progress.
-mkdir -p "$(dirname "$WINEPREFIX")"
-exec 8>"$WINEPREFIX.soak.lock"
-flock 8
-WINEDEBUG=-all bash "$top/cmake/wine-run.sh" cmd /c exit >/dev/null 2>&1 8>&- || { echo "FAIL: no Wine prefix"; exit 1; }
+# This test restarts the prefix's wineserver: one run per prefix at a time.
+prefix=${BG_SOAK_WINEPREFIX:-$top/.cache/wine-prefix-soak-svc}
+prefix_lock_create "$prefix" "$prefix.soak.lock"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/bg-soak-svc.XXXXXX") || exit 1
-cp "$exe" "$work/bitsguard.exe" && cp "$dll" "$work/wevtapi.dll" && mkdir "$work/feed" "$work/gen" || exit 1
-wdir="Z:${work//\//\\}"
-db="$wdir\\bg.db"
-boot="$work/boot.log"
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-# Never a pipe: the service inherits the output of whoever boots the prefix; every command gets /dev/null in.
-# 8>&-: the lock's descriptor must not be inherited by Wine's long-lived processes (winedevice, services),
-# or a killed run's leftovers would hold the lock for ever.
-# A time limit on each: when the prefix's wineserver dies, Wine clients blocked on it hang for ever (they hold
-# both ends of their wait pipes: seen, `sc query` stuck for minutes); killed, the call fails and the restart
-# logic takes over.
-w() { WINEDEBUG=-all timeout -s KILL 90 "$wine" "$@" </dev/null 8>&-; }
-
-cleanup() {
-    w sc stop bitsguard >/dev/null 2>&1
-    w "$work/bitsguard.exe" uninstall >/dev/null 2>&1
-    w reg delete 'HKLM\SOFTWARE\bitsguard' /f >/dev/null 2>&1
-    "$wineserver" -k >/dev/null 2>&1
-    "$wineserver" -w >/dev/null 2>&1
-    [ "$failures" -eq 0 ] && rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Boots the prefix with the environment the service inherits: +eventlog prints the alerts to boot.log.
-# Measured: now and then `wineserver -p` right after `-k`/`-w` reaches the old server as it goes away, and
-# the boot then starts an ordinary server, which ends the service as soon as the last other Wine process
-# exits (service state 1 after `sc start`). So the persistent server is checked and the boot retried.
-prefix_boot() {
-    local try
-    for try in 1 2 3 4 5; do
-        "$wineserver" -k >/dev/null 2>&1
-        "$wineserver" -w >/dev/null 2>&1
-        prefix_leftovers_kill
-        "$wineserver" -p </dev/null >/dev/null 2>>"$work/wineserver.log" 8>&-
-        WINEDEBUG=-all,+eventlog "$wine" cmd /c exit </dev/null >>"$boot" 2>&1 8>&-
-        server_alive && return 0
-        echo "     no persistent wineserver after booting the prefix (try $try): booting again"
-        sleep 1
-    done
-    return 1
-}
-
-# Wine processes of this prefix left from an earlier server: `wineserver -k` only ends the clients it can
-# reach, and one whose server is gone hangs for ever in its next call (seen: services.exe, the service).
-prefix_leftovers_kill() {
-    local p
-    for p in /proc/[0-9]*; do
-        # Windows programs only (their command line starts with a drive), and the server: never this script.
-        case "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" in [A-Z]:\\* | */wineserver64\ *) ;; *) continue ;; esac
-        tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" && kill -9 "${p#/proc/}" 2>/dev/null
-    done
-}
-
-# Burst b (0-based): jobs b*per_file/2 ... , records 2j+1 (event 3) and 2j+2 (event 16403) of job j.
-gen_burst() {
-    local b=$1 name
-    name=$(printf "%06d" "$b")
-    awk -v f="$b" -v per=$((per_file / 2)) 'BEGIN {
-        print "<Events>"
-        for (k = 0; k < per; k++) {
-            j = f * per + k; r = 2 * j + 1
-            guid = sprintf("%08X-0000-4000-8000-%012X", j, j)
-            if (j % 100 == 99) url = sprintf("http://45.%d.%d.%d/p%d.exe", int(j / 62500) % 200 + 1, int(j / 250) % 250, j % 250 + 1, j)
-            else url = sprintf("https://dl.example.com/updates/%d/file.cab", j)
-            printf "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><Provider Name=\"Microsoft-Windows-Bits-Client\"/><EventID>3</EventID><Version>3</Version><Level>4</Level><TimeCreated SystemTime=\"2026-11-30T01:00:00.0000000Z\"/><EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>SOAK</Computer><Security UserID=\"S-1-5-18\"/></System><EventData><Data Name=\"jobTitle\">job %d</Data><Data Name=\"jobId\">{%s}</Data><Data Name=\"jobOwner\">SOAK\\user</Data><Data Name=\"processPath\">C:\\Windows\\System32\\svchost.exe</Data><Data Name=\"processId\">%d</Data><Data Name=\"ClientProcessStartKey\">%d</Data></EventData></Event>\n", r, j, guid, 1000 + j % 5000, 7000 + j
-            printf "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><Provider Name=\"Microsoft-Windows-Bits-Client\"/><EventID>16403</EventID><Version>0</Version><Level>4</Level><TimeCreated SystemTime=\"2026-11-30T01:00:01.0000000Z\"/><EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>SOAK</Computer><Security UserID=\"S-1-5-18\"/></System><EventData><Data Name=\"User\">SOAK\\user</Data><Data Name=\"jobTitle\">job %d</Data><Data Name=\"jobId\">{%s}</Data><Data Name=\"jobOwner\">SOAK\\user</Data><Data Name=\"fileCount\">1</Data><Data Name=\"RemoteName\">%s</Data><Data Name=\"LocalName\">C:\\Temp\\f%d</Data><Data Name=\"processId\">%d</Data><Data Name=\"ClientProcessStartKey\">%d</Data></EventData></Event>\n", r + 1, j, guid, url, j, 1000 + j % 5000, 7000 + j
-        }
-        print "</Events>"
-    }' >"$work/gen/$name.tmp" && mv "$work/gen/$name.tmp" "$work/feed/$name.xml"
-}
-expected_urls() {
-    awk -v jobs=$((events / 2)) 'BEGIN { for (j = 99; j < jobs; j += 100)
-        printf "http://45.%d.%d.%d/p%d.exe\n", int(j / 62500) % 200 + 1, int(j / 250) % 250, j % 250 + 1, j }'
-}
+work_make soak-svc
+trap service_cleanup EXIT
 
 # One control file for the double, written complete then renamed.
 control() { echo "$2" >"$work/gen/$1.tmp" && mv "$work/gen/$1.tmp" "$work/feed/$1"; }
@@ -165,74 +75,7 @@ status_now() {
     line=$(status_read) && eval "$line"
 }
 
-# Through a file, never a pipe: if this call has to boot the prefix, Wine's services inherit its output.
-sc_state() {
-    w sc query bitsguard >"$work/sc.out" 2>/dev/null
-    tr -d '\r' <"$work/sc.out" | sed -n 's/.*STATE *: *\([0-9]*\).*/\1/p'
-}
-wait_state() { # state, seconds
-    local deadline=$((SECONDS + $2))
-    while [ "$(sc_state)" != "$1" ]; do
-        [ $SECONDS -lt $deadline ] || { fail "service state $(sc_state), expected $1"; return 1; }
-        sleep 0.2
-    done
-}
-service_pid() { # The Unix pid of this run's service process (its command line names our exe path).
-    local p c
-    for p in /proc/[0-9]*; do
-        c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-        case "$c" in *"$wdir\\bitsguard.exe"*service*) echo "${p#/proc/}" ;; esac
-    done
-}
-# The prefix's wineserver (the persistent one prefix_boot started): without it the service hangs in its
-# next server call, which would look like a stall of the reader.
-server_alive() {
-    local p
-    for p in /proc/[0-9]*; do
-        case "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" in *wineserver*" -p "*) ;; *) continue ;; esac
-        tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" && return 0
-    done
-    return 1
-}
-# Gone for 3 s in a row: a scan of /proc can miss a process now and then (seen once in a 1 M run).
-server_gone() {
-    local i
-    for i in 1 2 3; do
-        server_alive && return 1
-        sleep 1
-    done
-    return 0
-}
-state_reached() { # state, seconds; quiet
-    local deadline=$((SECONDS + $2))
-    while [ "$(sc_state)" != "$1" ]; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.2
-    done
-}
-# Boots the prefix and starts the service, up to 3 times: measured, now and then the persistent wineserver
-# goes away right after a restart and the service with it (state 1 soon after RUNNING); a second boot
-# has always held. Each extra try is counted as an unplanned restart.
-service_restart() {
-    local try p
-    for try in 1 2 3; do
-        if [ "$try" -gt 1 ]; then
-            unplanned=$((unplanned + 1))
-            echo "     the service did not stay up after the restart: booting again (try $try)"
-            for p in $(service_pid); do kill -9 "$p" 2>/dev/null; done
-        fi
-        prefix_boot
-        state_reached 1 30 || continue
-        w sc start bitsguard >>"$work/start.log" 2>&1
-        state_reached 4 60 || continue
-        sleep 2
-        [ "$(sc_state)" = 4 ] && server_alive && return 0
-    done
-    fail "the service did not start after 3 tries"
-    return 1
-}
-
-outages=0 faults=0 kills=0 rejects=0 unplanned=0
+outages=0 faults=0 kills=0 rejects=0
 # The prefix's persistent wineserver vanished (seen while other Wine tests ran on the machine; not this
 # test's doing): the service hangs in its next server call. Restart it as after a kill; the exactly-once
 # checks hold across any number of restarts, and the early health sample is taken again from the new process.
@@ -328,7 +171,7 @@ for ((b = 0; b < bursts; b++)); do
         done
     fi
     fault_maybe
-    gen_burst "$b"
+    feed_soak_file "$b" "$per_file"
     sleep "0.$((RANDOM % 5))"
     if [ "$b" = "$k1" ] || [ "$b" = "$k2" ] || [ "$b" = "$k3" ]; then
         kill_restart "$([ "$b" = "$k2" ] && echo 1 || echo 0)" || break
@@ -360,7 +203,7 @@ echo "     stop sample: pid $st_pid, RSS $st_rss, peak $st_peak, handles $st_han
 
 # 4. Exact checks on the stopped database and the alerts.
 dbfile="$work/bg.db"
-expected_urls | sort >"$work/want.txt"
+feed_soak_urls "$events" | sort >"$work/want.txt"
 sqlite3 "$dbfile" "SELECT url FROM detections" | sort >"$work/got.txt"
 rows=$(sqlite3 "$dbfile" "SELECT count(*) FROM detections")
 distinct=$(sqlite3 "$dbfile" "SELECT count(DISTINCT computer || job_id || url) FROM detections")
@@ -391,8 +234,8 @@ else
     [ "$st_handles" -le $((early_handles + 20)) ] || fail "handles grew: $early_handles -> $st_handles"
 fi
 
-crashes=$(grep -c 'wineserver crashed' "$work/wineserver.log" 2>/dev/null)
-echo "soak: $events events, $rows detections, $alerts alerts ($twice twice), $kills kills (+$unplanned unplanned restarts, ${crashes:-0} wineserver crashes), $outages outages," \
+crashes=$(server_crashes)
+echo "soak: $events events, $rows detections, $alerts alerts ($twice twice), $kills kills (+$unplanned unplanned restarts, $crashes wineserver crashes), $outages outages," \
     "$faults failed EvtNext, $rejected rejected bookmark(s) = $gaps gap row(s), $resubscribes subscribes," \
     "$replayed events handed out again; read in $t_read s"
 echo "soak: RSS first ${first_rss:-?} B (handles ${first_handles:-?}), early (10%) $early_rss B (handles $early_handles)," \

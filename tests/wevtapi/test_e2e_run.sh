@@ -14,65 +14,24 @@ exe=${1:?usage: test_e2e_run.sh BITSGUARD_EXE WEVTAPI_DLL}
 dll=${2:?usage: test_e2e_run.sh BITSGUARD_EXE WEVTAPI_DLL}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-wine=""
-for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-        wine=$candidate
-        break
-    fi
-done
-[ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
+# shellcheck source=tests/wevtapi/harness.sh
+. "$(dirname "$0")/harness.sh"
+wine_find
 
 # A prefix of its own (created once, then reused): service tests that run `wineserver -k` on the shared
 # prefix must not kill this test's processes. BG_E2E_WINEPREFIX overrides it.
-export WINEPREFIX="${BG_E2E_WINEPREFIX:-$top/.cache/wine-prefix-e2e-run}"
-export WINEARCH=win64
+prefix_env "${BG_E2E_WINEPREFIX:-$top/.cache/wine-prefix-e2e-run}"
 # +eventlog: Wine prints ReportEventW's insertion strings, the only trace of the Event Log alerts.
 export WINEDEBUG=-all,+eventlog
-export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b"
-export WINELOADER="$wine"
-# The shared runner creates the prefix once (with a lock) and keeps a wineserver warm.
-WINEDEBUG=-all bash "$top/cmake/wine-run.sh" cmd /c exit >/dev/null 2>&1 || { echo "FAIL: no Wine prefix"; exit 1; }
+prefix_create
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/bg-e2e.XXXXXX") || exit 1
+work_make e2e
 pid=""
 cleanup() {
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
-cp "$exe" "$work/bitsguard.exe" && cp "$dll" "$work/wevtapi.dll" && mkdir "$work/feed" || exit 1
-db="Z:${work//\//\\}\\bg.db"
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# Writes feed file NAME.xml (via NAME.tmp, as the double requires) with COUNT jobs starting at job JOB
-# and record id RECORD: per job an event 3 (record R) and a 16403 to a public IP (record R+1).
-feed_jobs() {
-    local name=$1 job=$2 count=$3 record=$4 k id guid
-    {
-        echo "<Events>"
-        for ((k = 0; k < count; k++)); do
-            id=$((job + k))
-            guid=$(printf "%08X-0000-4000-8000-%012X" "$id" "$id")
-            printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID><Version>3</Version><Level>4</Level><TimeCreated SystemTime="2026-11-30T01:00:00.0000000Z"/><EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID="S-1-5-18"/></System><EventData><Data Name="jobTitle">job %d</Data><Data Name="jobId">{%s}</Data><Data Name="jobOwner">WINE\\user</Data><Data Name="processPath">C:\\Windows\\System32\\bitsadmin.exe</Data><Data Name="processId">%d</Data><Data Name="ClientProcessStartKey">%d</Data></EventData></Event>\n' \
-                "$record" "$id" "$guid" $((1000 + id)) $((5000 + id))
-            printf '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>16403</EventID><Version>0</Version><Level>4</Level><TimeCreated SystemTime="2026-11-30T01:00:01.0000000Z"/><EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID="S-1-5-18"/></System><EventData><Data Name="User">WINE\\user</Data><Data Name="jobTitle">job %d</Data><Data Name="jobId">{%s}</Data><Data Name="jobOwner">WINE\\user</Data><Data Name="fileCount">1</Data><Data Name="RemoteName">http://45.33.%d.%d/payload%d.exe</Data><Data Name="LocalName">C:\\Temp\\payload%d.exe</Data><Data Name="processId">%d</Data><Data Name="ClientProcessStartKey">%d</Data></EventData></Event>\n' \
-                $((record + 1)) "$id" "$guid" $((id / 250)) $((id % 250 + 1)) "$id" "$id" $((1000 + id)) $((5000 + id))
-            record=$((record + 2))
-        done
-        echo "</Events>"
-    } >"$work/feed/$name.tmp" && mv "$work/feed/$name.tmp" "$work/feed/$name.xml"
-}
-
-# The record ids (16403 events) that COUNT jobs from record RECORD produce, one per line.
-expect_records() {
-    local count=$1 record=$2 k
-    for ((k = 0; k < count; k++)); do echo $((record + 2 * k + 1)); done
-}
 
 run_start() { # $1: log name
     (cd "$work" && exec "$wine" ./bitsguard.exe run --db "$db" >"$work/$1.out" 2>"$work/$1.err") &
@@ -117,32 +76,16 @@ run_stop() { # Ctrl+C: Wine turns SIGINT into CTRL_C_EVENT for the console handl
     grep -q 'stopped (OK)' "$work/$log.err" || fail "$log: no clean stop: $(grep 'bitsguard run' "$work/$log.err" | tail -1)"
 }
 
-# Stored detections' record ids, sorted.
-stored() {
-    (cd "$work" && WINEDEBUG=-all "$wine" ./bitsguard.exe query --db "$db" --format json >"$work/query.out" 2>"$work/query.err")
-    grep -o '"record_id":[0-9]*' "$work/query.out" | sed 's/.*://' | sort -n
-}
-
-check_stored() { # $1 label, $2 expected ids (newline separated)
-    local got want
-    got=$(stored)
-    want=$(sort -n <<<"$2")
-    [ "$got" = "$want" ] || fail "$1: stored record ids differ: got [$(echo $got)] want [$(echo $want)]"
-}
-
 check_alerts() { # $1 log, $2 expected ids: each alerted exactly once in that run
     local got want
     got=$(alerts "$1" | sort -n)
     want=$(sort -n <<<"$2")
-    [ "$got" = "$want" ] || fail "$1: alerts differ: got [$(echo $got)] want [$(echo $want)]"
+    [ "$got" = "$want" ] || fail "$1: alerts differ: got [${got//$'\n'/ }] want [${want//$'\n'/ }]"
     # The same alerts went to the Event Log (verdict is one insertion string per detection).
     local logged
     logged=$(grep -c 'warn:eventlog:ReportEventW L"public-ip"' "$work/$1.err")
     [ "$logged" -eq "$(alerts "$1" | wc -l)" ] || fail "$1: $logged Event Log detections, $(alerts "$1" | wc -l) alert lines"
 }
-
-# Events the double handed out more than once (from feed\trace.txt), one record id per line.
-handed_twice() { grep '^event ' "$work/feed/trace.txt" | sort | uniq -d | sed 's/^event //'; }
 
 # 1. First run: existing events (backfill from the oldest record), then live ones.
 : >"$work/feed/trace.txt" # The double logs every subscribe and every event it hands out.
@@ -178,14 +121,7 @@ feed_jobs 005 401 5 500
 want5=$(expect_records 5 500)
 wait_alerts run2 15 && echo "ok   run2 outage"
 # 5. Hostile events, then a good one: the reader goes on.
-{
-    printf '<Events><Event/><Event xmlns="e"><System><EventRecordID>600</EventRecordID></System></Event>\n'
-    printf '<Event><System><EventID>16403</EventID><EventRecordID>601</EventRecordID></System><EventData><Data Name="RemoteName">&xxe;</Data></EventData></Event>\n'
-    printf '<Event><System><EventID>16403</EventID><EventRecordID>602</EventRecordID></System><EventData><Data Name="RemoteName">http://\xff\xfe\x80/</Data></EventData></Event>\n'
-    printf '<Event><System><EventID>16403</EventID><EventRecordID>603</EventRecordID></System>'
-    for _ in $(seq 2000); do printf '<a>'; done
-    printf '</System></Event>\n</Events>\n'
-} >"$work/feed/006.tmp" && mv "$work/feed/006.tmp" "$work/feed/006.xml"
+feed_hostile 006 600 1
 feed_jobs 007 501 1 700
 want7=$(expect_records 1 700)
 wait_alerts run2 16 && echo "ok   run2 hostile events"
