@@ -115,7 +115,13 @@ static void ways_compare(const char *what, FILE *fp, uint64_t expect_streamed, u
     CHECK_INT_EQ(st.per_event, base.parsed + base.skipped);
     if (expect_events != UINT64_MAX)
         CHECK_INT_EQ(base.parsed + base.skipped, expect_events);
+    /* Tiny reads of a multi-megabyte input add nothing over small ones but minutes under valgrind. */
+    if (fseek(fp, 0, SEEK_END) != 0)
+        CHECK_FAIL_AT("[%s] cannot seek", what);
+    long size = ftell(fp);
     for (size_t i = 0; i < sizeof chunk_sizes / sizeof chunk_sizes[0]; i++) {
+        if (size > 256 * 1024 && chunk_sizes[i] != 0 && chunk_sizes[i] < 64)
+            continue;
         CHECK_INT_EQ(read_one_way(fp, 0, chunk_sizes[i], &t, &st), BG_ERR_OK);
         if (strcmp(t.text, base.text) != 0) {
             CHECK_FAIL_AT("[%s, chunk %zu] transcripts differ (pass stopped: \"%s\")\n--- per event:\n%.2000s\n--- "
