@@ -18,20 +18,13 @@ export WINEDEBUG="${WINEDEBUG:--all}"
 # No Mono/Gecko installer prompts when the prefix is created.
 export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}"
 
-# Debian 12: /usr/bin/wine is a launcher script that prefers a 32-bit loader; call the 64-bit one.
-wine=""
-for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)" "$(command -v wine || true)"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-        wine=$candidate
-        break
-    fi
-done
-if [ -z "$wine" ]; then
+# shellcheck source=cmake/wine-find.sh
+. "$(dirname "${BASH_SOURCE[0]}")/wine-find.sh"
+if ! wine_locate; then
     echo "wine-run: no wine64 found (apt-get install wine wine64)" >&2
     exit 127
 fi
 export WINELOADER="$wine"
-wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
 
 if [ $# -lt 1 ]; then
     echo "usage: wine-run.sh PROGRAM.exe [ARGS...]" >&2

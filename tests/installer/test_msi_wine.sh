@@ -23,15 +23,9 @@ wixl=$1 exe=$2 wxs=$3 version=$4 work=$5 dll=${6:-} feed=${7:-} expected=${8:-}
 here=$(cd "$(dirname "$0")" && pwd)
 build_msi="$here/../../installer/build-msi.sh"
 
-wine=""
-for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-        wine=$candidate
-        break
-    fi
-done
-wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
-if [ -z "$wine" ] || ! [ -x "$wineserver" ]; then
+# shellcheck source=../../cmake/wine-find.sh
+. "$here/../../cmake/wine-find.sh"
+if ! wine_locate || ! [ -x "$wineserver" ]; then
     echo "SKIP: no wine64/wineserver (apt-get install wine wine64)"
     exit 77
 fi

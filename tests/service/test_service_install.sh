@@ -12,15 +12,9 @@ exe_unix=$(readlink -f "$1")
 work=$(readlink -f "${2:-$PWD/service-wine}")
 mkdir -p "$work"
 
-wine=""
-for c in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
-    if [ -n "$c" ] && [ -x "$c" ]; then
-        wine=$c
-        break
-    fi
-done
-[ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
-wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+# shellcheck source=../../cmake/wine-find.sh
+. "$(dirname "$0")/../../cmake/wine-find.sh"
+wine_locate || { echo "SKIP: no wine64"; exit 77; }
 export WINELOADER="$wine" WINEARCH=win64 WINEPREFIX="$work/prefix"
 # wevtapi=n,b: the test double beside the exe, not Wine's stub (whose EvtCreateBookmark aborts).
 export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b" WINEDEBUG="-all,+eventlog"

@@ -19,19 +19,11 @@ fail() {
     failures=$((failures + 1))
 }
 
-# Sets wine (the 64-bit loader: on Debian 12 /usr/bin/wine prefers a 32-bit one) and wineserver; skips the
-# test (exit 77) when Wine is not installed.
+# shellcheck source=../../cmake/wine-find.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../cmake/wine-find.sh"
+# Sets wine (the 64-bit loader) and wineserver; skips the test (exit 77) when Wine is not installed.
 wine_find() {
-    local candidate
-    wine=""
-    for candidate in "${BG_WINE:-}" /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-            wine=$candidate
-            break
-        fi
-    done
-    [ -n "$wine" ] || { echo "SKIP: no wine64"; exit 77; }
-    wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+    wine_locate || { echo "SKIP: no wine64"; exit 77; }
 }
 
 # Exports the environment of Wine prefix $1: 64-bit, and the double beside the exe preferred over Wine's stub
