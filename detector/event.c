@@ -835,18 +835,13 @@ const char *event_stream_why(const event_stream *s)
     return s != NULL ? s->why : "";
 }
 
-/* Looks at the input's first bytes: UTF-16 is left to the slicer (which converts it), a UTF-8 byte
- * order mark and an XML declaration are skipped (our wrapper comes first, and a declaration after it
- * is an error). Returns how many bytes to skip, or -1 when the path cannot take this input. */
+/* Looks at the input's first bytes: a UTF-8 byte order mark and an XML declaration are skipped (our
+ * wrapper comes first, and a declaration after it is an error). UTF-16 input is the caller's to keep
+ * away (export_events_read leaves it to the slicer, which converts it); here it would only fail to
+ * parse. Returns how many bytes to skip, or -1 when the path cannot take this input. */
 static long stream_head_skip(event_stream *s, const char *b, size_t len)
 {
     size_t i = 0;
-    if (len >= 2 && (((unsigned char)b[0] == 0xFF && (unsigned char)b[1] == 0xFE) ||
-                     ((unsigned char)b[0] == 0xFE && (unsigned char)b[1] == 0xFF) || (b[0] == '<' && b[1] == 0) ||
-                     (b[0] == 0 && b[1] == '<'))) {
-        snprintf(s->why, sizeof s->why, "UTF-16 input");
-        return -1;
-    }
     if (len >= 3 && (unsigned char)b[0] == 0xEF && (unsigned char)b[1] == 0xBB && (unsigned char)b[2] == 0xBF)
         i = 3;
     if (len - i >= 6 && memcmp(b + i, "<?xml", 5) == 0 &&

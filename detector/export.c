@@ -232,6 +232,29 @@ static uint64_t count_newlines(const char *p, size_t n)
     return c;
 }
 
+/* The encoding an input's first two bytes show: a UTF-16 byte order mark (skipped: *skip = 2), or '<'
+ * beside a NUL; UTF-8 otherwise (a UTF-8 byte order mark is left to the scanner, which passes it by). */
+static enum text_encoding encoding_detect(const char *b, size_t len, size_t *skip)
+{
+    *skip = 0;
+    if (len < 2)
+        return ENC_UTF8;
+    unsigned char b0 = (unsigned char)b[0], b1 = (unsigned char)b[1];
+    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == 0xFE && b1 == 0xFF))
+        *skip = 2;
+    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == '<' && b1 == 0))
+        return ENC_UTF16LE;
+    if ((b0 == 0xFE && b1 == 0xFF) || (b0 == 0 && b1 == '<'))
+        return ENC_UTF16BE;
+    return ENC_UTF8;
+}
+
+int export_encoding_is_utf16(const char *bytes, size_t len)
+{
+    size_t skip;
+    return bytes != NULL && encoding_detect(bytes, len, &skip) != ENC_UTF8;
+}
+
 /* Drops bytes no longer needed, then reads more. Sets eof / io_error. */
 static void reader_refill(export_reader *rd)
 {
@@ -300,20 +323,8 @@ static void reader_refill(export_reader *rd)
 
     if (!rd->started && rd->len >= 2) {
         rd->started = 1;
-        unsigned char b0 = (unsigned char)rd->buf[0], b1 = (unsigned char)rd->buf[1];
-        enum text_encoding enc = ENC_UTF8;
         size_t skip = 0;
-        if (b0 == 0xFF && b1 == 0xFE) {
-            enc = ENC_UTF16LE;
-            skip = 2;
-        } else if (b0 == 0xFE && b1 == 0xFF) {
-            enc = ENC_UTF16BE;
-            skip = 2;
-        } else if (b0 == '<' && b1 == 0) {
-            enc = ENC_UTF16LE;
-        } else if (b0 == 0 && b1 == '<') {
-            enc = ENC_UTF16BE;
-        }
+        enum text_encoding enc = encoding_detect(rd->buf, rd->len, &skip);
         if (enc != ENC_UTF8) {
             /* Re-run what was read through the converter. Only happens on the first read. */
             rd->enc = enc;

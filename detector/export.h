@@ -75,6 +75,10 @@ typedef struct export_events_stats {
 bg_error export_events_read(FILE *fp, const char *name, event *ev, const export_events_config *cfg, export_event_fn fn,
                             void *ctx, export_events_stats *stats);
 
+/* True when an input starting with these bytes is UTF-16 (a byte order mark, or '<' beside a NUL):
+ * the reader converts it to UTF-8 as it goes. */
+int export_encoding_is_utf16(const char *bytes, size_t len);
+
 /* Offsets and lines of a UTF-16 input (detected by its byte order mark) count the UTF-8 text it was
  * converted to, not the bytes of the file. */
 

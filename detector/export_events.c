@@ -59,10 +59,16 @@ static bg_error events_stream_pass(FILE *fp, event *ev, size_t chunk, export_eve
     /* The first read is a whole chunk whatever the chunk size, so that a byte order mark and an XML
      * declaration are seen together. */
     size_t want = EXPORT_READ_CHUNK;
-    for (;;) {
+    for (int first = 1;; first = 0) {
         size_t got = fread(buf, 1, want, fp);
         if (got < want && ferror(fp)) {
             rc = BG_ERR_IO;
+            goto cleanup;
+        }
+        if (first && export_encoding_is_utf16(buf, got)) {
+            /* The slicer converts UTF-16 as it reads; libxml2 would be handed bytes it cannot take. */
+            snprintf(why, whylen, "UTF-16 input");
+            rc = BG_ERR_STOPPED;
             goto cleanup;
         }
         int last = got < want && feof(fp);
@@ -74,7 +80,7 @@ static bg_error events_stream_pass(FILE *fp, event *ev, size_t chunk, export_eve
 
 cleanup:
     *delivered = event_stream_delivered(s);
-    if (rc == BG_ERR_STOPPED)
+    if (rc == BG_ERR_STOPPED && why[0] == '\0')
         snprintf(why, whylen, "%s", event_stream_why(s));
     event_stream_free(s);
     free(buf);

@@ -127,18 +127,18 @@ static void scan_detection_emit(void *ctx, const detection *d, correlate_change 
     }
 }
 
-/* Where the events of one input go: export_events_read's callback context. */
-typedef struct scan_file_ctx {
+/* Where the events of one input (an export file or an event source) go: the callback context. */
+typedef struct scan_input {
     scan_ctx *sc;
     correlator *corr;
     const char *path;
-} scan_file_ctx;
+} scan_input;
 
 /* A parsed event goes to the correlator; a skipped one is reported with its position. Only
  * BG_ERR_NOMEM stops the scan. */
-static bg_error scan_file_event(void *ctx, const event *ev, const export_skip *skip)
+static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *skip)
 {
-    scan_file_ctx *fc = ctx;
+    scan_input *fc = ctx;
     if (skip != NULL) {
         fc->sc->malformed++;
         fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", fc->path,
@@ -173,7 +173,7 @@ static int path_is_evtx(const char *path)
 static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_source *src, const char *name)
 {
     uint64_t index = 0;
-    scan_file_ctx fc = {sc, corr, name};
+    scan_input fc = {sc, corr, name};
     bg_error err = src->ops->subscribe(src, name, NULL, 1);
     if (err != BG_ERR_OK) {
         fprintf(stderr, "bitsguard scan: %s: %s\n", name, bg_error_str(err));
@@ -190,7 +190,7 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
                 char why[256] = "";
                 bg_error perr = event_xml_parse(ev, xml[i], len[i], why, sizeof why);
                 export_skip sk = {perr, why, index + 1, 0};
-                if (scan_file_event(&fc, perr == BG_ERR_OK ? ev : NULL, perr == BG_ERR_OK ? NULL : &sk) != BG_ERR_OK)
+                if (scan_input_event(&fc, perr == BG_ERR_OK ? ev : NULL, perr == BG_ERR_OK ? NULL : &sk) != BG_ERR_OK)
                     return BG_ERR_NOMEM;
             }
         }
@@ -223,8 +223,8 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
         result = BG_ERR_IO;
         goto cleanup;
     }
-    scan_file_ctx fc = {sc, corr, path};
-    result = export_events_read(fp, is_stdin ? "-" : path, ev, NULL, scan_file_event, &fc, NULL);
+    scan_input fc = {sc, corr, path};
+    result = export_events_read(fp, is_stdin ? "-" : path, ev, NULL, scan_input_event, &fc, NULL);
     if (result == BG_ERR_IO)
         fprintf(stderr, "bitsguard scan: %s: %s\n", path, bg_error_str(result));
 
