@@ -126,9 +126,18 @@ static void state_nomem(parse_state *st)
 }
 
 /* Appends bytes (no terminator) to the arena. */
+static void stream_leave(parse_state *st, const char *why);
+
 static inline int arena_append(parse_state *st, const char *s, size_t n)
 {
     event *ev = st->ev;
+    /* Everything in the arena is decoded from the event's own bytes and never longer than them, so
+     * past EVENT_MAX_BYTES the event is oversized: the single pass stops here, as the text arrives,
+     * rather than holding it to the end tag (the slicer then skips the event with a fixed buffer). */
+    if (st->stream != NULL && ev->arena_len + n > EVENT_MAX_BYTES) {
+        stream_leave(st, "an event that may exceed the size limit");
+        return -1;
+    }
     if (ev->arena_len + n + 1 > ev->arena_cap && arena_reserve(ev, ev->arena_len + n + 1) != 0) {
         state_nomem(st);
         return -1;
@@ -166,7 +175,6 @@ static void capture_begin(parse_state *st, enum capture_target what)
     st->capture_start = st->ev->arena_len;
 }
 
-static void stream_leave(parse_state *st, const char *why);
 static void stream_root_start(parse_state *st, const xmlChar *localname, const xmlChar *uri);
 
 /* An element outside any event: in one event's document, the root, which must be the Event. */
@@ -200,6 +208,21 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     (void)nb_defaulted;
 
     st->depth++;
+    /* The nesting limit, checked here rather than left to libxml2: its push parser (the single pass)
+     * applies none, and memory would grow with the depth. Outside an event the pass only ever meets
+     * a root or two, so anything deeper is left to the slicer, which ignores it with a fixed buffer. */
+    int level = st->event_depth != 0 ? st->depth - st->event_depth + 1 : 1;
+    if (level > EVENT_MAX_DEPTH || (st->stream != NULL && st->depth > EVENT_MAX_DEPTH)) {
+        if (st->stream != NULL) {
+            stream_leave(st, "elements nested deeper than the limit");
+        } else if (st->err == BG_ERR_OK) {
+            st->err = BG_ERR_XML_MALFORMED;
+            snprintf(st->msg, sizeof st->msg, "line %d: elements nested deeper than %d levels",
+                     ctxt->input != NULL ? ctxt->input->line : 0, EVENT_MAX_DEPTH);
+            xmlStopParser(ctxt);
+        }
+        return;
+    }
     if (st->event_depth == 0) {
         root_start(st, localname, uri);
         return;

@@ -10,6 +10,9 @@
 /* Events larger than this are rejected before parsing (BITS caps URLs at 2,200 characters;
  * a real event is a few KiB, so 1 MiB leaves room for hostile-but-legal values). */
 #define EVENT_MAX_BYTES (1024u * 1024u)
+/* Elements nested deeper than this (the Event element is level 1) make the event malformed, in the
+ * per-event parse and in the single-document pass alike (libxml2's own default limit, stated once). */
+#define EVENT_MAX_DEPTH 256
 /* EventData carries at most 17 values in any Bits-Client schema; extra ones are dropped. */
 #define EVENT_MAX_FIELDS 32
 

@@ -86,7 +86,7 @@ parts.append(ev59(102, J3, None, "http://45.33.32.202/", raw_title="a\x1b[31mred
 parts.append(ev59(103, J3, None, "http://45.33.32.203/", raw_title="a&#x1B;]0;pwned&#x07;").encode())
 # 5. Invalid UTF-8 in a value: malformed, skipped.
 parts.append(ev59(104, J3, "x", "http://45.33.32.204/").encode().replace(b">x<", b">\xff\xfe\xc0\xaf<"))
-# 6. Deep nesting: 100000 levels inside EventData (700 KB, under the size cap, over libxml2's depth cap).
+# 6. Deep nesting: 100000 levels inside EventData (700 KB, under the size cap, over the depth limit of 256).
 deep = ev59(105, J3, "deep", "http://45.33.32.205/")
 deep = deep.replace("</EventData>", "<a>" * 100000 + "</a>" * 100000 + "</EventData>")
 parts.append(deep.encode())

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scan reads a file in one pass and a pipe event by event: same output either way, and bounded memory on hostile input.
+# scan reads a file in one pass and a pipe event by event: same output either way, and peak RSS under 32 MB on hostile input.
 # The file path takes the single-document pass (detector/export_events.c); these inputs make it stop on
 # purpose (huge comments, oversized events, thousands of element names) and hand over to the slicer.
 set -uo pipefail
@@ -55,6 +55,31 @@ with open(work + "/hostile.xml", "w") as f:
         else:
             f.write(ev(rec, url(rec)))
     f.write("</Events>\n")
+
+# Deep: a detection nested 300 levels (past the per-event limit of 256: skipped by file and pipe
+# alike), then one event nested 3,000,000 levels (21 MB) between two good ones.
+with open(work + "/deep.xml", "w") as f:
+    f.write(ev(1, url(50)))
+    f.write(ev(2, "http://45.33.32.156/deep300", "<x>" * 300 + "</x>" * 300))
+    head, tail = ev(3, "http://45.33.32.156/deep3m").split("</EventData>")
+    f.write(head)
+    for _ in range(300):
+        f.write("<a>" * 10000)
+    for _ in range(300):
+        f.write("</a>" * 10000)
+    f.write("</EventData>" + tail)
+    f.write(ev(4, url(100)))
+
+# Long value: one event whose job title is 200 MiB, written a MiB at a time, between two good ones.
+with open(work + "/longvalue.xml", "w") as f:
+    f.write(ev(1, url(50)))
+    head, tail = ev(2, "http://45.33.32.156/title").split("job 2")
+    f.write(head)
+    block = "T" * (1 << 20)
+    for _ in range(200):
+        f.write(block)
+    f.write(tail)
+    f.write(ev(3, url(100)))
 PY
 
 # run_rss OUT ERR FEED ARGS...: runs bitsguard (FEED: a file written to its stdin through a pipe, or -),
@@ -78,7 +103,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PY
 }
 
-for name in clean hostile; do
+for name in clean hostile deep longvalue; do
     f="$work/$name.xml"
     file_rss=$(run_rss "$work/$name.file.out" "$work/$name.file.err" - "$bg" scan --json "$f")
     pipe_rss=$(run_rss "$work/$name.pipe.out" "$work/$name.pipe.err" "$f" "$bg" scan --json -)
@@ -92,10 +117,16 @@ for name in clean hostile; do
     # The bound is for the plain native build: sanitizers add shadow memory, and under Wine the
     # measured process is Wine itself.
     if [ -z "${BG_SANITIZED:-}" ] && [ "${BG_TEST_PLATFORM:-}" != wine ]; then
-        check "$name: peak RSS under 40 MB reading the file ($((file_rss / 1024)) MB)" test "$file_rss" -lt 40960
+        check "$name: peak RSS under 32 MB reading the file ($((file_rss / 1024)) MB)" test "$file_rss" -lt 32768
+        check "$name: peak RSS under 32 MB reading the pipe ($((pipe_rss / 1024)) MB)" test "$pipe_rss" -lt 32768
     fi
 done
 check "hostile: the five oversized events are reported as skipped" \
     test "$(grep -c 'exceeds the size limit' "$work/hostile.file.err")" -eq 5
+check "deep: the event nested 300 levels is skipped for its depth" \
+    grep -q "nested deeper than 256 levels" "$work/deep.file.err"
+check "deep: the event nested 3,000,000 levels is skipped as oversized" grep -q "exceeds the size limit" "$work/deep.file.err"
+check "deep: the two good events are read" grep -q "4 events read.*2 malformed" "$work/deep.file.err"
+check "longvalue: the 200 MiB event is skipped as oversized" grep -q "exceeds the size limit" "$work/longvalue.file.err"
 check "clean: 100,000 events read, none skipped" grep -q "100000 events read.*0 malformed" "$work/clean.file.err"
 exit $fail

@@ -415,7 +415,7 @@ static void test_sizes(void)
     }
     CHECK_INT_EQ(bad, 0);
 
-    /* 10,000 nested elements: libxml2's depth limit (no XML_PARSE_HUGE) refuses it, without a crash. */
+    /* 10,000 nested elements: the depth limit (EVENT_MAX_DEPTH) refuses it, without a crash. */
     size_t depth = 10000, cap = depth * 7 + 64, n = 0;
     char *deep = malloc(cap);
     CHECK(deep != NULL);

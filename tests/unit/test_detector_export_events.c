@@ -323,6 +323,55 @@ static void test_size_limits(void)
     free(pad);
 }
 
+/* Nesting: the per-event parse refuses an event nested deeper than EVENT_MAX_DEPTH levels; the single
+ * pass must refuse the same events (and stop before them), at the limit and just past it, inside the
+ * event and around it, so that a file and a pipe give the same verdict. */
+static void test_depth_limit(void)
+{
+    static const struct {
+        const char *what;
+        unsigned inner; /* Levels below the Event element, inside EventData. */
+        unsigned outer; /* Elements wrapped around the events. */
+    } cases[] = {
+        {"event nested to the limit", EVENT_MAX_DEPTH - 2, 0},
+        {"event nested one past the limit", EVENT_MAX_DEPTH - 1, 0},
+        {"event nested two past the limit", EVENT_MAX_DEPTH, 0},
+        {"event nested 10,000 levels", 10000, 0},
+        {"events inside 300 elements", 0, 300},
+        {"events inside 300 elements, nested to the limit", EVENT_MAX_DEPTH - 2, 300},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *fp = tmpfile();
+        CHECK(fp != NULL);
+        if (fp == NULL)
+            continue;
+        for (unsigned k = 0; k < cases[i].outer; k++)
+            fputs("<a>", fp);
+        event_write(fp, 1, "http://1.1.1.1/", "");
+        /* Event (1), EventData (2), then inner levels of <x>. */
+        fputs("<Event><System><EventID>16403</EventID></System><EventData>", fp);
+        for (unsigned k = 0; k < cases[i].inner; k++)
+            fputs("<x>", fp);
+        for (unsigned k = 0; k < cases[i].inner; k++)
+            fputs("</x>", fp);
+        fputs("<Data Name='RemoteName'>http://2.2.2.2/</Data></EventData></Event>\n", fp);
+        event_write(fp, 3, "http://3.3.3.3/", "");
+        for (unsigned k = 0; k < cases[i].outer; k++)
+            fputs("</a>", fp);
+        fflush(fp);
+        ways_compare(cases[i].what, fp, STREAMED_ANY, 3);
+        /* Which side of the limit the event falls on, by the per-event verdict. */
+        transcript t;
+        export_events_stats st;
+        CHECK_INT_EQ(read_one_way(fp, 1, 0, &t, &st), BG_ERR_OK);
+        int refused = 2 + cases[i].inner > EVENT_MAX_DEPTH;
+        if (t.skipped != (uint64_t)refused)
+            CHECK_FAIL_AT("[%s] %" PRIu64 " events skipped per event, expected %d", cases[i].what, t.skipped, refused);
+        free(t.text);
+        fclose(fp);
+    }
+}
+
 /* Names are interned for good in a parser's dictionary: an input that invents thousands stops the
  * pass (the per-event parse replaces its parser instead), so memory stays bounded either way. */
 static void test_many_names(void)
@@ -456,6 +505,7 @@ int main(void)
     CHECK_RUN(test_crafted);
     CHECK_RUN(test_refused_events);
     CHECK_RUN(test_size_limits);
+    CHECK_RUN(test_depth_limit);
     CHECK_RUN(test_many_names);
     CHECK_RUN(test_callback_stop);
     CHECK_RUN(test_empty_and_args);
