@@ -1,4 +1,4 @@
-/* Printing stored detections: a 100-column table, JSON lines and RFC 4180 CSV, built on detector/output.h. */
+/* Printing stored detections: a 100-column table, JSON lines and RFC 4180 CSV, built on common/output.h. */
 #include "store_format.h"
 
 #include <inttypes.h>

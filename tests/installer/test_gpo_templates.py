@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the Group Policy templates: well-formed, every reference resolves, value names and limits match service/config.h.
+"""Checks the Group Policy templates: well-formed, every reference resolves, value names and limits match service/engine/config.h.
 
 usage: test_gpo_templates.py ADMX ADML CONFIG_H
 

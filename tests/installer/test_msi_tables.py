@@ -3,8 +3,8 @@
 
 usage: test_msi_tables.py MSIINFO MSI VERSION CONFIG_H WIN_SERVICE_H
 
-Version from project(VERSION); service name, display name and description from service/win_service.h;
-configuration value names from service/config.h; custom action types and their place in the sequence
+Version from project(VERSION); service name, display name and description from service/win/win_service.h;
+configuration value names from service/engine/config.h; custom action types and their place in the sequence
 (setup after InstallServices and before StartServices, teardown after StopServices and before
 DeleteServices/RemoveFiles, everything deferred inside InstallInitialize..InstallFinalize).
 Exit 0 pass, 1 fail.

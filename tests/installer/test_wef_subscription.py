@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Checks the WEF subscription: its XPath selects exactly bitsguard's detection event ids from service/messages.mc.
+"""Checks the WEF subscription: its XPath selects exactly bitsguard's detection event ids from service/win/messages.mc.
 
 usage: test_wef_subscription.py SUBSCRIPTION_XML MESSAGES_MC WIN_SERVICE_H
 
 The alert ids are read from the message file (windmc source), never from a second copy: every message
 whose SymbolicName starts with MSG_DETECTION is a detection alert. The event source name is the service
-name (WIN_SERVICE_NAME in service/win_service.h: the service registers its Event Log source under it).
+name (WIN_SERVICE_NAME in service/win/win_service.h: the service registers its Event Log source under it).
 The XPath is evaluated, not pattern-matched: its predicate is translated into a small expression over
 (provider, event id) and run for every id 0..65535, so `EventID>=1000`, `or`, `not` and parentheses
 all count the way Windows would count them. Anything outside that small grammar fails the test.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that docs/alerts.md documents exactly the event ids of service/messages.mc, with the same
+# Checks that docs/alerts.md documents exactly the event ids of service/win/messages.mc, with the same
 # symbolic names, and that the windmc-generated header (when given) carries the same values.
 # Usage: test_messages_doc.sh MESSAGES.MC ALERTS.MD [MESSAGES.H]
 set -u

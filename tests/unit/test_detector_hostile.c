@@ -7,7 +7,7 @@
 #include "check.h"
 #include "output.h"
 
-/* What the terminal must never receive, written out here independently of detector/output.c. */
+/* What the terminal must never receive, written out here independently of common/output.c. */
 static int expect_replaced(uint32_t cp)
 {
     if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))

@@ -1,10 +1,11 @@
-/* Unit tests of the service configuration parsing (service/config.c): value names, validation, allowlist text. */
+/* Unit tests of the service configuration parsing (service/engine/config.c): names, validation, allowlist text. */
 #include "check.h"
 
-#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* config.c is not in a library the unit tests link; compile it into this test directly. */
-#include "config.c"
+#include "config.h"
 
 typedef struct report_log {
     int count;
