@@ -8,28 +8,11 @@
 #include "win_service.h"
 #endif
 
-typedef struct cli_command {
-    const char *name;
-    int (*main)(int argc, char **argv);
-    const char *summary;
-} cli_command;
-
 static const cli_command commands[] = {
     {"classify", cli_classify_main, "classify remote names (URLs, UNC paths) as public-ip, private-ip, ..."},
     {"scan", cli_scan_main, "scan exported Bits-Client event XML for downloads from direct IPs"},
     {"query", cli_query_main, "list stored detections"},
     {"status", cli_status_main, "show the database's state"},
-#ifdef BG_HAVE_SERVICE
-    {"run", win_run_main, "run the service's reader in this console until Ctrl+C"},
-    {"install", win_install_main, "create the Windows service and apply setup (administrators)"},
-    {"uninstall", win_uninstall_main, "stop and delete the service (keeps the database)"},
-    {"start", win_start_main, "start the service and wait until it runs"},
-    {"stop", win_stop_main, "stop the service and wait until it has stopped"},
-    {"reload", win_reload_main, "make the running service reload its registry configuration"},
-    {"setup", win_setup_main, "apply ACLs, recovery and event source to the installed service"},
-    {"teardown", win_teardown_main, "undo setup (used by the MSI on uninstall)"},
-    {"service", win_service_main, "entry point for the Service Control Manager only"},
-#endif
 };
 
 static void usage_print(FILE *fp)
@@ -40,6 +23,8 @@ static void usage_print(FILE *fp)
             BG_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < cli_platform_command_count; i++)
+        fprintf(fp, "  %-10s %s\n", cli_platform_commands[i].name, cli_platform_commands[i].summary);
     fprintf(fp, "  %-10s %s\n\n", "version", "print the version");
     fprintf(fp, "Run 'bitsguard COMMAND --help' for a command's options.\n"
                 "exit status: 0 success (scan: nothing found), 1 scan found detections,\n"
@@ -74,6 +59,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
+    }
+    for (size_t i = 0; i < cli_platform_command_count; i++) {
+        if (strcmp(name, cli_platform_commands[i].name) == 0)
+            return cli_platform_commands[i].main(argc - 1, argv + 1);
     }
     fprintf(stderr, "bitsguard: unknown command '%s'\n", name);
     usage_print(stderr);

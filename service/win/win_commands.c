@@ -1,0 +1,18 @@
+/* The Windows commands of bitsguard (service, run and administration), registered in main's command list. */
+#include "cli.h"
+#include "win_service.h"
+
+static const cli_command win_commands[] = {
+    {"run", win_run_main, "run the service's reader in this console until Ctrl+C"},
+    {"install", win_install_main, "create the Windows service and apply setup (administrators)"},
+    {"uninstall", win_uninstall_main, "stop and delete the service (keeps the database)"},
+    {"start", win_start_main, "start the service and wait until it runs"},
+    {"stop", win_stop_main, "stop the service and wait until it has stopped"},
+    {"reload", win_reload_main, "make the running service reload its registry configuration"},
+    {"setup", win_setup_main, "apply ACLs, recovery and event source to the installed service"},
+    {"teardown", win_teardown_main, "undo setup (used by the MSI on uninstall)"},
+    {"service", win_service_main, "entry point for the Service Control Manager only"},
+};
+
+const cli_command *const cli_platform_commands = win_commands;
+const size_t cli_platform_command_count = sizeof win_commands / sizeof win_commands[0];
