@@ -1,0 +1,387 @@
+/* Administration without the MSI: the install, uninstall, start, stop, reload, setup and teardown commands. */
+#include <windows.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "admin.h"
+#include "bg_error.h"
+#include "cli.h"
+#include "win_service.h"
+#include "win_util.h"
+
+/* How long start/stop wait for the service to reach the requested state. */
+#define ADMIN_WAIT_MS 30000u
+
+/* One step's outcome, printed as the step runs so an installer log shows how far it went. */
+void admin_step_print(const char *what, const char *status, const char *detail)
+{
+    printf("  %-34s %s%s%s\n", what, status, detail && detail[0] ? ": " : "", detail ? detail : "");
+    fflush(stdout);
+}
+
+void admin_step_failed(const char *what, DWORD err)
+{
+    char text[200];
+    admin_step_print(what, "FAILED", win_error_text(err, text, sizeof text));
+}
+
+static SC_HANDLE scm_open(DWORD access)
+{
+    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, access);
+    if (!scm) {
+        char text[200];
+        fprintf(stderr, "bitsguard: cannot open the Service Control Manager: %s%s\n",
+                win_error_text(GetLastError(), text, sizeof text),
+                GetLastError() == ERROR_ACCESS_DENIED ? " (run as Administrator)" : "");
+    }
+    return scm;
+}
+
+static SC_HANDLE service_open(SC_HANDLE scm, DWORD access)
+{
+    SC_HANDLE svc = OpenServiceW(scm, WIN_SERVICE_NAME, access);
+    if (!svc) {
+        char text[200];
+        DWORD err = GetLastError();
+        fprintf(stderr, "bitsguard: cannot open the service: %s%s\n", win_error_text(err, text, sizeof text),
+                err == ERROR_SERVICE_DOES_NOT_EXIST ? " (run 'bitsguard install' first)" : "");
+    }
+    return svc;
+}
+
+static int setup_run(void)
+{
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG) : NULL;
+    if (svc) {
+        printf("bitsguard setup:\n");
+        status = admin_service_setup(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        printf("bitsguard setup: %s\n", status == CLI_EXIT_OK ? "done" : "FAILED (see above)");
+    }
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+static int teardown_run(void)
+{
+    printf("bitsguard teardown:\n");
+    LSTATUS rc = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, EVENTLOG_SOURCE_KEY, KEY_WOW64_64KEY, 0);
+    int ok = rc == ERROR_SUCCESS || rc == ERROR_FILE_NOT_FOUND;
+    if (ok)
+        admin_step_print("remove event source", "ok", rc == ERROR_FILE_NOT_FOUND ? "was not registered" : NULL);
+    else
+        admin_step_failed("remove event source", (DWORD)rc);
+    admin_channel_access_grant(0);
+    printf("bitsguard teardown: %s (the data folder is kept)\n", ok ? "done" : "FAILED");
+    return ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static int args_none(const char *cmd, int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard %s\n", usage);
+            return -1;
+        }
+        fprintf(stderr, "bitsguard %s: unexpected argument '%s'\nusage: bitsguard %s\n", cmd, argv[i], usage);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int win_setup_main(int argc, char **argv)
+{
+    int rc = args_none("setup", argc, argv,
+                       "setup\n  Applies to the installed service what the MSI cannot: description, service SID,\n"
+                       "  privileges, recovery, delayed start, preshutdown, data folder ACL, event source,\n"
+                       "  read access to the Bits-Client channel.");
+    return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : setup_run();
+}
+
+int win_teardown_main(int argc, char **argv)
+{
+    int remove_data = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--remove-data") == 0) {
+            remove_data = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard teardown [--remove-data]\n  Undoes setup; --remove-data also deletes the data "
+                   "folder (the MSI passes it when REMOVE_DATA=1).\n");
+            return CLI_EXIT_OK;
+        } else {
+            fprintf(stderr, "bitsguard teardown: unexpected argument '%s'\n", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    int status = teardown_run();
+    if (remove_data) {
+        if (!admin_data_folder_remove())
+            status = CLI_EXIT_ERROR;
+    }
+    return status;
+}
+
+int win_install_main(int argc, char **argv)
+{
+    DWORD start_type = SERVICE_AUTO_START;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--start") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "auto") == 0)
+                start_type = SERVICE_AUTO_START;
+            else if (strcmp(argv[i], "demand") == 0)
+                start_type = SERVICE_DEMAND_START;
+            else {
+                fprintf(stderr, "bitsguard install: --start takes auto or demand\n");
+                return CLI_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard install [--start auto|demand]\n"
+                   "  Creates the service (LocalService, auto-start by default) running this executable,\n"
+                   "  then applies setup. Start it with 'bitsguard start'.\n");
+            return CLI_EXIT_OK;
+        }
+        fprintf(stderr, "bitsguard install: unexpected argument '%s'\n", argv[i]);
+        return CLI_EXIT_USAGE;
+    }
+    wchar_t exe[MAX_PATH], cmd[MAX_PATH + 16];
+    if (!win_module_path(exe, MAX_PATH)) {
+        fprintf(stderr, "bitsguard install: cannot find this executable's path\n");
+        return CLI_EXIT_ERROR;
+    }
+    /* Quoted: an unquoted path with spaces lets C:\Program.exe run as the service (CWE-428). */
+    _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" service", exe);
+    cmd[sizeof cmd / sizeof cmd[0] - 1] = L'\0';
+
+    SC_HANDLE scm = scm_open(SC_MANAGER_CREATE_SERVICE | SC_MANAGER_CONNECT);
+    if (!scm)
+        return CLI_EXIT_ERROR;
+    printf("bitsguard install:\n");
+    SC_HANDLE svc = CreateServiceW(scm, WIN_SERVICE_NAME, WIN_SERVICE_DISPLAY_NAME,
+                                   SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG, SERVICE_WIN32_OWN_PROCESS, start_type,
+                                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, L"NT AUTHORITY\\LocalService", NULL);
+    int status = CLI_EXIT_ERROR;
+    if (!svc && GetLastError() == ERROR_SERVICE_EXISTS) {
+        admin_step_print("create service", "exists", "checking its account and path; applying setup");
+        svc = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG);
+        if (svc && !admin_service_config_verify(svc, cmd))
+            goto cleanup;
+    } else if (svc) {
+        char *u = win_utf8_from_utf16(cmd);
+        admin_step_print("create service", "ok", u);
+        free(u);
+    }
+    if (!svc) {
+        admin_step_failed("create service", GetLastError());
+        goto cleanup;
+    }
+    status = admin_service_setup(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    printf("bitsguard install: %s\n", status == CLI_EXIT_OK ? "done; start it with 'bitsguard start'" : "FAILED");
+cleanup:
+    if (svc)
+        CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    return status;
+}
+
+/* Polls the state until it is `want` or the bound passes (admin commands only; the service never polls). */
+static int service_wait_state(SC_HANDLE svc, DWORD want, SERVICE_STATUS_PROCESS *st, DWORD *elapsed_ms)
+{
+    ULONGLONG start = GetTickCount64();
+    for (;;) {
+        DWORD need = 0;
+        if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)st, sizeof *st, &need))
+            return 0;
+        *elapsed_ms = (DWORD)(GetTickCount64() - start);
+        if (st->dwCurrentState == want)
+            return 1;
+        if (want == SERVICE_RUNNING && st->dwCurrentState == SERVICE_STOPPED)
+            return 0;
+        if (*elapsed_ms >= ADMIN_WAIT_MS)
+            return 0;
+        Sleep(100);
+    }
+}
+
+static void exit_code_print(const SERVICE_STATUS_PROCESS *st)
+{
+    if (st->dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR)
+        fprintf(stderr, "bitsguard: the service exited with bitsguard error %lu (%s)\n",
+                (unsigned long)st->dwServiceSpecificExitCode, bg_error_name((bg_error)st->dwServiceSpecificExitCode));
+    else if (st->dwWin32ExitCode != NO_ERROR) {
+        char text[200];
+        fprintf(stderr, "bitsguard: the service exited with %s\n",
+                win_error_text(st->dwWin32ExitCode, text, sizeof text));
+    }
+}
+
+/* Stops the service if it runs. Returns 1 when it is stopped (or was not running). */
+static int service_stop(SC_HANDLE svc)
+{
+    SERVICE_STATUS_PROCESS st;
+    DWORD elapsed = 0, need = 0;
+    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)&st, sizeof st, &need)) {
+        admin_step_failed("stop service", GetLastError());
+        return 0;
+    }
+    if (st.dwCurrentState == SERVICE_STOPPED) {
+        admin_step_print("stop service", "ok", "was not running");
+        return 1;
+    }
+    SERVICE_STATUS ss;
+    if (!ControlService(svc, SERVICE_CONTROL_STOP, &ss) && GetLastError() != ERROR_SERVICE_NOT_ACTIVE) {
+        admin_step_failed("stop service", GetLastError());
+        return 0;
+    }
+    if (!service_wait_state(svc, SERVICE_STOPPED, &st, &elapsed)) {
+        admin_step_print("stop service", "FAILED", "still not stopped after 30 s");
+        return 0;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "stopped in %lu ms", (unsigned long)elapsed);
+    admin_step_print("stop service", "ok", detail);
+    exit_code_print(&st);
+    return 1;
+}
+
+int win_stop_main(int argc, char **argv)
+{
+    int rc = args_none("stop", argc, argv, "stop\n  Stops the service and waits until it has stopped.");
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_STOP | SERVICE_QUERY_STATUS) : NULL;
+    int status = svc && service_stop(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+int win_start_main(int argc, char **argv)
+{
+    int rc = args_none("start", argc, argv, "start\n  Starts the service and waits until it runs.");
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_START | SERVICE_QUERY_STATUS) : NULL;
+    if (!svc)
+        goto cleanup;
+    if (!StartServiceW(svc, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING) {
+        admin_step_failed("start service", GetLastError());
+        goto cleanup;
+    }
+    SERVICE_STATUS_PROCESS st;
+    DWORD elapsed = 0;
+    if (!service_wait_state(svc, SERVICE_RUNNING, &st, &elapsed)) {
+        admin_step_print("start service", "FAILED",
+                         st.dwCurrentState == SERVICE_STOPPED ? "it stopped" : "not running after 30 s");
+        exit_code_print(&st);
+        goto cleanup;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "running (pid %lu) after %lu ms", (unsigned long)st.dwProcessId,
+             (unsigned long)elapsed);
+    admin_step_print("start service", "ok", detail);
+    status = CLI_EXIT_OK;
+cleanup:
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+int win_uninstall_main(int argc, char **argv)
+{
+    int remove_data = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--remove-data") == 0) {
+            remove_data = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bitsguard uninstall [--remove-data]\n"
+                   "  Stops and deletes the service and undoes setup. The database in %%ProgramData%%\\bitsguard\n"
+                   "  is kept unless --remove-data is given.\n");
+            return CLI_EXIT_OK;
+        }
+        fprintf(stderr, "bitsguard uninstall: unexpected argument '%s'\n", argv[i]);
+        return CLI_EXIT_USAGE;
+    }
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE svc = NULL;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    if (!scm)
+        goto cleanup;
+    printf("bitsguard uninstall:\n");
+    /* A service that is already gone is not an error: teardown and --remove-data still apply, so
+     * uninstall can be repeated (or finish what an interrupted run left). */
+    int stopped = 1;
+    SC_HANDLE svc_handle = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
+    if (svc_handle) {
+        svc = svc_handle;
+        /* Deleted even when it does not stop (hung, or crashed while the SCM still shows it running):
+         * the SCM then removes it as soon as it stops, and the admin is told. */
+        stopped = service_stop(svc);
+        if (!DeleteService(svc) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
+            admin_step_failed("delete service", GetLastError());
+            goto cleanup;
+        }
+        admin_step_print("delete service", "ok", stopped ? NULL : "marked for deletion; removed when it stops");
+    } else if (GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST) {
+        admin_step_print("delete service", "ok", "was not installed");
+    } else {
+        admin_step_failed("open service", GetLastError());
+        goto cleanup;
+    }
+    status = teardown_run();
+    if (!stopped)
+        status = CLI_EXIT_ERROR;
+    if (remove_data) {
+        if (!admin_data_folder_remove())
+            status = CLI_EXIT_ERROR;
+    }
+cleanup:
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
+
+int win_reload_main(int argc, char **argv)
+{
+    int rc = args_none("reload", argc, argv,
+                       "reload\n  Asks the running service to reload its configuration from the registry\n"
+                       "  (SERVICE_CONTROL_PARAMCHANGE, as 'sc control bitsguard paramchange').");
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    int status = CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    /* PARAMCHANGE needs the pause/continue right. */
+    SC_HANDLE svc = scm ? service_open(scm, SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS) : NULL;
+    SERVICE_STATUS ss;
+    if (svc && ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &ss)) {
+        admin_step_print("reload configuration", "ok", "requested");
+        status = CLI_EXIT_OK;
+    } else if (svc) {
+        admin_step_failed("reload configuration", GetLastError());
+    }
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    return status;
+}
