@@ -7,8 +7,6 @@
 
 #define CORRELATE_DEFAULT_MAX_JOBS  4096
 #define CORRELATE_DEFAULT_MAX_AGE_S (7u * 24u * 3600u)
-/* A job that adds more files than this keeps only the first detections; BITS jobs rarely exceed a few. */
-#define CORRELATE_MAX_DETECTIONS_PER_JOB 64
 
 /*
  * What we remember of one BITS job. Jobs are found by (computer, job id) in a chained hash table and
@@ -32,7 +30,8 @@ typedef struct job {
     char last_seen[32];
     int64_t last_unix; /* last_seen in seconds, for age eviction. */
     size_t det_count;
-    detection *dets[CORRELATE_MAX_DETECTIONS_PER_JOB];
+    size_t allowed_count; /* Of det_count, allow-listed. */
+    detection *dets[CORRELATE_MAX_DETECTIONS_PER_JOB + CORRELATE_MAX_ALLOWED_PER_JOB];
 } job;
 
 struct correlator {
@@ -297,6 +296,19 @@ static int verdict_reportable(const correlator *c, const classify_result *cls)
     return cls->verdict == VERDICT_PUBLIC_IP || (c->cfg.report_private && cls->verdict == VERDICT_PRIVATE_IP);
 }
 
+/* Whether the job has room for one more detection in the budget of its kind; counts it when not. */
+static int job_detection_room(correlator *c, const job *j, int allowed)
+{
+    if (allowed ? j->allowed_count < CORRELATE_MAX_ALLOWED_PER_JOB
+                : j->det_count - j->allowed_count < CORRELATE_MAX_DETECTIONS_PER_JOB)
+        return 1;
+    if (allowed)
+        c->stats.over_cap_allowed++;
+    else
+        c->stats.over_cap++;
+    return 0;
+}
+
 /* Creates the detection for (job, url) from a 16403 or 59/60/61 event; *created tells whether it is new. */
 static bg_error detection_create(correlator *c, job *j, const event *ev, const char *url, const classify_result *cls,
                                  detection **out)
@@ -304,7 +316,8 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
     *out = job_detection_find(j, url);
     if (*out)
         return BG_ERR_OK;
-    if (j->det_count == CORRELATE_MAX_DETECTIONS_PER_JOB)
+    int allowed = allowlist_result_match(c->cfg.allow, cls);
+    if (!job_detection_room(c, j, allowed))
         return BG_ERR_OK;
     detection *d = malloc(sizeof *d);
     if (!d)
@@ -315,7 +328,7 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
     memcpy(d->time, ev->time_created, sizeof d->time);
     memcpy(d->job_id, j->job_id, sizeof d->job_id);
     d->cls = *cls;
-    d->allowed = allowlist_result_match(c->cfg.allow, cls);
+    d->allowed = allowed;
     if (string_set(&d->computer, j->computer) != 0 || string_set(&d->url, url) != 0) {
         detection_clear(d);
         free(d);
@@ -328,8 +341,10 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
     }
     j->dets[j->det_count++] = d;
     c->stats.detections++;
-    if (d->allowed)
+    if (d->allowed) {
         c->stats.allowed++;
+        j->allowed_count++;
+    }
     *out = d;
     return BG_ERR_OK;
 }
@@ -473,7 +488,7 @@ bg_error correlate_detection_restore(correlator *c, const detection *d)
     job *j = job_touch(c, d->computer ? d->computer : "", d->job_id);
     if (!j)
         return BG_ERR_NOMEM;
-    if (job_detection_find(j, d->url ? d->url : "") || j->det_count == CORRELATE_MAX_DETECTIONS_PER_JOB || !d->url)
+    if (!d->url || job_detection_find(j, d->url) || !job_detection_room(c, j, d->allowed != 0))
         return BG_ERR_OK;
     detection *copy = malloc(sizeof *copy);
     if (!copy)
@@ -495,6 +510,8 @@ bg_error correlate_detection_restore(correlator *c, const detection *d)
     memcpy(j->last_seen, d->last_seen, sizeof j->last_seen);
     j->last_unix = time_unix(j->last_seen);
     j->dets[j->det_count++] = copy;
+    if (copy->allowed)
+        j->allowed_count++;
     jobs_evict(c, 0);
     return BG_ERR_OK;
 }

@@ -18,6 +18,13 @@ typedef enum correlate_change {
 /* Called for every change; d is only valid during the call. */
 typedef void (*correlate_emit_fn)(void *ctx, const detection *d, correlate_change change);
 
+/* A job keeps at most this many detections that are not allow-listed, and as many allow-listed ones
+ * in a budget of their own: files from an allow-listed address must not use up the room that a payload
+ * URL needs. BITS jobs rarely have more than a few files; past a budget, detections are dropped and
+ * counted (correlate_stats.over_cap), never silently. */
+#define CORRELATE_MAX_DETECTIONS_PER_JOB 64
+#define CORRELATE_MAX_ALLOWED_PER_JOB    64
+
 typedef struct correlate_config {
     const allowlist *allow; /* May be NULL. */
     int report_private;     /* 1: private-ip names are detections too (allowed=0). */
@@ -31,6 +38,10 @@ typedef struct correlate_stats {
     uint64_t detections;   /* Distinct detections created. */
     uint64_t allowed;      /* Of those, allow-listed. */
     uint64_t evicted_jobs; /* Jobs dropped to respect the bounds. */
+    /* Events (or restored rows) naming a new detection that its job had no room for: dropped, past 64
+     * detections in the job that are not allow-listed (over_cap), or 64 allow-listed ones. */
+    uint64_t over_cap;
+    uint64_t over_cap_allowed;
 } correlate_stats;
 
 typedef struct correlator correlator;

@@ -25,6 +25,7 @@ typedef struct scan_ctx {
     uint64_t reported;  /* Detections printed. */
     uint64_t alerting;  /* Of all detections, those not allow-listed. */
     uint64_t malformed; /* Events skipped. */
+    uint64_t over_cap;  /* The correlator's count of detections dropped past the per-job cap, so far. */
     store *db;          /* NULL unless --db. */
     detection pending[SCAN_STORE_BATCH];
     size_t pending_count;
@@ -145,7 +146,24 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
                 skip->line, skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
         return BG_ERR_OK;
     }
-    return correlate_event_feed(fc->corr, ev);
+    bg_error rc = correlate_event_feed(fc->corr, ev);
+    correlate_stats st;
+    correlate_stats_get(fc->corr, &st);
+    if (st.over_cap != fc->sc->over_cap) {
+        /* Named once per scan (the summary counts them all): a job with this many direct-IP files is
+         * itself worth a look, and what was dropped must not go unseen. */
+        if (fc->sc->over_cap == 0) {
+            const char *job = event_field_get(ev, "jobId");
+            if (job == NULL)
+                job = event_field_get(ev, "Id"); /* Events 59/60/61. */
+            fprintf(stderr, "bitsguard scan: %s: job ", fc->path);
+            output_terminal_text(stderr, job != NULL ? job : "-", 40);
+            fprintf(stderr, " has more than %d detections that are not allow-listed; the others are dropped\n",
+                    CORRELATE_MAX_DETECTIONS_PER_JOB);
+        }
+        fc->sc->over_cap = st.over_cap;
+    }
+    return rc;
 }
 
 /* Extension test without locale: ".evtx" in any case. */
@@ -363,10 +381,21 @@ int cli_scan_main(int argc, char **argv)
             "bitsguard scan: %" PRIu64 " events read, %" PRIu64 " BITS events, %" PRIu64 " detections (%" PRIu64
             " allow-listed), %" PRIu64 " malformed events skipped\n",
             st.events + sc.malformed, st.bits_events, st.detections, st.allowed, sc.malformed);
+    if (st.over_cap + st.over_cap_allowed > 0) {
+        char detail[200];
+        snprintf(detail, sizeof detail,
+                 "dropped %" PRIu64 " detections past the cap of %d per job (not allow-listed) and %" PRIu64
+                 " allow-listed ones past theirs",
+                 st.over_cap, CORRELATE_MAX_DETECTIONS_PER_JOB, st.over_cap_allowed);
+        fprintf(stderr, "bitsguard scan: %s\n", detail);
+        if (sc.db && st.over_cap > 0 &&
+            store_error_record(sc.db, "scan.correlate", BG_ERR_TOO_LARGE, detail) != BG_ERR_OK)
+            fputs("bitsguard scan: recording the dropped detections in the errors table failed\n", stderr);
+    }
     if (io_failed || sc.store_err != BG_ERR_OK)
         status = CLI_EXIT_ERROR;
     else
-        status = sc.alerting ? CLI_EXIT_DETECTED : CLI_EXIT_OK;
+        status = sc.alerting || st.over_cap > 0 ? CLI_EXIT_DETECTED : CLI_EXIT_OK;
 
 cleanup:
     correlate_free(corr);

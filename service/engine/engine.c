@@ -52,6 +52,11 @@ typedef struct engine {
     unsigned malformed;
     bg_error malformed_code;
     char malformed_first[200];
+    /* Detections (not allow-listed) dropped past the per-job cap since the last commit: recorded and
+     * alerted once per batch, like malformed events. over_cap_seen is the correlator's count so far. */
+    uint64_t over_cap;
+    uint64_t over_cap_seen;
+    char over_cap_first[200];
     int subscribed;
     char *rejected; /* A stored bookmark the source rejected: do not record the same gap twice. */
     uint32_t source_backoff;
@@ -224,6 +229,14 @@ static bg_error engine_commit(engine *e)
         (void)rec; /* Diagnostics only: the batch is committed either way. */
         e->malformed = 0;
     }
+    if (e->over_cap) {
+        char detail[320];
+        snprintf(detail, sizeof detail,
+                 "dropped %" PRIu64 " detection%s past the cap of %d per job (not allow-listed); first: %s",
+                 e->over_cap, e->over_cap == 1 ? "" : "s", CORRELATE_MAX_DETECTIONS_PER_JOB, e->over_cap_first);
+        engine_alert_error(e, BG_ERR_TOO_LARGE, "engine.correlate", detail);
+        e->over_cap = 0;
+    }
 
 cleanup:
     free(ptrs);
@@ -347,6 +360,29 @@ static void engine_restore(engine *e)
         rc = r.rc;
     if (rc != BG_ERR_OK)
         engine_alert_error(e, rc, "engine.restore", "restoring open jobs from the database failed");
+    correlate_stats cs;
+    correlate_stats_get(e->cor, &cs);
+    if (cs.over_cap > 0) {
+        /* Rows stored past the cap (by an older version or another allowlist): they stay in the
+         * database, but later events of those files can no longer enrich them. */
+        char detail[200];
+        snprintf(detail, sizeof detail,
+                 "%" PRIu64 " open detection%s past the cap of %d per job (not allow-listed) not restored; "
+                 "later events of those files add no context",
+                 cs.over_cap, cs.over_cap == 1 ? "" : "s", CORRELATE_MAX_DETECTIONS_PER_JOB);
+        engine_alert_error(e, BG_ERR_TOO_LARGE, "engine.restore", detail);
+    }
+    e->over_cap_seen = cs.over_cap;
+}
+
+/* The value of field a, else of field b, else "-" (the job id and URL are named differently in 16403
+ * and in 59/60/61). */
+static const char *event_field_either(const event *ev, const char *a, const char *b)
+{
+    const char *v = event_field_get(ev, a);
+    if (v == NULL)
+        v = event_field_get(ev, b);
+    return v != NULL ? v : "-";
 }
 
 /* Parses one event and feeds it to the correlator; malformed events are counted, recorded, skipped. */
@@ -371,6 +407,16 @@ static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
     rc = correlate_event_feed(e->cor, &e->ev);
     if (rc == BG_ERR_OK && e->batch.oom)
         rc = BG_ERR_NOMEM;
+    correlate_stats cs;
+    correlate_stats_get(e->cor, &cs);
+    if (cs.over_cap != e->over_cap_seen) {
+        if (e->over_cap == 0)
+            snprintf(e->over_cap_first, sizeof e->over_cap_first, "job %.40s on %.60s, %.80s",
+                     event_field_either(&e->ev, "jobId", "Id"), e->ev.computer ? e->ev.computer : "-",
+                     event_field_either(&e->ev, "RemoteName", "url"));
+        e->over_cap += cs.over_cap - e->over_cap_seen;
+        e->over_cap_seen = cs.over_cap;
+    }
     return rc;
 }
 

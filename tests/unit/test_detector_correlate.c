@@ -346,6 +346,97 @@ static void test_restore(void)
     recorder_clear(&r);
 }
 
+/* Counts new detections by kind, and whether the payload URL was among them (no copies: a job with
+ * a hundred files emits thousands of updates). */
+typedef struct cap_counter {
+    size_t news, news_allowed, payload_seen;
+} cap_counter;
+
+static void cap_emit(void *ctx, const detection *d, correlate_change change)
+{
+    cap_counter *k = ctx;
+    if (change != CORRELATE_NEW)
+        return;
+    if (d->allowed)
+        k->news_allowed++;
+    else
+        k->news++;
+    if (strcmp(d->url, PUBLIC_URL) == 0)
+        k->payload_seen = 1;
+}
+
+/* The per-job cap: allow-listed files (64 or 100 of them) never use up the room of the payload URL
+ * that follows; past 64 detections of a kind in one job, the rest are dropped and counted, by the
+ * event feed and by the restore alike. */
+static void test_per_job_cap(void)
+{
+    char why[128], url[64];
+    allowlist *al = allowlist_new();
+    CHECK(al != NULL);
+    CHECK_INT_EQ(allowlist_entry_add(al, "13.107.4.0/24", why, sizeof why), BG_ERR_OK);
+    correlate_config cfg = {.allow = al};
+    event ev;
+    correlate_stats st;
+    for (int allowed_first = 64; allowed_first <= 100; allowed_first += 36) {
+        cap_counter k = {0};
+        correlator *c = correlate_new(&cfg, cap_emit, &k);
+        for (int i = 0; i < allowed_first; i++) {
+            snprintf(url, sizeof url, "http://13.107.4.50/f.cab?%d", i);
+            event_make(&ev, EVENT_PROVIDER_BITS, 16403, (uint64_t)i + 1, "2023-01-01T00:00:00Z", "jobId", JOB_A,
+                       "RemoteName", url, NULL);
+            feed(c, &ev);
+        }
+        event_make(&ev, EVENT_PROVIDER_BITS, 16403, 1000, "2023-01-01T00:00:01Z", "jobId", JOB_A, "RemoteName",
+                   PUBLIC_URL, NULL);
+        feed(c, &ev);
+        CHECK_INT_EQ(k.payload_seen, 1);
+        CHECK_INT_EQ(k.news, 1);
+        CHECK_INT_EQ(k.news_allowed, 64);
+        correlate_stats_get(c, &st);
+        CHECK_INT_EQ(st.over_cap, 0);
+        CHECK_INT_EQ(st.over_cap_allowed, (uint64_t)allowed_first - 64);
+        correlate_free(c);
+    }
+
+    /* 70 files that are not allow-listed: 64 detections, 6 counted as dropped. */
+    cap_counter k = {0};
+    correlator *c = correlate_new(&cfg, cap_emit, &k);
+    for (int i = 0; i < 70; i++) {
+        snprintf(url, sizeof url, "http://45.33.32.156/p%d.exe", i);
+        event_make(&ev, EVENT_PROVIDER_BITS, 16403, (uint64_t)i + 1, "2023-01-01T00:00:00Z", "jobId", JOB_A,
+                   "RemoteName", url, NULL);
+        feed(c, &ev);
+    }
+    CHECK_INT_EQ(k.news, 64);
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.over_cap, 6);
+    CHECK_INT_EQ(st.detections, 64);
+    correlate_free(c);
+
+    /* The restore: 64 allow-listed rows leave room for the payload's; 65 rows of one kind drop one. */
+    c = correlate_new(&cfg, cap_emit, &k);
+    detection d;
+    detection_init(&d);
+    d.computer = "WIN11";
+    memcpy(d.job_id, JOB_A_NORM, sizeof JOB_A_NORM);
+    d.event_id = 16403;
+    d.events_seen = SEEN_16403;
+    d.url = url;
+    for (int i = 0; i < 65; i++) {
+        snprintf(url, sizeof url, "http://13.107.4.50/f.cab?%d", i);
+        d.allowed = 1;
+        CHECK_INT_EQ(correlate_detection_restore(c, &d), BG_ERR_OK);
+        snprintf(url, sizeof url, "http://45.33.32.156/p%d.exe", i);
+        d.allowed = 0;
+        CHECK_INT_EQ(correlate_detection_restore(c, &d), BG_ERR_OK);
+    }
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.over_cap, 1);
+    CHECK_INT_EQ(st.over_cap_allowed, 1);
+    correlate_free(c);
+    allowlist_free(al);
+}
+
 int main(void)
 {
     CHECK_RUN(test_windows11_chain);
@@ -356,5 +447,6 @@ int main(void)
     CHECK_RUN(test_bounded_jobs);
     CHECK_RUN(test_age_eviction);
     CHECK_RUN(test_restore);
+    CHECK_RUN(test_per_job_cap);
     return CHECK_DONE();
 }

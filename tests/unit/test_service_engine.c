@@ -602,6 +602,66 @@ static void test_allowlist_and_future_only(void)
     db_remove();
 }
 
+/* The per-job cap: 64 allow-listed files then a payload in one job alert the payload; 64 payloads and
+ * 6 more drop the 6, which are recorded in the errors table and alerted once. A restart that finds
+ * more open rows of one kind than the cap (made here by clearing the allowed flags) says so too. */
+static void test_per_job_cap(void)
+{
+    script s = {0};
+    char guid[40], url[128], data[1024];
+    job_guid(7, guid);
+    for (unsigned i = 0; i < 64 + 70; i++) {
+        if (i < 64)
+            snprintf(url, sizeof url, "http://13.107.4.50/f.cab?%u", i);
+        else
+            snprintf(url, sizeof url, "http://45.33.32.156/p%u.exe", i - 64);
+        snprintf(data, sizeof data,
+                 "<Data Name='jobTitle'>many</Data><Data Name='jobId'>%s</Data><Data Name='RemoteName'>%s</Data>", guid,
+                 url);
+        script_event_add(&s, 16403, 0, data);
+    }
+    db_fresh("cap");
+    allowlist *al = allowlist_new();
+    CHECK(al != NULL);
+    char why[128];
+    CHECK_INT_EQ(allowlist_entry_add(al, "13.107.4.0/24", why, sizeof why), BG_ERR_OK);
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    cfg.allow = al;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE allowed = 1", NULL), 64);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE allowed = 0", NULL), 64);
+    CHECK_INT_EQ(rec_url_count(&r, "http://45.33.32.156/p0.exe"), 1);
+    CHECK_INT_EQ(r.detections, 64);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_TOO_LARGE), 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'engine.correlate' AND code_name = 'TOO_LARGE' "
+                        "AND detail LIKE 'dropped 6 detections past the cap of 64 per job%p64.exe'",
+                        NULL),
+                 1);
+
+    /* Restart over 128 open rows that are all not allow-listed: 64 restored, 64 reported. */
+    sqlite3 *db = NULL;
+    CHECK_INT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_exec(db, "UPDATE detections SET allowed = 0", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    script empty = {0};
+    fake_init(&f, &empty);
+    recorder r2;
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(rec_error_count(&r2, BG_ERR_TOO_LARGE), 1);
+    CHECK_INT_EQ(
+        db_int("SELECT count(*) FROM errors WHERE where_ = 'engine.restore' AND detail LIKE '64 open detections%'",
+               NULL),
+        1);
+    allowlist_free(al);
+    script_free(&s);
+    db_remove();
+}
+
 /* A restart resumes after the stored bookmark: nothing read twice, nothing lost. */
 static void test_restart_resumes(void)
 {
@@ -1255,6 +1315,7 @@ int main(void)
     CHECK_RUN(test_bookmark_rejected);
     CHECK_RUN(test_bookmark_rejected_then_retry);
     CHECK_RUN(test_channel_missing);
+    CHECK_RUN(test_per_job_cap);
     CHECK_RUN(test_errors_reported_once_per_cause);
     CHECK_RUN(test_db_locked);
     CHECK_RUN(test_malformed_midbatch);
