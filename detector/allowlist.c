@@ -235,20 +235,10 @@ cleanup:
     return err;
 }
 
-int allowlist_result_match(const allowlist *al, const classify_result *res)
+/* True when the result's host name matches a host or suffix entry. */
+static int name_match(const allowlist *al, const classify_result *res)
 {
-    if (!al || !res)
-        return 0;
-    if (res->verdict == VERDICT_PUBLIC_IP || res->verdict == VERDICT_PRIVATE_IP) {
-        entry_type want = res->is_ipv6 ? ENTRY_V6 : ENTRY_V4;
-        for (size_t k = 0; k < al->count; k++) {
-            const allow_entry *en = &al->entries[k];
-            if (en->type == want && ipaddr_prefix_match(res->addr, en->addr, en->plen))
-                return 1;
-        }
-        return 0;
-    }
-    if (res->verdict != VERDICT_DOMAIN || res->host_truncated)
+    if (res->host_truncated)
         return 0; /* A cut host could end in an allowed suffix it does not really have. */
     const char *nul = memchr(res->host, '\0', sizeof res->host);
     size_t hlen = nul ? (size_t)(nul - res->host) : 0;
@@ -267,4 +257,21 @@ int allowlist_result_match(const allowlist *al, const classify_result *res)
         }
     }
     return 0;
+}
+
+int allowlist_result_match(const allowlist *al, const classify_result *res)
+{
+    if (!al || !res)
+        return 0;
+    if (res->verdict == VERDICT_PUBLIC_IP || res->verdict == VERDICT_PRIVATE_IP) {
+        entry_type want = res->is_ipv6 ? ENTRY_V6 : ENTRY_V4;
+        for (size_t k = 0; k < al->count; k++) {
+            const allow_entry *en = &al->entries[k];
+            if (en->type == want && ipaddr_prefix_match(res->addr, en->addr, en->plen))
+                return 1;
+        }
+        /* A wildcard-DNS name is resolved by its name, so a name entry allows it too. */
+        return res->reading == READING_WILDCARD_DNS && name_match(al, res);
+    }
+    return res->verdict == VERDICT_DOMAIN && name_match(al, res);
 }

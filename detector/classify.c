@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ipaddr.h"
+#include "wildcard_dns.h"
 
 /*
  * Design notes.
@@ -384,6 +385,8 @@ static void result_reset(classify_result *out)
     out->range = NULL;
     memset(out->addr, 0, sizeof out->addr);
     out->host_truncated = 0;
+    out->reading = READING_NONE;
+    out->embedded_ipv4[0] = '\0';
 }
 
 static void result_set_v4(classify_result *out, const uint8_t v4[4])
@@ -422,6 +425,7 @@ static void result_set_v6(classify_result *out, const uint8_t a[16])
     if (embed == IPADDR_EMBED_NONE) {
         out->range = iprange_v6_lookup(a);
     } else {
+        ipaddr_v4_format(v4, out->embedded_ipv4, sizeof out->embedded_ipv4);
         out->range = iprange_v4_lookup((uint32_t)v4[0] << 24 | (uint32_t)v4[1] << 16 | (uint32_t)v4[2] << 8 | v4[3]);
     }
     out->verdict = out->range ? VERDICT_PRIVATE_IP : VERDICT_PUBLIC_IP;
@@ -514,19 +518,38 @@ static int v4_dotted_quick(const char *h, const char *he, uint8_t v4[4])
     return h == he;
 }
 
-/* Classifies the host [h, he) into out (verdict, ip, host, range); the caller sets the kind. */
-static void host_classify(const char *h, const char *he, int url_mode, classify_result *out)
+/* The address a wildcard-DNS name resolves to (wildcard_dns.def); the host keeps the name, so an
+ * allowlist entry can match either. */
+static void wildcard_classify(classify_result *out, size_t n)
+{
+    uint8_t a[16];
+    int family = wildcard_dns_resolve(out->host, n, a);
+    if (!family)
+        return;
+    char name[CLASSIFY_HOST_MAX];
+    memcpy(name, out->host, n + 1);
+    if (family == 4)
+        result_set_v4(out, a);
+    else
+        result_set_v6(out, a);
+    memcpy(out->host, name, n + 1);
+    out->reading = READING_WILDCARD_DNS;
+}
+
+/* Classifies the host [h, he) into out (verdict, ip, host, range, reading); the caller sets the kind.
+ * reading names the reader that produced [h, he); a more specific one found here (wildcard DNS) wins. */
+static void host_classify(const char *h, const char *he, int url_mode, classify_reading reading, classify_result *out)
 {
     uint8_t a[16];
     if (h < he && *h == '[') {
         if (bracket_parse(h, he, url_mode, a))
             result_set_v6(out, a);
-        return;
+        goto done;
     }
     if (v4_dotted_quick(h, he, a)) {
         result_set_v4(out, a);
         memcpy(out->host, out->ip, strlen(out->ip) + 1);
-        return;
+        goto done;
     }
     host_scan hs;
     host_scan_init(&hs, out->host, sizeof out->host);
@@ -534,29 +557,57 @@ static void host_classify(const char *h, const char *he, int url_mode, classify_
     host_kind hk = host_scan_finish(&hs, a);
     if (hk == HOST_INVALID) {
         out->host_truncated = hs.truncated;
-        return;
+        goto done;
     }
     if (hk == HOST_V4) {
         result_set_v4(out, a);
         memcpy(out->host, out->ip, strlen(out->ip) + 1);
-        return;
+        goto done;
     }
     out->verdict = VERDICT_DOMAIN;
     out->host_truncated = hs.truncated;
     if (hs.truncated || hs.nonascii)
-        return;
+        goto done;
     /* "localhost" never leaves the machine: Windows answers it without DNS. */
     if ((hs.n == 9 || hs.n == 10) && (strcmp(out->host, "localhost") == 0 || strcmp(out->host, "localhost.") == 0)) {
         static const uint8_t loop[4] = {127, 0, 0, 1};
         result_set_v4(out, loop);
-        return;
+        goto done;
     }
     int lit = literal_net_parse(out->host, hs.n, a);
     if (lit == 1) {
         result_set_v6(out, a);
     } else if (lit == 0) {
         out->verdict = VERDICT_INVALID;
+    } else {
+        wildcard_classify(out, hs.n);
     }
+done:
+    if (out->verdict == VERDICT_PUBLIC_IP || out->verdict == VERDICT_PRIVATE_IP) {
+        if (out->reading == READING_NONE)
+            out->reading = reading;
+    } else {
+        out->reading = READING_NONE;
+    }
+}
+
+/* A public IP beats a private one, which beats no IP: if any reading reaches an IP, it is that IP. */
+static int verdict_rank(classify_verdict v)
+{
+    return v == VERDICT_PUBLIC_IP ? 2 : v == VERDICT_PRIVATE_IP ? 1 : 0;
+}
+
+/* Classifies the host [h, he) as another reader sees it and keeps that result when it ranks higher.
+ * Returns 1 once out is a public IP (no reading can do better). */
+static int reading_offer(const char *h, const char *he, int url_mode, classify_reading reading, classify_result *out)
+{
+    classify_result alt;
+    result_reset(&alt);
+    alt.kind = out->kind;
+    host_classify(h, he, url_mode, reading, &alt);
+    if (verdict_rank(alt.verdict) > verdict_rank(out->verdict))
+        *out = alt;
+    return out->verdict == VERDICT_PUBLIC_IP;
 }
 
 /* True for "C:" or "C|" (a Windows drive letter as WHATWG file URLs know it). */
@@ -565,9 +616,82 @@ static int is_drive(const char *s, const char *e)
     return e - s == 2 && char_is_alpha(s[0]) && (s[1] == ':' || s[1] == '|');
 }
 
+/* An authority as one reader splits it: it ends at '/' and at the stop characters asked for; the host
+ * follows the last '@' and ends at the first ':' outside brackets (the bracket state restarts with the
+ * host, as in WHATWG). The port is PORT_OK when empty or digits up to 65535, PORT_WIDE when digits
+ * only but more (an over-long or out-of-range port), PORT_BAD otherwise. */
+enum { PORT_OK = 0, PORT_WIDE, PORT_BAD };
+enum { AUTH_STOP_BACKSLASH = 1, AUTH_STOP_QUERY = 2 };
+typedef struct authority {
+    const char *end;
+    const char *host, *host_end;
+    int port;
+} authority;
+
+static void authority_split(const char *p, const char *e, unsigned stops, authority *au)
+{
+    const char *ae = p, *at = NULL, *colon = NULL;
+    int in_brackets = 0;
+    for (; ae < e; ae++) {
+        char c = *ae;
+        if (!(char_class[(unsigned char)c] & CC_AUTH))
+            continue;
+        if (c == '/' || (c == '\\' && (stops & AUTH_STOP_BACKSLASH)) ||
+            ((c == '?' || c == '#') && (stops & AUTH_STOP_QUERY)))
+            break;
+        if (c == '@') {
+            at = ae;
+            colon = NULL;
+            in_brackets = 0;
+        } else if (c == '[') {
+            in_brackets = 1;
+        } else if (c == ']') {
+            in_brackets = 0;
+        } else if (c == ':' && !in_brackets && !colon) {
+            colon = ae;
+        }
+    }
+    au->end = ae;
+    au->host = at ? at + 1 : p;
+    au->host_end = colon ? colon : ae;
+    au->port = PORT_OK;
+    uint32_t port = 0;
+    for (const char *q = colon ? colon + 1 : ae; q < ae; q++) {
+        if (char_is_tabnl(*q))
+            continue;
+        if (*q < '0' || *q > '9') {
+            au->port = PORT_BAD;
+            break;
+        }
+        if (port <= 65535)
+            port = port * 10 + (uint32_t)(*q - '0');
+        if (port > 65535)
+            au->port = PORT_WIDE;
+    }
+}
+
+/* Where inet_aton stops reading an address: the first space, form feed or vertical tab, or DEL, raw or
+ * percent-encoded (NUL, tab, CR and LF too when encoded; raw tab, CR and LF are removed before parsing).
+ * NULL if none. */
+static const char *aton_stop_find(const char *h, const char *he)
+{
+    for (const char *q = h; q < he; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c == ' ' || c == '\f' || c == '\v' || c == 0x7F)
+            return q;
+        if (c == '%' && he - q >= 3) {
+            int hi = ipaddr_hex_value(q[1]), lo = ipaddr_hex_value(q[2]);
+            int v = hi * 16 + lo;
+            if (hi >= 0 && lo >= 0 && (v == 0 || v == 0x20 || (v >= 0x09 && v <= 0x0D) || v == 0x7F))
+                return q;
+        }
+    }
+    return NULL;
+}
+
 /* The host of a UNC path starting at p (after "\\"): up to the next separator; WebDAV's "host@SSL@443"
  * form keeps the part before the first '@'. */
-static void unc_host_classify(const char *p, const char *e, classify_result *out)
+static void unc_host_classify(const char *p, const char *e, classify_reading reading, classify_result *out)
 {
     const char *he = p;
     while (he < e && !char_is_sep(*he))
@@ -578,19 +702,23 @@ static void unc_host_classify(const char *p, const char *e, classify_result *out
         return;
     }
     const char *at = memchr(p, '@', (size_t)(he - p));
-    if (at)
+    if (at) {
         he = at;
+        reading = READING_WEBDAV;
+    }
     out->kind = KIND_SMB;
     if (p == he)
         return;
     if (*p != '[' && memchr(p, ':', (size_t)(he - p))) {
         /* A bare IPv6 address as a UNC host. */
         uint8_t a[16];
-        if (v6_text_parse(p, (size_t)(he - p), 0, a))
+        if (v6_text_parse(p, (size_t)(he - p), 0, a)) {
             result_set_v6(out, a);
+            out->reading = reading;
+        }
         return;
     }
-    host_classify(p, he, 0, out);
+    host_classify(p, he, 0, reading, out);
 }
 
 /* When [p, e) starts with pattern (lower case, '\\' matching either separator), returns the end of
@@ -614,20 +742,56 @@ static const char *ci_prefix(const char *p, const char *e, const char *pattern)
     return p;
 }
 
-/* After "\\?\", "\\.\" or "\??\": "UNC\host\share" is SMB, anything else (C:\, Volume{...}, pipes) local. */
+/*
+ * After "\Device\": the NT names of the redirectors behind UNC paths. "Mup\host\share" is the UNC
+ * provider router; "LanmanRedirector\host\share" (SMB) and "WebDavRedirector\host\share" name one
+ * redirector; components starting with ';' (";LanmanRedirector", the ";Z:0000...0" of a mapped drive)
+ * come before the server and are skipped. Returns 0 when [p, e) names no redirector.
+ */
+static int redirector_classify(const char *p, const char *e, classify_result *out)
+{
+    static const char *const redirectors[] = {"mup\\", "lanmanredirector\\", "webdavredirector\\"};
+    const char *q = NULL;
+    for (size_t k = 0; k < sizeof redirectors / sizeof redirectors[0] && !q; k++)
+        q = ci_prefix(p, e, redirectors[k]);
+    if (!q)
+        return 0;
+    while (q < e && *q == ';') {
+        while (q < e && !char_is_sep(*q))
+            q++;
+        if (q < e)
+            q++;
+    }
+    unc_host_classify(q, e, READING_UNC_DEVICE, out);
+    return 1;
+}
+
+/* After "\\?\", "\\.\" or "\??\": "UNC\host\share" and the redirector devices are SMB, anything else
+ * (C:\, Volume{...}, pipes, other devices) is local. */
 static void device_path_classify(const char *p, const char *e, classify_result *out)
 {
     const char *host = ci_prefix(p, e, "unc\\");
-    if (!host)
-        host = ci_prefix(p, e, "globalroot\\device\\mup\\"); /* The redirector behind every UNC path. */
     if (host) {
-        unc_host_classify(host, e, out);
+        unc_host_classify(host, e, READING_UNC, out);
         return;
     }
+    const char *dev = ci_prefix(p, e, "globalroot\\device\\");
+    if (dev && redirector_classify(dev, e, out))
+        return;
     if (p == e)
         return;
     out->kind = KIND_LOCAL;
     out->verdict = VERDICT_LOCAL;
+}
+
+/* "\\http://host/path": the WebDAV redirector's form of an HTTP URL (DavGetUNCFromHTTPPath accepts
+ * it), read from its authority as a URL host, port ignored. */
+static void webdav_url_classify(const char *p, const char *e, classify_result *out)
+{
+    authority au;
+    out->kind = KIND_SMB;
+    authority_split(p, e, AUTH_STOP_BACKSLASH | AUTH_STOP_QUERY, &au);
+    host_classify(au.host, au.host_end, 1, READING_WEBDAV, out);
 }
 
 static void unc_classify(const char *p, const char *e, classify_result *out)
@@ -636,54 +800,85 @@ static void unc_classify(const char *p, const char *e, classify_result *out)
         device_path_classify(p + 2, e, out);
         return;
     }
-    unc_host_classify(p, e, out);
+    const char *url = ci_prefix(p, e, "http:\\\\");
+    if (!url)
+        url = ci_prefix(p, e, "https:\\\\");
+    if (url) {
+        webdav_url_classify(url, e, out);
+        return;
+    }
+    unc_host_classify(p, e, READING_UNC, out);
+}
+
+/* The readings of an http(s) URL other than WHATWG's, tried while none reached a public IP. w is the
+ * WHATWG split of the authority starting at p. */
+static void http_readings(const char *p, const char *e, const authority *w, classify_result *out)
+{
+    if (w->port == PORT_WIDE) {
+        /* WinHTTP keeps the port in a 16-bit INTERNET_PORT: a bad port does not stop the host. out is
+         * still untouched, so the host's own verdict (domain, invalid) replaces "invalid". */
+        host_classify(w->host, w->host_end, 1, READING_PORT16, out);
+        if (out->verdict == VERDICT_PUBLIC_IP)
+            return;
+    }
+    char stop = w->end < e ? *w->end : '/';
+    if (stop == '\\') {
+        /* RFC 3986 readers take '\' as a userinfo character: "http://a.example\@IP/". */
+        authority r;
+        authority_split(p, e, AUTH_STOP_QUERY, &r);
+        if (reading_offer(r.host, r.host_end, 1, READING_RFC3986, out))
+            return;
+    }
+    if (stop != '/') {
+        /* Readers that end the authority at the first '/' only: "http://u?@IP/", "http://u#@IP/". */
+        authority r;
+        authority_split(p, e, 0, &r);
+        if (reading_offer(r.host, r.host_end, 1, READING_AUTHORITY, out))
+            return;
+    }
+    if (p < e && *p == '[' && w->host != p) {
+        /* "http://[IPv6]:port@host/": a reader that takes a leading bracketed literal as the host. */
+        const char *rb = memchr(p, ']', (size_t)(w->end - p));
+        if (rb && reading_offer(p, rb + 1, 1, READING_AUTHORITY, out))
+            return;
+    }
+    if (out->verdict == VERDICT_INVALID) {
+        const char *cut = aton_stop_find(w->host, w->host_end);
+        if (cut && cut > w->host)
+            reading_offer(w->host, cut, 1, READING_INET_ATON, out);
+    }
 }
 
 /* http and https: the authority after any run of slashes and backslashes (WHATWG "special authority
- * ignore slashes" state), userinfo up to the last '@' dropped, a numeric port checked and dropped. */
+ * ignore slashes" state), userinfo up to the last '@' dropped, a numeric port checked and dropped;
+ * then the other readings unless WHATWG's already reached a public IP. */
 static void http_classify(const char *p, const char *e, classify_kind kind, classify_result *out)
 {
     out->kind = kind;
     while (p < e && (char_is_sep(*p) || char_is_tabnl(*p)))
         p++;
-    /* One pass: the authority ends at / \\ ? #; the host starts after the last '@' and ends at its
-     * first ':' outside brackets (the bracket state restarts with the host, as in WHATWG). */
-    const char *ae = p, *at = NULL, *colon = NULL;
-    int in_brackets = 0;
-    for (; ae < e; ae++) {
-        char c = *ae;
-        if (!(char_class[(unsigned char)c] & CC_AUTH))
-            continue;
-        if (c == '/' || c == '\\' || c == '?' || c == '#')
-            break;
-        if (c == '@') {
-            at = ae;
-            colon = NULL;
-            in_brackets = 0;
-        } else if (c == '[') {
-            in_brackets = 1;
-        } else if (c == ']') {
-            in_brackets = 0;
-        } else if (c == ':' && !in_brackets && !colon) {
-            colon = ae;
-        }
-    }
-    const char *h = at ? at + 1 : p;
-    const char *he = colon ? colon : ae;
-    if (he < ae) {
-        /* A port: digits only, at most 65535, may be empty. */
-        uint32_t port = 0;
-        for (const char *q = he + 1; q < ae; q++) {
-            if (char_is_tabnl(*q))
-                continue;
-            if (*q < '0' || *q > '9')
-                return;
-            port = port * 10 + (uint32_t)(*q - '0');
-            if (port > 65535)
-                return;
-        }
-    }
-    host_classify(h, he, 1, out);
+    authority w;
+    authority_split(p, e, AUTH_STOP_BACKSLASH | AUTH_STOP_QUERY, &w);
+    if (w.port == PORT_OK)
+        host_classify(w.host, w.host_end, 1, READING_WHATWG, out);
+    if (out->verdict != VERDICT_PUBLIC_IP)
+        http_readings(p, e, &w, out);
+}
+
+/* The readings of a file URL host [h, he) that WHATWG refuses or calls a domain: "file://IP@SSL/..."
+ * is WebDAV to IP (PathCreateFromUrl gives \\IP@SSL\...), "file://user@IP/" is IP to an RFC 3986
+ * reader, "file://IP:445/" is IP to a reader that ignores the port. */
+static void file_readings(const char *h, const char *he, classify_result *out)
+{
+    const char *at = memchr(h, '@', (size_t)(he - h));
+    if (at && reading_offer(h, at, 1, READING_WEBDAV, out))
+        return;
+    authority au;
+    authority_split(h, he, 0, &au);
+    if (au.host != h)
+        reading_offer(au.host, au.host_end, 1, READING_RFC3986, out);
+    else if (au.host_end != he && au.port != PORT_BAD)
+        reading_offer(au.host, au.host_end, 1, READING_PORT16, out); /* WHATWG file URLs take no port. */
 }
 
 /* file: URLs as the WHATWG "file host" state reads them; a host other than localhost means SMB. */
@@ -698,7 +893,7 @@ static void file_classify(const char *p, const char *e, classify_result *out)
     if (seps >= 4) {
         /* file:////server/share: an empty host and a path starting with two separators, which Windows
          * opens as the UNC path \\server\share. */
-        unc_host_classify(p, e, out);
+        unc_host_classify(p, e, READING_WHATWG, out);
         return;
     }
     out->kind = KIND_LOCAL;
@@ -712,13 +907,28 @@ static void file_classify(const char *p, const char *e, classify_result *out)
         return;
     out->verdict = VERDICT_INVALID;
     out->kind = KIND_SMB;
-    host_classify(p, he, 1, out);
+    host_classify(p, he, 1, READING_WHATWG, out);
     if (out->verdict == VERDICT_PRIVATE_IP && strcmp(out->host, "localhost") == 0) {
-        /* WHATWG turns file://localhost/ into an empty host: a local path, not an SMB share. */
+        /* WHATWG turns file://localhost/ into an empty host: a local path, unless the path starts with
+         * two separators: "file://localhost//server/share" is serialized file:////server/share, which
+         * Windows opens as \\server\share. */
         result_reset(out);
+        int more = 0;
+        while (he < e && (char_is_sep(*he) || char_is_tabnl(*he))) {
+            if (char_is_sep(*he))
+                more++;
+            he++;
+        }
+        if (more >= 2) {
+            unc_host_classify(he, e, READING_WHATWG, out);
+            return;
+        }
         out->kind = KIND_LOCAL;
         out->verdict = VERDICT_LOCAL;
+        return;
     }
+    if (out->verdict != VERDICT_PUBLIC_IP)
+        file_readings(p, he, out);
 }
 
 void classify_name(const char *name, size_t len, classify_result *out)
@@ -741,11 +951,9 @@ void classify_name(const char *name, size_t len, classify_result *out)
         device_path_classify(s + 4, e, out); /* An NT object path, \??\C:\ or \??\UNC\host\share. */
         return;
     }
-    const char *mup = ci_prefix(s, e, "\\device\\mup\\");
-    if (mup) {
-        unc_host_classify(mup, e, out); /* The NT path of a UNC name: \Device\Mup\host\share. */
-        return;
-    }
+    const char *dev = ci_prefix(s, e, "\\device\\");
+    if (dev && redirector_classify(dev, e, out))
+        return; /* The NT path of a UNC name: \Device\Mup\host\share, \Device\LanmanRedirector\... */
     if (char_is_sep(s[0]) || (e - s >= 2 && char_is_alpha(s[0]) && s[1] == ':')) {
         /* A rooted path or a drive letter path. */
         out->kind = KIND_LOCAL;
@@ -817,5 +1025,36 @@ const char *classify_kind_name(classify_kind k)
     case KIND_UNKNOWN:
     default:
         return "unknown";
+    }
+}
+
+const char *classify_reading_name(classify_reading r)
+{
+    switch (r) {
+    case READING_WHATWG:
+        return "whatwg";
+    case READING_UNC:
+        return "unc";
+    case READING_UNC_DEVICE:
+        return "unc-device";
+    case READING_WEBDAV:
+        return "webdav";
+    case READING_RFC3986:
+        return "rfc3986";
+    case READING_AUTHORITY:
+        return "authority";
+    case READING_PORT16:
+        return "port16";
+    case READING_INET_ATON:
+        return "inet_aton";
+    case READING_UNICODE_VERSION:
+        return "unicode-version";
+    case READING_IDNA2003:
+        return "idna2003";
+    case READING_WILDCARD_DNS:
+        return "wildcard-dns";
+    case READING_NONE:
+    default:
+        return NULL;
     }
 }

@@ -23,6 +23,26 @@ typedef enum classify_kind {
     KIND_LOCAL,
 } classify_kind;
 
+/* The reading of a remote name that reached the reported IP. A name is read as the WHATWG URL standard
+ * does, and also as other readers on the path of a BITS download read it (WinHTTP, the SMB and WebDAV
+ * redirectors, inet_aton, older IDNA, wildcard DNS); the first reading that reaches a globally reachable
+ * IP wins, else the first that reaches any IP. */
+typedef enum classify_reading {
+    READING_NONE = 0,        /* The verdict is not an IP. */
+    READING_WHATWG,          /* The WHATWG URL standard alone (http, https and file URLs). */
+    READING_UNC,             /* A UNC path as the Windows redirector reads it. */
+    READING_UNC_DEVICE,      /* An NT device path naming the redirector (\Device\Mup, LanmanRedirector). */
+    READING_WEBDAV,          /* PathCreateFromUrl / DavGetUNCFromHTTPPath forms: file://host@SSL/, \\http://host/. */
+    READING_RFC3986,         /* RFC 3986: '\' is a userinfo character, the authority is split at its last '@'. */
+    READING_AUTHORITY,       /* The authority runs to the first '/' ('?' and '#' do not end it), or it starts
+                              * with a bracketed literal followed by ":port@host". */
+    READING_PORT16,          /* An out-of-range or malformed port (WinHTTP keeps 16 bits) does not stop the host. */
+    READING_INET_ATON,       /* The host is cut where inet_aton stops (space, form feed, vertical tab) or at DEL. */
+    READING_UNICODE_VERSION, /* UTS 46 of another pinned Unicode version maps the host to an IP. */
+    READING_IDNA2003,        /* IDNA2003 (nameprep on Unicode 3.2, as older Windows and IE map) gives an IP. */
+    READING_WILDCARD_DNS,    /* A public wildcard-DNS service resolves the name to the IP written in it. */
+} classify_reading;
+
 /* Longest normalized IPv6 text ("ffff:...:ffff" is 39) plus a NUL. */
 #define CLASSIFY_IP_MAX 46
 /* Host names longer than this cannot be DNS names; kept for display truncated. */
@@ -37,6 +57,8 @@ typedef struct classify_result {
     const char *range;            /* Name of the special-purpose range for private-ip, else NULL. */
     uint8_t addr[16];             /* Address bytes: IPv4 in addr[0..3], IPv6 in all 16. */
     int host_truncated;           /* 1 when host was cut to fit; classification used the whole host. */
+    classify_reading reading;     /* Which reading reached the IP; READING_NONE for other verdicts. */
+    char embedded_ipv4[16];       /* The IPv4 address a NAT64 or 6to4 address carries, else "". */
 } classify_result;
 
 /*
@@ -70,6 +92,9 @@ void classify_name(const char *name, size_t len, classify_result *out);
 
 const char *classify_verdict_name(classify_verdict v); /* "public-ip", "private-ip", ... */
 const char *classify_kind_name(classify_kind k);       /* "http", "https", "smb", "local", "unknown" */
+/* "whatwg", "unc", "unc-device", "webdav", "rfc3986", "authority", "port16", "inet_aton",
+ * "unicode-version", "idna2003", "wildcard-dns"; NULL for READING_NONE. */
+const char *classify_reading_name(classify_reading r);
 
 /* An allowlist of CIDRs (IPv4 and IPv6) and host names (exact, case-insensitive; "*.example.com"
  * matches sub-domains, not example.com itself). A NULL allowlist allows nothing. IP verdicts match by

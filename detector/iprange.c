@@ -6,9 +6,9 @@
 /*
  * IPv4: sorted, non-overlapping [first, last] ranges that are NOT globally reachable, searched by
  * binary search. Globally reachable holes of the IANA registry (192.0.0.9, 192.0.0.10, 192.31.196/24
- * AS112, 192.52.193/24 AMT, 192.175.48/24 AS112 direct delegation) are simply absent. 192.88.99/24 is
- * listed on purpose: the 6to4 relay anycast prefix is deprecated (RFC 7526), no download is expected
- * from it.
+ * AS112, 192.52.193/24 AMT, 192.175.48/24 AS112 direct delegation) are simply absent, and so is
+ * 192.88.99.0/24: the 6to4 relay anycast prefix is deprecated (RFC 7526) and no registry row says it
+ * is not globally reachable, so a download from it goes to whoever announces it on the Internet.
  */
 typedef struct v4_range {
     uint32_t first, last;
@@ -28,7 +28,6 @@ static const v4_range v4_ranges[] = {
     /* 192.0.0.9 (PCP anycast) and 192.0.0.10 (TURN anycast) are globally reachable. */
     {V4(192, 0, 0, 11), V4(192, 0, 0, 255), "ietf-protocol-assignments"},
     {V4(192, 0, 2, 0), V4(192, 0, 2, 255), "documentation"},
-    {V4(192, 88, 99, 0), V4(192, 88, 99, 255), "6to4-relay-anycast"},
     {V4(192, 168, 0, 0), V4(192, 168, 255, 255), "private-use"},
     {V4(198, 18, 0, 0), V4(198, 19, 255, 255), "benchmarking"},
     {V4(198, 51, 100, 0), V4(198, 51, 100, 255), "documentation"},
@@ -79,10 +78,13 @@ static const v6_range v6_ranges[] = {
     {{0x20, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, NULL}, /* PCP anycast */
     {{0x20, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 128, NULL}, /* TURN anycast */
     {{0x20, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3}, 128, NULL}, /* DNS-SD SRP anycast */
-    {{0x20, 0x01, 0, 3}, 32, NULL},                                      /* AMT */
-    {{0x20, 0x01, 0, 4, 0x01, 0x12}, 48, NULL},                          /* AS112-v6 */
-    {{0x20, 0x01, 0, 0x20}, 28, NULL},                                   /* ORCHIDv2 */
-    {{0x20, 0x01, 0, 0x30}, 28, NULL},                                   /* Drone remote ID */
+    /* Teredo (RFC 4380): the registry leaves its global reachability to the embedded addresses, but a
+     * Teredo peer is reached directly over the Internet, so the address is a direct download. */
+    {{0x20, 0x01, 0, 0}, 32, NULL},
+    {{0x20, 0x01, 0, 3}, 32, NULL},             /* AMT */
+    {{0x20, 0x01, 0, 4, 0x01, 0x12}, 48, NULL}, /* AS112-v6 */
+    {{0x20, 0x01, 0, 0x20}, 28, NULL},          /* ORCHIDv2 */
+    {{0x20, 0x01, 0, 0x30}, 28, NULL},          /* Drone remote ID */
     {{0x20, 0x01, 0, 0}, 23, "ietf-protocol-assignments"},
     {{0x20, 0x01, 0x0d, 0xb8}, 32, "documentation"},
     {{0x3f, 0xff, 0}, 20, "documentation"},

@@ -88,7 +88,8 @@ typedef struct match_case {
 
 static const char *const list[] = {
     "10.1.0.0/16",         "45.33.32.156",  "2001:db8:1::/48", "::ffff:198.51.100.0/120",
-    "updates.example.com", "*.cdn.example", "LocalHost",
+    "updates.example.com", "*.cdn.example", "LocalHost",       "dev-10-9-9-9.nip.io",
+    "*.sslip.io",
 };
 
 static const match_case matches[] = {
@@ -118,6 +119,14 @@ static const match_case matches[] = {
     {"http://xcdn.example/x", 0},
     {"\\\\updates.example.com\\share", 1},
     {"http://localhost/x", 0}, /* localhost is 127.0.0.1, matched by address, not by name. */
+    /* Wildcard-DNS names: matched by their IP and by their name. */
+    {"http://app-45.33.32.156.nip.io/x", 1},
+    {"http://app-45.33.32.157.nip.io/x", 0},
+    {"http://dev-10-9-9-9.nip.io/x", 1},
+    {"http://x.10.9.9.9.nip.io/x", 0},
+    {"http://app.45-33-32-157.sslip.io/x", 1},
+    /* A name that only some reader skips is no name at all: "a.example\@IP" matches by IP only. */
+    {"http://updates.example.com\\@45.33.32.157/x", 0},
     {"C:\\x", 0},
     {"ftp://updates.example.com/", 0},
     {"http://10.1.2.3.4/", 0},

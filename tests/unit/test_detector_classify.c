@@ -11,28 +11,38 @@ typedef struct classify_case {
     const char *verdict;
     const char *ip; /* NULL: no IP. */
     const char *kind;
-    const char *range; /* NULL: no range. */
+    const char *range;   /* NULL: no range. */
+    const char *reading; /* NULL: "whatwg" for URLs, "unc" for paths (IP verdicts), none otherwise. */
 } classify_case;
 
-#define PUB(n, ip, kind)               \
-    {                                  \
-        n, "public-ip", ip, kind, NULL \
+#define PUB(n, ip, kind)                     \
+    {                                        \
+        n, "public-ip", ip, kind, NULL, NULL \
     }
-#define PRIV(n, ip, kind, range)         \
-    {                                    \
-        n, "private-ip", ip, kind, range \
+#define PRIV(n, ip, kind, range)               \
+    {                                          \
+        n, "private-ip", ip, kind, range, NULL \
     }
-#define DOM(n, kind)                  \
-    {                                 \
-        n, "domain", NULL, kind, NULL \
+/* An IP reached by the named reading. */
+#define PUBR(n, ip, kind, reading)              \
+    {                                           \
+        n, "public-ip", ip, kind, NULL, reading \
     }
-#define LOCAL(n)                        \
-    {                                   \
-        n, "local", NULL, "local", NULL \
+#define PRIVR(n, ip, kind, range, reading)        \
+    {                                             \
+        n, "private-ip", ip, kind, range, reading \
     }
-#define BAD(n, kind)                   \
-    {                                  \
-        n, "invalid", NULL, kind, NULL \
+#define DOM(n, kind)                        \
+    {                                       \
+        n, "domain", NULL, kind, NULL, NULL \
+    }
+#define LOCAL(n)                              \
+    {                                         \
+        n, "local", NULL, "local", NULL, NULL \
+    }
+#define BAD(n, kind)                         \
+    {                                        \
+        n, "invalid", NULL, kind, NULL, NULL \
     }
 
 static const classify_case cases[] = {
@@ -62,15 +72,39 @@ static const classify_case cases[] = {
     PUB("http://10.0.0.1@45.33.32.156/", "45.33.32.156", "http"),
     DOM("http://45.33.32.156@example.com/", "http"),
     DOM("http://example.com/@45.33.32.156", "http"),
-    DOM("http://example.com?@45.33.32.156", "http"),
+    /* Authority up to the first '/': '?' and '#' before it do not end the authority for every reader. */
+    PUBR("http://example.com?@45.33.32.156", "45.33.32.156", "http", "authority"),
+    PUBR("http://u#@45.33.32.156/", "45.33.32.156", "http", "authority"),
+    PUBR("http://u?@45.33.32.156/x", "45.33.32.156", "http", "authority"),
+    PRIVR("https://u?x=1@10.1.2.3/", "10.1.2.3", "https", "private-use", "authority"),
+    DOM("http://example.com?x=1/@45.33.32.156", "http"),
+    DOM("http://example.com#a@b.example/", "http"),
+    /* A bracketed literal followed by ":port@host": a reader that takes the literal reaches it. */
+    PUBR("http://[2606:4700::1]:80@example.com/", "2606:4700::1", "http", "authority"),
+    PUB("http://[::1]:80@45.33.32.156/", "45.33.32.156", "http"),
+    PRIVR("http://[::1]:80@example.com/", "::1", "http", "loopback", "authority"),
+    /* RFC 3986-lenient: '\' is a userinfo character and the authority is split at its last '@'; the
+     * WHATWG reading (where '\' ends the authority) of "IP\@host" stays IP. */
+    PUBR("http://a.example\\@45.33.32.156/", "45.33.32.156", "http", "rfc3986"),
+    PUBR("https://a.example\\x@45.33.32.156:443/y", "45.33.32.156", "https", "rfc3986"),
+    PUBR("http://10.0.0.1\\@45.33.32.156/", "45.33.32.156", "http", "rfc3986"),
+    PRIVR("http://a.example\\@10.0.0.1/", "10.0.0.1", "http", "private-use", "rfc3986"),
+    PUB("http://45.33.32.156\\@a.example/", "45.33.32.156", "http"),
+    DOM("http://a.example\\@b.example/", "http"),
     BAD("http://user@/", "http"),
     BAD("http://@/", "http"),
     /* Ports. */
     PUB("http://45.33.32.156:80/", "45.33.32.156", "http"),
     PUB("http://45.33.32.156:/", "45.33.32.156", "http"),
     PUB("http://45.33.32.156:65535/", "45.33.32.156", "http"),
-    BAD("http://45.33.32.156:65536/", "http"),
+    /* An out-of-range or over-long port (WinHTTP stores 16 bits) does not stop the host. */
+    PUBR("http://45.33.32.156:65536/", "45.33.32.156", "http", "port16"),
+    PUBR("http://45.33.32.156:99999999999999999999999/", "45.33.32.156", "http", "port16"),
+    PRIVR("https://10.0.0.1:70000/", "10.0.0.1", "https", "private-use", "port16"),
+    PUBR("http://a.example\\@45.33.32.156:65536/", "45.33.32.156", "http", "rfc3986"),
+    DOM("http://example.com:65536/", "http"),
     BAD("http://45.33.32.156:8o/", "http"),
+    BAD("http://1:::2/", "http"),
     BAD("http://:80/", "http"),
     BAD("http://45.33.32.156:80:90/", "http"),
     /* Not remote names BITS accepts. */
@@ -165,7 +199,17 @@ static const classify_case cases[] = {
     BAD("http://exa%25mple.com/", "http"),
     BAD("http://exa%zzmple.com/", "http"),
     BAD("http://exa%2mple.com/", "http"),
-    BAD("http://45.33.32.156%00/", "http"),
+    /* Where inet_aton stops (space, form feed, vertical tab, NUL once decoded) and DEL: the address
+     * before them. */
+    PUBR("http://45.33.32.156%00/", "45.33.32.156", "http", "inet_aton"),
+    PUBR("http://45.33.32.156 x/", "45.33.32.156", "http", "inet_aton"),
+    PUBR("http://45.33.32.156\fevil.example/", "45.33.32.156", "http", "inet_aton"),
+    PUBR("http://45.33.32.156\vx/", "45.33.32.156", "http", "inet_aton"),
+    PUBR("http://45.33.32.156\x7f.evil.example/", "45.33.32.156", "http", "inet_aton"),
+    PUBR("http://45.33.32.156%20x/", "45.33.32.156", "http", "inet_aton"),
+    PUBR("http://0x2d.33.32.156%7fx/", "45.33.32.156", "http", "inet_aton"),
+    PRIVR("http://127.1 x/", "127.0.0.1", "http", "loopback", "inet_aton"),
+    BAD("http:// 45.33.32.156/", "http"),
     BAD("http://a<b.com/", "http"),
     BAD("http://a>b.com/", "http"),
     BAD("http://a^b.com/", "http"),
@@ -224,7 +268,6 @@ static const classify_case cases[] = {
     PRIV("http://[2002:7f00:1::]/", "2002:7f00:1::", "http", "loopback"),
     /* Bad IPv6. */
     BAD("http://[1:::2]/", "http"),
-    BAD("http://1:::2/", "http"),
     BAD("http://[1:2:3:4:5:6:7:8:9]/", "http"),
     BAD("http://[1:2:3:4:5:6:7]/", "http"),
     BAD("http://[1::2::3]/", "http"),
@@ -255,8 +298,32 @@ static const classify_case cases[] = {
     PUB("\\\\.\\UNC\\45.33.32.156\\share", "45.33.32.156", "smb"),
     PUB("\\??\\UNC\\45.33.32.156\\share", "45.33.32.156", "smb"),
     PUB("\\\\0x2d.33.32.156\\share", "45.33.32.156", "smb"),
-    PUB("\\\\?\\GLOBALROOT\\Device\\Mup\\45.33.32.156\\share", "45.33.32.156", "smb"),
-    PUB("\\Device\\Mup\\45.33.32.156\\share", "45.33.32.156", "smb"),
+    PUBR("\\\\?\\GLOBALROOT\\Device\\Mup\\45.33.32.156\\share", "45.33.32.156", "smb", "unc-device"),
+    PUBR("\\Device\\Mup\\45.33.32.156\\share", "45.33.32.156", "smb", "unc-device"),
+    /* The redirector names the server after it; ';' components (";LanmanRedirector", a mapped drive's
+     * ";Z:0...") come first. */
+    PUBR("\\\\?\\GLOBALROOT\\Device\\Mup\\;LanmanRedirector\\45.33.32.156\\share\\x.exe", "45.33.32.156", "smb",
+         "unc-device"),
+    PUBR("\\\\?\\GLOBALROOT\\Device\\LanmanRedirector\\45.33.32.156\\share", "45.33.32.156", "smb", "unc-device"),
+    PUBR("\\Device\\LanmanRedirector\\;Z:00000000000a1b2c\\45.33.32.156\\share", "45.33.32.156", "smb", "unc-device"),
+    PUBR("\\\\?\\GLOBALROOT\\Device\\WebDavRedirector\\45.33.32.156\\DavWWWRoot\\x", "45.33.32.156", "smb",
+         "unc-device"),
+    PRIVR("\\\\.\\GLOBALROOT\\Device\\Mup\\;LanmanRedirector\\;Y:0000\\10.0.0.9\\s", "10.0.0.9", "smb", "private-use",
+          "unc-device"),
+    DOM("\\\\?\\GLOBALROOT\\Device\\LanmanRedirector\\fileserver\\share", "smb"),
+    /* WebDAV forms that PathCreateFromUrl and DavGetUNCFromHTTPPath accept. */
+    PUBR("file://45.33.32.156@SSL/DavWWWRoot/x.exe", "45.33.32.156", "smb", "webdav"),
+    PUBR("file://45.33.32.156@SSL@443/DavWWWRoot/x.exe", "45.33.32.156", "smb", "webdav"),
+    PUBR("\\\\http://45.33.32.156/x.exe", "45.33.32.156", "smb", "webdav"),
+    PUBR("\\\\HTTPS://0x2d.33.32.156:8443/dav/x.exe", "45.33.32.156", "smb", "webdav"),
+    PUBR("//http:\\\\45.33.32.156\\x", "45.33.32.156", "smb", "webdav"),
+    DOM("\\\\http://example.com/x", "smb"),
+    /* file://localhost//IP/share: WHATWG gives file:////IP/share, the UNC path \\IP\share. */
+    PUB("file://localhost//45.33.32.156/share", "45.33.32.156", "smb"),
+    PUB("file://LOCALHOST\\\\45.33.32.156\\share", "45.33.32.156", "smb"),
+    LOCAL("file:///45.33.32.156/share"),
+    LOCAL("file://localhost/45.33.32.156/share"),
+    LOCAL("Z:\\45.33.32.156\\share"),
     PUB("//?/unc/45.33.32.156/share", "45.33.32.156", "smb"),
     LOCAL("\\\\?\\GLOBALROOT\\Device\\HarddiskVolume1\\x"),
     LOCAL("\\Device\\HarddiskVolume1\\x"),
@@ -272,8 +339,8 @@ static const classify_case cases[] = {
     PUB("http://2606-4700--1.ipv6-literal.net/x", "2606:4700::1", "http"),
     BAD("\\\\zz.ipv6-literal.net\\share", "smb"),
     DOM("\\\\ipv6-literal.net\\share", "smb"),
-    PUB("\\\\45.33.32.156@SSL@443\\DavWWWRoot\\x", "45.33.32.156", "smb"),
-    PUB("\\\\45.33.32.156@8080\\x", "45.33.32.156", "smb"),
+    PUBR("\\\\45.33.32.156@SSL@443\\DavWWWRoot\\x", "45.33.32.156", "smb", "webdav"),
+    PUBR("\\\\45.33.32.156@8080\\x", "45.33.32.156", "smb", "webdav"),
     BAD("\\\\\\share", "smb"),
     BAD("\\\\", "smb"),
     BAD("\\\\a b\\x", "smb"),
@@ -286,8 +353,9 @@ static const classify_case cases[] = {
     PUB("file:\\\\45.33.32.156\\share", "45.33.32.156", "smb"),
     PUB("file://%34%35.33.32.156/share", "45.33.32.156", "smb"),
     PUB("file://[2606:4700::1]/share", "2606:4700::1", "smb"),
-    BAD("file://45.33.32.156:445/share", "smb"),
-    BAD("file://user@45.33.32.156/share", "smb"),
+    PUBR("file://45.33.32.156:445/share", "45.33.32.156", "smb", "port16"),
+    PUBR("file://user@45.33.32.156/share", "45.33.32.156", "smb", "rfc3986"),
+    BAD("file://45.33.32.156:44x/share", "smb"),
     /* Local paths. */
     LOCAL("file:///C:/Windows/x.exe"),
     LOCAL("file://localhost/C:/x"),
@@ -306,6 +374,52 @@ static const classify_case cases[] = {
     LOCAL("\\\\?\\Volume{12345678-1234-1234-1234-123456789abc}\\x"),
     LOCAL("\\??\\C:\\x"),
     LOCAL("\\Windows\\x"),
+    /* Wildcard DNS (wildcard_dns.def): the verdict of the IP written in the name. */
+    PUBR("http://payload-93-184-215-14.nip.io/x.exe", "93.184.215.14", "http", "wildcard-dns"),
+    PRIVR("http://127.0.0.1.nip.io/", "127.0.0.1", "http", "loopback", "wildcard-dns"),
+    PRIVR("http://anything.lvh.me/", "127.0.0.1", "http", "loopback", "wildcard-dns"),
+    PRIVR("http://LVH.ME./", "127.0.0.1", "http", "loopback", "wildcard-dns"),
+    PRIVR("https://a.b.localtest.me/", "127.0.0.1", "https", "loopback", "wildcard-dns"),
+    PRIVR("http://x.vcap.me/", "127.0.0.1", "http", "loopback", "wildcard-dns"),
+    PRIVR("http://x.lacolhost.com/", "127.0.0.1", "http", "loopback", "wildcard-dns"),
+    PUBR("http://45.33.32.156.nip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://app.45.33.32.156.nip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://app-45.33.32.156.nip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://45-33-32-156.nip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://2d21209c.nip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://app-2D21209C.NIP.IO/", "45.33.32.156", "http", "wildcard-dns"),
+    PRIVR("http://c0a80101.nip.io/", "192.168.1.1", "http", "private-use", "wildcard-dns"),
+    PUBR("http://u:p@45.33.32.156.nip.io.:8080/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("https://45-33-32-156.sslip.io/", "45.33.32.156", "https", "wildcard-dns"),
+    PUBR("https://www.2606-4700--1111.sslip.io/", "2606:4700::1111", "https", "wildcard-dns"),
+    PRIVR("http://--1.sslip.io/", "::1", "http", "loopback", "wildcard-dns"),
+    PUBR("http://www.45.33.32.156.xip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://www-45-33-32-156.traefik.me/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://2d21209c.traefik.me/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://45.33.32.156.local-ip.sh/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://45-33-32-156.local-ip.sh/", "45.33.32.156", "http", "wildcard-dns"),
+    PUBR("http://2606-4700--1111.ip6.name/", "2606:4700::1111", "http", "wildcard-dns"),
+    PUBR("http://x.2606.4700.0.0.0.0.0.1111.ip6.name/", "2606:4700::1111", "http", "wildcard-dns"),
+    PUBR("http://2.6.0.6.4.7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.1.1.1.ip6.name/", "2606:4700::1111", "http",
+         "wildcard-dns"),
+    PUBR("\\\\45.33.32.156.nip.io@SSL\\DavWWWRoot\\x", "45.33.32.156", "smb", "wildcard-dns"),
+    PUBR("file://45-33-32-156.sslip.io/share/x", "45.33.32.156", "smb", "wildcard-dns"),
+    PUBR("http://a.example\\@45.33.32.156.nip.io/", "45.33.32.156", "http", "wildcard-dns"),
+    DOM("http://nip.io/", "http"),
+    DOM("http://sslip.io/", "http"),
+    DOM("http://example.nip.io/", "http"),
+    DOM("http://1.2.3.nip.io/", "http"),
+    DOM("http://256.1.1.1.nip.io/", "http"),
+    DOM("http://1234.33.32.156.nip.io/", "http"),
+    DOM("http://45.33.32.156x.nip.io/", "http"),
+    DOM("http://2d21209.nip.io/", "http"),
+    DOM("http://x2d21209c.nip.io/", "http"),
+    DOM("http://45.33.32.156.example.io/", "http"),
+    DOM("http://45-33-32-156.notnip.io/", "http"),
+    DOM("http://45.33.32.156.nip.io.example.com/", "http"),
+    DOM("http://2d21209c.local-ip.sh/", "http"),
+    DOM("http://zz--1.sslip.io/", "http"),
+    DOM("http://1.2.3.4.5.6.7.ip6.name/", "http"),
     /* localhost is loopback; IDNA hosts are domains. */
     PRIV("http://localhost/x", "127.0.0.1", "http", "loopback"),
     PRIV("http://LocalHost./x", "127.0.0.1", "http", "loopback"),
@@ -372,8 +486,9 @@ static const classify_case cases[] = {
     PUB("http://192.31.196.1/", "192.31.196.1", "http"),
     PUB("http://192.52.193.1/", "192.52.193.1", "http"),
     PUB("http://192.88.98.255/", "192.88.98.255", "http"),
-    PRIV("http://192.88.99.0/", "192.88.99.0", "http", "6to4-relay-anycast"),
-    PRIV("http://192.88.99.255/", "192.88.99.255", "http", "6to4-relay-anycast"),
+    /* 192.88.99.0/24: deprecated 6to4 relay anycast, and no registry row says not globally reachable. */
+    PUB("http://192.88.99.0/", "192.88.99.0", "http"),
+    PUB("http://192.88.99.255/", "192.88.99.255", "http"),
     PUB("http://192.88.100.0/", "192.88.100.0", "http"),
     PUB("http://192.167.255.255/", "192.167.255.255", "http"),
     PRIV("http://192.168.0.0/", "192.168.0.0", "http", "private-use"),
@@ -418,7 +533,10 @@ static const classify_case cases[] = {
          "reserved"),
     PUB("http://[2000::]/", "2000::", "http"),
     PUB("http://[2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff]/", "2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "http"),
-    PRIV("http://[2001::]/", "2001::", "http", "ietf-protocol-assignments"),
+    /* Teredo 2001::/32: the peer is reached directly. */
+    PUB("http://[2001::]/", "2001::", "http"),
+    PUB("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "http"),
+    PUB("http://[2001:0:ffff:ffff:ffff:ffff:ffff:ffff]/", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", "http"),
     PRIV("http://[2001:1::]/", "2001:1::", "http", "ietf-protocol-assignments"),
     PUB("http://[2001:1::1]/", "2001:1::1", "http"),
     PUB("http://[2001:1::2]/", "2001:1::2", "http"),
@@ -502,6 +620,14 @@ static void test_table(void)
         CHECK_STR_EQ_CTX(c->name, r.range, c->range);
         /* The invariants every caller relies on. */
         int is_ip = r.verdict == VERDICT_PUBLIC_IP || r.verdict == VERDICT_PRIVATE_IP;
+        const char *reading = c->reading;
+        if (!reading && is_ip) {
+            const char *q = c->name;
+            while (*q && (unsigned char)*q <= 0x20)
+                q++;
+            reading = strchr("hHfF", *q) ? "whatwg" : "unc";
+        }
+        CHECK_STR_EQ_CTX(c->name, classify_reading_name(r.reading), reading);
         CHECK(is_ip == (r.ip[0] != '\0'));
         CHECK((r.verdict == VERDICT_PRIVATE_IP) == (r.range != NULL));
         CHECK(r.kind != KIND_UNKNOWN || r.verdict == VERDICT_INVALID);
@@ -540,9 +666,43 @@ static void test_result_fields(void)
     CHECK_INT_EQ(r.addr[0], 45);
     CHECK_INT_EQ(r.addr[4], 0);
 
+    /* NAT64 and 6to4 are reported as the IPv6 literal with the IPv4 address they carry beside it. */
+    name = "http://[64:ff9b::45.33.32.156]/";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.ip, "64:ff9b::2d21:209c");
+    CHECK_STR_EQ(r.embedded_ipv4, "45.33.32.156");
+    CHECK_INT_EQ(r.verdict, VERDICT_PUBLIC_IP);
+    name = "http://[2002:c0a8:0101::1]/";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.embedded_ipv4, "192.168.1.1");
+    CHECK_INT_EQ(r.verdict, VERDICT_PRIVATE_IP);
+    name = "http://[2606:4700::1]/";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.embedded_ipv4, "");
+    name = "http://[::ffff:45.33.32.156]/";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.embedded_ipv4, "");
+
+    /* A wildcard-DNS name keeps its name as the host, beside the IP it resolves to. */
+    name = "https://Payload-93-184-215-14.NIP.io/x";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.host, "payload-93-184-215-14.nip.io");
+    CHECK_STR_EQ(r.ip, "93.184.215.14");
+    CHECK_STR_EQ(classify_reading_name(r.reading), "wildcard-dns");
+    name = "http://x.2606-4700--1.sslip.io/";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.host, "x.2606-4700--1.sslip.io");
+    CHECK_INT_EQ(r.is_ipv6, 1);
+
+    /* Another reading's result replaces WHATWG's whole: host and IP agree. */
+    name = "http://a.example\\@45.33.32.156/";
+    classify_name(name, strlen(name), &r);
+    CHECK_STR_EQ(r.host, "45.33.32.156");
+
     name = "C:\\x";
     classify_name(name, strlen(name), &r);
     CHECK_STR_EQ(r.host, "");
+    CHECK_INT_EQ(r.reading, READING_NONE);
 
     /* The length argument is honoured: the name need not be NUL-terminated. */
     name = "http://45.33.32.156/x";
@@ -592,7 +752,12 @@ static void test_long_names(void)
         {"\\\\", "a", 100000, "\\share", "domain", NULL},
         {"\\\\", "1.", 50000, "\\share", "invalid", NULL},
         {"http://[", "1:", 50000, "]/", "invalid", NULL},
-        {"http://45.33.32.156:", "8", 100000, "/", "invalid", NULL},
+        {"http://45.33.32.156:", "8", 100000, "/", "public-ip", "45.33.32.156"},
+        {"http://45.33.32.156:", "x", 100000, "/", "invalid", NULL},
+        {"http://a.example\\", "@", 50000, "45.33.32.156/", "public-ip", "45.33.32.156"},
+        {"http://u", "?", 100000, "@45.33.32.156/", "public-ip", "45.33.32.156"},
+        {"http://45.33.32.156", " ", 100000, "/", "public-ip", "45.33.32.156"},
+        {"http://x.", "1.", 60000, "45.33.32.156.nip.io/", "domain", NULL}, /* No DNS name is that long. */
         {"http://", "%41", 30000, "/", "domain", NULL},
         {"http://45.33.32.156", ".", 100000, "/", "domain", NULL},
         {"http://1", ".1", 100000, "/", "invalid", NULL},
