@@ -36,7 +36,7 @@ typedef enum classify_reading {
     READING_RFC3986,         /* RFC 3986: '\' is a userinfo character, the authority is split at its last '@'. */
     READING_AUTHORITY,       /* The authority runs to the first '/' ('?' and '#' do not end it), or it starts
                               * with a bracketed literal followed by ":port@host". */
-    READING_PORT16,          /* An out-of-range or malformed port (WinHTTP keeps 16 bits) does not stop the host. */
+    READING_PORT16,          /* An over-long or out-of-range port (WinHTTP keeps 16 bits) does not stop the host. */
     READING_INET_ATON,       /* The host is cut where inet_aton stops (space, form feed, vertical tab) or at DEL. */
     READING_UNICODE_VERSION, /* UTS 46 of another pinned Unicode version maps the host to an IP. */
     READING_IDNA2003,        /* IDNA2003 (nameprep on Unicode 3.2, as older Windows and IE map) gives an IP. */
@@ -68,8 +68,14 @@ typedef struct classify_result {
  * Rules, beyond the WHATWG URL standard's host parsing for http, https and file:
  * - kind: http/https from the scheme (kept even when the host is invalid); file:// with a host, UNC
  *   (\\host, //host, \\?\UNC\host, \\.\UNC\host, \??\UNC\host, \\?\GLOBALROOT\Device\Mup\host,
- *   \Device\Mup\host, file:////host) is smb; drive paths, device paths, rooted paths, file:///C:/
- *   and file://localhost/ are local; other schemes are invalid/unknown.
+ *   \Device\Mup\host, \Device\LanmanRedirector\host, file:////host, file://localhost//host) is smb;
+ *   drive paths, device paths, rooted paths, file:///C:/ and file://localhost/ are local; other
+ *   schemes are invalid/unknown.
+ * - Readings: when WHATWG's reading does not reach a public IP, the name is read again as the other
+ *   readers of classify_reading do, and the best result (public IP, then private IP, else WHATWG's)
+ *   is reported with its reading. Whole results are swapped: host, ip and reading always agree.
+ * - Wildcard DNS (wildcard_dns.def): the verdict of the address written in the name; host keeps the
+ *   name.
  * - UNC hosts: not percent-decoded; "host@SSL@443" (WebDAV) keeps the part before '@'; a bracketed or
  *   bare IPv6 address and Windows' "2001-db8--1.ipv6-literal.net" names ('-' for ':', 's' for '%')
  *   are IPv6 literals (in URLs too, since Windows' resolver answers them itself).
@@ -78,13 +84,14 @@ typedef struct classify_result {
  * - Fullwidth forms U+FF01..U+FF5E and the ideographic full stops map to ASCII (UTS 46, as browsers
  *   do), so fullwidth digits form an IPv4 address; other non-ASCII hosts are domains.
  * - IPv6: ::ffff:0:0/96 is reported as its IPv4 address (is_ipv6 0). 64:ff9b::/96 (NAT64) and
- *   2002::/16 (6to4) are reported as IPv6 but take the verdict and range name of the IPv4 address they
- *   embed, since that is where the traffic goes. Space outside 2000::/3 that IANA keeps reserved
+ *   2002::/16 (6to4) are reported as IPv6 with the IPv4 address they embed in embedded_ipv4, and take
+ *   its verdict and range name, since that is where the traffic goes. Teredo (2001::/32) and
+ *   192.88.99.0/24 are public. Space outside 2000::/3 that IANA keeps reserved
  *   is private-ip "reserved"; ::/96 (deprecated IPv4-compatible) is "ipv4-compatible".
  * - host is the WHATWG serialization: dotted quad for IPv4, "[...]" for IPv6 (without the zone);
  *   for an invalid host it is whatever was decoded, for display only.
  * Range names: this-network, private-use, shared-address-space, loopback, link-local,
- * ietf-protocol-assignments, documentation, 6to4-relay-anycast, benchmarking, multicast, reserved,
+ * ietf-protocol-assignments, documentation, benchmarking, multicast, reserved,
  * limited-broadcast, unspecified, ipv4-compatible, local-use-translation, discard-only,
  * dummy-prefix, srv6-sids, unique-local, site-local.
  */
@@ -99,8 +106,8 @@ const char *classify_reading_name(classify_reading r);
 /* An allowlist of CIDRs (IPv4 and IPv6) and host names (exact, case-insensitive; "*.example.com"
  * matches sub-domains, not example.com itself). A NULL allowlist allows nothing. IP verdicts match by
  * address (an ::ffff:a.b.c.d/96+ entry is an IPv4 entry; NAT64 and 6to4 addresses match only IPv6
- * entries); domain verdicts match by host. Not thread-safe while entries are added; matching is
- * read-only. */
+ * entries), and wildcard-DNS names by their name too; domain verdicts match by host. Not thread-safe while entries are
+ * added; matching is read-only. */
 typedef struct allowlist allowlist;
 
 allowlist *allowlist_new(void);

@@ -123,6 +123,8 @@ void detection_json_write(FILE *fp, const detection *d)
     json_text(fp, "verdict", classify_verdict_name(d->cls.verdict));
     json_text(fp, "kind", classify_kind_name(d->cls.kind));
     json_text(fp, "range", d->cls.range);
+    json_text(fp, "reading", classify_reading_name(d->cls.reading));
+    json_text(fp, "embedded_ipv4", empty_null(d->cls.embedded_ipv4));
     json_text(fp, "local_name", d->local_name);
     json_int_or_null(fp, "process_id", d->process_id, -1);
     json_text(fp, "process_path", d->process_path);

@@ -11,6 +11,7 @@
 #endif
 
 #include "bg_version.h"
+#include "ipaddr.h"
 #include "store_internal.h"
 
 /* Rows deleted per retention transaction: small enough that a batch never waits long behind it. */
@@ -59,11 +60,32 @@ static const char schema_v2[] =
     " process_id, process_path, notify_program, notify_parameters, transfer_hr, bytes_total,"
     " bytes_transferred, event_id, record_id, time FROM detections;";
 
-/* Numbered parameters ?1..?27 are shared by the insert and the merge so one bind serves both. */
-#define DETECTION_COLUMNS                                                                               \
-    "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range," \
-    " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"   \
-    " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, ip_bytes"
+/* Version 3: which reading of the remote name reached its IP, and the IPv4 address a NAT64 or 6to4
+ * address carries (text and 16 comparable bytes, so `query --ip` on the IPv4 finds the IPv6 rows).
+ * The view gains both at its end. Existing rows get embedded_ipv4 from their ip in C (migrate_v3). */
+static const char schema_v3[] =
+    "ALTER TABLE detections ADD COLUMN reading TEXT;"
+    "ALTER TABLE detections ADD COLUMN embedded_ipv4 TEXT;"
+    "ALTER TABLE detections ADD COLUMN embedded_ip_bytes BLOB;"
+    "CREATE INDEX detections_embedded_ip ON detections(embedded_ip_bytes);"
+    "DROP VIEW detections_readable;"
+    "CREATE VIEW detections_readable AS SELECT id, last_seen, first_seen, computer, job_id, job_title,"
+    " job_owner, url, ip, verdict, kind, range, allowed,"
+    " CASE state WHEN 0 THEN 'active' WHEN 1 THEN 'completed' WHEN 2 THEN 'cancelled' ELSE state END AS state,"
+    " rtrim((CASE WHEN events_seen & 1 THEN '3,' ELSE '' END) || (CASE WHEN events_seen & 2 THEN '4,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 4 THEN '5,' ELSE '' END) || (CASE WHEN events_seen & 8 THEN '6,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 16 THEN '59,' ELSE '' END) || (CASE WHEN events_seen & 32 THEN '60,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 64 THEN '61,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 128 THEN '16403,' ELSE '' END), ',') AS events,"
+    " process_id, process_path, notify_program, notify_parameters, transfer_hr, bytes_total,"
+    " bytes_transferred, event_id, record_id, time, reading, embedded_ipv4 FROM detections;";
+
+/* Numbered parameters ?1..?30 are shared by the insert and the merge so one bind serves both. */
+#define DETECTION_COLUMNS                                                                                   \
+    "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,"     \
+    " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"       \
+    " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, ip_bytes," \
+    " reading, embedded_ipv4, embedded_ip_bytes"
 
 /* The merge of a detection into its existing row. It is idempotent and does not depend on the order
  * in which batches arrive: sets are OR-ed, first/last seen are MIN/MAX, the state only moves forward,
@@ -87,7 +109,8 @@ static const char merge_sql[] =
     "last_seen = CASE WHEN ?21 IS NULL THEN last_seen WHEN last_seen IS NULL THEN ?21"
     " ELSE MAX(last_seen, ?21) END,"
     PICK("transfer_hr", 23) "," PICK("bytes_total", 24) "," PICK("bytes_transferred", 25) ","
-    "state = MAX(state, ?26)," PICK("ip_bytes", 27) ","
+    "state = MAX(state, ?26)," PICK("ip_bytes", 27) "," PICK("reading", 28) "," PICK("embedded_ipv4", 29) ","
+    PICK("embedded_ip_bytes", 30) ","
     "last_record_id = MAX(COALESCE(last_record_id, 0), ?22) "
     "WHERE computer = ?4 AND job_id = ?5 AND url = ?8";
 /* clang-format on */
@@ -96,9 +119,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_INSERT] = "INSERT INTO detections(" DETECTION_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
-                    " ON CONFLICT(computer, job_id, url) DO NOTHING",
+    [STMT_INSERT] =
+        "INSERT INTO detections(" DETECTION_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
+        " ON CONFLICT(computer, job_id, url) DO NOTHING",
     [STMT_MERGE] = merge_sql,
     [STMT_BOOKMARK_SET] = "INSERT INTO bookmarks(channel, bookmark, updated_at) VALUES(?1, ?2, ?3)"
                           " ON CONFLICT(channel) DO UPDATE SET bookmark = excluded.bookmark,"
@@ -265,6 +289,13 @@ static int detection_bind(sqlite3_stmt *st, const detection *d)
         rc |= sqlite3_bind_blob(st, 27, ipb, 16, SQLITE_TRANSIENT);
     else
         rc |= sqlite3_bind_null(st, 27);
+    const char *reading = classify_reading_name(d->cls.reading);
+    rc |= reading ? sqlite3_bind_text(st, 28, reading, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 28);
+    rc |= bind_text_or_null(st, 29, d->cls.embedded_ipv4);
+    if (store_ip_bytes(d->cls.embedded_ipv4, ipb) == 0)
+        rc |= sqlite3_bind_blob(st, 30, ipb, 16, SQLITE_TRANSIENT);
+    else
+        rc |= sqlite3_bind_null(st, 30);
     return rc;
 }
 
@@ -303,6 +334,42 @@ static int migrate_v2_ip_bytes(sqlite3 *db)
         }
         sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
         sqlite3_bind_blob(upd, 2, b, 16, SQLITE_TRANSIENT);
+        rc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+/* Fills embedded_ipv4 (and its bytes) of rows written before version 3 from their NAT64 or 6to4 ip.
+ * Their reading stays NULL: which reader found an old row's IP was not recorded. */
+static int migrate_v3_embedded(sqlite3 *db)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT id, ip FROM detections WHERE ip LIKE '%:%'", -1, &sel, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE detections SET embedded_ipv4 = ?2, embedded_ip_bytes = ?3 WHERE id = ?1",
+                                -1, &upd, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        uint8_t a[16], v4[4], b[16];
+        const char *ip = (const char *)sqlite3_column_text(sel, 1);
+        char text[16];
+        rc = SQLITE_OK;
+        if (!ip || !ipaddr_v6_parse(ip, strlen(ip), a))
+            continue;
+        ipaddr_embed embed = ipaddr_v6_embedded_v4(a, v4);
+        if (embed != IPADDR_EMBED_NAT64 && embed != IPADDR_EMBED_6TO4)
+            continue;
+        ipaddr_v4_format(v4, text, sizeof text);
+        if (store_ip_bytes(text, b) != 0)
+            continue;
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_text(upd, 2, text, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(upd, 3, b, 16, SQLITE_TRANSIENT);
         rc = sqlite3_step(upd);
         sqlite3_reset(upd);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -388,6 +455,10 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                 rc = sqlite3_exec(s->db, schema_v2, NULL, NULL, NULL);
                 if (rc == SQLITE_OK)
                     rc = migrate_v2_ip_bytes(s->db);
+            } else if (next == 3) {
+                rc = sqlite3_exec(s->db, schema_v3, NULL, NULL, NULL);
+                if (rc == SQLITE_OK)
+                    rc = migrate_v3_embedded(s->db);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);

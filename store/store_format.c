@@ -13,9 +13,9 @@ static const struct {
 } seen_ids[] = {{SEEN_3, 3},   {SEEN_16403, 16403}, {SEEN_59, 59}, {SEEN_60, 60},
                 {SEEN_61, 61}, {SEEN_6, 6},         {SEEN_4, 4},   {SEEN_5, 5}};
 
-/* Table columns and widths: LAST SEEN, allow flag, COMPUTER, TITLE, IP, URL; one space between. */
-enum { W_TIME = 19, W_FLAG = 1, W_COMPUTER = 12, W_TITLE = 14, W_IP = 15 };
-#define W_URL (STORE_FORMAT_TABLE_WIDTH - W_TIME - W_FLAG - W_COMPUTER - W_TITLE - W_IP - 5)
+/* Table columns and widths: LAST SEEN, allow flag, COMPUTER, TITLE, IP, READING, URL; one space between. */
+enum { W_TIME = 19, W_FLAG = 1, W_COMPUTER = 12, W_TITLE = 12, W_IP = 15, W_READING = 12 };
+#define W_URL (STORE_FORMAT_TABLE_WIDTH - W_TIME - W_FLAG - W_COMPUTER - W_TITLE - W_IP - W_READING - 6)
 
 const char *store_format_state_name(detection_state state)
 {
@@ -84,6 +84,8 @@ static const char *const field_names[] = {
     "bytes_transferred",
     "state",
     "allowed",
+    "reading",
+    "embedded_ipv4",
 };
 
 void store_format_header(FILE *fp, store_format fmt)
@@ -94,6 +96,7 @@ void store_format_header(FILE *fp, store_format fmt)
         cell(fp, "COMPUTER", W_COMPUTER, 0);
         cell(fp, "JOB TITLE", W_TITLE, 0);
         cell(fp, "IP", W_IP, 0);
+        cell(fp, "READING", W_READING, 0);
         cell(fp, "URL", W_URL, 1);
         fputc('\n', fp);
     } else if (fmt == STORE_FORMAT_CSV) {
@@ -154,7 +157,11 @@ static void row_csv(FILE *fp, const detection *d)
     csv_int(fp, d->bytes_total, d->bytes_total >= 0);
     csv_int(fp, d->bytes_transferred, d->bytes_transferred >= 0);
     csv_text(fp, store_format_state_name(d->state));
-    fputs(d->allowed ? ",1\r\n" : ",0\r\n", fp);
+    fputs(d->allowed ? ",1" : ",0", fp);
+    /* Added in schema 3: appended so that readers of the older columns by position still work. */
+    csv_text(fp, classify_reading_name(d->cls.reading));
+    csv_text(fp, d->cls.embedded_ipv4);
+    fputs("\r\n", fp);
 }
 
 static void row_table(FILE *fp, const detection *d)
@@ -164,6 +171,7 @@ static void row_table(FILE *fp, const detection *d)
     cell(fp, d->computer, W_COMPUTER, 0);
     cell(fp, d->job_title, W_TITLE, 0);
     cell(fp, d->cls.ip, W_IP, 0);
+    cell(fp, classify_reading_name(d->cls.reading), W_READING, 0);
     cell(fp, d->url, W_URL, 1);
     fputc('\n', fp);
 }

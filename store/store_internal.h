@@ -10,7 +10,7 @@
 #include "store.h"
 
 /* The schema version this program writes; store_open migrates older files up to it. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Prepared statements, prepared once per connection on first use and reset after each use. */
 enum {

@@ -5,10 +5,11 @@
 #include "store_internal.h"
 
 /* The columns read back into a detection, in this order (see row_read). */
-#define QUERY_COLUMNS                                                                                   \
-    "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range," \
-    " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"   \
-    " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state"
+#define QUERY_COLUMNS                                                                                      \
+    "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,"    \
+    " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"      \
+    " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, reading," \
+    " embedded_ipv4"
 
 void store_filter_init(store_filter *f)
 {
@@ -54,6 +55,12 @@ static const char *kind_name(int k)
     return classify_kind_name((classify_kind)k);
 }
 
+static const char *reading_name(int r)
+{
+    const char *name = classify_reading_name((classify_reading)r);
+    return name ? name : "";
+}
+
 /* Fills d with pointers into the statement's current row (valid until the next step). */
 static void row_read(sqlite3_stmt *st, detection *d)
 {
@@ -86,6 +93,8 @@ static void row_read(sqlite3_stmt *st, detection *d)
     d->bytes_transferred = col_int_or(st, 24, -1);
     int state = sqlite3_column_int(st, 25);
     d->state = state == 1 ? JOB_STATE_COMPLETED : state == 2 ? JOB_STATE_CANCELLED : JOB_STATE_ACTIVE;
+    d->cls.reading = (classify_reading)name_index(col_text(st, 26), reading_name, READING_WILDCARD_DNS + 1);
+    text_copy(d->cls.embedded_ipv4, sizeof d->cls.embedded_ipv4, col_text(st, 27));
     if (d->cls.ip[0])
         d->cls.is_ipv6 = strchr(d->cls.ip, ':') != NULL;
 }
@@ -96,14 +105,14 @@ bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void 
         return BG_ERR_INVALID_ARG;
     /* Every value is a bound parameter; only fixed fragments are concatenated. */
     char sql[1024];
-    int len =
-        snprintf(sql, sizeof sql,
-                 "SELECT " QUERY_COLUMNS " FROM detections WHERE 1"
-                 "%s%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
-                 f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
-                 f->has_ip ? " AND ip_bytes BETWEEN ?3 AND ?4" : "", f->job_id ? " AND job_id = ?5" : "",
-                 f->computer ? " AND computer = ?6 COLLATE NOCASE" : "", f->include_allowed ? "" : " AND allowed = 0",
-                 f->active_only ? " AND state = 0" : "", f->limit > 0 ? " LIMIT ?7" : "");
+    int len = snprintf(sql, sizeof sql,
+                       "SELECT " QUERY_COLUMNS " FROM detections WHERE 1"
+                       "%s%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
+                       f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
+                       f->has_ip ? " AND (ip_bytes BETWEEN ?3 AND ?4 OR embedded_ip_bytes BETWEEN ?3 AND ?4)" : "",
+                       f->job_id ? " AND job_id = ?5" : "", f->computer ? " AND computer = ?6 COLLATE NOCASE" : "",
+                       f->include_allowed ? "" : " AND allowed = 0", f->active_only ? " AND state = 0" : "",
+                       f->limit > 0 ? " LIMIT ?7" : "");
     if (len < 0 || (size_t)len >= sizeof sql)
         return BG_ERR_TOO_LARGE;
     sqlite3_stmt *st = NULL;

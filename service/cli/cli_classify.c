@@ -19,12 +19,13 @@ static void usage_print(FILE *fp)
           "public-ip, private-ip, domain, local or invalid.\n"
           "\n"
           "options:\n"
-          "  --json          one JSON object per line: url, verdict, ip, kind, range, host, allowed\n"
+          "  --json          one JSON object per line: url, verdict, ip, kind, range, reading, embedded_ipv4,\n"
+          "                  host, allowed\n"
           "  --allow ENTRY   allow-list a CIDR (10.0.0.0/8, 2001:db8::/32), an IP, a host name or\n"
           "                  *.example.com (sub-domains); repeatable; shown as \"allowed\" in JSON\n"
           "  -h, --help      print this help\n"
           "\n"
-          "text output: verdict<TAB>ip or -<TAB>kind<TAB>range or -<TAB>name\n"
+          "text output: verdict<TAB>ip or -<TAB>kind<TAB>range or -<TAB>reading or -<TAB>name\n"
           "exit status: 0 success, 2 usage error, 3 input or output error\n",
           fp);
 }
@@ -46,12 +47,18 @@ static void result_print(const char *name, const allowlist *al, int json)
         output_json_string(stdout, kind);
         fputs(",\"range\":", stdout);
         output_json_string(stdout, r.range);
+        fputs(",\"reading\":", stdout);
+        output_json_string(stdout, classify_reading_name(r.reading));
+        fputs(",\"embedded_ipv4\":", stdout);
+        output_json_string(stdout, r.embedded_ipv4[0] ? r.embedded_ipv4 : NULL);
         fputs(",\"host\":", stdout);
         output_json_string(stdout, r.host);
         fputs(allowlist_result_match(al, &r) ? ",\"allowed\":true}\n" : ",\"allowed\":false}\n", stdout);
         return;
     }
-    printf("%s\t%s\t%s\t%s\t", verdict, r.ip[0] ? r.ip : "-", kind, r.range ? r.range : "-");
+    const char *reading = classify_reading_name(r.reading);
+    printf("%s\t%s\t%s\t%s\t%s\t", verdict, r.ip[0] ? r.ip : "-", kind, r.range ? r.range : "-",
+           reading ? reading : "-");
     output_terminal_text(stdout, name, 0);
     fputc('\n', stdout);
 }

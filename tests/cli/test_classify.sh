@@ -30,16 +30,20 @@ expect_out() {
 
 tab=$'\t'
 
-# Text output: one line per name, five tab-separated columns.
+# Text output: one line per name, six tab-separated columns.
 expect_status 0 "$bin" classify 'http://45.33.32.156/x.exe'
-expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}http://45.33.32.156/x.exe"
+expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}whatwg${tab}http://45.33.32.156/x.exe"
 expect_status 0 "$bin" classify '\\10.0.0.5\c$\x' 'https://1drv.ms/x' 'C:\x' 'ftp://1.2.3.4/'
-expect_out "private-ip${tab}10.0.0.5${tab}smb${tab}private-use${tab}\\\\10.0.0.5\\c\$\\x
-domain${tab}-${tab}https${tab}-${tab}https://1drv.ms/x
-local${tab}-${tab}local${tab}-${tab}C:\\x
-invalid${tab}-${tab}unknown${tab}-${tab}ftp://1.2.3.4/"
+expect_out "private-ip${tab}10.0.0.5${tab}smb${tab}private-use${tab}unc${tab}\\\\10.0.0.5\\c\$\\x
+domain${tab}-${tab}https${tab}-${tab}-${tab}https://1drv.ms/x
+local${tab}-${tab}local${tab}-${tab}-${tab}C:\\x
+invalid${tab}-${tab}unknown${tab}-${tab}-${tab}ftp://1.2.3.4/"
 expect_status 0 "$bin" classify 'http://[2001:DB8:0:0:1::1]:8080/'
-expect_out "private-ip${tab}2001:db8::1:0:0:1${tab}http${tab}documentation${tab}http://[2001:DB8:0:0:1::1]:8080/"
+expect_out "private-ip${tab}2001:db8::1:0:0:1${tab}http${tab}documentation${tab}whatwg${tab}http://[2001:DB8:0:0:1::1]:8080/"
+# The reading that reached the IP when WHATWG's did not.
+expect_status 0 "$bin" classify 'http://a.example\@45.33.32.156/' 'http://payload-93-184-215-14.nip.io/'
+expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}rfc3986${tab}http://a.example\\@45.33.32.156/
+public-ip${tab}93.184.215.14${tab}http${tab}-${tab}wildcard-dns${tab}http://payload-93-184-215-14.nip.io/"
 
 # Control characters in a name never reach the terminal.
 expect_status 0 "$bin" classify $'http://a.example/\x1b[2Jx'
@@ -48,15 +52,17 @@ grep -q $'\x1b' "$tmp/out" && fail "an escape character reached the output"
 
 # JSON: one object per line with every field; null ip and range when absent.
 expect_status 0 "$bin" classify --json 'http://user@0x2d.33.32.156:80/x' 'http://example.com/'
-expect_out '{"url":"http://user@0x2d.33.32.156:80/x","verdict":"public-ip","ip":"45.33.32.156","kind":"http","range":null,"host":"45.33.32.156","allowed":false}
-{"url":"http://example.com/","verdict":"domain","ip":null,"kind":"http","range":null,"host":"example.com","allowed":false}'
+expect_out '{"url":"http://user@0x2d.33.32.156:80/x","verdict":"public-ip","ip":"45.33.32.156","kind":"http","range":null,"reading":"whatwg","embedded_ipv4":null,"host":"45.33.32.156","allowed":false}
+{"url":"http://example.com/","verdict":"domain","ip":null,"kind":"http","range":null,"reading":null,"embedded_ipv4":null,"host":"example.com","allowed":false}'
 expect_status 0 "$bin" classify --json 'http://a"b\c/'
-expect_out '{"url":"http://a\"b\\c/","verdict":"domain","ip":null,"kind":"http","range":null,"host":"a\"b","allowed":false}'
+expect_out '{"url":"http://a\"b\\c/","verdict":"domain","ip":null,"kind":"http","range":null,"reading":null,"embedded_ipv4":null,"host":"a\"b","allowed":false}'
+expect_status 0 "$bin" classify --json 'http://[64:ff9b::45.33.32.156]/'
+expect_out '{"url":"http://[64:ff9b::45.33.32.156]/","verdict":"public-ip","ip":"64:ff9b::2d21:209c","kind":"http","range":null,"reading":"whatwg","embedded_ipv4":"45.33.32.156","host":"[64:ff9b::2d21:209c]","allowed":false}'
 if command -v python3 >/dev/null; then
     expect_status 0 "$bin" classify --json 'http://127.1/' '\\?\UNC\8.8.8.8\s' $'http://x/\x01\xff' 'file:///C:/x'
     python3 - "$tmp/out" <<'PY' || fail "JSON lines do not have the expected shape"
 import json, sys
-keys = ["url", "verdict", "ip", "kind", "range", "host", "allowed"]
+keys = ["url", "verdict", "ip", "kind", "range", "reading", "embedded_ipv4", "host", "allowed"]
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 assert len(lines) == 4, lines
 for line in lines:
@@ -65,6 +71,7 @@ for line in lines:
     assert isinstance(obj["allowed"], bool)
     assert (obj["ip"] is None) == (obj["verdict"] not in ("public-ip", "private-ip")), obj
     assert (obj["range"] is None) == (obj["verdict"] != "private-ip"), obj
+    assert (obj["reading"] is None) == (obj["ip"] is None), obj
 first = json.loads(lines[0])
 assert first["ip"] == "127.0.0.1" and first["range"] == "loopback", first
 assert json.loads(lines[1])["kind"] == "smb"
@@ -83,9 +90,9 @@ grep -q '"allowed":true' "$tmp/out" || fail "--allow after the name was not appl
 # Standard input: one name per line, CRLF and a BOM tolerated, empty lines skipped.
 printf '\xef\xbb\xbfhttp://45.33.32.156/\r\n\nhttp://10.0.0.1/\n\\\\localhost\\share' >"$tmp/in"
 expect_status 0 "$bin" classify - <"$tmp/in"
-expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}http://45.33.32.156/
-private-ip${tab}10.0.0.1${tab}http${tab}private-use${tab}http://10.0.0.1/
-private-ip${tab}127.0.0.1${tab}smb${tab}loopback${tab}\\\\localhost\\share"
+expect_out "public-ip${tab}45.33.32.156${tab}http${tab}-${tab}whatwg${tab}http://45.33.32.156/
+private-ip${tab}10.0.0.1${tab}http${tab}private-use${tab}whatwg${tab}http://10.0.0.1/
+private-ip${tab}127.0.0.1${tab}smb${tab}loopback${tab}unc${tab}\\\\localhost\\share"
 # A long line from stdin (100 KB) is classified whole.
 { printf 'http://45.33.32.156/'; head -c 100000 /dev/zero | tr '\0' 'a'; printf '\n'; } >"$tmp/long"
 expect_status 0 "$bin" classify --json - <"$tmp/long"
@@ -96,7 +103,7 @@ expect_status 3 "$bin" classify - <"$tmp/huge"
 grep -q '8.8.8.8' "$tmp/out" || fail "the line after an over-long line was lost"
 # "--" ends the options: a name may then start with '-'.
 expect_status 0 "$bin" classify -- -x
-expect_out "invalid${tab}-${tab}unknown${tab}-${tab}-x"
+expect_out "invalid${tab}-${tab}unknown${tab}-${tab}-${tab}-x"
 
 # Help and usage errors.
 expect_status 0 "$bin" classify --help

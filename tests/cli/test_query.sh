@@ -77,7 +77,7 @@ check "table: newest first" bash -c "sed -n 2p '$work/out' | grep -q '2023-11-07
 check "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/out")" -le 99
 check "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$work/out'"
 check "table: long URL elided" grep -q '\.\.\.$' "$work/out"
-check "query migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 2
+check "query migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 3
 
 check "--all" status_is 0 "$bin" query --db "$db" --all
 check "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$work/out' && grep -q '^A: allow-listed' '$work/out'"
@@ -124,6 +124,29 @@ if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
     check "csv: CRLF records" bash -c "head -n 1 '$work/out' | grep -q $'\r\$'"
 fi
 check "csv: formula neutralized" grep -q "\"'=cmd|calc " "$work/out"
+
+# The reading and the embedded IPv4 in every format; --ip on an IPv4 finds the NAT64 and 6to4
+# addresses that carry it.
+events=$(dirname "$0")/../fixtures/events
+db3=$work/readings.db
+for url in 'http://[64:ff9b::45.33.32.156]/a.exe' 'http://[2002:2d21:209c::1]/b.exe' 'http://a.example\@45.33.32.157/c.exe'; do
+    n=$((${n:-0} + 1))
+    sed -e "s|<Data Name=\"RemoteName\">[^<]*<|<Data Name=\"RemoteName\">${url//\\/\\\\}<|" \
+        -e "s|9A25D168-24E6-4C66-AC78-5ED0E6007F1A|9A25D168-24E6-4C66-AC78-5ED0E6007F1$n|" \
+        -e "s|<EventRecordID>[0-9]*<|<EventRecordID>$n<|" "$events/16403_v0.xml"
+done >"$work/readings.xml"
+check "scan --db of NAT64, 6to4 and rfc3986 names" status_is 1 "$bin" scan --db "$db3" "$work/readings.xml"
+check "--ip on the IPv4" status_is 0 "$bin" query --db "$db3" --ip 45.33.32.156 --format json
+check "--ip on the IPv4 finds the NAT64 and 6to4 rows" test "$(grep -c '"embedded_ipv4":"45.33.32.156"' "$work/out")" -eq 2
+check "--ip on the IPv4: nothing else" test "$(wc -l <"$work/out")" -eq 2
+check "json: reading" status_is 0 "$bin" query --db "$db3" --ip 45.33.32.157 --format json
+check "json: the rfc3986 reading" grep -q '"reading":"rfc3986","embedded_ipv4":null' "$work/out"
+check "csv with reading" status_is 0 "$bin" query --db "$db3" --format csv
+check "csv: reading and embedded_ipv4 columns" bash -c "head -n 1 '$work/out' | grep -q ',allowed,reading,embedded_ipv4'"
+check "csv: values" grep -q ',0,whatwg,45.33.32.156' "$work/out"
+check "table with reading" status_is 0 "$bin" query --db "$db3"
+check "table: READING column" bash -c "head -n 1 '$work/out' | grep -q ' READING '"
+check "table: the reading shown" grep -q ' rfc3986 ' "$work/out"
 
 # Not a database: the admin's query reports it and leaves the file alone (only the service moves it aside).
 printf 'not a database at all, just text..........................................................................' >"$work/bad.db"

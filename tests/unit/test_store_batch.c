@@ -179,6 +179,8 @@ typedef struct collected {
     int n;
     char jobs[64][37];
     int allowed[64];
+    char reading[64][20];
+    char embedded[64][16];
 } collected;
 
 static int collect(void *arg, const detection *d)
@@ -187,6 +189,9 @@ static int collect(void *arg, const detection *d)
     if (c->n < 64) {
         memcpy(c->jobs[c->n], d->job_id, 37);
         c->allowed[c->n] = d->allowed;
+        const char *reading = classify_reading_name(d->cls.reading);
+        snprintf(c->reading[c->n], sizeof c->reading[0], "%s", reading ? reading : "");
+        snprintf(c->embedded[c->n], sizeof c->embedded[0], "%s", d->cls.embedded_ipv4);
     }
     c->n++;
     return 0;
@@ -210,6 +215,9 @@ static void test_query_filters(void)
     free(d[7].computer);
     d[7].computer = test_text_dup("PC2");
     snprintf(d[8].cls.ip, sizeof d[8].cls.ip, "2001:db8::8");
+    /* A NAT64 address carrying 198.51.100.9, and a name another reading than WHATWG's reached. */
+    classify_name("http://[64:ff9b::198.51.100.9]/", 31, &d[9].cls);
+    classify_name("http://u#@203.0.113.10/", 23, &d[10].cls);
     CHECK_INT_EQ(store_batch_commit(s, p, 40, "c", "b", NULL), BG_ERR_OK);
     store_filter f;
     collected c;
@@ -252,6 +260,23 @@ static void test_query_filters(void)
     CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
     CHECK_INT_EQ(c.n, 1);
     CHECK_STR_EQ(c.jobs[0], d[8].job_id);
+    /* The IPv4 finds the NAT64 address that carries it; the reading and the IPv4 are read back. */
+    store_filter_init(&f);
+    f.has_ip = 1;
+    CHECK_INT_EQ(store_cidr_parse("198.51.100.0/24", f.ip_lo, f.ip_hi), BG_ERR_OK);
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 1);
+    CHECK_STR_EQ(c.jobs[0], d[9].job_id);
+    CHECK_STR_EQ(c.embedded[0], "198.51.100.9");
+    CHECK_STR_EQ(c.reading[0], "whatwg");
+    store_filter_init(&f);
+    f.job_id = d[10].job_id;
+    memset(&c, 0, sizeof c);
+    CHECK_INT_EQ(store_query_run(s, &f, collect, &c), BG_ERR_OK);
+    CHECK_INT_EQ(c.n, 1);
+    CHECK_STR_EQ(c.reading[0], "authority");
+    CHECK_STR_EQ(c.embedded[0], "");
 
     /* Only open jobs (what the correlator restores after a restart). */
     store_filter_init(&f);
