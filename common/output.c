@@ -4,38 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is invalid (overlong, surrogate,
- * above U+10FFFF or truncated). *cp receives the code point. */
-static size_t utf8_sequence_decode(const unsigned char *s, uint32_t *cp)
-{
-    size_t n;
-    uint32_t v;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        n = 2;
-        v = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        n = 3;
-        v = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        n = 4;
-        v = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
+#include "bg_utf.h"
 
 void output_json_string(FILE *fp, const char *s)
 {
@@ -47,7 +16,7 @@ void output_json_string(FILE *fp, const char *s)
     fputc('"', fp);
     while (*p) {
         uint32_t cp;
-        size_t n = utf8_sequence_decode(p, &cp);
+        size_t n = bg_utf8_decode(p, &cp);
         if (n == 0) {
             fputs("\\ufffd", fp);
             p++;
@@ -113,7 +82,7 @@ size_t output_terminal_text(FILE *fp, const char *s, size_t width)
     size_t total = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         uint32_t cp;
-        size_t n = utf8_sequence_decode(p, &cp);
+        size_t n = bg_utf8_decode(p, &cp);
         p += n ? n : 1;
         total++;
     }
@@ -121,7 +90,7 @@ size_t output_terminal_text(FILE *fp, const char *s, size_t width)
     size_t cols = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p && cols < limit; cols++) {
         uint32_t cp;
-        size_t n = utf8_sequence_decode(p, &cp);
+        size_t n = bg_utf8_decode(p, &cp);
         if (n == 0 || terminal_unsafe(cp)) {
             fputc('?', fp);
             p += n ? n : 1;

@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <fcntl.h>
-#include <io.h>
-#endif
-
+#include "bg_os.h"
+#include "bg_utf.h"
 #include "event.h"
 
 /*
@@ -114,11 +111,9 @@ export_reader *export_reader_open(FILE *fp, const char *name)
     }
     memcpy(rd->name, n, nl + 1);
     rd->fp = fp;
-#ifdef _WIN32
     /* The C runtime's text mode would turn CRLF into LF (shifting offsets) and stop at a 0x1A byte,
      * which UTF-16 text contains often (U+041A is 1A 04): the reader needs the bytes as they are. */
-    (void)_setmode(_fileno(fp), _O_BINARY);
-#endif
+    bg_os_stream_binary(fp);
     rd->line = 1;
     rd->state = S_TEXT;
     rd->why = "";
@@ -159,31 +154,6 @@ size_t export_reader_peak_buffer(const export_reader *rd)
     return rd != NULL ? rd->peak : 0;
 }
 
-/* Writes one code point as UTF-8; returns the byte count. */
-static size_t utf8_put(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Converts the whole code units in raw to UTF-8 at out (room for at least 3/2 of raw_len + 4 bytes);
  * keeps an odd trailing byte in raw. Unpaired surrogates become U+FFFD, which the parser accepts. */
 static size_t utf16_convert(export_reader *rd, char *out)
@@ -196,17 +166,17 @@ static size_t utf16_convert(export_reader *rd, char *out)
             unsigned hi = rd->pending_high;
             rd->pending_high = 0;
             if (u >= 0xDC00 && u <= 0xDFFF) {
-                o += utf8_put(out + o, 0x10000 + ((hi - 0xD800) << 10) + (u - 0xDC00));
+                o += bg_utf8_put(out + o, 0x10000 + ((hi - 0xD800) << 10) + (u - 0xDC00));
                 continue;
             }
-            o += utf8_put(out + o, 0xFFFD);
+            o += bg_utf8_put(out + o, 0xFFFD);
         }
         if (u >= 0xD800 && u <= 0xDBFF)
             rd->pending_high = u;
         else if (u >= 0xDC00 && u <= 0xDFFF)
-            o += utf8_put(out + o, 0xFFFD);
+            o += bg_utf8_put(out + o, 0xFFFD);
         else
-            o += utf8_put(out + o, u);
+            o += bg_utf8_put(out + o, u);
     }
     if (i < rd->raw_len) {
         rd->raw[0] = rd->raw[i];
@@ -303,7 +273,7 @@ static void reader_refill(export_reader *rd)
         rd->raw_len += r;
         got = utf16_convert(rd, rd->buf + rd->len);
         if (r == 0 && got == 0 && rd->pending_high != 0) {
-            got = utf8_put(rd->buf + rd->len, 0xFFFD);
+            got = bg_utf8_put(rd->buf + rd->len, 0xFFFD);
             rd->pending_high = 0;
         }
         if (r > 0 && got == 0) {

@@ -1,13 +1,10 @@
 /* Reads every event of an export: one streaming pass over a well-formed document, the slicer from where it stops. */
-/* fileno() is POSIX, not C17. */
-#ifndef _WIN32
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include "export.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "bg_os.h"
 
 /*
  * Why two ways: slicing each event out of the bytes and parsing it as a document of its own works on
@@ -26,19 +23,6 @@ static bg_error stream_event_relay(void *ctx, const event *ev)
 {
     const stream_relay *r = ctx;
     return r->fn(r->ctx, ev, NULL);
-}
-
-/* True for a regular file, the only kind of input that can be read twice (a pipe's or a console's
- * position means nothing; msvcrt's ftell even answers for pipes). */
-static int file_is_regular(FILE *fp)
-{
-#ifdef _WIN32
-    struct _stat64 sb;
-    return _fstat64(_fileno(fp), &sb) == 0 && (sb.st_mode & _S_IFMT) == _S_IFREG;
-#else
-    struct stat sb;
-    return fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
-#endif
 }
 
 /*
@@ -108,10 +92,12 @@ bg_error export_events_read(FILE *fp, const char *name, event *ev, const export_
         goto cleanup;
     }
 
+    /* Only a regular file can be read twice (a pipe's or a console's position means nothing; msvcrt's
+     * ftell even answers for pipes). */
     long start = -1;
     if (cfg != NULL && cfg->per_event_only)
         snprintf(stats->why, sizeof stats->why, "per-event parsing requested");
-    else if (!file_is_regular(fp) || (start = ftell(fp)) < 0)
+    else if (!bg_os_file_is_regular(fp) || (start = ftell(fp)) < 0)
         snprintf(stats->why, sizeof stats->why, "not a regular file: read once, event by event");
     if (start >= 0) {
         rc = events_stream_pass(fp, ev, chunk, fn, ctx, &stats->streamed, stats->why, sizeof stats->why);

@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifndef _WIN32
-#include <fcntl.h>
-#include <unistd.h>
-#endif
 
 #include "bg_version.h"
 #include "ipaddr.h"
@@ -501,7 +497,7 @@ static int file_move_aside(const char *path, char *aside, size_t n)
             return -1;
         if (store_file_exists(aside) != 0)
             continue;
-        if (store_file_rename(path, aside) != 0)
+        if (bg_os_file_rename(path, aside) != 0)
             return -1;
         static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
         for (size_t k = 0; k < 3; k++) {
@@ -510,8 +506,8 @@ static int file_move_aside(const char *path, char *aside, size_t n)
             int b = snprintf(to, sizeof to, "%s%s", aside, sidecars[k]);
             /* A stale WAL of the old file must never be applied to the fresh one: move or delete it. */
             if (a > 0 && (size_t)a < sizeof from && b > 0 && (size_t)b < sizeof to && store_file_exists(from) == 1) {
-                if (store_file_rename(from, to) != 0)
-                    store_file_remove(from);
+                if (bg_os_file_rename(from, to) != 0)
+                    bg_os_file_remove(from);
             }
         }
         return 0;
@@ -527,10 +523,10 @@ static bg_error open_error(sqlite3 *db, const char *path, int rc)
         return BG_ERR_DB_READONLY;
     if ((rc & 0xff) == SQLITE_CANTOPEN && store_file_exists(path) == 0) {
         /* SQLite retries read-only after a refused create, so its errno tells ENOENT; ask the folder. */
-        FILE *fp = store_file_open(path, "ab");
+        FILE *fp = bg_os_file_open(path, "ab");
         if (fp) {
             fclose(fp);
-            store_file_remove(path);
+            bg_os_file_remove(path);
         } else if (errno == EACCES || errno == EPERM || errno == EROFS) {
             return BG_ERR_DB_READONLY;
         }
@@ -550,28 +546,14 @@ static const char *open_hint(bg_error e)
     }
 }
 
-/*
- * Creates a missing database file readable by its owner only. SQLite would create it 0644 (the umask
- * permitting), and its -wal and -shm files copy the database file's mode, so creating the empty file
- * first keeps all three private: detections name users, hosts and paths. On Windows the data folder's
- * ACL does this job (bitsguard setup).
- */
-static void database_file_create_private(const char *path)
-{
-#ifndef _WIN32
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd >= 0)
-        close(fd);
-#else
-    (void)path;
-#endif
-}
-
 /* Opens the connection and checks the file is a sound database. */
 static bg_error connection_open(store *s, int flags, int check, char *errbuf, size_t errlen)
 {
+    /* SQLite would create the file 0644 (the umask permitting), and its -wal and -shm files copy its
+     * mode: creating it empty and private first keeps all three private, for detections name users,
+     * hosts and paths. */
     if (flags & SQLITE_OPEN_CREATE)
-        database_file_create_private(s->path);
+        bg_os_file_create_private(s->path);
     int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     bg_error e = BG_ERR_OK;
     if (rc != SQLITE_OK) {

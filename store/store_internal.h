@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "bg_os.h"
 #include "store.h"
 
 /* The schema version this program writes; store_open migrates older files up to it. */
@@ -45,16 +46,8 @@ bg_error store_sqlite_error(int rc);
 /* 16 address bytes (IPv4 mapped to ::ffff:a.b.c.d) of a normalized IP text; 0 on success, -1 otherwise. */
 int store_ip_bytes(const char *text, uint8_t out[16]);
 
-/* File-system calls taking UTF-8 paths on every platform (store_file.c): SQLite names files in UTF-8,
- * and on Windows the narrow C runtime calls would read the same bytes in the ANSI code page. */
-FILE *store_file_open(const char *path, const char *mode);
-/* 1 exists, 0 absent (ENOENT/ENOTDIR), -1 other error (errno set). */
+/* Whether the file at the UTF-8 path exists: 1 exists, 0 absent (ENOENT/ENOTDIR), -1 other error (errno
+ * set). The store's other file calls are the platform layer's (bg_os.h): SQLite names files in UTF-8. */
 int store_file_exists(const char *path);
-int store_file_rename(const char *from, const char *to);
-int store_file_remove(const char *path);
-/* Creates a folder (0700 on POSIX) unless it exists; 0 on success. */
-int store_folder_make(const char *path);
-/* A heap UTF-8 copy of an environment variable, NULL when unset. */
-char *store_env_get(const char *name);
 
 #endif

@@ -1,5 +1,6 @@
-/* Store helpers without SQL: UTC time text, time bounds, IP and CIDR parsing, the default database path. */
+/* Store helpers without SQL: UTC time text, time bounds, IP and CIDR parsing, default database path, file check. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,26 +231,14 @@ bg_error store_cidr_parse(const char *text, uint8_t lo[16], uint8_t hi[16])
 
 static bg_error path_default(char *buf, size_t n, int create)
 {
-    const char *suffix = "";
+    const char sep = bg_os_path_sep;
     bg_error e = BG_ERR_OK;
-#ifdef _WIN32
-    const char sep = '\\';
-    char *base = store_env_get("ProgramData");
-#else
-    const char sep = '/';
-    char *base = store_env_get("XDG_DATA_HOME");
-    /* The XDG specification says a relative XDG_DATA_HOME is invalid and must be ignored. */
-    if (!base || base[0] != '/') {
-        free(base);
-        base = store_env_get("HOME");
-        suffix = "/.local/share";
-    }
-#endif
+    char *base = bg_os_data_home();
     if (!base || !*base) {
         e = BG_ERR_CONFIG;
         goto cleanup;
     }
-    int len = snprintf(buf, n, "%s%s%cbitsguard%cbitsguard.db", base, suffix, sep, sep);
+    int len = snprintf(buf, n, "%s%cbitsguard%cbitsguard.db", base, sep, sep);
     if (len < 0 || (size_t)len >= n) {
         e = BG_ERR_TOO_LARGE;
         goto cleanup;
@@ -262,7 +251,7 @@ static bg_error path_default(char *buf, size_t n, int create)
         if (p[-1] == ':' || p[-1] == sep)
             continue; /* "C:" or a doubled separator */
         *p = '\0';
-        int rc = store_folder_make(buf);
+        int rc = bg_os_folder_make(buf);
         *p = sep;
         if (rc != 0) {
             e = BG_ERR_IO;
@@ -282,4 +271,13 @@ bg_error store_path_default(char *buf, size_t n)
 bg_error store_path_default_find(char *buf, size_t n)
 {
     return path_default(buf, n, 0);
+}
+
+int store_file_exists(const char *path)
+{
+    FILE *fp = bg_os_file_open(path, "rb");
+    if (!fp)
+        return errno != ENOENT && errno != ENOTDIR ? -1 : 0;
+    fclose(fp);
+    return 1;
 }

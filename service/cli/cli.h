@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "engine.h"
+
 /* Exit statuses, documented in --help and README. */
 enum {
     CLI_EXIT_OK = 0,       /* Success; for scan: no detection. */
@@ -19,10 +21,16 @@ typedef struct cli_command {
     const char *summary; /* One line for the command list of --help. */
 } cli_command;
 
-/* The platform's own commands, listed after the portable ones: service/win/win_commands.c on Windows
- * (the service and its administration), cli_platform_none.c elsewhere. */
+/* What the platform adds to the command line: service/win/win_cli.c on Windows (the service and its
+ * administration commands, .evtx files and channels), cli_platform_none.c elsewhere. */
+/* The platform's own commands, listed after the portable ones. */
 extern const cli_command *const cli_platform_commands;
 extern const size_t cli_platform_command_count;
+/* 1 where scan can read live event channels (--channel): Windows. */
+extern const int cli_platform_has_channels;
+/* An event source over an .evtx file (is_file 1) or a live channel (is_file 0), for scan; NULL with the
+ * reason in why when the query cannot be opened or the platform cannot read them (only Windows can). */
+event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len);
 
 int cli_classify_main(int argc, char **argv);
 int cli_scan_main(int argc, char **argv);

@@ -1,5 +1,18 @@
-/* Platforms without commands of their own (Windows registers its commands in service/win/win_commands.c). */
+/* The command line on platforms without commands or event sources of their own (Windows: service/win/win_cli.c). */
+#include <stdio.h>
+
 #include "cli.h"
 
 const cli_command *const cli_platform_commands = NULL;
 const size_t cli_platform_command_count = 0;
+const int cli_platform_has_channels = 0;
+
+event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len)
+{
+    (void)name;
+    snprintf(why, why_len, "%s",
+             is_file ? ".evtx files can be read only on Windows; export it to XML first "
+                       "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py)"
+                     : "channels can be read only on Windows");
+    return NULL;
+}

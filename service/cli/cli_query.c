@@ -5,11 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef _WIN32
-#include <fcntl.h>
-#include <io.h>
-#endif
-
+#include "bg_os.h"
 #include "cli.h"
 #include "store.h"
 #include "store_format.h"
@@ -188,14 +184,12 @@ int cli_query_main(int argc, char **argv)
         fprintf(stderr, "bitsguard query: %s\n", errbuf[0] ? errbuf : bg_error_str(e));
         return CLI_EXIT_ERROR;
     }
-#ifdef _WIN32
-    /* RFC 4180 lines end in CR LF, which the formatter writes itself; a text-mode stdout would turn
-     * them into CR CR LF (a blank record to CSV readers), so CSV goes out in binary mode. */
+    /* RFC 4180 lines end in CR LF, which the formatter writes itself; a Windows text-mode stdout would
+     * turn them into CR CR LF (a blank record to CSV readers), so CSV goes out in binary mode. */
     if (q.fmt == STORE_FORMAT_CSV) {
         fflush(stdout);
-        _setmode(_fileno(stdout), _O_BINARY);
+        bg_os_stream_binary(stdout);
     }
-#endif
     store_format_header(stdout, q.fmt);
     e = store_query_run(s, &f, row_print, &q);
     if (e != BG_ERR_OK) {

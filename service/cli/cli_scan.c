@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_os.h"
 #include "classify.h"
 #include "cli.h"
 #include "correlate.h"
@@ -13,9 +14,6 @@
 #include "export.h"
 #include "output.h"
 #include "store.h"
-#ifdef BG_HAVE_SERVICE
-#include "win_scan.h"
-#endif
 
 #define SCAN_STORE_BATCH 64
 
@@ -183,7 +181,6 @@ static int path_is_evtx(const char *path)
     return 1;
 }
 
-#ifdef BG_HAVE_SERVICE
 /*
  * Reads every event of a finite event source (an .evtx file or a channel through EvtQuery on Windows):
  * subscribe runs the query, then wait/next until wait reports the end of results as BG_ERR_STOPPED.
@@ -222,7 +219,6 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
             bg_error_str(err));
     return BG_ERR_IO;
 }
-#endif
 
 /* Reads one export and feeds its events; returns BG_ERR_IO / BG_ERR_NOMEM on failures that stop the file. */
 static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char *path)
@@ -231,11 +227,7 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
     bg_error result = BG_ERR_OK;
     int is_stdin = strcmp(path, "-") == 0;
 
-#ifdef BG_HAVE_SERVICE
-    fp = is_stdin ? stdin : win_scan_file_open(path, "rb");
-#else
-    fp = is_stdin ? stdin : fopen(path, "rb");
-#endif
+    fp = is_stdin ? stdin : bg_os_file_open(path, "rb");
     if (!fp) {
         fprintf(stderr, "bitsguard scan: %s: %s\n", path, strerror(errno));
         result = BG_ERR_IO;
@@ -286,18 +278,17 @@ int cli_scan_main(int argc, char **argv)
         } else if (strcmp(a, "--report-private") == 0) {
             report_private = 1;
         } else if (strcmp(a, "--channel") == 0) {
-#ifndef BG_HAVE_SERVICE
-            fputs("bitsguard scan: --channel reads the Windows Event Log and works only on Windows\n", stderr);
-            status = CLI_EXIT_USAGE;
-            goto cleanup;
-#else
+            if (!cli_platform_has_channels) {
+                fputs("bitsguard scan: --channel reads the Windows Event Log and works only on Windows\n", stderr);
+                status = CLI_EXIT_USAGE;
+                goto cleanup;
+            }
             if (i + 1 >= argc || channel_count == (int)(sizeof channels / sizeof channels[0])) {
                 fputs("bitsguard scan: --channel needs a value (at most 16 channels)\n", stderr);
                 status = CLI_EXIT_USAGE;
                 goto cleanup;
             }
             channels[channel_count++] = argv[++i];
-#endif
         } else if (strcmp(a, "--allow") == 0 || strcmp(a, "--db") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "bitsguard scan: %s needs a value\n", a);
@@ -345,22 +336,15 @@ int cli_scan_main(int argc, char **argv)
         const char *name = i < argc ? argv[i] : channels[i - argc];
         bg_error err;
         if (i >= argc || path_is_evtx(name)) {
-#ifdef BG_HAVE_SERVICE
-            event_source *src = win_scan_source_new(name, i < argc);
+            char why[200] = "";
+            event_source *src = cli_platform_source_new(name, i < argc, why, sizeof why);
             if (!src) {
-                fprintf(stderr, "bitsguard scan: %s: cannot open the event query\n", name);
+                fprintf(stderr, "bitsguard scan: %s: %s\n", name, why);
                 err = BG_ERR_IO;
             } else {
                 err = scan_source(&sc, corr, &ev, src, name);
                 src->ops->destroy(src);
             }
-#else
-            fprintf(stderr,
-                    "bitsguard scan: %s: .evtx files can be read only on Windows; export it to XML first "
-                    "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py)\n",
-                    name);
-            err = BG_ERR_IO;
-#endif
         } else {
             err = scan_file(&sc, corr, &ev, name);
         }

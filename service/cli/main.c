@@ -2,11 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bg_os.h"
 #include "bg_version.h"
 #include "cli.h"
-#ifdef BG_HAVE_SERVICE
-#include "win_service.h"
-#endif
 
 static const cli_command commands[] = {
     {"classify", cli_classify_main, "classify remote names (URLs, UNC paths) as public-ip, private-ip, ..."},
@@ -33,16 +31,8 @@ static void usage_print(FILE *fp)
 
 int main(int argc, char **argv)
 {
-#ifdef BG_HAVE_SERVICE
-    /* The C runtime's argv is in the ANSI code page, which loses non-ASCII paths: take the command
-     * line as UTF-8 once (SQLite and libxml2 take UTF-8 file names on Windows). Lives until exit. */
-    int utf8_argc = 0;
-    char **utf8_argv = win_argv_utf8(&utf8_argc);
-    if (utf8_argv) {
-        argc = utf8_argc;
-        argv = utf8_argv;
-    }
-#endif
+    /* Every command takes UTF-8 (SQLite and libxml2 take UTF-8 file names on Windows too). */
+    bg_os_argv_utf8(&argc, &argv);
     if (argc < 2) {
         usage_print(stderr);
         return CLI_EXIT_USAGE;

@@ -158,7 +158,7 @@ void admin_channel_access_grant(int add)
         admin_step_print(what, "warning", win_error_text(GetLastError(), text, sizeof text));
         goto cleanup;
     }
-    char *u = win_utf8_from_utf16(ace);
+    char *u = bg_utf8_from_utf16(ace);
     admin_step_print(what, "ok", u ? u : NULL);
     free(u);
 cleanup:

@@ -176,7 +176,7 @@ int win_install_main(int argc, char **argv)
         if (svc && !admin_service_config_verify(svc, cmd))
             goto cleanup;
     } else if (svc) {
-        char *u = win_utf8_from_utf16(cmd);
+        char *u = bg_utf8_from_utf16(cmd);
         admin_step_print("create service", "ok", u);
         free(u);
     }

@@ -197,7 +197,7 @@ int admin_data_folder_secure(void)
         char *u = NULL;
         if (ConvertSecurityDescriptorToStringSecurityDescriptorW(
                 got, SDDL_REVISION_1, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &text, NULL))
-            u = win_utf8_from_utf16(text);
+            u = bg_utf8_from_utf16(text);
         char detail[600];
         snprintf(detail, sizeof detail, "read back: %s; found %s%s", why, u ? u : "(unreadable)",
                  wine ? " (Wine does not store file ACLs: not enforced here)" : "");
@@ -210,7 +210,7 @@ int admin_data_folder_secure(void)
         if (!wine)
             goto cleanup;
     } else {
-        char *u = win_utf8_from_utf16(sddl);
+        char *u = bg_utf8_from_utf16(sddl);
         admin_step_print(what, "ok", u ? u : "");
         free(u);
     }
@@ -283,7 +283,7 @@ int admin_data_folder_remove(void)
             file[sizeof file / sizeof file[0] - 1] = L'\0';
             if (!store_file_name(fd.cFileName) || (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
                 /* Not ours: kept, and the folder with it. */
-                char *u = win_utf8_from_utf16(file);
+                char *u = bg_utf8_from_utf16(file);
                 admin_step_print(what, "kept", u ? u : "(name)");
                 free(u);
                 ok = 0;

@@ -160,7 +160,7 @@ void admin_privilege_enable(const wchar_t *name)
 /* Prints a refusal naming the object, the reason and what the administrator should do. */
 void admin_link_refused(const char *what, const wchar_t *path, const char *reason, const char *hint)
 {
-    char *u = win_utf8_from_utf16(path);
+    char *u = bg_utf8_from_utf16(path);
     char detail[700];
     snprintf(detail, sizeof detail, "%s: %s; refusing (%s)", u ? u : "(path)", reason, hint);
     admin_step_print(what, "FAILED", detail);

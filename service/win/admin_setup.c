@@ -173,7 +173,7 @@ int admin_service_config_verify(SC_HANDLE svc, const wchar_t *cmd)
         admin_step_print(what, "ok", "LocalService, this executable");
         return 1;
     }
-    char *was_name = win_utf8_from_utf16(name), *was_path = win_utf8_from_utf16(path);
+    char *was_name = bg_utf8_from_utf16(name), *was_path = bg_utf8_from_utf16(path);
     char detail[1200];
     snprintf(detail, sizeof detail, "%s%s%s%s%s%s", account_ok ? "" : "account was ", account_ok ? "" : was_name,
              !account_ok && !path_ok ? "; " : "", path_ok ? "" : "image path was ", path_ok ? "" : was_path, ", fixed");

@@ -109,7 +109,7 @@ static bg_error config_value_apply(service_config *cfg, config_value_id id, cons
     }
     if (!w)
         return BG_ERR_NOMEM;
-    char *u = win_utf8_from_utf16(w);
+    char *u = bg_utf8_from_utf16(w);
     if (w != (wchar_t *)v->data)
         free(w);
     if (!u)
@@ -127,7 +127,7 @@ char *win_config_default_db_path(void)
     size_t n = wcslen(path);
     _snwprintf(path + n, sizeof path / sizeof path[0] - n, L"\\%ls", WIN_DATABASE_NAME);
     path[sizeof path / sizeof path[0] - 1] = L'\0';
-    return win_utf8_from_utf16(path);
+    return bg_utf8_from_utf16(path);
 }
 
 bg_error win_config_load(service_config *cfg)
@@ -157,7 +157,7 @@ bg_error win_config_load(service_config *cfg)
 
     for (unsigned i = 0; i < CONFIG_VALUE_COUNT; i++) {
         config_value_id id = (config_value_id)i;
-        wchar_t *name = win_utf16_from_utf8(config_value_name(id));
+        wchar_t *name = bg_utf16_from_utf8(config_value_name(id));
         if (!name) {
             result = BG_ERR_NOMEM;
             goto cleanup;

@@ -45,7 +45,7 @@ void win_eventlog_close(win_eventlog *log)
 
 static wchar_t *eventlog_string(const char *s)
 {
-    wchar_t *w = win_utf16_from_utf8(s && s[0] ? s : "-");
+    wchar_t *w = bg_utf16_from_utf8(s && s[0] ? s : "-");
     if (w && wcslen(w) > WIN_EVENTLOG_STRING_MAX)
         w[WIN_EVENTLOG_STRING_MAX] = L'\0';
     return w;

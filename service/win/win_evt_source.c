@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_utf.h"
 #include "event.h"
 
 /* EvtNext never needs to wait long: it is called after the signal event fired, and a drained
@@ -96,22 +97,6 @@ static bg_error win_evt_fail(win_evt_source *w, DWORD err, win_evt_call call)
 static int win_evt_stopped(const win_evt_source *w)
 {
     return WaitForSingleObject(w->stop_event, 0) == WAIT_OBJECT_0;
-}
-
-/* UTF-8 to a heap UTF-16 string; NULL on invalid input or no memory. */
-static wchar_t *win_evt_utf8_to_wide(const char *s)
-{
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    if (n <= 0)
-        return NULL;
-    wchar_t *w = malloc((size_t)n * sizeof *w);
-    if (!w)
-        return NULL;
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
-        free(w);
-        return NULL;
-    }
-    return w;
 }
 
 /*
@@ -256,14 +241,14 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
         rc = BG_ERR_INVALID_ARG;
         goto cleanup;
     }
-    wchannel = win_evt_utf8_to_wide(channel);
+    wchannel = bg_utf16_from_utf8_strict(channel);
     if (!wchannel) {
         rc = BG_ERR_INVALID_ARG;
         goto cleanup;
     }
     DWORD flags;
     if (bookmark) {
-        wbookmark = win_evt_utf8_to_wide(bookmark);
+        wbookmark = bg_utf16_from_utf8_strict(bookmark);
         if (!wbookmark) {
             rc = BG_ERR_SOURCE_BOOKMARK; /* Not even valid UTF-8: unusable. */
             goto cleanup;

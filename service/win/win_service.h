@@ -31,9 +31,4 @@ int win_teardown_main(int argc, char **argv);
 /* `bitsguard reload`: sends PARAMCHANGE so the running service reloads its configuration. */
 int win_reload_main(int argc, char **argv);
 
-/* The command line as UTF-8 (from GetCommandLineW, so non-ASCII paths survive the ANSI code page).
- * Returns NULL on failure; free with win_argv_free. */
-char **win_argv_utf8(int *argc);
-void win_argv_free(char **argv);
-
 #endif

@@ -1,8 +1,7 @@
-/* Small Windows helpers shared by the service files: UTF-8/UTF-16 conversion, error text, paths, argv. */
+/* Small Windows helpers shared by the service files: error text, paths. */
 #include "win_util.h"
 
 #include <knownfolders.h>
-#include <shellapi.h>
 #include <shlobj.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,36 +9,6 @@
 #include <wchar.h>
 
 #include "win_service.h"
-
-wchar_t *win_utf16_from_utf8(const char *s)
-{
-    if (!s)
-        return NULL;
-    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-    if (n <= 0)
-        return NULL;
-    wchar_t *w = malloc((size_t)n * sizeof *w);
-    if (w && MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n) != n) {
-        free(w);
-        w = NULL;
-    }
-    return w;
-}
-
-char *win_utf8_from_utf16(const wchar_t *s)
-{
-    if (!s)
-        return NULL;
-    int n = WideCharToMultiByte(CP_UTF8, 0, s, -1, NULL, 0, NULL, NULL);
-    if (n <= 0)
-        return NULL;
-    char *u = malloc((size_t)n);
-    if (u && WideCharToMultiByte(CP_UTF8, 0, s, -1, u, n, NULL, NULL) != n) {
-        free(u);
-        u = NULL;
-    }
-    return u;
-}
 
 const char *win_error_text(DWORD code, char *buf, size_t len)
 {
@@ -50,7 +19,7 @@ const char *win_error_text(DWORD code, char *buf, size_t len)
     while (n > 0 && (msg[n - 1] == L'\r' || msg[n - 1] == L'\n' || msg[n - 1] == L'.' || msg[n - 1] == L' '))
         n--;
     msg[n] = L'\0';
-    char *u = n ? win_utf8_from_utf16(msg) : NULL;
+    char *u = n ? bg_utf8_from_utf16(msg) : NULL;
     snprintf(buf, len, "%s (%lu)", u ? u : "system error", (unsigned long)code);
     free(u);
     return buf;
@@ -100,36 +69,4 @@ int win_data_folder(wchar_t *buf, size_t len)
         return 0;
     int n = _snwprintf(buf, len, L"%ls\\%ls", base, WIN_DATA_FOLDER_NAME);
     return n > 0 && (size_t)n < len;
-}
-
-char **win_argv_utf8(int *argc)
-{
-    int n = 0;
-    wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &n);
-    if (!wargv)
-        return NULL;
-    char **argv = calloc((size_t)n + 1, sizeof *argv);
-    if (!argv)
-        goto fail;
-    for (int i = 0; i < n; i++) {
-        argv[i] = win_utf8_from_utf16(wargv[i]);
-        if (!argv[i])
-            goto fail;
-    }
-    LocalFree(wargv);
-    *argc = n;
-    return argv;
-fail:
-    LocalFree(wargv);
-    win_argv_free(argv);
-    return NULL;
-}
-
-void win_argv_free(char **argv)
-{
-    if (!argv)
-        return;
-    for (char **p = argv; *p; p++)
-        free(*p);
-    free(argv);
 }

@@ -384,7 +384,7 @@ static void test_corrupt_unicode_path(void)
 {
     snprintf(db_path, sizeof db_path, "%s/bg_test_store_d\xc3\xa9j\xc3\xa0_\xe6\x97\xa5\xe6\x9c\xac_%d.db",
              test_tmp_dir(), rand());
-    FILE *fp = store_file_open(db_path, "wb");
+    FILE *fp = bg_os_file_open(db_path, "wb");
     CHECK(fp != NULL);
     if (!fp)
         return;
@@ -401,14 +401,14 @@ static void test_corrupt_unicode_path(void)
         char aside[700];
         snprintf(aside, sizeof aside, "%.*s", (int)strcspn(to + 15, ";"), to + 15);
         CHECK_INT_EQ(store_file_exists(aside), 1);
-        CHECK_INT_EQ(store_file_remove(aside), 0);
+        CHECK_INT_EQ(bg_os_file_remove(aside), 0);
     }
     char side[700];
     snprintf(side, sizeof side, "%s-wal", db_path);
-    store_file_remove(side);
+    bg_os_file_remove(side);
     snprintf(side, sizeof side, "%s-shm", db_path);
-    store_file_remove(side);
-    CHECK_INT_EQ(store_file_remove(db_path), 0);
+    bg_os_file_remove(side);
+    CHECK_INT_EQ(bg_os_file_remove(db_path), 0);
     CHECK_INT_EQ(store_file_exists(db_path), 0);
 }
 

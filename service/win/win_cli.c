@@ -1,5 +1,10 @@
-/* The Windows commands of bitsguard (service, run and administration), registered in main's command list. */
+/* What Windows adds to the command line: the service, run and administration commands; .evtx files and channels. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bg_utf.h"
 #include "cli.h"
+#include "win_evt_source.h"
 #include "win_service.h"
 
 static const cli_command win_commands[] = {
@@ -16,3 +21,14 @@ static const cli_command win_commands[] = {
 
 const cli_command *const cli_platform_commands = win_commands;
 const size_t cli_platform_command_count = sizeof win_commands / sizeof win_commands[0];
+const int cli_platform_has_channels = 1;
+
+event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len)
+{
+    wchar_t *wname = bg_utf16_from_utf8(name);
+    event_source *src = wname ? win_evt_query_new(wname, is_file) : NULL;
+    free(wname);
+    if (!src)
+        snprintf(why, why_len, "cannot open the event query");
+    return src;
+}

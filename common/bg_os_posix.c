@@ -1,0 +1,92 @@
+/* The platform layer on POSIX systems (common/bg_os.h): paths are bytes, taken as they are. */
+#define _POSIX_C_SOURCE 200809L
+#include "bg_os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char bg_os_path_sep = '/';
+
+FILE *bg_os_file_open(const char *path, const char *mode)
+{
+    return fopen(path, mode);
+}
+
+int bg_os_file_rename(const char *from, const char *to)
+{
+    return rename(from, to);
+}
+
+int bg_os_file_remove(const char *path)
+{
+    return remove(path);
+}
+
+void bg_os_file_create_private(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+int bg_os_file_is_regular(FILE *fp)
+{
+    struct stat sb;
+    return fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int bg_os_folder_make(const char *path)
+{
+    struct stat sb;
+    int rc = stat(path, &sb) == 0 ? 0 : mkdir(path, 0700);
+    return (rc == 0 || errno == EEXIST) ? 0 : -1;
+}
+
+char *bg_os_env_get(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v)
+        return NULL;
+    size_t n = strlen(v) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, v, n);
+    return copy;
+}
+
+char *bg_os_data_home(void)
+{
+    char *base = bg_os_env_get("XDG_DATA_HOME");
+    if (base && base[0] == '/')
+        return base;
+    free(base);
+    base = bg_os_env_get("HOME");
+    if (!base || !base[0]) {
+        free(base);
+        return NULL;
+    }
+    static const char suffix[] = "/.local/share";
+    size_t n = strlen(base);
+    char *home = malloc(n + sizeof suffix);
+    if (home) {
+        memcpy(home, base, n);
+        memcpy(home + n, suffix, sizeof suffix);
+    }
+    free(base);
+    return home;
+}
+
+void bg_os_stream_binary(FILE *fp)
+{
+    (void)fp;
+}
+
+void bg_os_argv_utf8(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+}

@@ -1,0 +1,91 @@
+/* Unit tests of the platform layer (common/bg_os.h): UTF-8 file names, folders, regular-file check. */
+#include "check.h"
+
+#include <errno.h>
+
+#include "bg_os.h"
+#include "test_db.h"
+
+#ifdef _WIN32
+#include <wchar.h>
+#else
+#include <sys/stat.h>
+#endif
+
+/* Opens the file through the system's own naming (not through bg_os), so a name mangled on the way in
+ * (the ANSI code page) is caught: 1 when the file exists under exactly this name. */
+static int file_exists_natively(const char *dir, const char *leaf_utf8)
+{
+#ifdef _WIN32
+    /* leaf_utf8 is "bg-\xC3\xA9-\xE2\x82\xAC.txt" in these tests: U+00E9 and U+20AC. */
+    (void)leaf_utf8;
+    wchar_t path[600];
+    swprintf(path, sizeof path / sizeof path[0], L"%hs\\bg-\u00e9-\u20ac.txt", dir);
+    FILE *fp = _wfopen(path, L"rb");
+#else
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, leaf_utf8);
+    FILE *fp = fopen(path, "rb");
+#endif
+    if (fp)
+        fclose(fp);
+    return fp != NULL;
+}
+
+static void test_utf8_names(void)
+{
+    char dir[512], path[600], moved[600];
+    snprintf(dir, sizeof dir, "%s%cbg_test_os_%d", test_tmp_dir(), bg_os_path_sep, rand());
+    CHECK_INT_EQ(bg_os_folder_make(dir), 0);
+    CHECK_INT_EQ(bg_os_folder_make(dir), 0); /* An existing folder is fine. */
+    const char *leaf = "bg-\xC3\xA9-\xE2\x82\xAC.txt";
+    snprintf(path, sizeof path, "%s%c%s", dir, bg_os_path_sep, leaf);
+    snprintf(moved, sizeof moved, "%s%cmoved.txt", dir, bg_os_path_sep);
+    FILE *fp = bg_os_file_open(path, "wb");
+    CHECK(fp != NULL);
+    if (fp) {
+        fputs("x", fp);
+        CHECK_INT_EQ(bg_os_file_is_regular(fp), 1);
+        fclose(fp);
+    }
+    CHECK_INT_EQ(file_exists_natively(dir, leaf), 1);
+    CHECK_INT_EQ(bg_os_file_rename(path, moved), 0);
+    CHECK_INT_EQ(file_exists_natively(dir, leaf), 0);
+    CHECK(bg_os_file_open(path, "rb") == NULL);
+    CHECK_INT_EQ(errno, ENOENT);
+    CHECK_INT_EQ(bg_os_file_remove(moved), 0);
+    CHECK(bg_os_file_remove(moved) != 0);
+    remove(dir);
+}
+
+static void test_create_private(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s%cbg_test_os_private_%d", test_tmp_dir(), bg_os_path_sep, rand());
+    bg_os_file_create_private(path);
+#ifndef _WIN32
+    /* POSIX: created empty, owner read/write only (SQLite's -wal and -shm copy this mode). */
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0);
+    CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+    CHECK_INT_EQ(sb.st_size, 0);
+#endif
+    remove(path);
+}
+
+static void test_data_home(void)
+{
+    /* Set in every test environment (HOME on POSIX, ProgramData under Wine and Windows). */
+    char *home = bg_os_data_home();
+    CHECK(home != NULL && home[0] != '\0');
+    free(home);
+    CHECK(bg_os_env_get("BG_TEST_SURELY_UNSET_VARIABLE") == NULL);
+}
+
+int main(void)
+{
+    CHECK_RUN(test_utf8_names);
+    CHECK_RUN(test_create_private);
+    CHECK_RUN(test_data_home);
+    return CHECK_DONE();
+}
