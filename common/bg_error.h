@@ -40,10 +40,13 @@ const char *bg_error_str(bg_error err);
 /* Stable symbolic name such as "DB_BUSY"; never NULL. */
 const char *bg_error_name(bg_error err);
 
+/* BG_PRINTF(f, a): argument f is a printf format whose arguments start at a (checked by the compiler). */
 #if defined(__GNUC__) || defined(__clang__)
-#define BG_WARN_UNUSED __attribute__((warn_unused_result))
+#define BG_WARN_UNUSED  __attribute__((warn_unused_result))
+#define BG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define BG_WARN_UNUSED
+#define BG_PRINTF(f, a)
 #endif
 
 #endif

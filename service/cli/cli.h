@@ -32,6 +32,9 @@ extern const int cli_platform_has_channels;
  * reason in why when the query cannot be opened or the platform cannot read them (only Windows can). */
 event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len);
 
+/* The --allow callback of classify and scan (a cli_opt_fn): adds entry to the allowlist allow. */
+int cli_allow_add(void *allow, const char *entry, char *why, size_t why_len);
+
 int cli_classify_main(int argc, char **argv);
 int cli_scan_main(int argc, char **argv);
 int cli_query_main(int argc, char **argv);

@@ -5,30 +5,11 @@
 
 #include "classify.h"
 #include "cli.h"
+#include "cli_opt.h"
 #include "output.h"
 
 /* A line from standard input longer than this is refused: BITS itself stops at 2,200 characters. */
 #define CLASSIFY_LINE_MAX (1024 * 1024)
-
-static void usage_print(FILE *fp)
-{
-    fputs("usage: bitsguard classify [--json] [--allow CIDR|HOST]... NAME...\n"
-          "       bitsguard classify [--json] [--allow CIDR|HOST]... -   (names one per line on stdin)\n"
-          "\n"
-          "Classifies BITS remote names (http/https URLs, UNC paths, file:// URLs, local paths) as\n"
-          "public-ip, private-ip, domain, local or invalid.\n"
-          "\n"
-          "options:\n"
-          "  --json          one JSON object per line: url, verdict, ip, kind, range, reading, embedded_ipv4,\n"
-          "                  host, allowed\n"
-          "  --allow ENTRY   allow-list a CIDR (10.0.0.0/8, 2001:db8::/32), an IP, a host name or\n"
-          "                  *.example.com (sub-domains); repeatable; shown as \"allowed\" in JSON\n"
-          "  -h, --help      print this help\n"
-          "\n"
-          "text output: verdict<TAB>ip or -<TAB>kind<TAB>range or -<TAB>reading or -<TAB>name\n"
-          "exit status: 0 success, 2 usage error, 3 input or output error\n",
-          fp);
-}
 
 static void result_print(const char *name, const allowlist *al, int json)
 {
@@ -71,7 +52,7 @@ static int stdin_classify(const allowlist *al, int json)
     int first = 1, too_long = 0;
     char *line = malloc(cap);
     if (!line) {
-        fprintf(stderr, "bitsguard classify: out of memory\n");
+        cli_error("classify", "out of memory");
         return CLI_EXIT_ERROR;
     }
     for (;;) {
@@ -86,7 +67,7 @@ static int stdin_classify(const allowlist *al, int json)
                 }
                 char *grown = realloc(line, cap * 2);
                 if (!grown) {
-                    fprintf(stderr, "bitsguard classify: out of memory\n");
+                    cli_error("classify", "out of memory");
                     status = CLI_EXIT_ERROR;
                     goto cleanup;
                 }
@@ -106,7 +87,7 @@ static int stdin_classify(const allowlist *al, int json)
             name += 3;
         first = 0;
         if (too_long) {
-            fprintf(stderr, "bitsguard classify: skipped a line longer than %d bytes\n", CLASSIFY_LINE_MAX);
+            cli_error("classify", "skipped a line longer than %d bytes", CLASSIFY_LINE_MAX);
             status = CLI_EXIT_ERROR;
         } else if (name[0] != '\0') {
             result_print(name, al, json);
@@ -117,7 +98,7 @@ static int stdin_classify(const allowlist *al, int json)
             break;
     }
     if (ferror(stdin)) {
-        fprintf(stderr, "bitsguard classify: error reading standard input\n");
+        cli_error("classify", "error reading standard input");
         status = CLI_EXIT_ERROR;
     }
 cleanup:
@@ -125,79 +106,62 @@ cleanup:
     return status;
 }
 
+int cli_allow_add(void *allow, const char *entry, char *why, size_t why_len)
+{
+    bg_error rc = allowlist_entry_add(allow, entry, why, why_len);
+    if (rc == BG_ERR_OK)
+        return CLI_EXIT_OK;
+    if (!why[0])
+        snprintf(why, why_len, "%s", bg_error_str(rc));
+    return rc == BG_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+}
+
 int cli_classify_main(int argc, char **argv)
 {
-    int status = CLI_EXIT_OK, json = 0, names = 0, options_done = 0;
+    int status = CLI_EXIT_OK, json = 0;
     allowlist *al = allowlist_new();
     if (!al) {
-        fprintf(stderr, "bitsguard classify: out of memory\n");
+        cli_error("classify", "out of memory");
         return CLI_EXIT_ERROR;
     }
-    /* First pass: options, so that --allow after a name still applies to every name. */
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
-            names++;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            options_done = 1;
-        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage_print(stdout);
-            goto cleanup;
-        } else if (strcmp(arg, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(arg, "--allow") == 0 || strncmp(arg, "--allow=", 8) == 0) {
-            const char *entry = arg[7] == '=' ? arg + 8 : NULL;
-            if (!entry) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "bitsguard classify: --allow needs a CIDR, IP or host name\n");
-                    status = CLI_EXIT_USAGE;
-                    goto cleanup;
-                }
-                entry = argv[++i];
-            }
-            char err[160];
-            bg_error rc = allowlist_entry_add(al, entry, err, sizeof err);
-            if (rc != BG_ERR_OK) {
-                fprintf(stderr, "bitsguard classify: --allow: %s\n", err[0] ? err : bg_error_str(rc));
-                status = rc == BG_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
-                goto cleanup;
-            }
-        } else {
-            fprintf(stderr, "bitsguard classify: unknown option '");
-            output_terminal_text(stderr, arg, 60);
-            fprintf(stderr, "'\nRun 'bitsguard classify --help' for the options.\n");
-            status = CLI_EXIT_USAGE;
-            goto cleanup;
-        }
-    }
+    const cli_opt opts[] = {
+        {"json", CLI_OPT_FLAG, &json, NULL, NULL,
+         "one JSON object per line: url, verdict, ip, kind, range, reading,\nembedded_ipv4, host, allowed"},
+        {"allow", CLI_OPT_CALL, al, cli_allow_add, "CIDR|HOST",
+         "allow-list a CIDR (10.0.0.0/8, 2001:db8::/32), an IP, a host name or\n*.example.com (sub-domains); "
+         "shown as \"allowed\" in JSON"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    const cli_spec spec = {
+        "classify",
+        "NAME...|-",
+        "Classifies BITS remote names (http/https URLs, UNC paths, file:// URLs, local paths) as\n"
+        "public-ip, private-ip, domain, local or invalid; with -, names one per line on standard input.",
+        opts,
+        "text output: verdict<TAB>ip or -<TAB>kind<TAB>range or -<TAB>reading or -<TAB>name\n"
+        "exit status: 0 success, 2 usage error, 3 input or output error\n",
+    };
+    /* Every option is read before the first name is classified: --allow after a name applies to it too. */
+    int names = cli_opt_parse(&spec, argc, argv, &status);
+    if (names < 0)
+        goto cleanup;
     if (names == 0) {
-        fprintf(stderr, "bitsguard classify: no name to classify (give names, or - for standard input)\n");
-        usage_print(stderr);
+        cli_error("classify", "no name to classify (give names, or - for standard input)");
+        cli_usage_print(&spec, stderr);
         status = CLI_EXIT_USAGE;
         goto cleanup;
     }
-    options_done = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!options_done && arg[0] == '-' && strcmp(arg, "-") != 0) {
-            if (strcmp(arg, "--") == 0)
-                options_done = 1;
-            else if (strcmp(arg, "--allow") == 0)
-                i++;
-            continue;
-        }
-        if (strcmp(arg, "-") == 0 && !options_done) {
+    for (int i = 0; i < names; i++) {
+        if (strcmp(argv[i], "-") == 0) {
             int rc = stdin_classify(al, json);
             if (rc != CLI_EXIT_OK)
                 status = rc;
         } else {
-            result_print(arg, al, json);
+            result_print(argv[i], al, json);
         }
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "bitsguard classify: error writing the output\n");
+        cli_error("classify", "error writing the output");
         status = CLI_EXIT_ERROR;
     }
 cleanup:

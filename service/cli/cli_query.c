@@ -5,52 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
 #include "bg_os.h"
 #include "cli.h"
+#include "cli_opt.h"
 #include "store.h"
 #include "store_format.h"
 
-static void usage_print(FILE *fp)
-{
-    fputs("usage: bitsguard query [OPTIONS]\n"
-          "Lists the detections stored by the service or by 'scan --db', newest first.\n\n"
-          "  --db PATH          database file (default: the service's database)\n"
-          "  --since WHEN       only detections last seen at or after WHEN: 30m, 24h, 7d, 2w or an ISO 8601\n"
-          "                     UTC time such as 2023-11-06 or 2023-11-06T01:45:21Z\n"
-          "  --until WHEN       only detections last seen at or before WHEN (inclusive at its precision)\n"
-          "  --ip CIDR          only this address or range: 192.0.2.7, 192.0.2.0/24, 2001:db8::/32\n"
-          "  --job GUID         only this BITS job\n"
-          "  --computer NAME    only this computer (case-insensitive)\n"
-          "  --limit N          at most N detections (0: all, the default)\n"
-          "  --format FORMAT    table (default; fits 100 columns), json (one object per line) or csv\n"
-          "  --all              also list allow-listed detections (marked A in the table)\n"
-          "  -h, --help         this help\n\n"
-          "exit status: 0 success (also when nothing matches), 2 usage error, 3 database error\n",
-          fp);
-}
-
+/* A value the command line gave that is not usable: said, with where to look; the usage error status. */
 static int usage_error(const char *msg, const char *arg)
 {
-    fprintf(stderr, "bitsguard query: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    cli_error("query", "%s: %s", msg, arg);
     fputs("Run 'bitsguard query --help' for the options.\n", stderr);
     return CLI_EXIT_USAGE;
-}
-
-/* Matches "--name VALUE" and "--name=VALUE"; advances *i past a separate value. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    size_t len = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, len) != 0)
-        return 0;
-    if (a[len] == '=') {
-        *value = a + len + 1;
-        return 1;
-    }
-    if (a[len] != '\0')
-        return 0;
-    *value = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
 }
 
 /* Normalizes a job GUID as the detector stores it: lower-case, no braces. */
@@ -102,39 +69,32 @@ int cli_query_main(int argc, char **argv)
     int status = CLI_EXIT_OK;
     store_filter_init(&f);
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        const char *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage_print(stdout);
-            return CLI_EXIT_OK;
-        } else if (strcmp(a, "--all") == 0) {
-            f.include_allowed = 1;
-            continue;
-        } else if (option_value(argc, argv, &i, "--db", &v)) {
-            slot = &db_path;
-        } else if (option_value(argc, argv, &i, "--since", &v)) {
-            slot = &since;
-        } else if (option_value(argc, argv, &i, "--until", &v)) {
-            slot = &until;
-        } else if (option_value(argc, argv, &i, "--ip", &v)) {
-            slot = &ip;
-        } else if (option_value(argc, argv, &i, "--job", &v)) {
-            slot = &job;
-        } else if (option_value(argc, argv, &i, "--computer", &v)) {
-            slot = &computer;
-        } else if (option_value(argc, argv, &i, "--limit", &v)) {
-            slot = &limit;
-        } else if (option_value(argc, argv, &i, "--format", &v)) {
-            slot = &format;
-        } else {
-            return usage_error("unknown option", a);
-        }
-        if (!v || !*v)
-            return usage_error("option needs a value", a);
-        *slot = v;
-    }
+    const cli_opt opts[] = {
+        {"db", CLI_OPT_STRING, &db_path, NULL, "PATH", "database file (default: the service's database)"},
+        {"since", CLI_OPT_STRING, &since, NULL, "WHEN",
+         "only detections last seen at or after WHEN: 30m, 24h, 7d, 2w or an\nISO 8601 UTC time such as "
+         "2023-11-06 or 2023-11-06T01:45:21Z"},
+        {"until", CLI_OPT_STRING, &until, NULL, "WHEN",
+         "only detections last seen at or before WHEN (inclusive at its\nprecision)"},
+        {"ip", CLI_OPT_STRING, &ip, NULL, "CIDR", "only this address or range: 192.0.2.7, 192.0.2.0/24, 2001:db8::/32"},
+        {"job", CLI_OPT_STRING, &job, NULL, "GUID", "only this BITS job"},
+        {"computer", CLI_OPT_STRING, &computer, NULL, "NAME", "only this computer (case-insensitive)"},
+        {"limit", CLI_OPT_STRING, &limit, NULL, "N", "at most N detections (0: all, the default)"},
+        {"format", CLI_OPT_STRING, &format, NULL, "FORMAT",
+         "table (default; fits 100 columns), json (one object per line) or csv"},
+        {"all", CLI_OPT_FLAG, &f.include_allowed, NULL, NULL,
+         "also list allow-listed detections (marked A in the table)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    const cli_spec spec = {
+        "query",
+        NULL,
+        "Lists the detections stored by the service or by 'scan --db', newest first.",
+        opts,
+        "exit status: 0 success (also when nothing matches), 2 usage error, 3 database error\n",
+    };
+    if (cli_opt_parse(&spec, argc, argv, &status) < 0)
+        return status;
 
     int64_t now = (int64_t)time(NULL);
     if (since && store_time_bound_parse(since, now, 0, f.since, sizeof f.since) != BG_ERR_OK)
@@ -173,7 +133,7 @@ int cli_query_main(int argc, char **argv)
     if (!db_path) {
         bg_error pe = store_path_default_find(path_buf, sizeof path_buf);
         if (pe != BG_ERR_OK) {
-            fprintf(stderr, "bitsguard query: no default database location (%s); give --db PATH\n", bg_error_str(pe));
+            cli_error("query", "no default database location (%s); give --db PATH", bg_error_str(pe));
             return CLI_EXIT_ERROR;
         }
         db_path = path_buf;
@@ -181,7 +141,7 @@ int cli_query_main(int argc, char **argv)
 
     bg_error e = store_open_existing(&s, db_path, errbuf, sizeof errbuf);
     if (e != BG_ERR_OK) {
-        fprintf(stderr, "bitsguard query: %s\n", errbuf[0] ? errbuf : bg_error_str(e));
+        cli_error("query", "%s", errbuf[0] ? errbuf : bg_error_str(e));
         return CLI_EXIT_ERROR;
     }
     /* RFC 4180 lines end in CR LF, which the formatter writes itself; a Windows text-mode stdout would
@@ -193,7 +153,7 @@ int cli_query_main(int argc, char **argv)
     store_format_header(stdout, q.fmt);
     e = store_query_run(s, &f, row_print, &q);
     if (e != BG_ERR_OK) {
-        fprintf(stderr, "bitsguard query: %s: %s\n", db_path, bg_error_str(e));
+        cli_error("query", "%s: %s", db_path, bg_error_str(e));
         status = CLI_EXIT_ERROR;
     } else if (q.fmt == STORE_FORMAT_TABLE && q.rows == 0) {
         fputs("(no detections match)\n", stdout);
@@ -201,7 +161,7 @@ int cli_query_main(int argc, char **argv)
         fputs("A: allow-listed (stored, no alert)\n", stdout);
     }
     if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {
-        fprintf(stderr, "bitsguard query: cannot write the output\n");
+        cli_error("query", "cannot write the output");
         status = CLI_EXIT_ERROR;
     }
     store_close(s);

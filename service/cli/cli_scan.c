@@ -8,6 +8,7 @@
 #include "bg_os.h"
 #include "classify.h"
 #include "cli.h"
+#include "cli_opt.h"
 #include "correlate.h"
 #include "engine.h"
 #include "event.h"
@@ -31,30 +32,25 @@ typedef struct scan_ctx {
     char errbuf[512];
 } scan_ctx;
 
-static void usage_print(FILE *fp)
+/* The live channels given with --channel (read after the files). */
+typedef struct scan_channels {
+    const char *name[16];
+    int count;
+} scan_channels;
+
+static int scan_channel_add(void *dest, const char *value, char *why, size_t why_len)
 {
-    fputs("usage: bitsguard scan [--json] [--all] [--allow CIDR|HOST]... [--report-private] [--db PATH]\n"
-          "                      [--channel NAME]... FILE...|-\n"
-          "\n"
-          "Reads Microsoft-Windows-Bits-Client/Operational events exported as XML (wevtutil qe /f:xml,\n"
-          "Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin) and prints\n"
-          "one line per BITS job fetching a file from a direct, globally reachable IP address.\n"
-          "\n"
-          "  --json            one JSON object per detection\n"
-          "  --all             also print allow-listed detections (marked allowed)\n"
-          "  --allow X         allow-list a CIDR (10.0.0.0/8, 2001:db8::/32), an IP or a host name\n"
-          "                    (*.example.com for sub-domains); repeatable\n"
-          "  --report-private  also report private and special-range IPs\n"
-          "  --db PATH         also store the detections in this database (bitsguard query reads it)\n"
-          "  --channel NAME    (Windows) read a live event log channel, e.g.\n"
-          "                    Microsoft-Windows-Bits-Client/Operational; repeatable\n"
-          "\n"
-          "On Windows, FILE may also be an .evtx log (read with EvtQuery); elsewhere export it to XML first\n"
-          "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py).\n"
-          "\n"
-          "A summary goes to stderr. Malformed events are reported with their position and skipped.\n"
-          "exit status: 0 nothing found, 1 detections found, 2 usage error, 3 input or database error\n",
-          fp);
+    scan_channels *ch = dest;
+    if (!cli_platform_has_channels) {
+        snprintf(why, why_len, "reads the Windows Event Log and works only on Windows");
+        return CLI_EXIT_USAGE;
+    }
+    if (ch->count == (int)(sizeof ch->name / sizeof ch->name[0])) {
+        snprintf(why, why_len, "at most %zu channels", sizeof ch->name / sizeof ch->name[0]);
+        return CLI_EXIT_USAGE;
+    }
+    ch->name[ch->count++] = value;
+    return CLI_EXIT_OK;
 }
 
 static void scan_text_write(FILE *fp, const detection *d)
@@ -91,7 +87,7 @@ static void scan_store_flush(scan_ctx *sc)
         bg_error err = store_batch_commit(sc->db, batch, sc->pending_count, NULL, NULL, NULL);
         if (err != BG_ERR_OK) {
             sc->store_err = err;
-            fprintf(stderr, "bitsguard scan: storing detections failed: %s\n", bg_error_str(err));
+            cli_error("scan", "storing detections failed: %s", bg_error_str(err));
         }
     }
     for (size_t i = 0; i < sc->pending_count; i++)
@@ -140,8 +136,8 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
     scan_input *fc = ctx;
     if (skip != NULL) {
         fc->sc->malformed++;
-        fprintf(stderr, "bitsguard scan: %s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s\n", fc->path,
-                skip->line, skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
+        cli_error("scan", "%s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s", fc->path, skip->line,
+                  skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
         return BG_ERR_OK;
     }
     bg_error rc = correlate_event_feed(fc->corr, ev);
@@ -191,7 +187,7 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
     scan_input fc = {sc, corr, name};
     bg_error err = src->ops->subscribe(src, name, NULL, 1);
     if (err != BG_ERR_OK) {
-        fprintf(stderr, "bitsguard scan: %s: %s\n", name, bg_error_str(err));
+        cli_error("scan", "%s: %s", name, bg_error_str(err));
         return err == BG_ERR_NOMEM ? err : BG_ERR_IO;
     }
     while ((err = src->ops->wait(src)) == BG_ERR_OK) {
@@ -215,8 +211,7 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
     src->ops->unsubscribe(src);
     if (err == BG_ERR_STOPPED)
         return BG_ERR_OK;
-    fprintf(stderr, "bitsguard scan: %s: reading stopped after %" PRIu64 " events: %s\n", name, index,
-            bg_error_str(err));
+    cli_error("scan", "%s: reading stopped after %" PRIu64 " events: %s", name, index, bg_error_str(err));
     return BG_ERR_IO;
 }
 
@@ -229,14 +224,14 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
 
     fp = is_stdin ? stdin : bg_os_file_open(path, "rb");
     if (!fp) {
-        fprintf(stderr, "bitsguard scan: %s: %s\n", path, strerror(errno));
+        cli_error("scan", "%s: %s", path, strerror(errno));
         result = BG_ERR_IO;
         goto cleanup;
     }
     scan_input fc = {sc, corr, path};
     result = export_events_read(fp, is_stdin ? "-" : path, ev, NULL, scan_input_event, &fc, NULL);
     if (result == BG_ERR_IO)
-        fprintf(stderr, "bitsguard scan: %s: %s\n", path, bg_error_str(result));
+        cli_error("scan", "%s: %s", path, bg_error_str(result));
 
 cleanup:
     if (fp && !is_stdin)
@@ -253,93 +248,69 @@ int cli_scan_main(int argc, char **argv)
     const char *db_path = NULL;
     int report_private = 0;
     int status = CLI_EXIT_ERROR;
-    int first_file = argc;
     int io_failed = 0;
-    const char *channels[16];
-    int channel_count = 0;
+    scan_channels channels = {{NULL}, 0};
 
     memset(&sc, 0, sizeof sc);
     event_init(&ev);
     allow = allowlist_new();
     if (!allow) {
-        fputs("bitsguard scan: out of memory\n", stderr);
+        cli_error("scan", "out of memory");
         goto cleanup;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage_print(stdout);
-            status = CLI_EXIT_OK;
-            goto cleanup;
-        } else if (strcmp(a, "--json") == 0) {
-            sc.json = 1;
-        } else if (strcmp(a, "--all") == 0) {
-            sc.show_allowed = 1;
-        } else if (strcmp(a, "--report-private") == 0) {
-            report_private = 1;
-        } else if (strcmp(a, "--channel") == 0) {
-            if (!cli_platform_has_channels) {
-                fputs("bitsguard scan: --channel reads the Windows Event Log and works only on Windows\n", stderr);
-                status = CLI_EXIT_USAGE;
-                goto cleanup;
-            }
-            if (i + 1 >= argc || channel_count == (int)(sizeof channels / sizeof channels[0])) {
-                fputs("bitsguard scan: --channel needs a value (at most 16 channels)\n", stderr);
-                status = CLI_EXIT_USAGE;
-                goto cleanup;
-            }
-            channels[channel_count++] = argv[++i];
-        } else if (strcmp(a, "--allow") == 0 || strcmp(a, "--db") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "bitsguard scan: %s needs a value\n", a);
-                status = CLI_EXIT_USAGE;
-                goto cleanup;
-            }
-            const char *value = argv[++i];
-            if (strcmp(a, "--db") == 0) {
-                db_path = value;
-            } else if (allowlist_entry_add(allow, value, sc.errbuf, sizeof sc.errbuf) != BG_ERR_OK) {
-                fprintf(stderr, "bitsguard scan: --allow %s: %s\n", value, sc.errbuf);
-                status = CLI_EXIT_USAGE;
-                goto cleanup;
-            }
-        } else if (strcmp(a, "--") == 0) {
-            first_file = i + 1;
-            break;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "bitsguard scan: unknown option '%s' (see bitsguard scan --help)\n", a);
-            status = CLI_EXIT_USAGE;
-            goto cleanup;
-        } else {
-            first_file = i;
-            break;
-        }
-    }
-    if (first_file >= argc && channel_count == 0) {
-        fputs("bitsguard scan: no input file (use - for stdin; see bitsguard scan --help)\n", stderr);
+    const cli_opt opts[] = {
+        {"json", CLI_OPT_FLAG, &sc.json, NULL, NULL, "one JSON object per detection"},
+        {"all", CLI_OPT_FLAG, &sc.show_allowed, NULL, NULL, "also print allow-listed detections (marked allowed)"},
+        {"allow", CLI_OPT_CALL, allow, cli_allow_add, "CIDR|HOST",
+         "allow-list a CIDR (10.0.0.0/8, 2001:db8::/32), an IP or a host name\n(*.example.com for sub-domains)"},
+        {"report-private", CLI_OPT_FLAG, &report_private, NULL, NULL, "also report private and special-range IPs"},
+        {"db", CLI_OPT_STRING, &db_path, NULL, "PATH",
+         "also store the detections in this database (bitsguard query reads it)"},
+        {"channel", CLI_OPT_CALL, &channels, scan_channel_add, "NAME",
+         "(Windows) read a live event log channel, e.g.\nMicrosoft-Windows-Bits-Client/Operational"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    const cli_spec spec = {
+        "scan",
+        "FILE...|-",
+        "Reads Microsoft-Windows-Bits-Client/Operational events exported as XML (wevtutil qe /f:xml,\n"
+        "Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin) and prints\n"
+        "one line per BITS job fetching a file from a direct, globally reachable IP address.",
+        opts,
+        "On Windows, FILE may also be an .evtx log (read with EvtQuery); elsewhere export it to XML first\n"
+        "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py).\n"
+        "\n"
+        "A summary goes to stderr. Malformed events are reported with their position and skipped.\n"
+        "exit status: 0 nothing found, 1 detections found, 2 usage error, 3 input or database error\n",
+    };
+    int files = cli_opt_parse(&spec, argc, argv, &status);
+    if (files < 0)
+        goto cleanup;
+    if (files == 0 && channels.count == 0) {
+        cli_error("scan", "no input file (use - for stdin; see bitsguard scan --help)");
         status = CLI_EXIT_USAGE;
         goto cleanup;
     }
     if (db_path && store_open(&sc.db, db_path, NULL, sc.errbuf, sizeof sc.errbuf) != BG_ERR_OK) {
-        fprintf(stderr, "bitsguard scan: %s\n", sc.errbuf);
+        cli_error("scan", "%s", sc.errbuf);
         goto cleanup;
     }
 
     correlate_config cfg = {.allow = allow, .report_private = report_private};
     corr = correlate_new(&cfg, scan_detection_emit, &sc);
     if (!corr) {
-        fputs("bitsguard scan: out of memory\n", stderr);
+        cli_error("scan", "out of memory");
         goto cleanup;
     }
-    for (int i = first_file; i < argc + channel_count; i++) {
+    for (int i = 0; i < files + channels.count; i++) {
         /* Channels (--channel) come after the files. */
-        const char *name = i < argc ? argv[i] : channels[i - argc];
+        const char *name = i < files ? argv[i] : channels.name[i - files];
         bg_error err;
-        if (i >= argc || path_is_evtx(name)) {
+        if (i >= files || path_is_evtx(name)) {
             char why[200] = "";
-            event_source *src = cli_platform_source_new(name, i < argc, why, sizeof why);
+            event_source *src = cli_platform_source_new(name, i < files, why, sizeof why);
             if (!src) {
-                fprintf(stderr, "bitsguard scan: %s: %s\n", name, why);
+                cli_error("scan", "%s: %s", name, why);
                 err = BG_ERR_IO;
             } else {
                 err = scan_source(&sc, corr, &ev, src, name);
@@ -349,7 +320,7 @@ int cli_scan_main(int argc, char **argv)
             err = scan_file(&sc, corr, &ev, name);
         }
         if (err == BG_ERR_NOMEM) {
-            fputs("bitsguard scan: out of memory\n", stderr);
+            cli_error("scan", "out of memory");
             goto cleanup;
         }
         if (err != BG_ERR_OK)
@@ -371,10 +342,10 @@ int cli_scan_main(int argc, char **argv)
                  "dropped %" PRIu64 " detections past the cap of %d per job (not allow-listed) and %" PRIu64
                  " allow-listed ones past theirs",
                  st.over_cap, CORRELATE_MAX_DETECTIONS_PER_JOB, st.over_cap_allowed);
-        fprintf(stderr, "bitsguard scan: %s\n", detail);
+        cli_error("scan", "%s", detail);
         if (sc.db && st.over_cap > 0 &&
             store_error_record(sc.db, "scan.correlate", BG_ERR_TOO_LARGE, detail) != BG_ERR_OK)
-            fputs("bitsguard scan: recording the dropped detections in the errors table failed\n", stderr);
+            cli_error("scan", "recording the dropped detections in the errors table failed");
     }
     if (io_failed || sc.store_err != BG_ERR_OK)
         status = CLI_EXIT_ERROR;

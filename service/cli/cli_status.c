@@ -5,24 +5,12 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "output.h"
 #include "store.h"
 
 /* How many of the latest gaps and errors are shown. */
 #define STATUS_LAST 5
-
-static void usage_print(FILE *fp)
-{
-    fputs("usage: bitsguard status [--db PATH] [--json]\n"
-          "Shows the database path and size, schema version, detections (total and last 24 h), the newest\n"
-          "event, the service's last health sample (process id, resident memory, handles), each channel's\n"
-          "bookmark and its age, and the recorded gaps and errors (the last few).\n\n"
-          "  --db PATH    database file (default: the service's database)\n"
-          "  --json       one JSON object instead of text\n"
-          "  -h, --help   this help\n\n"
-          "exit status: 0 success, 2 usage error, 3 database error\n",
-          fp);
-}
 
 typedef struct status_ctx {
     int json;
@@ -167,37 +155,33 @@ int cli_status_main(int argc, char **argv)
     store_status st;
     int status = CLI_EXIT_OK;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage_print(stdout);
-            return CLI_EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            c.json = 1;
-        } else if (strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {
-            db_path = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!db_path || !*db_path) {
-                fprintf(stderr,
-                        "bitsguard status: --db needs a path\nRun 'bitsguard status --help' for the options.\n");
-                return CLI_EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "bitsguard status: unknown option: %s\nRun 'bitsguard status --help' for the options.\n",
-                    a);
-            return CLI_EXIT_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        {"db", CLI_OPT_STRING, &db_path, NULL, "PATH", "database file (default: the service's database)"},
+        {"json", CLI_OPT_FLAG, &c.json, NULL, NULL, "one JSON object instead of text"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    const cli_spec spec = {
+        "status",
+        NULL,
+        "Shows the database path and size, schema version, detections (total and last 24 h), the newest\n"
+        "event, the service's last health sample (process id, resident memory, handles), each channel's\n"
+        "bookmark and its age, and the recorded gaps and errors (the last few).",
+        opts,
+        "exit status: 0 success, 2 usage error, 3 database error\n",
+    };
+    if (cli_opt_parse(&spec, argc, argv, &status) < 0)
+        return status;
     if (!db_path) {
         bg_error pe = store_path_default_find(path_buf, sizeof path_buf);
         if (pe != BG_ERR_OK) {
-            fprintf(stderr, "bitsguard status: no default database location (%s); give --db PATH\n", bg_error_str(pe));
+            cli_error("status", "no default database location (%s); give --db PATH", bg_error_str(pe));
             return CLI_EXIT_ERROR;
         }
         db_path = path_buf;
     }
     bg_error e = store_open_existing(&s, db_path, errbuf, sizeof errbuf);
     if (e != BG_ERR_OK) {
-        fprintf(stderr, "bitsguard status: %s\n", errbuf[0] ? errbuf : bg_error_str(e));
+        cli_error("status", "%s", errbuf[0] ? errbuf : bg_error_str(e));
         return CLI_EXIT_ERROR;
     }
     e = store_status_get(s, c.now, &st);
@@ -229,7 +213,7 @@ int cli_status_main(int argc, char **argv)
         fputs("}\n", stdout);
 cleanup:
     if (e != BG_ERR_OK) {
-        fprintf(stderr, "bitsguard status: %s: %s\n", db_path, bg_error_str(e));
+        cli_error("status", "%s: %s", db_path, bg_error_str(e));
         status = CLI_EXIT_ERROR;
     }
     if (fflush(stdout) != 0 && status == CLI_EXIT_OK)

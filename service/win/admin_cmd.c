@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "bg_error.h"
 #include "cli.h"
+#include "cli_opt.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -83,43 +84,36 @@ static int teardown_run(void)
     return ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
-static int args_none(const char *cmd, int argc, char **argv, const char *usage)
+/* Parses the command line of an administration command (opts may be NULL: options none); returns 1 when
+ * the command must end with *status (after --help or a usage error), 0 to go on. */
+static int args_parse(const char *cmd, const cli_opt *opts, const char *about, int argc, char **argv, int *status)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: bitsguard %s\n", usage);
-            return -1;
-        }
-        fprintf(stderr, "bitsguard %s: unexpected argument '%s'\nusage: bitsguard %s\n", cmd, argv[i], usage);
-        return CLI_EXIT_USAGE;
-    }
-    return 0;
+    const cli_spec spec = {cmd, NULL, about, opts, NULL};
+    return cli_opt_parse(&spec, argc, argv, status) < 0;
 }
 
 int win_setup_main(int argc, char **argv)
 {
-    int rc = args_none("setup", argc, argv,
-                       "setup\n  Applies to the installed service what the MSI cannot: description, service SID,\n"
-                       "  privileges, recovery, delayed start, preshutdown, data folder ACL, event source,\n"
-                       "  read access to the Bits-Client channel.");
-    return rc ? (rc < 0 ? CLI_EXIT_OK : rc) : setup_run();
+    int status = CLI_EXIT_OK;
+    if (args_parse("setup", NULL,
+                   "Applies to the installed service what the MSI cannot: description, service SID,\n"
+                   "privileges, recovery, delayed start, preshutdown, data folder ACL, event source,\n"
+                   "read access to the Bits-Client channel.",
+                   argc, argv, &status))
+        return status;
+    return setup_run();
 }
 
 int win_teardown_main(int argc, char **argv)
 {
-    int remove_data = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--remove-data") == 0) {
-            remove_data = 1;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: bitsguard teardown [--remove-data]\n  Undoes setup; --remove-data also deletes the data "
-                   "folder (the MSI passes it when REMOVE_DATA=1).\n");
-            return CLI_EXIT_OK;
-        } else {
-            fprintf(stderr, "bitsguard teardown: unexpected argument '%s'\n", argv[i]);
-            return CLI_EXIT_USAGE;
-        }
-    }
+    int remove_data = 0, parsed = CLI_EXIT_OK;
+    const cli_opt opts[] = {
+        {"remove-data", CLI_OPT_FLAG, &remove_data, NULL, NULL,
+         "also delete the data folder (the MSI passes it when REMOVE_DATA=1)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    if (args_parse("teardown", opts, "Undoes setup.", argc, argv, &parsed))
+        return parsed;
     int status = teardown_run();
     if (remove_data) {
         if (!admin_data_folder_remove())
@@ -128,34 +122,37 @@ int win_teardown_main(int argc, char **argv)
     return status;
 }
 
+/* --start auto|demand of install (a cli_opt_fn). */
+static int start_type_set(void *dest, const char *value, char *why, size_t why_len)
+{
+    DWORD *start_type = dest;
+    if (strcmp(value, "auto") == 0)
+        *start_type = SERVICE_AUTO_START;
+    else if (strcmp(value, "demand") == 0)
+        *start_type = SERVICE_DEMAND_START;
+    else {
+        snprintf(why, why_len, "must be auto or demand");
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
 int win_install_main(int argc, char **argv)
 {
     DWORD start_type = SERVICE_AUTO_START;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--start") == 0 && i + 1 < argc) {
-            i++;
-            if (strcmp(argv[i], "auto") == 0)
-                start_type = SERVICE_AUTO_START;
-            else if (strcmp(argv[i], "demand") == 0)
-                start_type = SERVICE_DEMAND_START;
-            else {
-                fprintf(stderr, "bitsguard install: --start takes auto or demand\n");
-                return CLI_EXIT_USAGE;
-            }
-            continue;
-        }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: bitsguard install [--start auto|demand]\n"
-                   "  Creates the service (LocalService, auto-start by default) running this executable,\n"
-                   "  then applies setup. Start it with 'bitsguard start'.\n");
-            return CLI_EXIT_OK;
-        }
-        fprintf(stderr, "bitsguard install: unexpected argument '%s'\n", argv[i]);
-        return CLI_EXIT_USAGE;
-    }
+    int parsed = CLI_EXIT_OK;
+    const cli_opt opts[] = {
+        {"start", CLI_OPT_CALL, &start_type, start_type_set, "auto|demand", "how the service starts (default: auto)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    if (args_parse("install", opts,
+                   "Creates the service (LocalService, auto-start by default) running this executable,\n"
+                   "then applies setup. Start it with 'bitsguard start'.",
+                   argc, argv, &parsed))
+        return parsed;
     wchar_t exe[MAX_PATH], cmd[MAX_PATH + 16];
     if (!win_module_path(exe, MAX_PATH)) {
-        fprintf(stderr, "bitsguard install: cannot find this executable's path\n");
+        cli_error("install", "cannot find this executable's path");
         return CLI_EXIT_ERROR;
     }
     /* Quoted: an unquoted path with spaces lets C:\Program.exe run as the service (CWE-428). */
@@ -255,9 +252,9 @@ static int service_stop(SC_HANDLE svc)
 
 int win_stop_main(int argc, char **argv)
 {
-    int rc = args_none("stop", argc, argv, "stop\n  Stops the service and waits until it has stopped.");
-    if (rc)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    int parsed = CLI_EXIT_OK;
+    if (args_parse("stop", NULL, "Stops the service and waits until it has stopped.", argc, argv, &parsed))
+        return parsed;
     SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
     SC_HANDLE svc = scm ? service_open(scm, SERVICE_STOP | SERVICE_QUERY_STATUS) : NULL;
     int status = svc && service_stop(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
@@ -270,9 +267,9 @@ int win_stop_main(int argc, char **argv)
 
 int win_start_main(int argc, char **argv)
 {
-    int rc = args_none("start", argc, argv, "start\n  Starts the service and waits until it runs.");
-    if (rc)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    int parsed = CLI_EXIT_OK;
+    if (args_parse("start", NULL, "Starts the service and waits until it runs.", argc, argv, &parsed))
+        return parsed;
     int status = CLI_EXIT_ERROR;
     SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
     SC_HANDLE svc = scm ? service_open(scm, SERVICE_START | SERVICE_QUERY_STATUS) : NULL;
@@ -305,21 +302,16 @@ cleanup:
 
 int win_uninstall_main(int argc, char **argv)
 {
-    int remove_data = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--remove-data") == 0) {
-            remove_data = 1;
-            continue;
-        }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: bitsguard uninstall [--remove-data]\n"
-                   "  Stops and deletes the service and undoes setup. The database in %%ProgramData%%\\bitsguard\n"
-                   "  is kept unless --remove-data is given.\n");
-            return CLI_EXIT_OK;
-        }
-        fprintf(stderr, "bitsguard uninstall: unexpected argument '%s'\n", argv[i]);
-        return CLI_EXIT_USAGE;
-    }
+    int remove_data = 0, parsed = CLI_EXIT_OK;
+    const cli_opt opts[] = {
+        {"remove-data", CLI_OPT_FLAG, &remove_data, NULL, NULL, "also delete the database and the data folder"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    if (args_parse("uninstall", opts,
+                   "Stops and deletes the service and undoes setup. The database in %ProgramData%\\bitsguard\n"
+                   "is kept unless --remove-data is given.",
+                   argc, argv, &parsed))
+        return parsed;
     int status = CLI_EXIT_ERROR;
     SC_HANDLE svc = NULL;
     SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
@@ -363,11 +355,12 @@ cleanup:
 
 int win_reload_main(int argc, char **argv)
 {
-    int rc = args_none("reload", argc, argv,
-                       "reload\n  Asks the running service to reload its configuration from the registry\n"
-                       "  (SERVICE_CONTROL_PARAMCHANGE, as 'sc control bitsguard paramchange').");
-    if (rc)
-        return rc < 0 ? CLI_EXIT_OK : rc;
+    int parsed = CLI_EXIT_OK;
+    if (args_parse("reload", NULL,
+                   "Asks the running service to reload its configuration from the registry\n"
+                   "(SERVICE_CONTROL_PARAMCHANGE, as 'sc control bitsguard paramchange').",
+                   argc, argv, &parsed))
+        return parsed;
     int status = CLI_EXIT_ERROR;
     SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
     /* PARAMCHANGE needs the pause/continue right. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "config.h"
 #include "engine.h"
 #include "messages.h"
@@ -37,36 +38,29 @@ static BOOL WINAPI run_console_handler(DWORD type)
     }
 }
 
-static void run_usage(FILE *fp)
-{
-    fprintf(fp, "usage: bitsguard run [--db PATH] [--channel NAME]\n\n"
-                "Runs the service's reader in this console until Ctrl+C: reads the Bits-Client channel after\n"
-                "the bookmark stored in the database, stores detections and raises the same Event Log alerts\n"
-                "as the service (source bitsguard), and prints one line per alert here.\n"
-                "The configuration comes from the registry (HKLM\\SOFTWARE\\bitsguard and its policy key);\n"
-                "--db and --channel override the database path and the channel.\n"
-                "Do not run it against the database of a running service.\n");
-}
-
 int win_run_main(int argc, char **argv)
 {
     const char *db = NULL, *channel = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            run_usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if ((strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--channel") == 0) && i + 1 < argc) {
-            if (argv[i][2] == 'd')
-                db = argv[++i];
-            else
-                channel = argv[++i];
-            continue;
-        }
-        fprintf(stderr, "bitsguard run: unexpected argument '%s'\n", argv[i]);
-        run_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
+    int parsed = CLI_EXIT_OK;
+    const cli_opt opts[] = {
+        {"db", CLI_OPT_STRING, &db, NULL, "PATH", "the database (default: the configured one)"},
+        {"channel", CLI_OPT_STRING, &channel, NULL, "NAME", "the channel to read (default: Bits-Client/Operational)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    const cli_spec spec = {
+        "run",
+        NULL,
+        "Runs the service's reader in this console until Ctrl+C: reads the Bits-Client channel after\n"
+        "the bookmark stored in the database, stores detections and raises the same Event Log alerts\n"
+        "as the service (source bitsguard), and prints one line per alert here.\n"
+        "The configuration comes from the registry (HKLM\\SOFTWARE\\bitsguard and its policy key);\n"
+        "--db and --channel override the database path and the channel.\n"
+        "Do not run it against the database of a running service.",
+        opts,
+        NULL,
+    };
+    if (cli_opt_parse(&spec, argc, argv, &parsed) < 0)
+        return parsed;
 
     int status = CLI_EXIT_ERROR;
     int cfg_ready = 0;
@@ -74,7 +68,7 @@ int win_run_main(int argc, char **argv)
     event_source *src = NULL;
     win_eventlog *log = win_eventlog_open(1);
     if (!log) {
-        fprintf(stderr, "bitsguard run: out of memory\n");
+        cli_error("run", "out of memory");
         return CLI_EXIT_ERROR;
     }
     bg_error rc = service_config_init(&cfg, win_eventlog_config_invalid, log);
@@ -97,18 +91,18 @@ int win_run_main(int argc, char **argv)
     char err[256] = "";
     src = win_evt_source_new(err, sizeof err);
     if (!src) {
-        fprintf(stderr, "bitsguard run: cannot create the event source: %s\n", err[0] ? err : "unknown error");
+        cli_error("run", "cannot create the event source: %s", err[0] ? err : "unknown error");
         rc = BG_ERR_SOURCE;
         goto cleanup;
     }
     run_src = src;
     if (!SetConsoleCtrlHandler(run_console_handler, TRUE)) {
-        fprintf(stderr, "bitsguard run: cannot install the Ctrl+C handler\n");
+        cli_error("run", "cannot install the Ctrl+C handler");
         rc = BG_ERR_PLATFORM;
         goto cleanup;
     }
-    fprintf(stderr, "bitsguard run: reading %s into %s (allowlist entries: %u); Ctrl+C stops\n", cfg.engine.channel,
-            cfg.engine.db_path, (unsigned)cfg.allow_count);
+    cli_error("run", "reading %s into %s (allowlist entries: %u); Ctrl+C stops", cfg.engine.channel, cfg.engine.db_path,
+              (unsigned)cfg.allow_count);
 
     engine_alert_sink sink;
     win_eventlog_sink(log, &sink);
@@ -127,7 +121,7 @@ cleanup:
     if (rc == BG_ERR_OK || rc == BG_ERR_STOPPED)
         status = CLI_EXIT_OK;
     else
-        fprintf(stderr, "bitsguard run: %s\n", bg_error_str(rc));
+        cli_error("run", "%s", bg_error_str(rc));
     if (src)
         src->ops->destroy(src);
     if (cfg_ready)

@@ -8,6 +8,7 @@
 
 #include "bg_version.h"
 #include "cli.h"
+#include "cli_opt.h"
 #include "config.h"
 #include "engine.h"
 #include "messages.h"
@@ -341,11 +342,11 @@ cleanup:
 
 int win_service_main(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: bitsguard service (started by the Service Control Manager, takes no options)\n");
-        return CLI_EXIT_USAGE;
-    }
+    int parsed = CLI_EXIT_OK;
+    const cli_spec spec = {"service", NULL, "The service's entry point: started by the Service Control Manager only.",
+                           NULL, NULL};
+    if (cli_opt_parse(&spec, argc, argv, &parsed) < 0)
+        return parsed;
     InitializeCriticalSection(&svc.lock);
     SERVICE_TABLE_ENTRYW table[] = {
         {(LPWSTR)WIN_SERVICE_NAME, svc_service_main},
@@ -360,8 +361,7 @@ int win_service_main(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
         char text[160];
-        fprintf(stderr, "bitsguard service: StartServiceCtrlDispatcher failed: %s\n",
-                win_error_text(err, text, sizeof text));
+        cli_error("service", "StartServiceCtrlDispatcher failed: %s", win_error_text(err, text, sizeof text));
         return CLI_EXIT_ERROR;
     }
     return CLI_EXIT_OK;
