@@ -65,6 +65,9 @@ rm -rf "$dir/feed"
 if [ -n "$double" ] && [ -f "$double" ]; then
     cp "$double" "$dir/wevtapi.dll"
     mkdir -p "$dir/feed"
+    # A hardened channel ACL without SU, so setup must append the service's own read entry (Windows'
+    # default lets SU read: that case is checked after the uninstall below).
+    touch "$dir/feed/channel-hardened"
 else
     echo "note: no wevtapi test double given: the reader may abort in Wine's stub"
 fi
@@ -119,6 +122,16 @@ if [ -d "$dir/feed" ]; then
         grep -q "Bits-Client channel read access *ok: already readable" "$logs/setup_again.out" &&
         ok "setup again: the channel entry is not added twice" ||
         { fail "setup again changed the channel access"; cat "$dir/feed/channel-access.sddl" "$logs/setup_again.out"; }
+    # Windows' default channel access lets SU (every service) read: setup adds nothing and says so. The
+    # hardened state is put back afterwards for the teardown check below.
+    cp "$dir/feed/channel-access.sddl" "$logs/channel-access.saved"
+    rm -f "$dir/feed/channel-hardened" "$dir/feed/channel-access.sddl"
+    run setup_su "$exe" setup
+    grep -q "Bits-Client channel read access *ok: already readable" "$logs/setup_su.out" &&
+        [ ! -e "$dir/feed/channel-access.sddl" ] && ok "default channel access (SU reads): setup adds no entry" ||
+        { fail "setup changed the default channel access"; cat "$logs/setup_su.out"; }
+    touch "$dir/feed/channel-hardened"
+    cp "$logs/channel-access.saved" "$dir/feed/channel-access.sddl"
 fi
 grep -q "Event Log Readers" "$logs/install.out" && fail "install still touches Event Log Readers" ||
     ok "install does not join Event Log Readers"

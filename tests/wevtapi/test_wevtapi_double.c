@@ -111,6 +111,10 @@ static unsigned long long rendered_id(EVT_HANDLE h)
     return id;
 }
 
+/* How the last drain_ids ended: ERROR_NO_MORE_ITEMS (a query) or ERROR_INVALID_OPERATION (a pull
+ * subscription with nothing pending, as on Windows). */
+static DWORD g_drain_end;
+
 /* Drains a result set; stores up to cap rendered ids and returns the count (or -error). */
 static long drain_ids(EVT_HANDLE rs, DWORD batch, unsigned long long *ids, size_t cap)
 {
@@ -122,7 +126,10 @@ static long drain_ids(EVT_HANDLE rs, DWORD batch, unsigned long long *ids, size_
         DWORD got = 0;
         if (!EvtNext(rs, batch, events, INFINITE, 0, &got)) {
             DWORD err = GetLastError();
-            return err == ERROR_NO_MORE_ITEMS ? total : -(long)err;
+            g_drain_end = err;
+            if (got != 0)
+                return -1; /* A failure hands out nothing. */
+            return err == ERROR_NO_MORE_ITEMS || err == ERROR_INVALID_OPERATION ? total : -(long)err;
         }
         for (DWORD i = 0; i < got; i++) {
             if ((size_t)total < cap)
@@ -221,8 +228,9 @@ static void test_oldest_batches(void)
     CHECK_INT_EQ(n, 5);
     for (long i = 0; i < n && i < 5; i++)
         CHECK_INT_EQ(ids[i], 104 + i);
+    got = 9;
     CHECK(!EvtNext(sub, 3, ev, 0, 0, &got));
-    CHECK_INT_EQ(GetLastError(), ERROR_NO_MORE_ITEMS);
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_OPERATION); /* Drained pull subscription: 4317, no handles. */
     CHECK_INT_EQ(got, 0);
     CHECK(EvtClose(sub));
     CHECK(!EvtClose(sub)); /* A closed handle is invalid. */
@@ -373,7 +381,7 @@ static void test_live_and_faults(void)
     CHECK_INT_EQ(got, 0);
     CHECK(!control_exists(L"fault-next.txt"));
     CHECK(!EvtNext(sub, 4, ev, INFINITE, 0, &got));
-    CHECK_INT_EQ(GetLastError(), ERROR_NO_MORE_ITEMS);
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_OPERATION);
     /* outage: the live subscription breaks, the next two subscribes fail, the third works. */
     CHECK(control_write(L"outage.txt", "2"));
     CHECK(!EvtNext(sub, 4, ev, INFINITE, 0, &got));
@@ -403,6 +411,7 @@ static void test_query_file(void)
     EVT_HANDLE q = EvtQuery(NULL, path, L"*", EvtQueryFilePath | EvtQueryForwardDirection);
     CHECK(q != NULL);
     CHECK_INT_EQ(drain_ids(q, 2, ids, 16), 3);
+    CHECK_INT_EQ(g_drain_end, ERROR_NO_MORE_ITEMS); /* A query's end is ERROR_NO_MORE_ITEMS. */
     CHECK_INT_EQ(ids[0], 7);
     CHECK_INT_EQ(ids[2], 9);
     EvtClose(q);
@@ -481,10 +490,20 @@ static void test_channel_config(void)
     CHECK(used > sizeof v);
     BYTE abuf[8192];
     EVT_VARIANT *av = (EVT_VARIANT *)abuf;
+    EVT_HANDLE cfg2;
     CHECK(EvtGetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, sizeof abuf, av, &used));
     CHECK_INT_EQ(av->Type, EvtVarTypeString);
     CHECK(wcsncmp(av->StringVal, L"O:BAG:SYD:(A;;0xf0007;;;SY)", 27) == 0);
+    CHECK(wcsstr(av->StringVal, L"(A;;0x3;;;SU)") != NULL); /* Windows' default lets services read. */
+    /* The hardened knob: the same default without SU, for the installer's "append our ACE" path. */
+    CHECK(control_write(L"channel-hardened", ""));
+    cfg2 = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    CHECK(EvtGetChannelConfigProperty(cfg2, EvtChannelConfigAccess, 0, sizeof abuf, av, &used));
+    CHECK(wcsncmp(av->StringVal, L"O:BAG:SYD:(A;;0xf0007;;;SY)", 27) == 0);
     CHECK(wcsstr(av->StringVal, L";SU)") == NULL);
+    CHECK(EvtClose(cfg2));
+    path_join(path, g_feed, L"channel-hardened");
+    DeleteFileW(path);
     EVT_VARIANT nv;
     memset(&nv, 0, sizeof nv);
     nv.Type = EvtVarTypeString;
@@ -493,9 +512,9 @@ static void test_channel_config(void)
     CHECK_INT_EQ(GetLastError(), ERROR_INVALID_PARAMETER);
     nv.StringVal = L"O:BAG:SYD:(A;;0x1;;;SU)";
     CHECK(EvtSetChannelConfigProperty(cfg, EvtChannelConfigAccess, 0, &nv));
-    EVT_HANDLE cfg2 = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    cfg2 = EvtOpenChannelConfig(NULL, CHANNEL, 0);
     CHECK(EvtGetChannelConfigProperty(cfg2, EvtChannelConfigAccess, 0, sizeof abuf, av, &used));
-    CHECK(wcsstr(av->StringVal, L";SU)") == NULL); /* Not saved yet. */
+    CHECK(wcsstr(av->StringVal, L"(A;;0x1;;;SU)") == NULL); /* Not saved yet. */
     CHECK(EvtClose(cfg2));
     CHECK(EvtSaveChannelConfig(cfg, 0));
     cfg2 = EvtOpenChannelConfig(NULL, CHANNEL, 0);
@@ -506,7 +525,7 @@ static void test_channel_config(void)
     path_join(path, g_feed, L"channel-access.sddl");
     CHECK(DeleteFileW(path));
     /* A function the double does not provide fails cleanly instead of aborting. */
-    CHECK(EvtOpenLog(NULL, L"x", EvtOpenFilePath) == NULL);
+    CHECK(!EvtClearLog(NULL, CHANNEL, NULL, 0));
     CHECK_INT_EQ(GetLastError(), ERROR_CALL_NOT_IMPLEMENTED);
     wchar_t status[4] = L"x";
     CHECK_INT_EQ(EvtGetExtendedStatus(4, status, &used), ERROR_SUCCESS);
@@ -586,6 +605,150 @@ static void test_trace(void)
         CHECK_STR_EQ(buf, "subscribe origin 3 strict 0 after 106\nevent 107\nevent 108\n");
     }
     DeleteFileW(path);
+}
+
+/* The trace's text (feed\trace.txt) into buf. */
+static void trace_read(char *buf, size_t cap)
+{
+    wchar_t path[MAX_PATH];
+    DWORD n = 0;
+    buf[0] = '\0';
+    path_join(path, g_feed, L"trace.txt");
+    HANDLE fh = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
+    if (fh == INVALID_HANDLE_VALUE)
+        return;
+    if (ReadFile(fh, buf, (DWORD)cap - 1, &n, NULL))
+        buf[n] = '\0';
+    CloseHandle(fh);
+}
+
+/* The answers Windows gives where mature readers lost events: 4317 on an empty pull subscription,
+ * STALE/INVALID_POSITION for a strict bookmark, a silent Event Log restart, RPC_S_INVALID_BOUND for a
+ * batch too large, and the log's creation time. Each fault appends "fault NAME CODE" to the trace. */
+static void test_windows_faults(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    unsigned long long ids[32] = {0};
+    char trace[4096];
+    EVT_HANDLE ev[16];
+    DWORD got = 9;
+    CHECK(control_write(L"trace.txt", ""));
+    /* 4317 with zero handles at once on a fresh future-events subscription. */
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(sub != NULL);
+    CHECK(!EvtNext(sub, 4, ev, 1000, 0, &got));
+    CHECK_INT_EQ(GetLastError(), ERROR_INVALID_OPERATION);
+    CHECK_INT_EQ(got, 0);
+    EvtClose(sub);
+
+    /* bookmark-error.txt: the next strict subscribe after a bookmark fails with its code, once. */
+    EVT_HANDLE bm =
+        EvtCreateBookmark(L"<BookmarkList><Bookmark Channel='" CHANNEL L"' RecordId='103'/></BookmarkList>");
+    static const DWORD codes[] = {ERROR_EVT_QUERY_RESULT_STALE, ERROR_EVT_QUERY_RESULT_INVALID_POSITION,
+                                  ERROR_NOT_FOUND};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "%lu\n", (unsigned long)codes[i]);
+        CHECK(control_write(L"bookmark-error.txt", text));
+        sub =
+            EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+        CHECK(sub == NULL);
+        CHECK_INT_EQ(GetLastError(), codes[i]);
+        CHECK(!control_exists(L"bookmark-error.txt"));
+    }
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    CHECK(sub != NULL); /* Consumed: the same bookmark works again. */
+    EvtClose(sub);
+    trace_read(trace, sizeof trace);
+    CHECK(strstr(trace, "fault bookmark-error 15011\nsubscribe error 15011\n") != NULL);
+    CHECK(strstr(trace, "fault bookmark-error 15012\n") != NULL);
+    CHECK(strstr(trace, "fault bookmark-error 1168\n") != NULL);
+
+    /* eventlog-restart: the live subscription dies silently, later ones work. */
+    EVT_HANDLE old = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(old != NULL);
+    ResetEvent(sig);
+    CHECK(control_write(L"eventlog-restart", ""));
+    for (int i = 0; i < 50 && control_exists(L"eventlog-restart"); i++)
+        Sleep(100); /* The watcher applies it within its 500 ms rescan. */
+    CHECK(!control_exists(L"eventlog-restart"));
+    g_text[0] = '\0';
+    event_append(g_text, sizeof g_text, 0, "http://198.51.100.20/r.exe");
+    CHECK(feed_write(L"005", g_text));
+    CHECK_INT_EQ(WaitForSingleObject(sig, 1500), WAIT_TIMEOUT); /* No signal for the dead one. */
+    CHECK(!EvtNext(old, 4, ev, 1000, 0, &got));
+    CHECK_INT_EQ(GetLastError(), RPC_S_SERVER_UNAVAILABLE);
+    CHECK_INT_EQ(got, 0);
+    CHECK(!EvtNext(old, 4, ev, 1000, 0, &got)); /* For good. */
+    CHECK_INT_EQ(GetLastError(), RPC_S_SERVER_UNAVAILABLE);
+    EvtClose(old);
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    CHECK(sub != NULL);
+    long n = drain_ids(sub, 16, ids, 32);
+    CHECK(n >= 8); /* 104 .. the record of 005. */
+    CHECK_INT_EQ(g_drain_end, ERROR_INVALID_OPERATION);
+    EvtClose(sub);
+    /* Applied at the next call too, without waiting for the watcher. */
+    old = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(control_write(L"eventlog-restart", ""));
+    CHECK(!EvtNext(old, 4, ev, 1000, 0, &got));
+    CHECK_INT_EQ(GetLastError(), RPC_S_SERVER_UNAVAILABLE);
+    EvtClose(old);
+    trace_read(trace, sizeof trace);
+    CHECK(strstr(trace, "fault eventlog-restart 1722\n") != NULL);
+
+    /* max-batch-bytes.txt: a batch over N bytes of UTF-16 XML fails with 1734 and hands out nothing; one
+     * event alone passes; the same events come next. An event here is well over 400 bytes. */
+    CHECK(control_write(L"max-batch-bytes.txt", "400"));
+    sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    got = 9;
+    CHECK(!EvtNext(sub, 4, ev, 1000, 0, &got));
+    CHECK_INT_EQ(GetLastError(), RPC_S_INVALID_BOUND);
+    CHECK_INT_EQ(got, 0);
+    CHECK(EvtNext(sub, 1, ev, 1000, 0, &got));
+    CHECK_INT_EQ(got, 1);
+    if (got == 1) {
+        CHECK_INT_EQ(rendered_id(ev[0]), 104); /* Nothing was consumed by the failed call. */
+        EvtClose(ev[0]);
+    }
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, L"max-batch-bytes.txt");
+    CHECK(DeleteFileW(path));
+    CHECK(EvtNext(sub, 4, ev, 1000, 0, &got));
+    CHECK_INT_EQ(got, 4);
+    for (DWORD i = 0; i < got && i < 4; i++) {
+        CHECK_INT_EQ(rendered_id(ev[i]), 105 + i);
+        EvtClose(ev[i]);
+    }
+    EvtClose(sub);
+    trace_read(trace, sizeof trace);
+    CHECK(strstr(trace, "fault max-batch-bytes 1734\n") != NULL);
+    EvtClose(bm);
+
+    /* The log's creation time: a default, or feed\log-created.txt (a test's "cleared log"). */
+    EVT_VARIANT v;
+    DWORD used = 0;
+    EVT_HANDLE log = EvtOpenLog(NULL, CHANNEL, EvtOpenChannelPath);
+    CHECK(log != NULL);
+    CHECK(!EvtGetLogInfo(log, EvtLogCreationTime, 0, NULL, &used));
+    CHECK_INT_EQ(GetLastError(), ERROR_INSUFFICIENT_BUFFER);
+    CHECK(EvtGetLogInfo(log, EvtLogCreationTime, sizeof v, &v, &used));
+    CHECK_INT_EQ(v.Type, EvtVarTypeFileTime);
+    unsigned long long first = v.FileTimeVal;
+    CHECK(first != 0);
+    CHECK(control_write(L"log-created.txt", "134200000000000000\n"));
+    CHECK(EvtGetLogInfo(log, EvtLogCreationTime, sizeof v, &v, &used));
+    CHECK(v.FileTimeVal == 134200000000000000ull);
+    path_join(path, g_feed, L"log-created.txt");
+    DeleteFileW(path);
+    CHECK(!EvtGetLogInfo(log, EvtLogNumberOfLogRecords, sizeof v, &v, &used));
+    CHECK_INT_EQ(GetLastError(), ERROR_NOT_SUPPORTED);
+    CHECK(EvtClose(log));
+    CHECK(EvtOpenLog(NULL, L"System", EvtOpenChannelPath) == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
+    path_join(path, g_feed, L"trace.txt");
+    DeleteFileW(path);
+    CloseHandle(sig);
 }
 
 /* ---------- parent: a private copy of exe + DLL per run ---------- */
@@ -672,5 +835,6 @@ int main(int argc, char **argv)
     CHECK_RUN(test_channel_config);
     CHECK_RUN(test_utf16_hostile_slow);
     CHECK_RUN(test_trace);
+    CHECK_RUN(test_windows_faults);
     return CHECK_DONE();
 }

@@ -33,8 +33,16 @@
 #define DOUBLE_EVENT_MAX   (16u * 1024u * 1024u)  /* An event larger than this is skipped. */
 #define DOUBLE_ACCESS_MAX  2048                   /* Characters of a channel's access SDDL. */
 #define DOUBLE_ACCESS_FILE L"channel-access.sddl"
-#define DOUBLE_ACCESS_DEFAULT \
+/* Windows' default channel access (documented for the System log, seen on Operational channels in WEF
+ * guides): it lets SU (every service's token) read. feed\channel-hardened selects the hardened variant
+ * without SU, so the installer's "append our ACE" path stays testable. */
+#define DOUBLE_ACCESS_DEFAULT                                                                                         \
+    L"O:BAG:SYD:(A;;0xf0007;;;SY)(A;;0x7;;;BA)(A;;0x3;;;BO)(A;;0x5;;;SO)(A;;0x1;;;IU)(A;;0x3;;;SU)(A;;0x1;;;S-1-5-3)" \
+    L"(A;;0x2;;;S-1-5-33)(A;;0x1;;;S-1-5-32-573)"
+#define DOUBLE_ACCESS_HARDENED \
     L"O:BAG:SYD:(A;;0xf0007;;;SY)(A;;0x7;;;BA)(A;;0x3;;;BO)(A;;0x5;;;SO)(A;;0x1;;;IU)(A;;0x1;;;S-1-5-32-573)"
+/* The log's creation time (FILETIME) while feed\log-created.txt does not say otherwise: 2026-01-01. */
+#define DOUBLE_LOG_CREATED 134116992000000000ull
 #define DOUBLE_CHANNEL_MAX 256 /* Characters of a bookmark's channel name. */
 #define DOUBLE_CONTROL_MAX 64  /* Bytes read from a control file. */
 #define DOUBLE_POLL_MS     100 /* Only when change notifications are unavailable. */
@@ -76,7 +84,7 @@ typedef struct scan_result {
 
 /* ---------- handles ---------- */
 
-enum obj_kind { OBJ_EVENT = 0x45564e54, OBJ_BOOKMARK, OBJ_SUBSCRIPTION, OBJ_QUERY, OBJ_CHANNEL_CONFIG };
+enum obj_kind { OBJ_EVENT = 0x45564e54, OBJ_BOOKMARK, OBJ_SUBSCRIPTION, OBJ_QUERY, OBJ_CHANNEL_CONFIG, OBJ_LOG };
 
 typedef struct obj {
     enum obj_kind kind;
@@ -116,6 +124,7 @@ typedef struct result_obj {
     HANDLE wake, stop, thread; /* Push model delivery thread. */
     DWORD thread_id;
     DWORD dead;     /* Non-zero: the subscription is broken (outage); every EvtNext fails with it. */
+    int silent;     /* Broken by an Event Log restart: nobody signals it any more (as on Windows). */
     int error_sent; /* Push model: the error was reported to the callback. */
     feed own;       /* EvtQuery on a file: a private feed of that one file. */
     struct result_obj *next_sub;
@@ -251,6 +260,34 @@ static void trace_append(const char *text, size_t len)
         return;
     WriteFile(fh, text, (DWORD)len, &put, NULL);
     CloseHandle(fh);
+}
+
+/* Appends "fault NAME CODE" to feed\trace.txt: every control file that fires says so. */
+static void trace_fault(const char *name, unsigned long code)
+{
+    char line[96];
+    int n = snprintf(line, sizeof line, "fault %s %lu\n", name, code);
+    if (n > 0 && (size_t)n < sizeof line)
+        trace_append(line, (size_t)n);
+}
+
+/*
+ * feed\eventlog-restart: the Event Log service restarted. Every live subscription dies silently (no
+ * signal; its next EvtNext fails with RPC_S_SERVER_UNAVAILABLE); subscriptions made afterwards work. The
+ * file is deleted once applied. Called with the lock held by the watcher, EvtSubscribe and EvtNext, so it
+ * takes effect at the very next call.
+ */
+static void eventlog_restart_apply(void)
+{
+    unsigned long dummy = 0;
+    if (!control_read(L"eventlog-restart", &dummy))
+        return;
+    for (result_obj *s = g_subs; s; s = s->next_sub) {
+        s->dead = RPC_S_SERVER_UNAVAILABLE;
+        s->silent = 1;
+    }
+    control_delete(L"eventlog-restart");
+    trace_fault("eventlog-restart", RPC_S_SERVER_UNAVAILABLE);
 }
 
 /* ---------- bounded text scanning ---------- */
@@ -641,6 +678,8 @@ static void event_free(event_obj *ev)
 static void subs_wake_all(void)
 {
     for (result_obj *s = g_subs; s; s = s->next_sub) {
+        if (s->silent)
+            continue; /* Dead since an Event Log restart: Windows never signals it again. */
         if (s->signal)
             SetEvent(s->signal);
         if (s->wake)
@@ -676,6 +715,7 @@ static DWORD WINAPI watcher_main(LPVOID arg)
             Sleep(DOUBLE_POLL_MS); /* The folder does not exist yet. */
         }
         EnterCriticalSection(&g_lock);
+        eventlog_restart_apply();
         size_t added = feed_refresh();
         unsigned long dummy = 0;
         /* Subscribers are woken for new events or a pending fault (outage.txt, fault-next.txt), never for a
@@ -790,6 +830,7 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE Session, HANDLE SignalEvent, LPCWSTR C
         }
         control_delete(L"outage.txt");
     }
+    eventlog_restart_apply(); /* Before this subscription exists: it is made after the restart. */
     bookmark_obj *bm = NULL;
     if (origin == EvtSubscribeStartAfterBookmark) {
         bm = (bookmark_obj *)registry_find(Bookmark, OBJ_BOOKMARK);
@@ -809,12 +850,22 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE Session, HANDLE SignalEvent, LPCWSTR C
     } else if (origin == EvtSubscribeStartAtOldestRecord) {
         cursor_init(&r->cur, &g_feed, 0, 0);
     } else {
-        unsigned long dummy = 0;
+        unsigned long dummy = 0, code = 0;
         int usable = bm->has_position && channel_is_ours(bm->channel);
         int exists = usable && !control_read(L"reject-bookmark", &dummy) && feed_has_id(&g_feed, bm->id);
         if ((Flags & EvtSubscribeStrict) && !exists) {
             err = ERROR_NOT_FOUND; /* Documented for EvtSubscribeStrict when the bookmarked event is gone. */
             goto cleanup;
+        }
+        /* feed\bookmark-error.txt: Windows also answers a strict subscribe whose record is gone with
+         * ERROR_EVT_QUERY_RESULT_STALE or _INVALID_POSITION (Winlogbeat, vector, fluent-bit saw both). */
+        if ((Flags & EvtSubscribeStrict) && control_read(L"bookmark-error.txt", &code)) {
+            control_delete(L"bookmark-error.txt");
+            if (code != 0) {
+                trace_fault("bookmark-error", code);
+                err = (DWORD)code;
+                goto cleanup;
+            }
         }
         /* Not strict: start after the bookmarked record, or after the closest one (same thing here). */
         cursor_init(&r->cur, &g_feed, 0, usable ? bm->id : 0);
@@ -947,6 +998,13 @@ static DWORD result_next(result_obj *r, DWORD max, EVT_HANDLE *events, DWORD *re
         if (r->dead)
             return r->dead;
     }
+    /* feed\max-batch-bytes.txt: the subscription's buffer on the Event Log side holds N bytes of UTF-16 XML;
+     * a batch larger than that fails with RPC_S_INVALID_BOUND and hands nothing out (one event alone always
+     * passes). The cursor goes back to where it was, so the same events come next. */
+    unsigned long batch_cap = 0;
+    int capped = control_read(L"max-batch-bytes.txt", &batch_cap);
+    size_t saved_file = r->cur.file_idx, saved_ev = r->cur.ev_idx;
+    uint64_t saved_after = r->cur.after_id, bytes = 0;
     while (*returned < max) {
         const scan_event *e = cursor_next(&r->cur);
         if (!e)
@@ -954,6 +1012,21 @@ static DWORD result_next(result_obj *r, DWORD max, EVT_HANDLE *events, DWORD *re
         event_obj *ev = event_make(&r->cur, e);
         if (!ev)
             return *returned ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
+        bytes += (uint64_t)ev->chars * sizeof(wchar_t);
+        if (capped && *returned > 0 && bytes > batch_cap) {
+            event_free(ev);
+            for (DWORD i = 0; i < *returned; i++) {
+                registry_remove((obj *)events[i]);
+                event_free((event_obj *)events[i]);
+                events[i] = NULL;
+            }
+            *returned = 0;
+            r->cur.file_idx = saved_file;
+            r->cur.ev_idx = saved_ev;
+            r->cur.after_id = saved_after;
+            trace_fault("max-batch-bytes", RPC_S_INVALID_BOUND);
+            return RPC_S_INVALID_BOUND;
+        }
         registry_add(&ev->h, OBJ_EVENT);
         events[(*returned)++] = (EVT_HANDLE)ev;
     }
@@ -987,7 +1060,13 @@ BOOL WINAPI EvtNext(EVT_HANDLE ResultSet, DWORD EventsSize, EVT_HANDLE *Events, 
     } else if (r->callback) {
         err = ERROR_INVALID_OPERATION; /* Push subscriptions deliver through their callback. */
     } else {
+        eventlog_restart_apply();
         err = result_next(r, EventsSize, Events, &got);
+        /* A pull subscription with nothing pending answers ERROR_INVALID_OPERATION with zero handles, as
+         * Windows was seen to (Datadog agent, beats, OpenTelemetry, pywin32 PR 1648, vector #26117);
+         * a query at its end answers ERROR_NO_MORE_ITEMS. */
+        if (err == ERROR_NO_MORE_ITEMS && r->h.kind == OBJ_SUBSCRIPTION)
+            err = ERROR_INVALID_OPERATION;
     }
     if (Returned)
         *Returned = got;
@@ -1068,6 +1147,7 @@ BOOL WINAPI EvtClose(EVT_HANDLE Object)
         break;
     case OBJ_BOOKMARK:
     case OBJ_CHANNEL_CONFIG:
+    case OBJ_LOG:
         free(o);
         break;
     case OBJ_SUBSCRIPTION:
@@ -1296,8 +1376,8 @@ typedef struct channel_cfg {
 } channel_cfg;
 
 /* The channel's access SDDL: feed\channel-access.sddl (UTF-8, written by EvtSaveChannelConfig, so a
- * test and a later process see it), else Windows' default for an Operational channel: SYSTEM,
- * Administrators, Backup and Server Operators, interactive users and Event Log Readers; no SU. */
+ * test and a later process see it), else Windows' default channel access (with SU), or the hardened one
+ * without SU while feed\channel-hardened exists. */
 static void channel_access_load(wchar_t *out, size_t len)
 {
     wchar_t path[MAX_PATH];
@@ -1309,7 +1389,9 @@ static void channel_access_load(wchar_t *out, size_t len)
         return;
     }
     free(text);
-    _snwprintf(out, len, L"%ls", DOUBLE_ACCESS_DEFAULT);
+    unsigned long dummy = 0;
+    _snwprintf(out, len, L"%ls",
+               control_read(L"channel-hardened", &dummy) ? DOUBLE_ACCESS_HARDENED : DOUBLE_ACCESS_DEFAULT);
     out[len - 1] = L'\0';
 }
 
@@ -1446,4 +1528,74 @@ DWORD WINAPI wevtdouble_unimplemented(void)
 {
     SetLastError(ERROR_CALL_NOT_IMPLEMENTED);
     return 0;
+}
+
+/* A log handle (EvtOpenLog on the BITS channel): only its creation time is provided. */
+typedef struct log_obj {
+    obj h;
+} log_obj;
+
+EVT_HANDLE WINAPI EvtOpenLog(EVT_HANDLE Session, LPCWSTR Path, DWORD Flags)
+{
+    if (Session || !Path || (Flags != EvtOpenChannelPath && Flags != EvtOpenFilePath)) {
+        SetLastError(Session ? ERROR_NOT_SUPPORTED : ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    if (Flags == EvtOpenFilePath) {
+        SetLastError(ERROR_NOT_SUPPORTED); /* Log files are not part of the double. */
+        return NULL;
+    }
+    if (!channel_is_ours(Path)) {
+        SetLastError(ERROR_EVT_CHANNEL_NOT_FOUND);
+        return NULL;
+    }
+    log_obj *l = calloc(1, sizeof *l);
+    if (!l) {
+        SetLastError(ERROR_OUTOFMEMORY);
+        return NULL;
+    }
+    EnterCriticalSection(&g_lock);
+    registry_add(&l->h, OBJ_LOG);
+    LeaveCriticalSection(&g_lock);
+    SetLastError(ERROR_SUCCESS);
+    return (EVT_HANDLE)l;
+}
+
+/* EvtLogCreationTime only (EvtVarTypeFileTime): feed\log-created.txt holds it as a decimal FILETIME (a
+ * test "clears" the log by writing a new value), else DOUBLE_LOG_CREATED. Other properties:
+ * ERROR_NOT_SUPPORTED. */
+BOOL WINAPI EvtGetLogInfo(EVT_HANDLE Log, EVT_LOG_PROPERTY_ID PropertyId, DWORD PropertyValueBufferSize,
+                          PEVT_VARIANT PropertyValueBuffer, PDWORD PropertyValueBufferUsed)
+{
+    DWORD err = ERROR_SUCCESS;
+    unsigned long long created = DOUBLE_LOG_CREATED;
+    EnterCriticalSection(&g_lock);
+    if (!registry_find(Log, OBJ_LOG)) {
+        err = ERROR_INVALID_HANDLE;
+    } else if (!PropertyValueBufferUsed) {
+        err = ERROR_INVALID_PARAMETER;
+    } else if (PropertyId != EvtLogCreationTime) {
+        err = ERROR_NOT_SUPPORTED;
+    } else {
+        wchar_t path[MAX_PATH];
+        char *text = NULL;
+        size_t len = 0;
+        if (feed_path(L"log-created.txt", path) && file_read_all(path, 4096, &text, &len)) {
+            unsigned long long v = strtoull(text, NULL, 10);
+            if (v)
+                created = v;
+            free(text);
+        }
+        *PropertyValueBufferUsed = (DWORD)sizeof(EVT_VARIANT);
+        if (PropertyValueBufferSize < sizeof(EVT_VARIANT) || !PropertyValueBuffer) {
+            err = ERROR_INSUFFICIENT_BUFFER;
+        } else {
+            memset(PropertyValueBuffer, 0, sizeof *PropertyValueBuffer);
+            PropertyValueBuffer->Type = EvtVarTypeFileTime;
+            PropertyValueBuffer->FileTimeVal = created;
+        }
+    }
+    LeaveCriticalSection(&g_lock);
+    SetLastError(err);
+    return err == ERROR_SUCCESS;
 }
