@@ -639,6 +639,12 @@ static void test_windows_faults(void)
     CHECK(!EvtNext(sub, 4, ev, 1000, 0, &got));
     CHECK_INT_EQ(GetLastError(), ERROR_INVALID_OPERATION);
     CHECK_INT_EQ(got, 0);
+    CHECK(control_write(L"idle-next.txt", "259")); /* The lenient answer on request. */
+    CHECK(!EvtNext(sub, 4, ev, 1000, 0, &got));
+    CHECK_INT_EQ(GetLastError(), ERROR_NO_MORE_ITEMS);
+    wchar_t idle[MAX_PATH];
+    path_join(idle, g_feed, L"idle-next.txt");
+    CHECK(DeleteFileW(idle));
     EvtClose(sub);
 
     /* bookmark-error.txt: the next strict subscribe after a bookmark fails with its code, once. */
