@@ -28,8 +28,11 @@ typedef struct event_source_ops {
     /* Subscribes to channel after the bookmark (XML text as bookmark_render gave it), or when bookmark
      * is NULL from the oldest record (from_oldest=1) or from future events only (from_oldest=0). */
     bg_error (*subscribe)(event_source *src, const char *channel, const char *bookmark, int from_oldest);
-    /* Blocks until events may be available or stop is requested (BG_ERR_STOPPED). No timeouts: waits
-     * are infinite on handles, so an idle service uses no CPU. */
+    /* Blocks until events may be available or stop is requested (BG_ERR_STOPPED). It may also return
+     * BG_ERR_OK with nothing available: the Windows source wakes at least every 60 s with nothing
+     * signalled, because nothing signals a subscription whose Event Log service restarted; the engine's
+     * next call is then its probe. Otherwise waits are on handles, so an idle service costs next to
+     * nothing (60 wakeups an hour). */
     bg_error (*wait)(event_source *src);
     /* Fetches up to max events; *count = 0 means drained (go back to wait). Each event's UTF-8 XML is
      * valid until the next call of next (or unsubscribe). The source remembers the last event handed

@@ -19,6 +19,10 @@
  * empty string, which the engine counts as malformed) because the parser would reject it anyway. */
 #define WIN_EVT_RENDER_MAX_BYTES     ((DWORD)EVENT_MAX_BYTES * 2u)
 #define WIN_EVT_RENDER_INITIAL_BYTES (64u * 1024u)
+/* The safety-net wait: nothing signals a pull subscription whose Event Log service restarted (CloudWatch
+ * agent PR 1259, Wazuh issues 5495 and 3836), so an idle wait wakes this often, compares the EventLog
+ * service's process id and probes the subscription with one EvtNext. 60 wakeups per idle hour. */
+#define WIN_EVT_SAFETY_NET_MS 60000u
 
 typedef struct win_evt_source {
     event_source base;
@@ -27,6 +31,12 @@ typedef struct win_evt_source {
     EVT_HANDLE results;  /* The subscription or query result set, NULL when closed. */
     EVT_HANDLE bookmark; /* Follows the last event handed out. */
     int handed;          /* An event was handed out since subscribe. */
+    DWORD batch_max;     /* EvtNext's batch size: halved on RPC_S_INVALID_BOUND, reset at subscribe. */
+    /* The EventLog service, for its process id: a new one means the service restarted (NULL when it
+     * cannot be opened, as under Wine; the EvtNext probe still runs). */
+    SC_HANDLE scm;
+    SC_HANDLE eventlog;
+    DWORD eventlog_pid; /* At subscribe; 0 when unknown. */
     /* Query mode (win_evt_query_new). */
     int is_query;
     int query_is_file;
@@ -38,6 +48,7 @@ typedef struct win_evt_source {
     char *ubuf;
     size_t ucap;
     DWORD last_error;
+    unsigned long safety_wakeups; /* Safety-net wakes (the wait timed out), for the idle-cost figure. */
 } win_evt_source;
 
 /* Which call failed: the same Windows code means different things at different places. */
@@ -55,6 +66,12 @@ typedef enum win_evt_call {
  */
 static bg_error win_evt_error_map(DWORD err, win_evt_call call)
 {
+    /* A strict subscribe whose bookmarked record is gone: ERROR_NOT_FOUND is documented, and Windows also
+     * answers STALE or INVALID_POSITION (Winlogbeat wineventlog.go handles all three; beats issue 37238,
+     * vector issue 26115). Retrying the same bookmark would stall the reader for ever. */
+    if (call == WIN_EVT_CALL_SUBSCRIBE_BOOKMARK && (err == ERROR_NOT_FOUND || err == ERROR_EVT_QUERY_RESULT_STALE ||
+                                                    err == ERROR_EVT_QUERY_RESULT_INVALID_POSITION))
+        return BG_ERR_SOURCE_BOOKMARK;
     switch (err) {
     case ERROR_EVT_QUERY_RESULT_STALE:
     case ERROR_EVT_QUERY_RESULT_INVALID_POSITION:
@@ -176,6 +193,26 @@ static DWORD win_evt_append_utf8(win_evt_source *w, size_t chars, size_t *used, 
     return ERROR_SUCCESS;
 }
 
+/* The EventLog service's process id, 0 when unknown (no access, not running, or no such service as under
+ * Wine). One QueryServiceStatusEx on handles opened once: the safety net's cheap check. */
+static DWORD win_evt_eventlog_pid(win_evt_source *w)
+{
+    if (!w->scm) {
+        w->scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+        if (w->scm)
+            w->eventlog = OpenServiceW(w->scm, L"EventLog", SERVICE_QUERY_STATUS);
+    }
+    if (!w->eventlog)
+        return 0;
+    SERVICE_STATUS_PROCESS ssp;
+    DWORD need = 0;
+    memset(&ssp, 0, sizeof ssp);
+    if (!QueryServiceStatusEx(w->eventlog, SC_STATUS_PROCESS_INFO, (LPBYTE)&ssp, sizeof ssp, &need) ||
+        ssp.dwCurrentState != SERVICE_RUNNING)
+        return 0;
+    return ssp.dwProcessId;
+}
+
 static void win_evt_unsubscribe(event_source *src)
 {
     win_evt_source *w = (win_evt_source *)src;
@@ -221,6 +258,7 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
 
     win_evt_unsubscribe(src);
     w->last_error = 0;
+    w->batch_max = ENGINE_BATCH_MAX;
     if (win_evt_stopped(w))
         return BG_ERR_STOPPED;
     if (w->is_query) {
@@ -270,6 +308,9 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
         flags = from_oldest ? EvtSubscribeStartAtOldestRecord : EvtSubscribeToFutureEvents;
     }
     ResetEvent(w->signal_event);
+    /* Before subscribing: a restart between here and the subscribe then shows as a pid change, at worst
+     * one needless resubscribe after the bookmark. */
+    w->eventlog_pid = win_evt_eventlog_pid(w);
     w->results = EvtSubscribe(NULL, w->signal_event, wchannel, L"*", bookmark ? w->bookmark : NULL, NULL, NULL, flags);
     if (!w->results) {
         rc = win_evt_fail(w, GetLastError(), bookmark ? WIN_EVT_CALL_SUBSCRIBE_BOOKMARK : WIN_EVT_CALL_SUBSCRIBE);
@@ -299,13 +340,25 @@ static bg_error win_evt_wait(event_source *src)
     if (w->is_query)
         return w->query_done ? BG_ERR_STOPPED : BG_ERR_OK; /* A query is finite: its end ends the read. */
     HANDLE handles[2] = {w->stop_event, w->signal_event};
-    DWORD r = WaitForMultipleObjects(2, handles, FALSE, INFINITE);
+    DWORD r = WaitForMultipleObjects(2, handles, FALSE, WIN_EVT_SAFETY_NET_MS);
     if (r == WAIT_OBJECT_0)
         return BG_ERR_STOPPED;
     if (r == WAIT_OBJECT_0 + 1) {
         /* Reset before draining, not after: an event that arrives during the drain sets it again, so
          * no signal is lost between the last EvtNext and the next wait. */
         ResetEvent(w->signal_event);
+        return BG_ERR_OK;
+    }
+    if (r == WAIT_TIMEOUT) {
+        /* The safety net: a new EventLog process means our subscription died with the old one. Else the
+         * engine's next EvtNext is the probe: 4317 or no more items is fine, an RPC or handle error
+         * means the subscription is gone (both lead to a resubscribe after the bookmark). */
+        w->safety_wakeups++;
+        DWORD pid = win_evt_eventlog_pid(w);
+        if (pid && w->eventlog_pid && pid != w->eventlog_pid) {
+            w->last_error = ERROR_SERVICE_NOT_ACTIVE; /* The one it had is gone. */
+            return BG_ERR_SOURCE_RETRY;
+        }
         return BG_ERR_OK;
     }
     w->last_error = GetLastError();
@@ -327,13 +380,31 @@ static bg_error win_evt_next(event_source *src, size_t max, const char **xml, si
         return BG_ERR_SOURCE_RETRY;
     if (max > ENGINE_BATCH_MAX)
         max = ENGINE_BATCH_MAX;
+    if (w->batch_max && max > w->batch_max)
+        max = w->batch_max;
     if (max == 0)
         return BG_ERR_OK;
-    if (!EvtNext(w->results, (DWORD)max, events, WIN_EVT_NEXT_TIMEOUT_MS, 0, &got)) {
+    BOOL ok;
+    /* RPC_S_INVALID_BOUND: the events of this batch are more than the subscription's buffer holds. Ask for
+     * half as many, down to one, and keep that size for this subscription (beats PR 3112, OpenTelemetry PR
+     * 38149); the failed call handed nothing out, so the same events come next. */
+    while (!(ok = EvtNext(w->results, (DWORD)max, events, WIN_EVT_NEXT_TIMEOUT_MS, 0, &got)) &&
+           GetLastError() == RPC_S_INVALID_BOUND && got == 0 && max > 1) {
+        max /= 2;
+        w->batch_max = (DWORD)max;
+    }
+    if (!ok) {
         DWORD err = GetLastError();
+        got = 0; /* A failed call hands nothing out. */
         if (err == ERROR_NO_MORE_ITEMS) {
             if (w->is_query)
                 w->query_done = 1;
+            return BG_ERR_OK;
+        }
+        if (err == ERROR_INVALID_OPERATION && !w->is_query) {
+            /* Not documented, but what Windows answers on a pull subscription with nothing pending (Datadog
+             * agent, beats, OpenTelemetry, pywin32 PR 1648, vector issue 26117): "nothing now". No SetEvent
+             * here, or the wait would spin; the Event Log sets the signal when events arrive. */
             return BG_ERR_OK;
         }
         if (err == ERROR_TIMEOUT) {
@@ -455,6 +526,10 @@ static void win_evt_destroy(event_source *src)
         CloseHandle(w->stop_event);
     if (w->signal_event)
         CloseHandle(w->signal_event);
+    if (w->eventlog)
+        CloseServiceHandle(w->eventlog);
+    if (w->scm)
+        CloseServiceHandle(w->scm);
     free(w->query_path);
     free(w->wbuf);
     free(w->ubuf);
@@ -515,4 +590,9 @@ event_source *win_evt_query_new(const wchar_t *path_or_channel, int is_file)
 unsigned long win_evt_source_last_error(const event_source *src)
 {
     return src ? (unsigned long)((const win_evt_source *)src)->last_error : 0;
+}
+
+unsigned long win_evt_source_safety_wakeups(const event_source *src)
+{
+    return src ? ((const win_evt_source *)src)->safety_wakeups : 0;
 }

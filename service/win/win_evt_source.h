@@ -29,4 +29,7 @@ event_source *win_evt_query_new(const wchar_t *path_or_channel, int is_file);
 /* The Windows error code behind the source's last failure (0 when none), for reports. */
 unsigned long win_evt_source_last_error(const event_source *src);
 
+/* How often the safety-net wait (at most 60 s with nothing signalled) woke: the idle cost, 60 per hour. */
+unsigned long win_evt_source_safety_wakeups(const event_source *src);
+
 #endif

@@ -112,9 +112,9 @@ int win_run_main(int argc, char **argv)
     SetConsoleCtrlHandler(run_console_handler, FALSE);
     fprintf(stderr,
             "bitsguard run: stopped (%s): events %" PRIu64 ", malformed %" PRIu64 ", batches %" PRIu64
-            ", detections %" PRIu64 ", resubscribes %" PRIu64 ", gaps %" PRIu64 "\n",
+            ", detections %" PRIu64 ", resubscribes %" PRIu64 ", gaps %" PRIu64 ", safety-net wakeups %lu\n",
             bg_error_name(rc), stats.events, stats.malformed, stats.batches, stats.detections, stats.resubscribes,
-            stats.gaps);
+            stats.gaps, win_evt_source_safety_wakeups(src));
 
 cleanup:
     run_src = NULL;
