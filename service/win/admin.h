@@ -44,8 +44,9 @@ int admin_data_folder_remove(void);
 void admin_channel_access_grant(int add);
 
 /* admin_setup.c: what the MSI cannot express, applied to an existing service (1 when nothing failed);
- * an existing service kept only with our account and image path cmd (1 when it is, now, ours). */
-int admin_service_setup(SC_HANDLE svc);
-int admin_service_config_verify(SC_HANDLE svc, const wchar_t *cmd);
+ * an existing service kept only with our account and image path cmd (1 when it is, now, ours). granted:
+ * the rights svc was opened with (win_open_access(WIN_OPEN_SVC_SETUP)), checked before every call. */
+int admin_service_setup(SC_HANDLE svc, DWORD granted);
+int admin_service_config_verify(SC_HANDLE svc, DWORD granted, const wchar_t *cmd);
 
 #endif

@@ -10,6 +10,7 @@
 #include "bg_error.h"
 #include "cli.h"
 #include "cli_opt.h"
+#include "win_access.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -29,9 +30,10 @@ void admin_step_failed(const char *what, DWORD err)
     admin_step_print(what, "FAILED", win_error_text(err, text, sizeof text));
 }
 
-static SC_HANDLE scm_open(DWORD access)
+/* The SCM opened for purpose (WIN_OPEN_SCM or WIN_OPEN_SCM_INSTALL), with the rights its calls need. */
+static SC_HANDLE scm_open(win_open purpose)
 {
-    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, access);
+    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, win_open_access(purpose));
     if (!scm) {
         char text[200];
         fprintf(stderr, "bitsguard: cannot open the Service Control Manager: %s%s\n",
@@ -41,9 +43,12 @@ static SC_HANDLE scm_open(DWORD access)
     return scm;
 }
 
-static SC_HANDLE service_open(SC_HANDLE scm, DWORD access)
+/* Our service, opened through an SCM handle of kind WIN_OPEN_SCM for purpose, with the rights its calls need. */
+static SC_HANDLE service_open(SC_HANDLE scm, win_open purpose)
 {
-    SC_HANDLE svc = OpenServiceW(scm, WIN_SERVICE_NAME, access);
+    SC_HANDLE svc = win_access_check(win_open_access(WIN_OPEN_SCM), WIN_CALL_SCM_OPEN_SERVICE)
+                        ? OpenServiceW(scm, WIN_SERVICE_NAME, win_open_access(purpose))
+                        : NULL;
     if (!svc) {
         char text[200];
         DWORD err = GetLastError();
@@ -56,11 +61,11 @@ static SC_HANDLE service_open(SC_HANDLE scm, DWORD access)
 static int setup_run(void)
 {
     int status = CLI_EXIT_ERROR;
-    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
-    SC_HANDLE svc = scm ? service_open(scm, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG) : NULL;
+    SC_HANDLE scm = scm_open(WIN_OPEN_SCM);
+    SC_HANDLE svc = scm ? service_open(scm, WIN_OPEN_SVC_SETUP) : NULL;
     if (svc) {
         printf("bitsguard setup:\n");
-        status = admin_service_setup(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        status = admin_service_setup(svc, win_open_access(WIN_OPEN_SVC_SETUP)) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         printf("bitsguard setup: %s\n", status == CLI_EXIT_OK ? "done" : "FAILED (see above)");
     }
     if (svc)
@@ -159,18 +164,22 @@ int win_install_main(int argc, char **argv)
     _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" service", exe);
     cmd[sizeof cmd / sizeof cmd[0] - 1] = L'\0';
 
-    SC_HANDLE scm = scm_open(SC_MANAGER_CREATE_SERVICE | SC_MANAGER_CONNECT);
+    SC_HANDLE scm = scm_open(WIN_OPEN_SCM_INSTALL);
     if (!scm)
         return CLI_EXIT_ERROR;
     printf("bitsguard install:\n");
-    SC_HANDLE svc = CreateServiceW(scm, WIN_SERVICE_NAME, WIN_SERVICE_DISPLAY_NAME,
-                                   SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG, SERVICE_WIN32_OWN_PROCESS, start_type,
-                                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, L"NT AUTHORITY\\LocalService", NULL);
+    const DWORD scm_granted = win_open_access(WIN_OPEN_SCM_INSTALL), granted = win_open_access(WIN_OPEN_SVC_SETUP);
+    SC_HANDLE svc = win_access_check(scm_granted, WIN_CALL_SCM_CREATE_SERVICE)
+                        ? CreateServiceW(scm, WIN_SERVICE_NAME, WIN_SERVICE_DISPLAY_NAME, granted,
+                                         SERVICE_WIN32_OWN_PROCESS, start_type, SERVICE_ERROR_NORMAL, cmd, NULL, NULL,
+                                         NULL, L"NT AUTHORITY\\LocalService", NULL)
+                        : NULL;
     int status = CLI_EXIT_ERROR;
     if (!svc && GetLastError() == ERROR_SERVICE_EXISTS) {
         admin_step_print("create service", "exists", "checking its account and path; applying setup");
-        svc = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG);
-        if (svc && !admin_service_config_verify(svc, cmd))
+        svc = win_access_check(scm_granted, WIN_CALL_SCM_OPEN_SERVICE) ? OpenServiceW(scm, WIN_SERVICE_NAME, granted)
+                                                                       : NULL;
+        if (svc && !admin_service_config_verify(svc, granted, cmd))
             goto cleanup;
     } else if (svc) {
         char *u = bg_utf8_from_utf16(cmd);
@@ -181,7 +190,7 @@ int win_install_main(int argc, char **argv)
         admin_step_failed("create service", GetLastError());
         goto cleanup;
     }
-    status = admin_service_setup(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    status = admin_service_setup(svc, granted) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
     printf("bitsguard install: %s\n", status == CLI_EXIT_OK ? "done; start it with 'bitsguard start'" : "FAILED");
 cleanup:
     if (svc)
@@ -191,12 +200,14 @@ cleanup:
 }
 
 /* Polls the state until it is `want` or the bound passes (admin commands only; the service never polls). */
-static int service_wait_state(SC_HANDLE svc, DWORD want, SERVICE_STATUS_PROCESS *st, DWORD *elapsed_ms)
+static int service_wait_state(SC_HANDLE svc, DWORD granted, DWORD want, SERVICE_STATUS_PROCESS *st, DWORD *elapsed_ms)
 {
     ULONGLONG start = GetTickCount64();
+    memset(st, 0, sizeof *st);
     for (;;) {
         DWORD need = 0;
-        if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)st, sizeof *st, &need))
+        if (!win_access_check(granted, WIN_CALL_SVC_QUERY_STATUS) ||
+            !QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)st, sizeof *st, &need))
             return 0;
         *elapsed_ms = (DWORD)(GetTickCount64() - start);
         if (st->dwCurrentState == want)
@@ -222,11 +233,12 @@ static void exit_code_print(const SERVICE_STATUS_PROCESS *st)
 }
 
 /* Stops the service if it runs. Returns 1 when it is stopped (or was not running). */
-static int service_stop(SC_HANDLE svc)
+static int service_stop(SC_HANDLE svc, DWORD granted)
 {
     SERVICE_STATUS_PROCESS st;
     DWORD elapsed = 0, need = 0;
-    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)&st, sizeof st, &need)) {
+    if (!win_access_check(granted, WIN_CALL_SVC_QUERY_STATUS) ||
+        !QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (LPBYTE)&st, sizeof st, &need)) {
         admin_step_failed("stop service", GetLastError());
         return 0;
     }
@@ -235,11 +247,15 @@ static int service_stop(SC_HANDLE svc)
         return 1;
     }
     SERVICE_STATUS ss;
+    if (!win_access_check(granted, WIN_CALL_SVC_CONTROL_STOP)) {
+        admin_step_failed("stop service", GetLastError());
+        return 0;
+    }
     if (!ControlService(svc, SERVICE_CONTROL_STOP, &ss) && GetLastError() != ERROR_SERVICE_NOT_ACTIVE) {
         admin_step_failed("stop service", GetLastError());
         return 0;
     }
-    if (!service_wait_state(svc, SERVICE_STOPPED, &st, &elapsed)) {
+    if (!service_wait_state(svc, granted, SERVICE_STOPPED, &st, &elapsed)) {
         admin_step_print("stop service", "FAILED", "still not stopped after 30 s");
         return 0;
     }
@@ -255,9 +271,9 @@ int win_stop_main(int argc, char **argv)
     int parsed = CLI_EXIT_OK;
     if (args_parse("stop", NULL, "Stops the service and waits until it has stopped.", argc, argv, &parsed))
         return parsed;
-    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
-    SC_HANDLE svc = scm ? service_open(scm, SERVICE_STOP | SERVICE_QUERY_STATUS) : NULL;
-    int status = svc && service_stop(svc) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    SC_HANDLE scm = scm_open(WIN_OPEN_SCM);
+    SC_HANDLE svc = scm ? service_open(scm, WIN_OPEN_SVC_STOP) : NULL;
+    int status = svc && service_stop(svc, win_open_access(WIN_OPEN_SVC_STOP)) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
     if (svc)
         CloseServiceHandle(svc);
     if (scm)
@@ -271,17 +287,19 @@ int win_start_main(int argc, char **argv)
     if (args_parse("start", NULL, "Starts the service and waits until it runs.", argc, argv, &parsed))
         return parsed;
     int status = CLI_EXIT_ERROR;
-    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
-    SC_HANDLE svc = scm ? service_open(scm, SERVICE_START | SERVICE_QUERY_STATUS) : NULL;
+    SC_HANDLE scm = scm_open(WIN_OPEN_SCM);
+    SC_HANDLE svc = scm ? service_open(scm, WIN_OPEN_SVC_START) : NULL;
+    const DWORD granted = win_open_access(WIN_OPEN_SVC_START);
     if (!svc)
         goto cleanup;
-    if (!StartServiceW(svc, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING) {
+    if (!win_access_check(granted, WIN_CALL_SVC_START) ||
+        (!StartServiceW(svc, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING)) {
         admin_step_failed("start service", GetLastError());
         goto cleanup;
     }
     SERVICE_STATUS_PROCESS st;
     DWORD elapsed = 0;
-    if (!service_wait_state(svc, SERVICE_RUNNING, &st, &elapsed)) {
+    if (!service_wait_state(svc, granted, SERVICE_RUNNING, &st, &elapsed)) {
         admin_step_print("start service", "FAILED",
                          st.dwCurrentState == SERVICE_STOPPED ? "it stopped" : "not running after 30 s");
         exit_code_print(&st);
@@ -314,20 +332,24 @@ int win_uninstall_main(int argc, char **argv)
         return parsed;
     int status = CLI_EXIT_ERROR;
     SC_HANDLE svc = NULL;
-    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
+    SC_HANDLE scm = scm_open(WIN_OPEN_SCM);
+    const DWORD granted = win_open_access(WIN_OPEN_SVC_UNINSTALL);
     if (!scm)
         goto cleanup;
     printf("bitsguard uninstall:\n");
     /* A service that is already gone is not an error: teardown and --remove-data still apply, so
      * uninstall can be repeated (or finish what an interrupted run left). */
     int stopped = 1;
-    SC_HANDLE svc_handle = OpenServiceW(scm, WIN_SERVICE_NAME, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
+    SC_HANDLE svc_handle = win_access_check(win_open_access(WIN_OPEN_SCM), WIN_CALL_SCM_OPEN_SERVICE)
+                               ? OpenServiceW(scm, WIN_SERVICE_NAME, granted)
+                               : NULL;
     if (svc_handle) {
         svc = svc_handle;
         /* Deleted even when it does not stop (hung, or crashed while the SCM still shows it running):
          * the SCM then removes it as soon as it stops, and the admin is told. */
-        stopped = service_stop(svc);
-        if (!DeleteService(svc) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
+        stopped = service_stop(svc, granted);
+        if (!win_access_check(granted, WIN_CALL_SVC_DELETE) ||
+            (!DeleteService(svc) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE)) {
             admin_step_failed("delete service", GetLastError());
             goto cleanup;
         }
@@ -362,11 +384,12 @@ int win_reload_main(int argc, char **argv)
                    argc, argv, &parsed))
         return parsed;
     int status = CLI_EXIT_ERROR;
-    SC_HANDLE scm = scm_open(SC_MANAGER_CONNECT);
-    /* PARAMCHANGE needs the pause/continue right. */
-    SC_HANDLE svc = scm ? service_open(scm, SERVICE_PAUSE_CONTINUE | SERVICE_QUERY_STATUS) : NULL;
+    SC_HANDLE scm = scm_open(WIN_OPEN_SCM);
+    /* PARAMCHANGE needs the pause/continue right (win_access.c). */
+    SC_HANDLE svc = scm ? service_open(scm, WIN_OPEN_SVC_RELOAD) : NULL;
     SERVICE_STATUS ss;
-    if (svc && ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &ss)) {
+    if (svc && win_access_check(win_open_access(WIN_OPEN_SVC_RELOAD), WIN_CALL_SVC_CONTROL_PARAMCHANGE) &&
+        ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &ss)) {
         admin_step_print("reload configuration", "ok", "requested");
         status = CLI_EXIT_OK;
     } else if (svc) {

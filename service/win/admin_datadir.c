@@ -9,6 +9,7 @@
 #include <wchar.h>
 
 #include "admin.h"
+#include "win_access.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -63,7 +64,7 @@ static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final,
         path[sizeof path / sizeof path[0] - 1] = L'\0';
         _snwprintf(expected, sizeof expected / sizeof expected[0], L"%ls\\%ls", folder_final, fd.cFileName);
         expected[sizeof expected / sizeof expected[0] - 1] = L'\0';
-        HANDLE h = admin_path_open_nofollow(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER);
+        HANDLE h = admin_path_open_nofollow(path, win_open_access(WIN_OPEN_DATA_FILE));
         if (h == INVALID_HANDLE_VALUE) {
             ok = 0;
             admin_step_failed(what, GetLastError());
@@ -74,10 +75,14 @@ static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final,
             ok = 0;
             admin_link_refused(what, path, reason, "remove it, then run setup again");
         } else {
-            DWORD rc = SetSecurityInfo(h, SE_FILE_OBJECT,
-                                       OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION |
-                                           UNPROTECTED_DACL_SECURITY_INFORMATION,
-                                       admins, NULL, &empty, NULL);
+            DWORD granted = win_open_access(WIN_OPEN_DATA_FILE);
+            DWORD rc = !win_access_check(granted, WIN_CALL_FILE_SET_OWNER) ||
+                               !win_access_check(granted, WIN_CALL_FILE_SET_DACL)
+                           ? ERROR_ACCESS_DENIED
+                           : SetSecurityInfo(h, SE_FILE_OBJECT,
+                                             OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION |
+                                                 UNPROTECTED_DACL_SECURITY_INFORMATION,
+                                             admins, NULL, &empty, NULL);
             if (rc != ERROR_SUCCESS && !wine) {
                 ok = 0;
                 admin_step_failed(what, rc);
@@ -106,6 +111,7 @@ static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final,
  */
 int admin_data_folder_secure(void)
 {
+    const DWORD granted = win_open_access(WIN_OPEN_DATA_FOLDER);
     const char *what = "data folder ACL";
     int ok = 0, wine = admin_on_wine();
     wchar_t folder[MAX_PATH], parent[MAX_PATH], sid[96], sddl[256];
@@ -152,7 +158,7 @@ int admin_data_folder_secure(void)
     }
     _snwprintf(expected, sizeof expected / sizeof expected[0], L"%ls\\%ls", parent_final, slash + 1);
     expected[sizeof expected / sizeof expected[0] - 1] = L'\0';
-    h = admin_path_open_nofollow(folder, READ_CONTROL | WRITE_DAC | WRITE_OWNER);
+    h = admin_path_open_nofollow(folder, granted);
     if (h == INVALID_HANDLE_VALUE) {
         admin_step_failed(what, GetLastError());
         goto cleanup;
@@ -167,17 +173,22 @@ int admin_data_folder_secure(void)
     GetSecurityDescriptorDacl(want, &present, &want_dacl, &defaulted);
     /* Applied even to a new folder: CreateDirectory's attributes do not strip what an existing one had.
      * On the handle, so the object checked above is the object changed. */
-    DWORD rc = SetSecurityInfo(
-        h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-        admins, NULL, want_dacl, NULL);
+    DWORD rc = !win_access_check(granted, WIN_CALL_FILE_SET_OWNER) || !win_access_check(granted, WIN_CALL_FILE_SET_DACL)
+                   ? ERROR_ACCESS_DENIED
+                   : SetSecurityInfo(h, SE_FILE_OBJECT,
+                                     OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION |
+                                         PROTECTED_DACL_SECURITY_INFORMATION,
+                                     admins, NULL, want_dacl, NULL);
     if (rc != ERROR_SUCCESS) {
         admin_step_failed(what, rc);
         goto cleanup;
     }
     PACL got_dacl = NULL;
     PSID got_owner = NULL;
-    rc = GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &got_owner, NULL,
-                         &got_dacl, NULL, &got);
+    rc = !win_access_check(granted, WIN_CALL_FILE_GET_SECURITY)
+             ? ERROR_ACCESS_DENIED
+             : GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &got_owner,
+                               NULL, &got_dacl, NULL, &got);
     if (rc != ERROR_SUCCESS) {
         admin_step_failed("read back data folder ACL", rc);
         goto cleanup;
@@ -261,7 +272,8 @@ int admin_data_folder_remove(void)
         goto cleanup;
     _snwprintf(expected, sizeof expected / sizeof expected[0], L"%ls\\%ls", parent_final, slash + 1);
     expected[sizeof expected / sizeof expected[0] - 1] = L'\0';
-    h = admin_path_open_nofollow(folder, FILE_LIST_DIRECTORY | SYNCHRONIZE);
+    /* Only for the link check (the helper adds FILE_READ_ATTRIBUTES); the listing goes by path. */
+    h = admin_path_open_nofollow(folder, 0);
     if (h == INVALID_HANDLE_VALUE)
         goto cleanup;
     const char *reason = admin_handle_link_reason(h, folder, expected, 1);
@@ -292,7 +304,7 @@ int admin_data_folder_remove(void)
             _snwprintf(file_expected, sizeof file_expected / sizeof file_expected[0], L"%ls\\%ls", expected,
                        fd.cFileName);
             file_expected[sizeof file_expected / sizeof file_expected[0] - 1] = L'\0';
-            HANDLE fh = admin_path_open_nofollow(file, DELETE | FILE_READ_ATTRIBUTES);
+            HANDLE fh = admin_path_open_nofollow(file, win_open_access(WIN_OPEN_DATA_FILE_DELETE));
             if (fh == INVALID_HANDLE_VALUE) {
                 ok = 0;
                 continue;
@@ -302,7 +314,8 @@ int admin_data_folder_remove(void)
             if (why) {
                 admin_link_refused(what, file, why, "delete the link by hand; its target is left alone");
                 ok = 0;
-            } else if (!SetFileInformationByHandle(fh, FileDispositionInfo, &del, sizeof del)) {
+            } else if (!win_access_check(win_open_access(WIN_OPEN_DATA_FILE_DELETE), WIN_CALL_FILE_DELETE_HANDLE) ||
+                       !SetFileInformationByHandle(fh, FileDispositionInfo, &del, sizeof del)) {
                 ok = 0;
             }
             CloseHandle(fh);

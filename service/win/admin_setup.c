@@ -6,6 +6,7 @@
 #include <wchar.h>
 
 #include "admin.h"
+#include "win_access.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -19,8 +20,11 @@ static int event_source_register(void)
         return 0;
     }
     HKEY key = NULL;
-    LSTATUS rc = RegCreateKeyExW(HKEY_LOCAL_MACHINE, EVENTLOG_SOURCE_KEY, 0, NULL, 0, KEY_SET_VALUE | KEY_WOW64_64KEY,
-                                 NULL, &key, NULL);
+    const DWORD granted = win_open_access(WIN_OPEN_REG_EVENT_SOURCE);
+    LSTATUS rc = RegCreateKeyExW(HKEY_LOCAL_MACHINE, EVENTLOG_SOURCE_KEY, 0, NULL, 0, granted | KEY_WOW64_64KEY, NULL,
+                                 &key, NULL);
+    if (rc == ERROR_SUCCESS && !win_access_check(granted, WIN_CALL_REG_SET_VALUE))
+        rc = ERROR_ACCESS_DENIED;
     if (rc == ERROR_SUCCESS)
         rc = RegSetValueExW(key, L"EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
                             (DWORD)((wcslen(exe) + 1) * sizeof(wchar_t)));
@@ -48,15 +52,21 @@ static int config2_unsupported(const char *what)
     return 1;
 }
 
+/* ChangeServiceConfig2W after checking the handle's rights for that call (win_access.c). */
+static BOOL config2_set(SC_HANDLE svc, DWORD granted, win_call call, DWORD level, void *info)
+{
+    return win_access_check(granted, call) && ChangeServiceConfig2W(svc, level, info);
+}
+
 /* Quotes the service's image path when it is not: Wine's msiexec writes "C:\Program Files\...\bitsguard.exe
  * service" unquoted, which lets C:\Program.exe run as the service (CWE-428). Idempotent. */
-static int image_path_quote(SC_HANDLE svc)
+static int image_path_quote(SC_HANDLE svc, DWORD granted)
 {
     const char *what = "quoted image path";
     BYTE qbuf[8192];
     QUERY_SERVICE_CONFIGW *qc = (QUERY_SERVICE_CONFIGW *)qbuf;
     DWORD need = 0;
-    if (!QueryServiceConfigW(svc, qc, sizeof qbuf, &need)) {
+    if (!win_access_check(granted, WIN_CALL_SVC_QUERY_CONFIG) || !QueryServiceConfigW(svc, qc, sizeof qbuf, &need)) {
         admin_step_failed(what, GetLastError());
         return 0;
     }
@@ -70,7 +80,7 @@ static int image_path_quote(SC_HANDLE svc)
         return 0;
     }
     int n = _snwprintf(path, sizeof path / sizeof path[0], L"\"%ls\" service", exe);
-    if (n < 0 || (size_t)n >= sizeof path / sizeof path[0] ||
+    if (n < 0 || (size_t)n >= sizeof path / sizeof path[0] || !win_access_check(granted, WIN_CALL_SVC_CHANGE_CONFIG) ||
         !ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path, NULL, NULL, NULL,
                               NULL, NULL, NULL)) {
         admin_step_failed(what, GetLastError());
@@ -81,19 +91,19 @@ static int image_path_quote(SC_HANDLE svc)
 }
 
 /* What the MSI (wixl) cannot express, applied to an existing service. Returns 1 when nothing failed. */
-int admin_service_setup(SC_HANDLE svc)
+int admin_service_setup(SC_HANDLE svc, DWORD granted)
 {
-    int ok = image_path_quote(svc);
+    int ok = image_path_quote(svc, granted);
 
     SERVICE_DESCRIPTIONW desc = {(LPWSTR)WIN_SERVICE_DESCRIPTION};
-    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &desc))
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_DESCRIPTION, &desc))
         admin_step_print("description", "ok", NULL);
     else
         ok = 0, admin_step_failed("description", GetLastError());
 
     /* An unrestricted service SID: the folder and channel ACLs can name this service alone. */
     SERVICE_SID_INFO sid_info = {SERVICE_SID_TYPE_UNRESTRICTED};
-    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_SERVICE_SID_INFO, &sid_info))
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_SERVICE_SID_INFO, &sid_info))
         admin_step_print("service SID type", "ok", "unrestricted");
     else if (!config2_unsupported("service SID type"))
         ok = 0, admin_step_failed("service SID type", GetLastError());
@@ -101,7 +111,7 @@ int admin_service_setup(SC_HANDLE svc)
     /* Only bypass-traverse-checking: reading a channel, writing its own folder and reporting events
      * need no privilege. Everything else LocalService holds is removed from the process token. */
     SERVICE_REQUIRED_PRIVILEGES_INFOW privs = {(LPWSTR)L"SeChangeNotifyPrivilege\0"};
-    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO, &privs))
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO, &privs))
         admin_step_print("required privileges", "ok", "SeChangeNotifyPrivilege");
     else if (!config2_unsupported("required privileges"))
         ok = 0, admin_step_failed("required privileges", GetLastError());
@@ -109,19 +119,19 @@ int admin_service_setup(SC_HANDLE svc)
     /* Restart after 5 s, 10 s, then 60 s; the failure count resets after a day without failure. */
     SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 60000}};
     SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
-    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2_RESTART, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
         admin_step_print("recovery actions", "ok", "restart after 5 s, 10 s, 60 s; reset after 1 day");
     else
         ok = 0, admin_step_failed("recovery actions", GetLastError());
     /* Also when the service stops itself with an error exit code, not only on a crash. */
     SERVICE_FAILURE_ACTIONS_FLAG flag = {TRUE};
-    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag))
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag))
         admin_step_print("recovery on error exit", "ok", NULL);
     else
         admin_step_print("recovery on error exit", "warning", "not supported here");
 
     SERVICE_PRESHUTDOWN_INFO pre = {WIN_PRESHUTDOWN_TIMEOUT_MS};
-    if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre))
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre))
         admin_step_print("preshutdown time-out", "ok", "10 s");
     else
         ok = 0, admin_step_failed("preshutdown time-out", GetLastError());
@@ -130,9 +140,10 @@ int admin_service_setup(SC_HANDLE svc)
     BYTE qbuf[8192];
     QUERY_SERVICE_CONFIGW *qc = (QUERY_SERVICE_CONFIGW *)qbuf;
     DWORD need = 0;
-    if (QueryServiceConfigW(svc, qc, sizeof qbuf, &need) && qc->dwStartType == SERVICE_AUTO_START) {
+    if (win_access_check(granted, WIN_CALL_SVC_QUERY_CONFIG) && QueryServiceConfigW(svc, qc, sizeof qbuf, &need) &&
+        qc->dwStartType == SERVICE_AUTO_START) {
         SERVICE_DELAYED_AUTO_START_INFO delayed = {TRUE};
-        if (ChangeServiceConfig2W(svc, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed))
+        if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed))
             admin_step_print("delayed auto-start", "ok", NULL);
         else if (!config2_unsupported("delayed auto-start"))
             ok = 0, admin_step_failed("delayed auto-start", GetLastError());
@@ -153,14 +164,14 @@ int admin_service_setup(SC_HANDLE svc)
  * only with our account and image path: anything else is changed to NT AUTHORITY\LocalService and
  * the quoted path of this exe, and what changed is reported. Returns 1 when it is (now) ours.
  */
-int admin_service_config_verify(SC_HANDLE svc, const wchar_t *cmd)
+int admin_service_config_verify(SC_HANDLE svc, DWORD granted, const wchar_t *cmd)
 {
     const char *what = "existing service account/path";
     static const wchar_t account[] = L"NT AUTHORITY\\LocalService";
     BYTE qbuf[8192];
     QUERY_SERVICE_CONFIGW *qc = (QUERY_SERVICE_CONFIGW *)qbuf;
     DWORD need = 0;
-    if (!QueryServiceConfigW(svc, qc, sizeof qbuf, &need)) {
+    if (!win_access_check(granted, WIN_CALL_SVC_QUERY_CONFIG) || !QueryServiceConfigW(svc, qc, sizeof qbuf, &need)) {
         admin_step_failed(what, GetLastError());
         return 0;
     }
@@ -179,7 +190,8 @@ int admin_service_config_verify(SC_HANDLE svc, const wchar_t *cmd)
              !account_ok && !path_ok ? "; " : "", path_ok ? "" : "image path was ", path_ok ? "" : was_path, ", fixed");
     free(was_name);
     free(was_path);
-    if (!ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path_ok ? NULL : cmd, NULL,
+    if (!win_access_check(granted, WIN_CALL_SVC_CHANGE_CONFIG) ||
+        !ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path_ok ? NULL : cmd, NULL,
                               NULL, NULL, account_ok ? NULL : account, account_ok ? NULL : L"", NULL)) {
         admin_step_failed(what, GetLastError());
         return 0;

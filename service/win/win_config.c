@@ -7,6 +7,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "win_access.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -25,6 +26,8 @@ static int reg_value_read(HKEY key, const wchar_t *name, reg_value *out)
     memset(out, 0, sizeof *out);
     if (!key)
         return 0;
+    if (!win_access_check(win_open_access(WIN_OPEN_REG_CONFIG), WIN_CALL_REG_QUERY_VALUE))
+        return -1;
     for (int attempt = 0; attempt < 4; attempt++) {
         DWORD size = 0, type = 0;
         LSTATUS rc = RegQueryValueExW(key, name, NULL, &type, NULL, &size);
@@ -134,7 +137,7 @@ bg_error win_config_load(service_config *cfg)
 {
     bg_error result = BG_ERR_OK;
     HKEY settings = NULL, policy = NULL;
-    const REGSAM access = KEY_READ | KEY_WOW64_64KEY;
+    const REGSAM access = win_open_access(WIN_OPEN_REG_CONFIG) | KEY_WOW64_64KEY; /* Values are only read. */
     /* Absent keys are normal (defaults apply): only the open handles matter. */
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_SETTINGS, 0, access, &settings) != ERROR_SUCCESS)
         settings = NULL;

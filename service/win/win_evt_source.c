@@ -10,6 +10,7 @@
 
 #include "bg_utf.h"
 #include "event.h"
+#include "win_access.h"
 
 /* EvtNext never needs to wait long: it is called after the signal event fired, and a drained
  * subscription answers ERROR_NO_MORE_ITEMS. The bound only keeps a misbehaving service from holding
@@ -198,11 +199,11 @@ static DWORD win_evt_append_utf8(win_evt_source *w, size_t chars, size_t *used, 
 static DWORD win_evt_eventlog_pid(win_evt_source *w)
 {
     if (!w->scm) {
-        w->scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
-        if (w->scm)
-            w->eventlog = OpenServiceW(w->scm, L"EventLog", SERVICE_QUERY_STATUS);
+        w->scm = OpenSCManagerW(NULL, NULL, win_open_access(WIN_OPEN_SCM));
+        if (w->scm && win_access_check(win_open_access(WIN_OPEN_SCM), WIN_CALL_SCM_OPEN_SERVICE))
+            w->eventlog = OpenServiceW(w->scm, L"EventLog", win_open_access(WIN_OPEN_SVC_EVENTLOG));
     }
-    if (!w->eventlog)
+    if (!w->eventlog || !win_access_check(win_open_access(WIN_OPEN_SVC_EVENTLOG), WIN_CALL_SVC_QUERY_STATUS))
         return 0;
     SERVICE_STATUS_PROCESS ssp;
     DWORD need = 0;
