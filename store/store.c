@@ -492,15 +492,17 @@ static int file_move_aside(const char *path, char *aside, size_t n)
         char suffix[16] = "";
         if (attempt)
             snprintf(suffix, sizeof suffix, "-%d", attempt);
-        int len = snprintf(aside, n, "%s.corrupt-%s%s", path, compact, suffix);
+        int len = snprintf(aside, n, "%s" STORE_CORRUPT_INFIX "%s%s", path, compact, suffix);
         if (len < 0 || (size_t)len >= n)
             return -1;
         if (store_file_exists(aside) != 0)
             continue;
         if (bg_os_file_rename(path, aside) != 0)
             return -1;
-        static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
-        for (size_t k = 0; k < 3; k++) {
+#define STORE_SIDECAR_TEXT(s) s,
+        static const char *const sidecars[] = {STORE_SIDECARS(STORE_SIDECAR_TEXT)};
+#undef STORE_SIDECAR_TEXT
+        for (size_t k = 0; k < sizeof sidecars / sizeof sidecars[0]; k++) {
             char from[4096], to[4096];
             int a = snprintf(from, sizeof from, "%s%s", path, sidecars[k]);
             int b = snprintf(to, sizeof to, "%s%s", aside, sidecars[k]);

@@ -10,6 +10,23 @@
 
 typedef struct store store;
 
+/*
+ * The store's file names, defined here only: the data folder (under the data home, bg_os_data_home), the
+ * database in it, the files SQLite keeps beside a database, and the infix of the copies a corrupt
+ * database is moved aside to ("<db>.corrupt-YYYYMMDDTHHMMSSZ[-N]", sidecars following it). The
+ * installer's data-folder code re-secures and deletes exactly these (store_file_is_ours).
+ */
+#define STORE_FOLDER_NAME   "bitsguard"
+#define STORE_DATABASE_NAME "bitsguard.db"
+#define STORE_DATABASE_TAIL ".db"
+#define STORE_CORRUPT_INFIX ".corrupt-"
+#define STORE_SIDECARS(XX)  XX("-wal") XX("-shm") XX("-journal")
+
+/* 1 when name (a file name without folder, UTF-8) is one the store creates: a database (any name ending
+ * in .db: DatabasePath may choose it), a database's sidecar, or a corrupt copy or its sidecar; else 0.
+ * Case-insensitive, as Windows file names are. */
+int store_file_is_ours(const char *name);
+
 typedef struct store_options {
     int retention_days;     /* Detections whose last_seen is older are pruned; 0 keeps forever. */
     int64_t retention_rows; /* At most this many detections are kept (oldest pruned); 0: no cap. */

@@ -238,7 +238,7 @@ static bg_error path_default(char *buf, size_t n, int create)
         e = BG_ERR_CONFIG;
         goto cleanup;
     }
-    int len = snprintf(buf, n, "%s%cbitsguard%cbitsguard.db", base, sep, sep);
+    int len = snprintf(buf, n, "%s%c" STORE_FOLDER_NAME "%c" STORE_DATABASE_NAME, base, sep, sep);
     if (len < 0 || (size_t)len >= n) {
         e = BG_ERR_TOO_LARGE;
         goto cleanup;
@@ -280,4 +280,34 @@ int store_file_exists(const char *path)
         return errno != ENOENT && errno != ENOTDIR ? -1 : 0;
     fclose(fp);
     return 1;
+}
+
+/* 1 when the first strlen(want) bytes of s are want, ignoring ASCII case. */
+static int text_starts_with_nocase(const char *s, const char *want)
+{
+    for (; *want; s++, want++) {
+        if (tolower((unsigned char)*s) != tolower((unsigned char)*want))
+            return 0;
+    }
+    return 1;
+}
+
+int store_file_is_ours(const char *name)
+{
+#define STORE_SIDECAR_TAIL(s) STORE_DATABASE_TAIL s,
+    static const char *const tails[] = {STORE_DATABASE_TAIL, STORE_SIDECARS(STORE_SIDECAR_TAIL)};
+#undef STORE_SIDECAR_TAIL
+    static const char copy[] = STORE_DATABASE_TAIL STORE_CORRUPT_INFIX;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        size_t t = strlen(tails[i]);
+        if (n > t && text_starts_with_nocase(name + n - t, tails[i]))
+            return 1;
+    }
+    /* A corrupt copy "<name>.db.corrupt-STAMP[-N]", or one of its sidecars. */
+    for (size_t i = 1; i + sizeof copy - 1 <= n; i++) {
+        if (text_starts_with_nocase(name + i, copy))
+            return 1;
+    }
+    return 0;
 }

@@ -31,6 +31,11 @@ extern const int cli_platform_has_channels;
 /* An event source over an .evtx file (is_file 1) or a live channel (is_file 0), for scan; NULL with the
  * reason in why when the query cannot be opened or the platform cannot read them (only Windows can). */
 event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len);
+/* The database query and status read without --db, as UTF-8 heap text (NULL with the reason in why): on
+ * Windows the one the service uses (its DatabasePath value, the policy's over the settings', else
+ * %ProgramData%\bitsguard\bitsguard.db, computed by the service's own loader); elsewhere the XDG default
+ * (store_path_default_find). */
+char *cli_platform_db_path(char *why, size_t why_len);
 
 /* The --allow callback of classify and scan (a cli_opt_fn): adds entry to the allowlist allow. */
 int cli_allow_add(void *allow, const char *entry, char *why, size_t why_len);

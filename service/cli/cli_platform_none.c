@@ -1,11 +1,31 @@
 /* The command line on platforms without commands or event sources of their own (Windows: service/win/win_cli.c). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "store.h"
 
 const cli_command *const cli_platform_commands = NULL;
 const size_t cli_platform_command_count = 0;
 const int cli_platform_has_channels = 0;
+
+char *cli_platform_db_path(char *why, size_t why_len)
+{
+    char path[4096];
+    bg_error rc = store_path_default_find(path, sizeof path);
+    if (rc != BG_ERR_OK) {
+        snprintf(why, why_len, "%s", bg_error_str(rc));
+        return NULL;
+    }
+    size_t n = strlen(path) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, path, n);
+    else
+        snprintf(why, why_len, "%s", bg_error_str(BG_ERR_NOMEM));
+    return copy;
+}
 
 event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len)
 {

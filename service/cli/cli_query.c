@@ -131,11 +131,14 @@ int cli_query_main(int argc, char **argv)
             return usage_error("--format wants table, json or csv", format);
     }
     if (!db_path) {
-        bg_error pe = store_path_default_find(path_buf, sizeof path_buf);
-        if (pe != BG_ERR_OK) {
-            cli_error("query", "no default database location (%s); give --db PATH", bg_error_str(pe));
+        char why[200] = "";
+        char *found = cli_platform_db_path(why, sizeof why);
+        if (!found) {
+            cli_error("query", "no default database location (%s); give --db PATH", why);
             return CLI_EXIT_ERROR;
         }
+        snprintf(path_buf, sizeof path_buf, "%s", found);
+        free(found);
         db_path = path_buf;
     }
 

@@ -1,6 +1,7 @@
 /* bitsguard status: database path, size, schema, detection counts, service health, bookmarks, gaps and errors. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -172,11 +173,14 @@ int cli_status_main(int argc, char **argv)
     if (cli_opt_parse(&spec, argc, argv, &status) < 0)
         return status;
     if (!db_path) {
-        bg_error pe = store_path_default_find(path_buf, sizeof path_buf);
-        if (pe != BG_ERR_OK) {
-            cli_error("status", "no default database location (%s); give --db PATH", bg_error_str(pe));
+        char why[200] = "";
+        char *found = cli_platform_db_path(why, sizeof why);
+        if (!found) {
+            cli_error("status", "no default database location (%s); give --db PATH", why);
             return CLI_EXIT_ERROR;
         }
+        snprintf(path_buf, sizeof path_buf, "%s", found);
+        free(found);
         db_path = path_buf;
     }
     bg_error e = store_open_existing(&s, db_path, errbuf, sizeof errbuf);

@@ -108,8 +108,7 @@ static void config_warning_keep(service_config *cfg, const char *name, const cha
     cfg->engine.config_warning_count = cfg->warning_count;
 }
 
-/* Reports an ignored value; the text shown is cut to a readable length. */
-static bg_error config_invalid(service_config *cfg, config_value_id id, const char *text, const char *why)
+bg_error service_config_invalid(service_config *cfg, config_value_id id, const char *text, const char *why)
 {
     cfg->invalid++;
     /* Cut on purpose: an event string that long would hide the reason. */
@@ -172,7 +171,7 @@ static bg_error config_allowlist_apply(service_config *cfg, const char *text)
 {
     size_t len = strlen(text);
     if (len > CONFIG_ALLOWLIST_TEXT_MAX)
-        return config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, text, "allowlist text is too long");
+        return service_config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, text, "allowlist text is too long");
     allowlist *al = allowlist_new();
     if (!al)
         return BG_ERR_NOMEM;
@@ -192,7 +191,7 @@ static bg_error config_allowlist_apply(service_config *cfg, const char *text)
         if (n >= sizeof entry) {
             char shown[64];
             snprintf(shown, sizeof shown, "%.*s...", 48, start);
-            result = config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, shown, "allowlist entry is too long");
+            result = service_config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, shown, "allowlist entry is too long");
             continue;
         }
         memcpy(entry, start, n);
@@ -204,7 +203,8 @@ static bg_error config_allowlist_apply(service_config *cfg, const char *text)
             return err;
         }
         if (err != BG_ERR_OK) {
-            result = config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, entry, why[0] ? why : "not a CIDR, IP or host name");
+            result = service_config_invalid(cfg, CONFIG_VALUE_ALLOWLIST, entry,
+                                            why[0] ? why : "not a CIDR, IP or host name");
             continue;
         }
         count++;
@@ -224,7 +224,7 @@ bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uin
     case CONFIG_VALUE_BACKFILL:
     case CONFIG_VALUE_ALERT_PRIVATE:
         if (value > 1)
-            return config_invalid(cfg, id, text, "must be 0 or 1");
+            return service_config_invalid(cfg, id, text, "must be 0 or 1");
         if (id == CONFIG_VALUE_BACKFILL)
             cfg->engine.backfill = (int)value;
         else
@@ -232,17 +232,17 @@ bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uin
         return BG_ERR_OK;
     case CONFIG_VALUE_RETENTION_DAYS:
         if (value > CONFIG_RETENTION_DAYS_MAX)
-            return config_invalid(cfg, id, text, "must be between 0 (keep forever) and 36500");
+            return service_config_invalid(cfg, id, text, "must be between 0 (keep forever) and 36500");
         cfg->engine.retention_days = (int)value;
         return BG_ERR_OK;
     case CONFIG_VALUE_RETENTION_ROWS:
         if (value > CONFIG_RETENTION_ROWS_MAX)
-            return config_invalid(cfg, id, text, "must be between 0 (no cap) and 2000000000");
+            return service_config_invalid(cfg, id, text, "must be between 0 (no cap) and 2000000000");
         cfg->engine.retention_rows = (int64_t)value;
         return BG_ERR_OK;
     case CONFIG_VALUE_ALLOWLIST:
     case CONFIG_VALUE_DATABASE_PATH:
-        return config_invalid(cfg, id, text, "must be a string, not a number");
+        return service_config_invalid(cfg, id, text, "must be a string, not a number");
     case CONFIG_VALUE_COUNT:
         break;
     }
@@ -259,7 +259,7 @@ bg_error service_config_text_apply(service_config *cfg, config_value_id id, cons
             return BG_ERR_INVALID_ARG;
         uint32_t v = 0;
         if (!config_parse_u32(text, &v))
-            return config_invalid(cfg, id, text, "not a decimal number");
+            return service_config_invalid(cfg, id, text, "not a decimal number");
         return service_config_dword_apply(cfg, id, v);
     }
     case CONFIG_TYPE_multi:
@@ -270,11 +270,11 @@ bg_error service_config_text_apply(service_config *cfg, config_value_id id, cons
     if (id != CONFIG_VALUE_DATABASE_PATH)
         return BG_ERR_INVALID_ARG;
     if (text[0] == '\0')
-        return config_invalid(cfg, id, text, "empty path");
+        return service_config_invalid(cfg, id, text, "empty path");
     if (strlen(text) > CONFIG_PATH_MAX)
-        return config_invalid(cfg, id, text, "path is too long");
+        return service_config_invalid(cfg, id, text, "path is too long");
     if (!config_path_is_absolute(text))
-        return config_invalid(cfg, id, text, "must be an absolute path (C:\\... or \\\\server\\share\\...)");
+        return service_config_invalid(cfg, id, text, "must be an absolute path (C:\\... or \\\\server\\share\\...)");
     return service_config_db_path_set(cfg, text);
 }
 

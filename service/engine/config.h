@@ -90,6 +90,14 @@ bg_error service_config_text_apply(service_config *cfg, config_value_id id, cons
 /* Applies one value read as a number (REG_DWORD). Same results as service_config_text_apply. */
 bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uint32_t value) BG_WARN_UNUSED;
 
+/*
+ * The one way an invalid value is handled, whichever reader found it: reported through the callback
+ * (the Event Log's event 103 in the service), counted in cfg->invalid, and kept for the engine to record
+ * in the database's errors table (bitsguard status lists them). text is the offending value as shown
+ * (cut to a readable length; "" when it cannot be shown), why the reason. Returns BG_ERR_CONFIG.
+ */
+bg_error service_config_invalid(service_config *cfg, config_value_id id, const char *text, const char *why);
+
 /* Replaces the database path or channel (command-line overrides). BG_ERR_NOMEM or BG_ERR_INVALID_ARG. */
 bg_error service_config_db_path_set(service_config *cfg, const char *path) BG_WARN_UNUSED;
 bg_error service_config_channel_set(service_config *cfg, const char *channel) BG_WARN_UNUSED;

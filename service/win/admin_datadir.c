@@ -9,6 +9,7 @@
 #include <wchar.h>
 
 #include "admin.h"
+#include "store.h"
 #include "win_access.h"
 #include "win_service.h"
 #include "win_util.h"
@@ -17,21 +18,15 @@
  * WRITE_DAC or WRITE_OWNER, so the service cannot widen its own folder's ACL. */
 #define DATA_FOLDER_SERVICE_MASK L"0x1301bf"
 
-/* 1 when name is a file the store creates in the data folder: a database ("*.db", bitsguard.db by
- * default, another name through DatabasePath), its SQLite sidecars (-wal, -shm, -journal) and the
- * copies a corrupt database is moved aside to ("*.db.corrupt-STAMP[-N]" and their sidecars). Setup
- * re-secures and --remove-data deletes these names only, never anything else found there. */
+/* 1 when name is a file the store creates in the data folder (store_file_is_ours: a database, bitsguard.db
+ * by default or another name through DatabasePath, its SQLite sidecars and the copies a corrupt database
+ * is moved aside to). Setup re-secures and --remove-data deletes these names only, never anything else. */
 static int store_file_name(const wchar_t *name)
 {
-    size_t n = wcslen(name);
-    static const wchar_t *const tails[] = {L".db", L".db-wal", L".db-shm", L".db-journal"};
-    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
-        size_t t = wcslen(tails[i]);
-        if (n > t && _wcsicmp(name + n - t, tails[i]) == 0)
-            return 1;
-    }
-    const wchar_t *c = wcsstr(name, L".db.corrupt-");
-    return c != NULL && c > name;
+    char *u = bg_utf8_from_utf16(name);
+    int ours = u != NULL && store_file_is_ours(u);
+    free(u);
+    return ours;
 }
 
 /*

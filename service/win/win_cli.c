@@ -4,6 +4,7 @@
 
 #include "bg_utf.h"
 #include "cli.h"
+#include "win_config.h"
 #include "win_evt_source.h"
 #include "win_service.h"
 
@@ -22,6 +23,11 @@ static const cli_command win_commands[] = {
 const cli_command *const cli_platform_commands = win_commands;
 const size_t cli_platform_command_count = sizeof win_commands / sizeof win_commands[0];
 const int cli_platform_has_channels = 1;
+
+char *cli_platform_db_path(char *why, size_t why_len)
+{
+    return win_config_db_path(why, why_len);
+}
 
 event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len)
 {

@@ -3,6 +3,7 @@
 
 #include "win_config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -105,10 +106,7 @@ static bg_error config_value_apply(service_config *cfg, config_value_id id, cons
     } else if (v->type == REG_MULTI_SZ) {
         w = reg_multi_join(v);
     } else {
-        if (cfg->report)
-            cfg->report(cfg->report_ctx, config_value_name(id), "", "unsupported registry value type");
-        cfg->invalid++;
-        return BG_ERR_CONFIG;
+        return service_config_invalid(cfg, id, "", "unsupported registry value type");
     }
     if (!w)
         return BG_ERR_NOMEM;
@@ -133,38 +131,23 @@ char *win_config_default_db_path(void)
     return bg_utf8_from_utf16(path);
 }
 
-bg_error win_config_load(service_config *cfg)
+bg_error win_config_load_keys(service_config *cfg, HKEY settings, HKEY policy)
 {
     bg_error result = BG_ERR_OK;
-    HKEY settings = NULL, policy = NULL;
-    const REGSAM access = win_open_access(WIN_OPEN_REG_CONFIG) | KEY_WOW64_64KEY; /* Values are only read. */
-    /* Absent keys are normal (defaults apply): only the open handles matter. */
-    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_SETTINGS, 0, access, &settings) != ERROR_SUCCESS)
-        settings = NULL;
-    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_POLICY, 0, access, &policy) != ERROR_SUCCESS)
-        policy = NULL;
-
     if (!cfg->db_path) {
         char *def = win_config_default_db_path();
-        if (!def) {
-            result = BG_ERR_PLATFORM;
-            goto cleanup;
-        }
-        bg_error rc = service_config_db_path_set(cfg, def);
+        if (!def)
+            return BG_ERR_PLATFORM;
+        result = service_config_db_path_set(cfg, def);
         free(def);
-        if (rc != BG_ERR_OK) {
-            result = rc;
-            goto cleanup;
-        }
+        if (result != BG_ERR_OK)
+            return result;
     }
-
     for (unsigned i = 0; i < CONFIG_VALUE_COUNT; i++) {
         config_value_id id = (config_value_id)i;
         wchar_t *name = bg_utf16_from_utf8(config_value_name(id));
-        if (!name) {
-            result = BG_ERR_NOMEM;
-            goto cleanup;
-        }
+        if (!name)
+            return BG_ERR_NOMEM;
         reg_value v;
         /* Group Policy wins value by value: the settings key only fills what policy leaves unset. */
         int found = reg_value_read(policy, name, &v);
@@ -172,25 +155,49 @@ bg_error win_config_load(service_config *cfg)
             found = reg_value_read(settings, name, &v);
         free(name);
         if (found < 0) {
-            if (cfg->report)
-                cfg->report(cfg->report_ctx, config_value_name(id), "", "cannot be read (too large or no access)");
-            cfg->invalid++;
+            (void)service_config_invalid(cfg, id, "", "cannot be read (too large or no access)");
             continue;
         }
         if (found == 0)
             continue;
         bg_error rc = config_value_apply(cfg, id, &v);
         free(v.data);
-        if (rc == BG_ERR_NOMEM) {
-            result = rc;
-            goto cleanup;
-        }
+        if (rc == BG_ERR_NOMEM)
+            return rc;
     }
+    return BG_ERR_OK;
+}
 
-cleanup:
+bg_error win_config_load(service_config *cfg)
+{
+    HKEY settings = NULL, policy = NULL;
+    const REGSAM access = win_open_access(WIN_OPEN_REG_CONFIG) | KEY_WOW64_64KEY; /* Values are only read. */
+    /* Absent keys are normal (defaults apply): only the open handles matter. */
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_SETTINGS, 0, access, &settings) != ERROR_SUCCESS)
+        settings = NULL;
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_POLICY, 0, access, &policy) != ERROR_SUCCESS)
+        policy = NULL;
+    bg_error result = win_config_load_keys(cfg, settings, policy);
     if (settings)
         RegCloseKey(settings);
     if (policy)
         RegCloseKey(policy);
     return result;
+}
+
+char *win_config_db_path(char *why, size_t why_len)
+{
+    service_config cfg;
+    char *path = NULL;
+    bg_error rc = service_config_init(&cfg, NULL, NULL);
+    if (rc == BG_ERR_OK)
+        rc = win_config_load(&cfg);
+    if (rc == BG_ERR_OK) {
+        path = cfg.db_path;
+        cfg.db_path = NULL; /* Taken over: service_config_clear must not free it. */
+    } else {
+        snprintf(why, why_len, "%s", bg_error_str(rc));
+    }
+    service_config_clear(&cfg);
+    return path;
 }

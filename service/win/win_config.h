@@ -2,6 +2,8 @@
 #ifndef BG_WIN_CONFIG_H
 #define BG_WIN_CONFIG_H
 
+#include <windows.h>
+
 #include "config.h"
 
 /*
@@ -12,6 +14,13 @@
  * cfg->invalid), BG_ERR_NOMEM, or BG_ERR_PLATFORM when no database path can be determined.
  */
 bg_error win_config_load(service_config *cfg) BG_WARN_UNUSED;
+/* The same from the two keys given (either may be NULL: absent), for the tests' keys of their own. */
+bg_error win_config_load_keys(service_config *cfg, HKEY settings, HKEY policy) BG_WARN_UNUSED;
+
+/* The database path the service uses, as the service computes it (win_config_load: DatabasePath, the
+ * policy key's over the settings key's, else the default), for query and status without --db: UTF-8 heap
+ * text, or NULL with the reason in why. */
+char *win_config_db_path(char *why, size_t why_len);
 
 /* The default database path (%ProgramData%\bitsguard\bitsguard.db) as UTF-8 heap text; NULL on failure. */
 char *win_config_default_db_path(void);

@@ -3,15 +3,17 @@
 #ifndef BG_WIN_SERVICE_H
 #define BG_WIN_SERVICE_H
 
+#include "store.h"
+
 /* The service name is also the Event Log source and the name of the service SID (NT SERVICE\bitsguard). */
 #define WIN_SERVICE_NAME         L"bitsguard"
 #define WIN_SERVICE_DISPLAY_NAME L"bitsguard BITS direct-IP detector"
 #define WIN_SERVICE_DESCRIPTION                                                                             \
     L"Watches Microsoft-Windows-Bits-Client/Operational for BITS jobs that download from direct, globally " \
     L"reachable IP addresses, stores them in a local database and raises Event Log alerts (source bitsguard)."
-/* Data folder under %ProgramData%, and the database file in it. */
-#define WIN_DATA_FOLDER_NAME L"bitsguard"
-#define WIN_DATABASE_NAME    L"bitsguard.db"
+/* Data folder under %ProgramData%, and the database file in it (the store defines the names). */
+#define WIN_DATA_FOLDER_NAME L"" STORE_FOLDER_NAME
+#define WIN_DATABASE_NAME    L"" STORE_DATABASE_NAME
 /* The engine must stop within this bound (ms) after STOP; reported as the STOP_PENDING wait hint. */
 #define WIN_STOP_WAIT_HINT_MS 5000u
 /* PRESHUTDOWN time-out given to the SCM (ms): enough to commit the batch in hand. */

@@ -344,6 +344,31 @@ static void seed_init(void)
     srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
 }
 
+/* The names the installer's data-folder code may re-secure and delete: the store's, and nothing else. */
+static void test_file_is_ours(void)
+{
+    static const char *const ours[] = {
+        STORE_DATABASE_NAME,
+        "other.db",
+        "OTHER.DB",
+        "bitsguard.db-wal",
+        "bitsguard.db-shm",
+        "bitsguard.db-journal",
+        "x.db.corrupt-20261130T065022Z",
+        "x.db.corrupt-20261130T065022Z-3",
+        "x.db.corrupt-20261130T065022Z-wal",
+        "X.DB.CORRUPT-1",
+    };
+    static const char *const not_ours[] = {
+        ".db",           "notes.txt",    "bitsguard.db.bak", "bitsguard.dbx", "db", "-wal",
+        ".db.corrupt-1", "a.db-wal.txt", "desktop.ini",      "bitsguard",     "",
+    };
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+        CHECK_STR_EQ_CTX(ours[i], store_file_is_ours(ours[i]) ? "ours" : "not", "ours");
+    for (size_t i = 0; i < sizeof not_ours / sizeof not_ours[0]; i++)
+        CHECK_STR_EQ_CTX(not_ours[i], store_file_is_ours(not_ours[i]) ? "ours" : "not", "not");
+}
+
 int main(void)
 {
     seed_init();
@@ -355,5 +380,6 @@ int main(void)
     CHECK_RUN(test_time_helpers);
     CHECK_RUN(test_cidr_parse);
     CHECK_RUN(test_path_default);
+    CHECK_RUN(test_file_is_ours);
     return CHECK_DONE();
 }
