@@ -130,30 +130,6 @@ static int64_t time_unix(const char *t)
     return days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
 }
 
-static uint32_t seen_bit(unsigned event_id)
-{
-    switch (event_id) {
-    case 3:
-        return SEEN_3;
-    case 4:
-        return SEEN_4;
-    case 5:
-        return SEEN_5;
-    case 6:
-        return SEEN_6;
-    case 59:
-        return SEEN_59;
-    case 60:
-        return SEEN_60;
-    case 61:
-        return SEEN_61;
-    case 16403:
-        return SEEN_16403;
-    default:
-        return 0;
-    }
-}
-
 /* ---- the job table ------------------------------------------------------------------------------ */
 
 static void lru_unlink(correlator *c, job *j)
@@ -389,7 +365,7 @@ static bg_error job_facts_update(job *j, const event *ev, int64_t ev_unix)
         j->state = JOB_STATE_COMPLETED;
     else if (ev->event_id == 5)
         j->state = JOB_STATE_CANCELLED;
-    j->events_seen |= seen_bit(ev->event_id);
+    j->events_seen |= detection_seen_bit(ev->event_id);
     if (ev->time_created[0]) {
         if (!j->first_seen[0] || strcmp(ev->time_created, j->first_seen) < 0)
             memcpy(j->first_seen, ev->time_created, sizeof j->first_seen);
@@ -422,7 +398,7 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
     if (!event_is_bits(ev))
         return BG_ERR_OK;
     c->stats.bits_events++;
-    if (!seen_bit(ev->event_id))
+    if (!detection_seen_bit(ev->event_id))
         return BG_ERR_OK;
 
     char job_id[37];

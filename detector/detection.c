@@ -101,13 +101,35 @@ static const char *empty_null(const char *s)
     return (s && *s) ? s : NULL;
 }
 
+uint32_t detection_seen_bit(unsigned event_id)
+{
+    switch (event_id) {
+#define DETECTION_SEEN_CASE(id, bit) \
+    case id:                         \
+        return SEEN_##id;
+        DETECTION_EVENT_MAP(DETECTION_SEEN_CASE)
+#undef DETECTION_SEEN_CASE
+    default:
+        return 0;
+    }
+}
+
+void detection_seen_write(FILE *fp, uint32_t mask, const char *sep)
+{
+#define DETECTION_SEEN_ID(id, bit) id,
+    static const unsigned ids[] = {DETECTION_EVENT_MAP(DETECTION_SEEN_ID)};
+#undef DETECTION_SEEN_ID
+    const char *before = "";
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        if (mask & detection_seen_bit(ids[i])) {
+            fprintf(fp, "%s%u", before, ids[i]);
+            before = sep;
+        }
+    }
+}
+
 void detection_json_write(FILE *fp, const detection *d)
 {
-    static const struct {
-        uint32_t bit;
-        unsigned id;
-    } seen[] = {{SEEN_3, 3},   {SEEN_16403, 16403}, {SEEN_59, 59}, {SEEN_60, 60},
-                {SEEN_61, 61}, {SEEN_6, 6},         {SEEN_4, 4},   {SEEN_5, 5}};
     fputc('{', fp);
     json_key(fp, "event_id", 1);
     fprintf(fp, "%u", d->event_id);
@@ -132,13 +154,7 @@ void detection_json_write(FILE *fp, const detection *d)
     json_text(fp, "notify_parameters", d->notify_parameters);
     json_key(fp, "events_seen", 0);
     fputc('[', fp);
-    int first = 1;
-    for (size_t i = 0; i < sizeof seen / sizeof seen[0]; i++) {
-        if (d->events_seen & seen[i].bit) {
-            fprintf(fp, "%s%u", first ? "" : ",", seen[i].id);
-            first = 0;
-        }
-    }
+    detection_seen_write(fp, d->events_seen, ",");
     fputc(']', fp);
     json_text(fp, "first_seen", empty_null(d->first_seen));
     json_text(fp, "last_seen", empty_null(d->last_seen));

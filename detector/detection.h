@@ -7,17 +7,25 @@
 
 #include "classify.h"
 
-/* Bits of detection.events_seen, one per Bits-Client event id that touched the job. */
+/*
+ * The Bits-Client events of a job, in the order of its life (the order scan --json, query and the CSV
+ * list them), each with its bit in detection.events_seen: XX(event id, bit). The one definition the
+ * detector, the correlator, the store's formatter and (checked by test_store_schema) the SQL view
+ * detections_readable follow. The bits are stored in databases: never renumber one.
+ */
+#define DETECTION_EVENT_MAP(XX) XX(3, 0) XX(16403, 7) XX(59, 4) XX(60, 5) XX(61, 6) XX(6, 3) XX(4, 1) XX(5, 2)
+
+/* SEEN_<id>: the bit of event id <id>. */
 enum {
-    SEEN_3 = 1u << 0,
-    SEEN_4 = 1u << 1,
-    SEEN_5 = 1u << 2,
-    SEEN_6 = 1u << 3,
-    SEEN_59 = 1u << 4,
-    SEEN_60 = 1u << 5,
-    SEEN_61 = 1u << 6,
-    SEEN_16403 = 1u << 7,
+#define DETECTION_SEEN_BIT(id, bit) SEEN_##id = 1u << (bit),
+    DETECTION_EVENT_MAP(DETECTION_SEEN_BIT)
+#undef DETECTION_SEEN_BIT
 };
+
+/* The events_seen bit of an event id; 0 for an id that is not in the map. */
+uint32_t detection_seen_bit(unsigned event_id);
+/* Writes the event ids whose bits are set in mask, in the map's order, separated by sep ("3,16403,59"). */
+void detection_seen_write(FILE *fp, uint32_t mask, const char *sep);
 
 typedef enum detection_state {
     JOB_STATE_ACTIVE = 0, /* No completion or cancellation seen yet. */

@@ -6,13 +6,6 @@
 
 #include "output.h"
 
-/* The ids in the order of a job's life, as scan --json lists them. */
-static const struct {
-    uint32_t bit;
-    unsigned id;
-} seen_ids[] = {{SEEN_3, 3},   {SEEN_16403, 16403}, {SEEN_59, 59}, {SEEN_60, 60},
-                {SEEN_61, 61}, {SEEN_6, 6},         {SEEN_4, 4},   {SEEN_5, 5}};
-
 /* Table columns and widths: LAST SEEN, allow flag, COMPUTER, TITLE, IP, READING, URL; one space between. */
 enum { W_TIME = 19, W_FLAG = 1, W_COMPUTER = 12, W_TITLE = 12, W_IP = 15, W_READING = 12 };
 #define W_URL (STORE_FORMAT_TABLE_WIDTH - W_TIME - W_FLAG - W_COMPUTER - W_TITLE - W_IP - W_READING - 6)
@@ -24,13 +17,7 @@ const char *store_format_state_name(detection_state state)
 
 void store_format_events_seen(FILE *fp, uint32_t events_seen, const char *sep)
 {
-    int first = 1;
-    for (size_t i = 0; i < sizeof seen_ids / sizeof seen_ids[0]; i++) {
-        if (!(events_seen & seen_ids[i].bit))
-            continue;
-        fprintf(fp, "%s%u", first ? "" : sep, seen_ids[i].id);
-        first = 0;
-    }
+    detection_seen_write(fp, events_seen, sep);
 }
 
 /* One table cell: safe text elided to width, padded unless it is the last column. */

@@ -344,6 +344,44 @@ static void seed_init(void)
     srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
 }
 
+/* The SQL view detections_readable spells the events_seen bits out in CASE text of its own (the schema is
+ * frozen SQL): every "events_seen & MASK THEN 'ID,'" in it must be an entry of DETECTION_EVENT_MAP, and
+ * every entry of the map must be there. */
+static void test_view_follows_event_map(void)
+{
+    db_path_make("view");
+    store *s = NULL;
+    char err[512];
+    CHECK_INT_EQ(store_open(&s, db_path, NULL, err, sizeof err), BG_ERR_OK);
+    if (!s)
+        return;
+    sqlite3_stmt *st = NULL;
+    const char *sql = NULL;
+    if (sqlite3_prepare_v2(store_db_handle(s), "SELECT sql FROM sqlite_schema WHERE name = 'detections_readable'", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        sql = (const char *)sqlite3_column_text(st, 0);
+    CHECK(sql != NULL);
+    size_t in_view = 0, matched = 0;
+    for (const char *p = sql ? strstr(sql, "events_seen & ") : NULL; p; p = strstr(p + 1, "events_seen & ")) {
+        unsigned long mask = 0, id = 0;
+        if (sscanf(p, "events_seen & %lu THEN '%lu,'", &mask, &id) != 2)
+            continue;
+        in_view++;
+        char ctx[64];
+        snprintf(ctx, sizeof ctx, "view: mask %lu is event %lu", mask, id);
+        CHECK_STR_EQ_CTX(ctx, detection_seen_bit((unsigned)id) == mask ? "map" : "not in map", "map");
+        matched += detection_seen_bit((unsigned)id) == mask;
+    }
+#define EVENT_COUNT(id, bit) +1
+    CHECK_INT_EQ(in_view, 0 DETECTION_EVENT_MAP(EVENT_COUNT));
+#undef EVENT_COUNT
+    CHECK_INT_EQ(matched, in_view);
+    sqlite3_finalize(st);
+    store_close(s);
+    db_remove();
+}
+
 /* The names the installer's data-folder code may re-secure and delete: the store's, and nothing else. */
 static void test_file_is_ours(void)
 {
@@ -381,5 +419,6 @@ int main(void)
     CHECK_RUN(test_cidr_parse);
     CHECK_RUN(test_path_default);
     CHECK_RUN(test_file_is_ours);
+    CHECK_RUN(test_view_follows_event_map);
     return CHECK_DONE();
 }
