@@ -1,6 +1,7 @@
 /* The platform layer on POSIX systems (common/bg_os.h): paths are bytes, taken as they are. */
 #define _POSIX_C_SOURCE 200809L
 #include "bg_os.h"
+#include "bg_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,14 +49,7 @@ int bg_os_folder_make(const char *path)
 
 char *bg_os_env_get(const char *name)
 {
-    const char *v = getenv(name);
-    if (!v)
-        return NULL;
-    size_t n = strlen(v) + 1;
-    char *copy = malloc(n);
-    if (copy)
-        memcpy(copy, v, n);
-    return copy;
+    return bg_text_dup(getenv(name));
 }
 
 char *bg_os_data_home(void)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_text.h"
+
 #define CORRELATE_DEFAULT_MAX_JOBS  4096
 #define CORRELATE_DEFAULT_MAX_AGE_S (7u * 24u * 3600u)
 
@@ -17,7 +19,7 @@ typedef struct job {
     struct job *lru_prev, *lru_next; /* lru_prev is more recent. */
     uint64_t hash;
     char *computer;
-    char job_id[37];
+    char job_id[BG_GUID_TEXT_SIZE];
     char *title;
     char *owner;
     char *process_path;
@@ -26,8 +28,8 @@ typedef struct job {
     char *notify_parameters;
     uint32_t events_seen;
     detection_state state;
-    char first_seen[32];
-    char last_seen[32];
+    char first_seen[BG_TIME_TEXT_SIZE];
+    char last_seen[BG_TIME_TEXT_SIZE];
     int64_t last_unix; /* last_seen in seconds, for age eviction. */
     size_t det_count;
     size_t allowed_count; /* Of det_count, allow-listed. */
@@ -99,17 +101,6 @@ static int64_t number_parse(const char *text)
     return v > (uint64_t)INT64_MAX ? -1 : (int64_t)v;
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm), for age comparisons. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* Seconds since the epoch of a normalized "YYYY-MM-DDThh:mm:ss..." time; 0 when empty. */
 static int64_t time_unix(const char *t)
 {
@@ -127,7 +118,7 @@ static int64_t time_unix(const char *t)
             v[i] = v[i] * 10 + (c - '0');
         }
     }
-    return days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    return bg_days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
 }
 
 /* ---- the job table ------------------------------------------------------------------------------ */
@@ -328,7 +319,7 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
 /* ---- event handling ----------------------------------------------------------------------------- */
 
 /* Job id of an event: jobId (3 v1+, 4, 5, 6, 16403) or Id (59/60/61). "" when absent or not a GUID. */
-static void event_job_id(const event *ev, char out[37])
+static void event_job_id(const event *ev, char out[BG_GUID_TEXT_SIZE])
 {
     const char *text = event_field_get(ev, "jobId");
     if (!text)
@@ -401,7 +392,7 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
     if (!detection_seen_bit(ev->event_id))
         return BG_ERR_OK;
 
-    char job_id[37];
+    char job_id[BG_GUID_TEXT_SIZE];
     event_job_id(ev, job_id);
     const char *computer = ev->computer ? ev->computer : "";
     int64_t now = ev->time_created[0] ? time_unix(ev->time_created) : 0;

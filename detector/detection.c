@@ -1,6 +1,7 @@
 /* A detection record: life cycle (initialise, deep copy, clear) and its stable JSON form. */
 #include "detection.h"
 
+#include "bg_text.h"
 #include "output.h"
 
 #include <inttypes.h>
@@ -29,17 +30,11 @@ void detection_clear(detection *d)
     detection_init(d);
 }
 
+/* 0, or -1 when src was not NULL and could not be copied. */
 static int string_dup(char **dst, const char *src)
 {
-    *dst = NULL;
-    if (!src)
-        return 0;
-    size_t n = strlen(src) + 1;
-    *dst = malloc(n);
-    if (!*dst)
-        return -1;
-    memcpy(*dst, src, n);
-    return 0;
+    *dst = bg_text_dup(src);
+    return src && !*dst ? -1 : 0;
 }
 
 bg_error detection_copy(detection *dst, const detection *src)

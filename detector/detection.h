@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bg_text.h"
 #include "classify.h"
 
 /*
@@ -39,11 +40,11 @@ typedef enum detection_state {
  */
 typedef struct detection {
     /* The event that created the detection. */
-    unsigned event_id;  /* 16403, 59, 60 or 61. */
-    uint64_t record_id; /* Its EventRecordID. */
-    char time[32];      /* Its TimeCreated, normalized. */
+    unsigned event_id;            /* 16403, 59, 60 or 61. */
+    uint64_t record_id;           /* Its EventRecordID. */
+    char time[BG_TIME_TEXT_SIZE]; /* Its TimeCreated, normalized. */
     char *computer;
-    char job_id[37]; /* Normalized GUID (lower-case, no braces), "" if the event had none. */
+    char job_id[BG_GUID_TEXT_SIZE]; /* Normalized GUID (lower-case, no braces), "" if the event had none. */
     char *job_title;
     char *job_owner;
     char *url;           /* RemoteName or url, verbatim. */
@@ -55,9 +56,9 @@ typedef struct detection {
     char *process_path;   /* From event 3 v2+. */
     char *notify_program; /* From event 6. */
     char *notify_parameters;
-    uint32_t events_seen; /* SEEN_* bits. */
-    char first_seen[32];  /* Earliest and latest TimeCreated of the job's events. */
-    char last_seen[32];
+    uint32_t events_seen;               /* SEEN_* bits. */
+    char first_seen[BG_TIME_TEXT_SIZE]; /* Earliest and latest TimeCreated of the job's events. */
+    char last_seen[BG_TIME_TEXT_SIZE];
     uint64_t last_record_id;
     int64_t transfer_hr; /* Status from 60/61, INT64_MIN when none. */
     int64_t bytes_total; /* -1 when unknown. */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bg_error.h"
+#include "bg_text.h"
 
 /* Events larger than this are rejected before parsing (BITS caps URLs at 2,200 characters;
  * a real event is a few KiB, so 1 MiB leaves room for hostile-but-legal values). */
@@ -24,15 +25,15 @@ typedef struct event_field {
 } event_field;
 
 typedef struct event {
-    const char *provider;  /* Provider Name=, "" when absent. */
-    unsigned event_id;     /* EventID text. */
-    unsigned version;      /* Version, 0 when absent. */
-    unsigned level;        /* Level, 0 when absent. */
-    uint64_t record_id;    /* EventRecordID, 0 when absent. */
-    char time_created[32]; /* Normalized ISO 8601 UTC "YYYY-MM-DDThh:mm:ss.fffffffZ", "" if absent. */
-    const char *computer;  /* "" when absent. */
-    const char *channel;   /* "" when absent. */
-    const char *user_sid;  /* Security UserID=, "" when absent. */
+    const char *provider;                 /* Provider Name=, "" when absent. */
+    unsigned event_id;                    /* EventID text. */
+    unsigned version;                     /* Version, 0 when absent. */
+    unsigned level;                       /* Level, 0 when absent. */
+    uint64_t record_id;                   /* EventRecordID, 0 when absent. */
+    char time_created[BG_TIME_TEXT_SIZE]; /* Normalized ISO 8601 UTC "YYYY-MM-DDThh:mm:ss.fffffffZ", "" if absent. */
+    const char *computer;                 /* "" when absent. */
+    const char *channel;                  /* "" when absent. */
+    const char *user_sid;                 /* Security UserID=, "" when absent. */
     size_t field_count;
     event_field fields[EVENT_MAX_FIELDS];
     /* Storage for every string above; owned by the event, reused across parses. */
@@ -95,14 +96,14 @@ const char *event_stream_why(const event_stream *s);
  * Normalizes a job GUID for comparison: braces dropped, lower-case, 36 characters.
  * Returns 0 and writes out (37 bytes) on success, -1 when the text is not a GUID.
  */
-int event_guid_normalize(const char *text, char out[37]);
+int event_guid_normalize(const char *text, char out[BG_GUID_TEXT_SIZE]);
 
 /*
  * Normalizes a timestamp to "YYYY-MM-DDThh:mm:ss.fffffffZ". Accepts ISO 8601 with 'T' or a space,
  * 0 to 9 fraction digits, optional 'Z' (python-evtx writes "2019-05-12 18:02:05.215199").
  * Returns 0 on success, -1 when the text is not a timestamp.
  */
-int event_time_normalize(const char *text, char out[32]);
+int event_time_normalize(const char *text, char out[BG_TIME_TEXT_SIZE]);
 
 /* The namespace of Windows event XML; event_xml_parse accepts it or no namespace on the root. */
 #define EVENT_XML_NS "http://schemas.microsoft.com/win/2004/08/events/event"

@@ -11,7 +11,7 @@ static const char hex_lower[256] = {
     ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
 };
 
-int event_guid_normalize(const char *text, char out[37])
+int event_guid_normalize(const char *text, char out[BG_GUID_TEXT_SIZE])
 {
     if (text == NULL)
         return -1;
@@ -46,7 +46,7 @@ static int read_digits(const char *s, int n)
     return v;
 }
 
-int event_time_normalize(const char *text, char out[32])
+int event_time_normalize(const char *text, char out[BG_TIME_TEXT_SIZE])
 {
     if (text == NULL)
         return -1;

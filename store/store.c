@@ -381,7 +381,7 @@ static int migrate_v3_embedded(sqlite3 *db)
 static int meta_created_set(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
-    char now[32];
+    char now[BG_TIME_TEXT_SIZE];
     now_text(now, sizeof now);
     int rc = sqlite3_prepare_v2(db,
                                 "INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?1),"
@@ -479,7 +479,7 @@ fail:
 /* Renames path (and its -wal, -shm, -journal) to "<path>.corrupt-YYYYMMDDTHHMMSSZ[-N]"; the new name in aside. */
 static int file_move_aside(const char *path, char *aside, size_t n)
 {
-    char stamp[32];
+    char stamp[BG_TIME_TEXT_SIZE];
     now_text(stamp, sizeof stamp);
     /* "2026-11-30T06:50:22Z" -> "20261130T065022Z" */
     char compact[20];
@@ -772,7 +772,7 @@ bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, co
     }
     if (channel && bookmark) {
         sqlite3_stmt *bm = stmt_get(s, STMT_BOOKMARK_SET);
-        char now[32];
+        char now[BG_TIME_TEXT_SIZE];
         now_text(now, sizeof now);
         if (!bm) {
             rc = sqlite3_errcode(s->db);
@@ -831,7 +831,7 @@ static bg_error record_insert(store *s, int which, const char *a, const char *b,
     sqlite3_stmt *st = stmt_get(s, which);
     if (!st)
         return store_sqlite_error(sqlite3_errcode(s->db));
-    char now[32];
+    char now[BG_TIME_TEXT_SIZE];
     now_text(now, sizeof now);
     s->busy_slept_ms = 0;
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
@@ -860,7 +860,7 @@ bg_error store_health_record(store *s, const store_health *h, int64_t now_unix)
 {
     if (!s || !h)
         return BG_ERR_INVALID_ARG;
-    char when[32];
+    char when[BG_TIME_TEXT_SIZE];
     store_time_format(now_unix, when, sizeof when);
     /* Meta rows rather than a table: one current sample, no history, no schema change. One statement,
      * so readers never see a half-updated sample. Prepared per call: it runs every few seconds at most. */
@@ -923,7 +923,7 @@ bg_error store_retention_apply(store *s, int64_t now_unix)
         return BG_ERR_INVALID_ARG;
     bg_error e = BG_ERR_OK;
     if (s->opt.retention_days > 0) {
-        char cutoff[32];
+        char cutoff[BG_TIME_TEXT_SIZE];
         store_time_format(now_unix - (int64_t)s->opt.retention_days * 86400, cutoff, sizeof cutoff);
         /* The bare second (no 'Z') sorts before every stored time within that second. */
         cutoff[strlen(cutoff) - 1] = '\0';

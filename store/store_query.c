@@ -208,7 +208,7 @@ bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
     if (!s || !st)
         return BG_ERR_INVALID_ARG;
     memset(st, 0, sizeof *st);
-    char day_ago[32];
+    char day_ago[BG_TIME_TEXT_SIZE];
     store_time_format(now_unix - 86400, day_ago, sizeof day_ago);
     day_ago[strlen(day_ago) - 1] = '\0'; /* bare second: sorts before any fraction in it */
     int64_t version = 0, pages = 0, page_size = 0;

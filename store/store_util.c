@@ -5,20 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_text.h"
 #include "ipaddr.h"
 #include "store_internal.h"
-
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm: exact for every Gregorian date,
- * and independent of the C runtime's gmtime, which differs between glibc and Windows). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
 {
@@ -99,7 +88,7 @@ static int iso_parse(const char *text, int64_t *unix_out, char *norm, size_t nor
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo == 2 && d == 29 && !leap)
         return -1;
-    *unix_out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    *unix_out = bg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
     if (norm) {
         if (!have_time)
             snprintf(norm, normlen, "%04d-%02d-%02d", y, mo, d);
@@ -151,14 +140,14 @@ bg_error store_time_bound_parse(const char *text, int64_t now_unix, int is_until
             return BG_ERR_INVALID_ARG;
         }
         /* Stored times carry a fraction, so the bare second sorts before every time in that second. */
-        char t[32];
+        char t[BG_TIME_TEXT_SIZE];
         store_time_format(now_unix - v * unit, t, sizeof t);
         t[strlen(t) - 1] = '\0';
         snprintf(out, n, "%s%s", t, is_until ? "~" : "");
         return BG_ERR_OK;
     }
     int64_t unused;
-    char norm[32];
+    char norm[BG_TIME_TEXT_SIZE];
     if (iso_parse(text, &unused, norm, sizeof norm) != 0)
         return BG_ERR_INVALID_ARG;
     /* '~' sorts after every character of a stored time, so "2023-11-06~" covers the whole day. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_text.h"
 #include "cli.h"
 #include "store.h"
 
@@ -18,11 +19,8 @@ char *cli_platform_db_path(char *why, size_t why_len)
         snprintf(why, why_len, "%s", bg_error_str(rc));
         return NULL;
     }
-    size_t n = strlen(path) + 1;
-    char *copy = malloc(n);
-    if (copy)
-        memcpy(copy, path, n);
-    else
+    char *copy = bg_text_dup(path);
+    if (!copy)
         snprintf(why, why_len, "%s", bg_error_str(BG_ERR_NOMEM));
     return copy;
 }

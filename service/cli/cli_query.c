@@ -7,8 +7,10 @@
 #include <time.h>
 
 #include "bg_os.h"
+#include "bg_text.h"
 #include "cli.h"
 #include "cli_opt.h"
+#include "event.h"
 #include "store.h"
 #include "store_format.h"
 
@@ -18,27 +20,6 @@ static int usage_error(const char *msg, const char *arg)
     cli_error("query", "%s: %s", msg, arg);
     fputs("Run 'bitsguard query --help' for the options.\n", stderr);
     return CLI_EXIT_USAGE;
-}
-
-/* Normalizes a job GUID as the detector stores it: lower-case, no braces. */
-static int guid_normalize(const char *in, char out[37])
-{
-    size_t len = strlen(in);
-    if (len == 38 && in[0] == '{' && in[37] == '}') {
-        in++;
-        len = 36;
-    }
-    if (len != 36)
-        return -1;
-    for (size_t i = 0; i < 36; i++) {
-        char c = in[i];
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !isxdigit((unsigned char)c))
-            return -1;
-        out[i] = (char)tolower((unsigned char)c);
-    }
-    out[36] = '\0';
-    return 0;
 }
 
 typedef struct query_ctx {
@@ -60,7 +41,7 @@ int cli_query_main(int argc, char **argv)
 {
     const char *db_path = NULL, *since = NULL, *until = NULL, *ip = NULL, *job = NULL, *computer = NULL;
     const char *limit = NULL, *format = NULL;
-    char job_norm[37];
+    char job_norm[BG_GUID_TEXT_SIZE];
     char path_buf[4096];
     char errbuf[4096];
     store *s = NULL;
@@ -107,16 +88,14 @@ int cli_query_main(int argc, char **argv)
         f.has_ip = 1;
     }
     if (job) {
-        if (guid_normalize(job, job_norm) != 0)
+        if (event_guid_normalize(job, job_norm) != 0)
             return usage_error("--job wants a GUID such as 0b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10", job);
         f.job_id = job_norm;
     }
     f.computer = computer;
     if (limit) {
-        char *end = NULL;
-        errno = 0;
-        long long n = strtoll(limit, &end, 10);
-        if (errno || end == limit || *end || n < 0)
+        uint64_t n = 0;
+        if (!bg_text_parse_u64(limit, INT64_MAX, &n))
             return usage_error("--limit wants a number >= 0", limit);
         f.limit = (int64_t)n;
     }

@@ -16,7 +16,8 @@
 #include "output.h"
 #include "store.h"
 
-#define SCAN_STORE_BATCH 64
+/* Detections stored per transaction: the service's batch size. */
+#define SCAN_STORE_BATCH ENGINE_BATCH_MAX
 
 typedef struct scan_ctx {
     int json;

@@ -113,6 +113,8 @@ static void health_print(const status_ctx *c, const store_health *h)
 
 static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
 {
+    char last[32];
+    snprintf(last, sizeof last, " (the last %d)", STATUS_LAST);
     bg_error e;
     if (c->json) {
         fputs(",\"bookmarks\":[", stdout);
@@ -128,8 +130,7 @@ static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
     if (c->json)
         fprintf(stdout, "],\"gaps_total\":%" PRId64 ",\"gaps_last\":[", st->gaps_total);
     else
-        fprintf(stdout, "gaps:             %" PRId64 "%s\n", st->gaps_total,
-                st->gaps_total > STATUS_LAST ? " (the last 5)" : "");
+        fprintf(stdout, "gaps:             %" PRId64 "%s\n", st->gaps_total, st->gaps_total > STATUS_LAST ? last : "");
     c->first = 1;
     e = store_list_run(s, STORE_LIST_GAPS, STATUS_LAST, record_print, c);
     if (e != BG_ERR_OK)
@@ -138,7 +139,7 @@ static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
         fprintf(stdout, "],\"errors_total\":%" PRId64 ",\"errors_last\":[", st->errors_total);
     else
         fprintf(stdout, "errors:           %" PRId64 "%s\n", st->errors_total,
-                st->errors_total > STATUS_LAST ? " (the last 5)" : "");
+                st->errors_total > STATUS_LAST ? last : "");
     c->first = 1;
     e = store_list_run(s, STORE_LIST_ERRORS, STATUS_LAST, record_print, c);
     if (c->json)

@@ -1,6 +1,8 @@
 /* Portable parsing and validation of the service's configuration values (the registry reading is in win_config.c). */
 #include "config.h"
 
+#include "bg_text.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -67,8 +69,8 @@ bg_error service_config_init(service_config *cfg, config_report_fn report, void 
     cfg->engine.report_private = 0;
     cfg->engine.retention_days = 0;
     cfg->engine.retention_rows = 0;
-    cfg->engine.backoff_min_ms = 500;
-    cfg->engine.backoff_max_ms = 60000;
+    cfg->engine.backoff_min_ms = ENGINE_BACKOFF_MIN_DEFAULT_MS;
+    cfg->engine.backoff_max_ms = ENGINE_BACKOFF_MAX_DEFAULT_MS;
     cfg->allow = allowlist_new();
     if (!cfg->allow)
         return BG_ERR_NOMEM;
@@ -118,35 +120,6 @@ bg_error service_config_invalid(service_config *cfg, config_value_id id, const c
         cfg->report(cfg->report_ctx, config_value_name(id), shown, why);
     config_warning_keep(cfg, config_value_name(id), shown, why);
     return BG_ERR_CONFIG;
-}
-
-static char *config_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
-/* Strict unsigned decimal: digits only (surrounding blanks allowed), no sign, no overflow. */
-static int config_parse_u32(const char *text, uint32_t *out)
-{
-    while (*text == ' ' || *text == '\t')
-        text++;
-    if (!isdigit((unsigned char)*text))
-        return 0;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || v > UINT32_MAX)
-        return 0;
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (*end != '\0')
-        return 0;
-    *out = (uint32_t)v;
-    return 1;
 }
 
 /* A database path from the registry must be absolute: a service's working directory is System32. */
@@ -231,13 +204,19 @@ bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uin
             cfg->engine.report_private = (int)value;
         return BG_ERR_OK;
     case CONFIG_VALUE_RETENTION_DAYS:
-        if (value > CONFIG_RETENTION_DAYS_MAX)
-            return service_config_invalid(cfg, id, text, "must be between 0 (keep forever) and 36500");
+        if (value > CONFIG_RETENTION_DAYS_MAX) {
+            char why[64];
+            snprintf(why, sizeof why, "must be between 0 (keep forever) and %u", CONFIG_RETENTION_DAYS_MAX);
+            return service_config_invalid(cfg, id, text, why);
+        }
         cfg->engine.retention_days = (int)value;
         return BG_ERR_OK;
     case CONFIG_VALUE_RETENTION_ROWS:
-        if (value > CONFIG_RETENTION_ROWS_MAX)
-            return service_config_invalid(cfg, id, text, "must be between 0 (no cap) and 2000000000");
+        if (value > CONFIG_RETENTION_ROWS_MAX) {
+            char why[64];
+            snprintf(why, sizeof why, "must be between 0 (no cap) and %u", CONFIG_RETENTION_ROWS_MAX);
+            return service_config_invalid(cfg, id, text, why);
+        }
         cfg->engine.retention_rows = (int64_t)value;
         return BG_ERR_OK;
     case CONFIG_VALUE_ALLOWLIST:
@@ -257,10 +236,10 @@ bg_error service_config_text_apply(service_config *cfg, config_value_id id, cons
     case CONFIG_TYPE_dword: {
         if ((unsigned)id >= CONFIG_VALUE_COUNT)
             return BG_ERR_INVALID_ARG;
-        uint32_t v = 0;
-        if (!config_parse_u32(text, &v))
+        uint64_t v = 0;
+        if (!bg_text_parse_u64(text, UINT32_MAX, &v))
             return service_config_invalid(cfg, id, text, "not a decimal number");
-        return service_config_dword_apply(cfg, id, v);
+        return service_config_dword_apply(cfg, id, (uint32_t)v);
     }
     case CONFIG_TYPE_multi:
         return config_allowlist_apply(cfg, text);
@@ -282,7 +261,7 @@ bg_error service_config_db_path_set(service_config *cfg, const char *path)
 {
     if (!path || !path[0])
         return BG_ERR_INVALID_ARG;
-    char *copy = config_strdup(path);
+    char *copy = bg_text_dup(path);
     if (!copy)
         return BG_ERR_NOMEM;
     free(cfg->db_path);
@@ -295,7 +274,7 @@ bg_error service_config_channel_set(service_config *cfg, const char *channel)
 {
     if (!channel || !channel[0])
         return BG_ERR_INVALID_ARG;
-    char *copy = config_strdup(channel);
+    char *copy = bg_text_dup(channel);
     if (!copy)
         return BG_ERR_NOMEM;
     free(cfg->channel);

@@ -11,9 +11,7 @@
 #include "event.h"
 #include "store.h"
 
-#define ENGINE_BACKOFF_MIN_DEFAULT_MS 500u
-#define ENGINE_BACKOFF_MAX_DEFAULT_MS 60000u
-#define ENGINE_STORE_BUSY_DEFAULT_MS  1000
+#define ENGINE_STORE_BUSY_DEFAULT_MS 1000
 /* Retention runs at start, then every this many committed batches or this many seconds, whichever
  * comes first, and always between batches so pruning never holds back a commit. */
 #define ENGINE_RETENTION_BATCHES 256u

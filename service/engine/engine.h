@@ -11,6 +11,9 @@
 
 #define ENGINE_CHANNEL_BITS "Microsoft-Windows-Bits-Client/Operational"
 #define ENGINE_BATCH_MAX    64
+/* Resubscribe backoff when engine_config leaves it 0: the first delay, doubling up to the cap. */
+#define ENGINE_BACKOFF_MIN_DEFAULT_MS 500u
+#define ENGINE_BACKOFF_MAX_DEFAULT_MS 60000u
 
 /*
  * An event source (wevtapi on Windows, a scripted fake in tests, the wevtapi test double under Wine)
@@ -92,8 +95,8 @@ typedef struct engine_config {
     const allowlist *allow;  /* May be NULL. */
     int retention_days;      /* 0 keeps forever. */
     int64_t retention_rows;  /* 0 means no cap. */
-    uint32_t backoff_min_ms; /* Resubscribe backoff: first delay (default 500 ms) ... */
-    uint32_t backoff_max_ms; /* ... doubling with jitter up to this cap (default 60 s). */
+    uint32_t backoff_min_ms; /* Resubscribe backoff: first delay (0: ENGINE_BACKOFF_MIN_DEFAULT_MS) ... */
+    uint32_t backoff_max_ms; /* ... doubling with jitter up to this cap (0: ENGINE_BACKOFF_MAX_DEFAULT_MS). */
     int store_busy_ms;       /* Store's own retry of a locked database per commit attempt; 0: 1000 ms.
                               * Kept short so a stop is honoured within seconds: the engine retries
                               * the same commit itself with backoff that a stop interrupts. */

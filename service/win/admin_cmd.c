@@ -256,7 +256,9 @@ static int service_stop(SC_HANDLE svc, DWORD granted)
         return 0;
     }
     if (!service_wait_state(svc, granted, SERVICE_STOPPED, &st, &elapsed)) {
-        admin_step_print("stop service", "FAILED", "still not stopped after 30 s");
+        char why[64];
+        snprintf(why, sizeof why, "still not stopped after %u s", ADMIN_WAIT_MS / 1000);
+        admin_step_print("stop service", "FAILED", why);
         return 0;
     }
     char detail[64];
@@ -300,8 +302,9 @@ int win_start_main(int argc, char **argv)
     SERVICE_STATUS_PROCESS st;
     DWORD elapsed = 0;
     if (!service_wait_state(svc, granted, SERVICE_RUNNING, &st, &elapsed)) {
-        admin_step_print("start service", "FAILED",
-                         st.dwCurrentState == SERVICE_STOPPED ? "it stopped" : "not running after 30 s");
+        char why[64];
+        snprintf(why, sizeof why, "not running after %u s", ADMIN_WAIT_MS / 1000);
+        admin_step_print("start service", "FAILED", st.dwCurrentState == SERVICE_STOPPED ? "it stopped" : why);
         exit_code_print(&st);
         goto cleanup;
     }

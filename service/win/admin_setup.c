@@ -119,8 +119,12 @@ int admin_service_setup(SC_HANDLE svc, DWORD granted)
     /* Restart after 5 s, 10 s, then 60 s; the failure count resets after a day without failure. */
     SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 60000}};
     SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
+    char recovery[96];
+    snprintf(recovery, sizeof recovery, "restart after %lu s, %lu s, %lu s; reset after %lu s",
+             (unsigned long)actions[0].Delay / 1000, (unsigned long)actions[1].Delay / 1000,
+             (unsigned long)actions[2].Delay / 1000, (unsigned long)fa.dwResetPeriod);
     if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2_RESTART, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
-        admin_step_print("recovery actions", "ok", "restart after 5 s, 10 s, 60 s; reset after 1 day");
+        admin_step_print("recovery actions", "ok", recovery);
     else
         ok = 0, admin_step_failed("recovery actions", GetLastError());
     /* Also when the service stops itself with an error exit code, not only on a crash. */
@@ -131,9 +135,11 @@ int admin_service_setup(SC_HANDLE svc, DWORD granted)
         admin_step_print("recovery on error exit", "warning", "not supported here");
 
     SERVICE_PRESHUTDOWN_INFO pre = {WIN_PRESHUTDOWN_TIMEOUT_MS};
-    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre))
-        admin_step_print("preshutdown time-out", "ok", "10 s");
-    else
+    if (config2_set(svc, granted, WIN_CALL_SVC_CHANGE_CONFIG2, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre)) {
+        char timeout[32];
+        snprintf(timeout, sizeof timeout, "%u s", WIN_PRESHUTDOWN_TIMEOUT_MS / 1000);
+        admin_step_print("preshutdown time-out", "ok", timeout);
+    } else
         ok = 0, admin_step_failed("preshutdown time-out", GetLastError());
 
     /* Delayed auto-start only makes sense for auto-start services. Wine answers 124: not fatal. */
