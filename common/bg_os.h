@@ -19,6 +19,11 @@ int bg_os_file_remove(const char *path);
 /* Creates path as an empty file readable and writable by its owner only (0600) when it is missing;
  * nothing when it exists or on Windows, where the data folder's ACL does that job (bitsguard setup). */
 void bg_os_file_create_private(const char *path);
+/* What a path names, without following a final link: absent, a regular file, a link (a symbolic link;
+ * on Windows any reparse point: symbolic link, junction, mount point), anything else (a folder, FIFO or
+ * device), or not knowable (BG_OS_PATH_ERROR, errno set). */
+enum { BG_OS_PATH_ABSENT, BG_OS_PATH_REGULAR, BG_OS_PATH_LINK, BG_OS_PATH_OTHER, BG_OS_PATH_ERROR };
+int bg_os_path_kind(const char *path);
 /* 1 when fp is a regular file (the only kind of input that can be read twice), else 0. */
 int bg_os_file_is_regular(FILE *fp);
 /* Creates the folder path when missing (0700 on POSIX: private to its owner); 0, or -1 with errno. */

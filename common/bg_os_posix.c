@@ -34,6 +34,16 @@ void bg_os_file_create_private(const char *path)
         close(fd);
 }
 
+int bg_os_path_kind(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT || errno == ENOTDIR ? BG_OS_PATH_ABSENT : BG_OS_PATH_ERROR;
+    if (S_ISLNK(sb.st_mode))
+        return BG_OS_PATH_LINK;
+    return S_ISREG(sb.st_mode) ? BG_OS_PATH_REGULAR : BG_OS_PATH_OTHER;
+}
+
 int bg_os_file_is_regular(FILE *fp)
 {
     struct stat sb;

@@ -52,6 +52,27 @@ void bg_os_file_create_private(const char *path)
     (void)path;
 }
 
+int bg_os_path_kind(const char *path)
+{
+    wchar_t *w = bg_utf16_from_utf8(path);
+    if (w == NULL) {
+        errno = ENOMEM;
+        return BG_OS_PATH_ERROR;
+    }
+    DWORD attr = GetFileAttributesW(w);
+    DWORD err = attr == INVALID_FILE_ATTRIBUTES ? GetLastError() : 0;
+    free(w);
+    if (attr == INVALID_FILE_ATTRIBUTES) {
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+            return BG_OS_PATH_ABSENT;
+        errno = EACCES;
+        return BG_OS_PATH_ERROR;
+    }
+    if (attr & FILE_ATTRIBUTE_REPARSE_POINT)
+        return BG_OS_PATH_LINK;
+    return attr & FILE_ATTRIBUTE_DIRECTORY ? BG_OS_PATH_OTHER : BG_OS_PATH_REGULAR;
+}
+
 int bg_os_file_is_regular(FILE *fp)
 {
     /* msvcrt's ftell even answers for pipes: the file type is the only sound test. */

@@ -157,6 +157,9 @@ bg_error store_sqlite_error(int rc)
         return BG_ERR_DB_OPEN;
     case SQLITE_IOERR:
         return BG_ERR_IO;
+    case SQLITE_TOOBIG:
+    case SQLITE_INTERRUPT: /* Only ever the work bound's progress handler (store_guard.c). */
+        return BG_ERR_TOO_LARGE;
     default:
         return BG_ERR_DB;
     }
@@ -411,6 +414,191 @@ static int user_version_get(sqlite3 *db, int *out)
     return rc;
 }
 
+/* Copies SQL text with its layout made canonical: outside quotes, a run of white space becomes one
+ * space, and none is kept next to ( ) , ; or at either end. Files written by older versions or by
+ * hand with other line breaks compare equal; any other difference in the text still counts. out
+ * needs strlen(in) + 1 bytes. */
+static void schema_sql_normalize(const char *in, char *out)
+{
+    size_t o = 0;
+    char quote = 0;
+    for (const char *p = in; *p != '\0'; p++) {
+        char c = *p;
+        if (quote != 0) {
+            out[o++] = c;
+            if (c == quote)
+                quote = 0;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            while (p[1] == ' ' || p[1] == '\t' || p[1] == '\n' || p[1] == '\r' || p[1] == '\f' || p[1] == '\v')
+                p++;
+            if (o > 0 && !strchr("(),;", out[o - 1]) && p[1] != '\0' && !strchr("(),;", p[1]))
+                out[o++] = ' ';
+            continue;
+        }
+        if (c == '\'' || c == '"' || c == '`')
+            quote = c;
+        else if (c == '[')
+            quote = ']';
+        out[o++] = c;
+    }
+    out[o] = '\0';
+}
+
+/* Schema objects read and compared at most: ours are fewer than this. */
+#define SCHEMA_ROWS_MAX 64
+
+/* Reads the schema rows of db (type, name, table and SQL text, ordered; ANALYZE's statistics tables
+ * aside) into a heap string, fields split by 0x1F. At most max_rows rows
+ * are read, so a file with millions of planted objects costs no more than ours. Rows end with 0x1E
+ * (SQL text may hold line breaks). */
+static int schema_rows_read(sqlite3 *db, int max_rows, char **out, int *rows)
+{
+    sqlite3_stmt *st = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *rows = 0;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT type, name, tbl_name, sql FROM sqlite_schema"
+                                " WHERE name NOT IN ('sqlite_stat1', 'sqlite_stat4') ORDER BY type, name LIMIT ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 1, max_rows);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *f[4];
+        size_t need = 5;
+        for (int i = 0; i < 4; i++) {
+            f[i] = (const char *)sqlite3_column_text(st, i);
+            if (f[i] == NULL)
+                f[i] = "";
+            need += strlen(f[i]);
+        }
+        char *grown = realloc(text, len + need);
+        if (grown == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        text = grown;
+        for (int i = 0; i < 4; i++) {
+            size_t at = len;
+            if (i == 3) {
+                schema_sql_normalize(f[i], text + len);
+                len += strlen(text + len);
+            } else {
+                memcpy(text + len, f[i], strlen(f[i]));
+                len += strlen(f[i]);
+            }
+            /* A separator inside a field (never in ours) must not let the rows be cut differently. */
+            for (size_t k = at; k < len; k++)
+                if (text[k] == 0x1e || text[k] == 0x1f)
+                    text[k] = '?';
+            text[len++] = i < 3 ? 0x1f : 0x1e;
+        }
+        text[len] = '\0';
+        (*rows)++;
+        rc = SQLITE_OK;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK && text == NULL && (text = calloc(1, 1)) == NULL)
+        rc = SQLITE_NOMEM;
+    if (rc != SQLITE_OK) {
+        free(text);
+        text = NULL;
+    }
+    *out = text;
+    return rc;
+}
+
+/* Whether text holds row (len bytes, its 0x1E separator included) as one of its rows. */
+static int schema_text_has_row(const char *text, const char *row, size_t len)
+{
+    for (const char *p = text; *p != '\0';) {
+        const char *end = strchr(p, 0x1e);
+        size_t l = end != NULL ? (size_t)(end - p) + 1 : strlen(p);
+        if (l == len && memcmp(p, row, len) == 0)
+            return 1;
+        p += l;
+    }
+    return 0;
+}
+
+/* The first row of a that b does not hold, as "type 'name'" in out; "" when there is none. */
+static void schema_row_missing(const char *a, const char *b, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (const char *row = a; *row != '\0';) {
+        const char *end = strchr(row, 0x1e);
+        size_t len = end != NULL ? (size_t)(end - row) + 1 : strlen(row);
+        if (!schema_text_has_row(b, row, len)) {
+            /* Type and name are the first two fields; the name is cut to keep the message short. */
+            const char *sep = memchr(row, 0x1f, len);
+            const char *name = sep != NULL ? sep + 1 : row;
+            const char *sep2 = sep != NULL ? memchr(name, 0x1f, len - (size_t)(name - row)) : NULL;
+            int type_len = sep != NULL ? (int)(sep - row) : 0;
+            int name_len = sep2 != NULL ? (int)(sep2 - name) : 0;
+            snprintf(out, n, "%.*s '%.*s'", type_len, row, name_len > 64 ? 64 : name_len, name);
+            return;
+        }
+        row += len;
+    }
+}
+
+/*
+ * Checks that the file's schema objects are exactly those bitsguard writes at this version (0: none
+ * at all), comparing the SQL text SQLite keeps in sqlite_schema. The expected rows come from running
+ * the migrations' own statements on an empty in-memory database, so they cannot drift from what we
+ * write. Anything else (a foreign view or trigger, a missing index, another program's tables) is
+ * refused before any of it is used: its SQL never runs.
+ */
+static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
+{
+    sqlite3 *mem = NULL;
+    char *want = NULL, *have = NULL;
+    int want_rows = 0, have_rows = 0;
+    bg_error e = BG_ERR_OK;
+    int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3};
+    _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
+    for (int v = 1; rc == SQLITE_OK && v <= version; v++)
+        rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = schema_rows_read(mem, SCHEMA_ROWS_MAX, &want, &want_rows);
+    if (rc != SQLITE_OK) {
+        e = store_sqlite_error(rc);
+        err_set(errbuf, errlen, "%s: cannot build the expected schema: %s", s->path,
+                mem != NULL ? sqlite3_errmsg(mem) : "out of memory");
+        goto cleanup;
+    }
+    rc = schema_rows_read(s->db, want_rows + 1, &have, &have_rows);
+    if (rc != SQLITE_OK) {
+        e = store_sqlite_error(rc);
+        err_set(errbuf, errlen, "%s: cannot read the schema: %s", s->path, sqlite3_errmsg(s->db));
+        goto cleanup;
+    }
+    if (have_rows != want_rows || strcmp(want, have) != 0) {
+        char what[96];
+        schema_row_missing(have, want, what, sizeof what);
+        const char *how = "unexpected";
+        if (what[0] == '\0') {
+            schema_row_missing(want, have, what, sizeof what);
+            how = "missing or altered";
+        }
+        e = BG_ERR_DB_SCHEMA;
+        err_set(errbuf, errlen,
+                "%s: not a bitsguard database (schema version %d, %s %s); refused, the file is left as it is", s->path,
+                version, how, what);
+    }
+cleanup:
+    free(want);
+    free(have);
+    sqlite3_close(mem);
+    return e;
+}
+
 /*
  * Brings the schema to STORE_SCHEMA_VERSION, one version per step, each step in its own transaction
  * with the user_version bump, so an interrupted migration leaves a consistent older version behind.
@@ -466,8 +654,10 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
+            /* The message first: ROLLBACK would replace it with "not an error". */
+            err_set(errbuf, errlen, "%s: cannot migrate the schema: %s", s->path, sqlite3_errmsg(s->db));
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            goto fail;
+            return store_sqlite_error(rc);
         }
     }
     return BG_ERR_OK;
@@ -548,21 +738,27 @@ static const char *open_hint(bg_error e)
     }
 }
 
-/* Opens the connection and checks the file is a sound database. */
-static bg_error connection_open(store *s, int flags, int check, char *errbuf, size_t errlen)
+/* Opens the connection and checks the file is a sound database; *sqlite_rc (may be NULL) receives
+ * SQLite's code of a failure, to tell a file that is not a database (SQLITE_NOTADB) from a damaged one. */
+static bg_error connection_open(store *s, int flags, int check, int *sqlite_rc, char *errbuf, size_t errlen)
 {
     /* SQLite would create the file 0644 (the umask permitting), and its -wal and -shm files copy its
      * mode: creating it empty and private first keeps all three private, for detections name users,
      * hosts and paths. */
     if (flags & SQLITE_OPEN_CREATE)
         bg_os_file_create_private(s->path);
-    int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    char *literal = store_path_literal(s->path);
+    if (literal == NULL)
+        return BG_ERR_NOMEM;
+    int rc = sqlite3_open_v2(literal, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    free(literal);
     bg_error e = BG_ERR_OK;
     if (rc != SQLITE_OK) {
         e = open_error(s->db, s->path, rc);
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    store_connection_harden(s->db);
     sqlite3_busy_handler(s->db, busy_wait, s);
     s->busy_slept_ms = 0;
     s->readonly = sqlite3_db_readonly(s->db, "main") == 1;
@@ -586,6 +782,8 @@ static bg_error connection_open(store *s, int flags, int check, char *errbuf, si
     }
     return BG_ERR_OK;
 fail:
+    if (sqlite_rc != NULL)
+        *sqlite_rc = rc;
     err_set(errbuf, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
     err_append(errbuf, errlen, open_hint(e));
     sqlite3_close_v2(s->db);
@@ -601,11 +799,25 @@ fail:
  */
 static int connection_configure(store *s)
 {
-    static const char pragmas[] = "PRAGMA journal_mode = WAL;"
-                                  "PRAGMA synchronous = FULL;"
-                                  "PRAGMA foreign_keys = ON;";
     s->busy_slept_ms = 0;
-    int rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    int rc = SQLITE_OK;
+    /* The switch to WAL needs the exclusive lock, and SQLite answers SQLITE_BUSY at once, without its
+     * busy handler, while another connection holds a shared lock (two first uses of a new file): so
+     * the wait is done here, with the busy handler's backoff and budget. */
+    for (int count = 0;; count++) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW)
+                rc = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK : SQLITE_BUSY;
+        }
+        sqlite3_finalize(st);
+        if ((rc & 0xff) != SQLITE_BUSY || !busy_wait(s, count))
+            break;
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", NULL, NULL, NULL);
     return rc;
 }
 
@@ -625,27 +837,89 @@ static bg_error store_alloc(store **out, const char *path, const store_options *
     return BG_ERR_OK;
 }
 
+/*
+ * Reads the file's schema version and checks its objects against that version's, before anything is
+ * changed: a newer version, a negative one or a foreign schema is refused and the file left as it is.
+ * For a read command (exact), only the current version is accepted: read commands never migrate.
+ */
+static bg_error schema_accept_read(store *s, int exact, int *version, char *errbuf, size_t errlen)
+{
+    int rc = user_version_get(s->db, version);
+    if (rc != SQLITE_OK) {
+        err_set(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        return store_sqlite_error(rc);
+    }
+    if (*version > STORE_SCHEMA_VERSION) {
+        err_set(errbuf, errlen, "%s: schema version %d is newer than this program; upgrade bitsguard", s->path,
+                *version);
+        return BG_ERR_DB_SCHEMA;
+    }
+    if (*version < 0) {
+        err_set(errbuf, errlen, "%s: not a bitsguard database (schema version %d); refused, the file is left as it is",
+                s->path, *version);
+        return BG_ERR_DB_SCHEMA;
+    }
+    bg_error e = schema_check(s, *version, errbuf, errlen);
+    if (e == BG_ERR_OK && exact && *version != STORE_SCHEMA_VERSION) {
+        e = BG_ERR_DB_SCHEMA;
+        if (*version == 0)
+            err_set(errbuf, errlen, "%s: an empty database: nothing to read", s->path);
+        else
+            err_set(errbuf, errlen,
+                    "%s: schema version %d is older than this program, and query and status never change a file;"
+                    " upgrade a copy with: bitsguard scan --db COPY - </dev/null",
+                    s->path, *version);
+    }
+    return e;
+}
+
+/* The version and the objects are read in one read transaction: another bitsguard creating the
+ * schema of a new file at the same moment is seen either not at all or whole. */
+static bg_error schema_accept(store *s, int exact, int *version, char *errbuf, size_t errlen)
+{
+    s->busy_slept_ms = 0;
+    int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        err_set(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        return store_sqlite_error(rc);
+    }
+    bg_error e = schema_accept_read(s, exact, version, errbuf, errlen);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return e;
+}
+
 bg_error store_open(store **out, const char *path, const store_options *opt, char *errbuf, size_t errlen)
 {
     store *s = NULL;
     char aside[4096] = "";
     bg_error e;
+    int version = 0, sqlite_rc = SQLITE_OK;
     *out = NULL;
     if (errbuf && errlen)
         errbuf[0] = '\0';
-    if (!path || !*path)
+    if (!path)
         return BG_ERR_INVALID_ARG;
+    e = store_path_check(path, 0, errbuf, errlen);
+    if (e != BG_ERR_OK)
+        return e;
     e = store_alloc(&s, path, opt);
     if (e != BG_ERR_OK)
         return e;
-    e = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1, errbuf, errlen);
+    e = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1, &sqlite_rc, errbuf, errlen);
+    if (e == BG_ERR_DB_CORRUPT && (sqlite_rc & 0xff) == SQLITE_NOTADB) {
+        /* Not SQLite at all: someone else's file, not ours gone bad. Moving it aside would replace it. */
+        err_set(errbuf, errlen,
+                "%s: not a database; refused, the file is left as it is (give another --db path, or move it away)",
+                path);
+        goto cleanup;
+    }
     if (e == BG_ERR_DB_CORRUPT) {
-        /* Keep the damaged file for forensics and start afresh: ingestion must go on. */
+        /* A damaged SQLite file at our path: keep it for forensics and start afresh, ingestion must go on. */
         if (file_move_aside(path, aside, sizeof aside) != 0) {
             err_set(errbuf, errlen, "%s: corrupt database could not be moved aside", path);
             goto cleanup;
         }
-        e = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0, errbuf, errlen);
+        e = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0, NULL, errbuf, errlen);
     }
     if (e != BG_ERR_OK)
         goto cleanup;
@@ -654,6 +928,10 @@ bg_error store_open(store **out, const char *path, const store_options *opt, cha
         err_set(errbuf, errlen, "%s: the database file is read-only for this user", path);
         goto cleanup;
     }
+    /* Every check before the first change (the switch to WAL is one). */
+    e = schema_accept(s, 0, &version, errbuf, errlen);
+    if (e != BG_ERR_OK)
+        goto cleanup;
     int rc = connection_configure(s);
     if (rc != SQLITE_OK) {
         e = open_error(s->db, s->path, rc);
@@ -685,26 +963,28 @@ bg_error store_open_existing(store **out, const char *path, char *errbuf, size_t
 {
     store *s = NULL;
     bg_error e;
+    int version = 0;
     *out = NULL;
     if (errbuf && errlen)
         errbuf[0] = '\0';
-    if (!path || !*path)
+    if (!path)
         return BG_ERR_INVALID_ARG;
-    int exists = store_file_exists(path);
-    if (exists == 0) {
-        err_set(errbuf, errlen, "%s: no database at this path (give --db PATH, or run the service first)", path);
-        return BG_ERR_DB_OPEN;
-    }
+    e = store_path_check(path, 1, errbuf, errlen);
+    if (e != BG_ERR_OK)
+        return e;
     e = store_alloc(&s, path, NULL);
     if (e != BG_ERR_OK)
         return e;
-    /* Without SQLITE_OPEN_CREATE a missing file is never created by an admin's query. */
-    e = connection_open(s, SQLITE_OPEN_READWRITE, 0, errbuf, errlen);
-    if (e == BG_ERR_DB_READONLY || e == BG_ERR_DB_OPEN)
-        e = connection_open(s, SQLITE_OPEN_READONLY, 0, errbuf, errlen);
+    /* Read-only, always: an admin's read never migrates, checkpoints a copied -wal into the file or
+     * deletes it, so every byte of a file kept as evidence stays as it was. */
+    e = connection_open(s, SQLITE_OPEN_READONLY, 0, NULL, errbuf, errlen);
     if (e != BG_ERR_OK)
         goto cleanup;
-    e = schema_migrate(s, errbuf, errlen);
+    s->readonly = 1;
+    e = schema_accept(s, 1, &version, errbuf, errlen);
+    if (e != BG_ERR_OK)
+        goto cleanup;
+    store_work_bound(s);
 cleanup:
     if (e != BG_ERR_OK) {
         store_close(s);

@@ -35,10 +35,25 @@ struct store {
     sqlite3_stmt *stmt[STMT_COUNT];
     int busy_budget_ms; /* Total backoff allowed for one operation. */
     int busy_slept_ms;  /* Backoff spent so far in the current operation. */
+    int64_t work_max;   /* Read connections: progress-handler periods allowed per call or row (store_guard.c). */
+    int64_t work_done;
 };
 
 /* The raw connection, for tests that inject faults (max_page_count, a second lock holder). */
 sqlite3 *store_db_handle(store *s);
+
+/* store_guard.c: the checks and settings applied before a database is trusted. */
+/* The path must be a regular file or absent (must_exist: present), and its -wal, -shm, -journal
+ * regular files or absent: links, folders, FIFOs and devices are refused with a message naming them. */
+bg_error store_path_check(const char *path, int must_exist, char *errbuf, size_t errlen);
+/* The path as SQLite must be given it to open that very file (heap copy; NULL when out of memory). */
+char *store_path_literal(const char *path);
+/* SQLITE_DBCONFIG_DEFENSIVE, trusted_schema off, no extension loading, and tight sqlite3_limit values. */
+void store_connection_harden(sqlite3 *db);
+/* Installs the progress handler that ends a statement after an amount of work bounded by the file's
+ * size; store_work_reset starts a new allowance (each call, each row returned). */
+void store_work_bound(store *s);
+void store_work_reset(store *s);
 
 /* Maps an SQLite result code (extended codes allowed) to the project's error enum. */
 bg_error store_sqlite_error(int rc);

@@ -117,6 +117,7 @@ bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void 
         return BG_ERR_TOO_LARGE;
     sqlite3_stmt *st = NULL;
     s->busy_slept_ms = 0;
+    store_work_reset(s);
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         goto cleanup;
@@ -137,6 +138,7 @@ bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         detection d;
         row_read(st, &d);
+        store_work_reset(s); /* The work bound is between rows: a long answer is not cut short. */
         if (fn(ctx, &d) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -183,6 +185,8 @@ static int health_get(sqlite3 *db, store_health *h)
     while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *key = col_text(q, 0);
         int64_t v = sqlite3_column_int64(q, 1);
+        if (v < 0)
+            v = -1; /* Not a sample any process takes (a crafted row): unknown. */
         rc = SQLITE_OK;
         if (!key)
             continue;
@@ -213,6 +217,7 @@ bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
     day_ago[strlen(day_ago) - 1] = '\0'; /* bare second: sorts before any fraction in it */
     int64_t version = 0, pages = 0, page_size = 0;
     s->busy_slept_ms = 0;
+    store_work_reset(s);
     int rc = scalar_int(s->db, "PRAGMA user_version", NULL, &version);
     if (rc == SQLITE_OK)
         rc = scalar_int(s->db, "PRAGMA page_count", NULL, &pages);
@@ -255,6 +260,7 @@ bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn,
         return BG_ERR_INVALID_ARG;
     sqlite3_stmt *st = NULL;
     s->busy_slept_ms = 0;
+    store_work_reset(s);
     int rc = sqlite3_prepare_v2(s->db, sql[which], -1, &st, NULL);
     if (rc != SQLITE_OK)
         goto cleanup;
@@ -262,6 +268,7 @@ bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *cols[4];
         int n = sqlite3_column_count(st);
+        store_work_reset(s);
         for (int i = 0; i < n && i < 4; i++)
             cols[i] = col_text(st, i);
         if (fn(ctx, cols, n < 4 ? n : 4) != 0) {

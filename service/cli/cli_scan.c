@@ -296,6 +296,8 @@ int cli_scan_main(int argc, char **argv)
         cli_error("scan", "%s", sc.errbuf);
         goto cleanup;
     }
+    if (sc.db && sc.errbuf[0] != '\0') /* Opened, with something to say (a damaged file moved aside). */
+        cli_error("scan", "%s", sc.errbuf);
 
     correlate_config cfg = {.allow = allow, .report_private = report_private};
     corr = correlate_new(&cfg, scan_detection_emit, &sc);

@@ -19,7 +19,7 @@ status_is() { # status_is EXPECTED COMMAND...: runs COMMAND, stdout in $work/out
     [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; cat "$work/err"; return 1; }
 }
 
-# A version-1 database as an older bitsguard wrote it; query migrates it on first use.
+# A version-1 database as an older bitsguard wrote it; query refuses it unchanged, scan --db upgrades it.
 db=$work/bits.db
 esc=$'\x1b'
 sqlite3 "$db" <<SQL
@@ -47,6 +47,11 @@ INSERT INTO detections(event_id, record_id, time, computer, job_id, job_title, u
   '2023-11-08T09:00:00.0000000Z', 3, 0, 1);
 PRAGMA user_version = 1;
 SQL
+v1_sum=$(sha256sum <"$db")
+check "query refuses the v1 file" status_is 3 "$bin" query --db "$db"
+check "query says how to upgrade it" grep -q "older than this program.*bitsguard scan --db" "$work/err"
+check "query left the v1 file byte for byte" test "$(sha256sum <"$db")" = "$v1_sum"
+check "scan --db upgrades the v1 file" status_is 0 "$bin" scan --db "$db" - </dev/null
 
 check "--help" status_is 0 "$bin" query --help
 check "--help lists the options" grep -q -- "--since" "$work/out"
@@ -77,7 +82,7 @@ check "table: newest first" bash -c "sed -n 2p '$work/out' | grep -q '2023-11-07
 check "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/out")" -le 99
 check "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$work/out'"
 check "table: long URL elided" grep -q '\.\.\.$' "$work/out"
-check "query migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 3
+check "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 3
 
 check "--all" status_is 0 "$bin" query --db "$db" --all
 check "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$work/out' && grep -q '^A: allow-listed' '$work/out'"

@@ -49,6 +49,9 @@ INSERT INTO meta(key, value) VALUES('service_pid', '4321'), ('service_rss_bytes'
  ('service_updated_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 seconds'));
 PRAGMA user_version = 1;
 SQL
+# status never migrates: scan --db upgrades the version-1 file first.
+check "status refuses the v1 file" status_is 3 "$bin" status --db "$db"
+check "scan --db upgrades the v1 file" status_is 0 "$bin" scan --db "$db" - </dev/null
 
 check "--help" status_is 0 "$bin" status --help
 check "--help mentions --json" grep -q -- "--json" "$work/out"
@@ -86,8 +89,12 @@ assert 20 <= h["age_seconds"] < 200, h
 ' "$work/out"
 fi
 
-# An empty, fresh database: no bookmark yet.
-sqlite3 "$work/empty.db" 'PRAGMA user_version = 0;' && : >"$work/empty.db"
+# An empty file is not a database status can read (it never creates the schema); a fresh one from
+# scan --db with no events has no bookmark yet.
+: >"$work/empty.db"
+check "empty file refused" status_is 3 "$bin" status --db "$work/empty.db"
+check "empty file: said so" grep -q "an empty database" "$work/err"
+"$bin" scan --db "$work/empty.db" - </dev/null 2>/dev/null
 check "empty database" status_is 0 "$bin" status --db "$work/empty.db"
 check "empty: no bookmark yet" grep -q "(none yet)" "$work/out"
 check "empty: no newest event" grep -q "^newest event: *(none)" "$work/out"

@@ -174,16 +174,18 @@ static void test_migrate_from_v0_and_existing(void)
     if (s)
         CHECK_INT_EQ(scalar(store_db_handle(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     store_close(s);
-    /* store_open_existing migrates a v1 file opened by an admin's query too. */
+    /* store_open_existing (query, status) never migrates: a v1 file is refused with what to do. */
     db_remove();
     sqlite3 *raw = NULL;
     CHECK_INT_EQ(sqlite3_open(db_path, &raw), SQLITE_OK);
     CHECK_INT_EQ(sqlite3_exec(raw, v1_sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
-    CHECK_INT_EQ(store_open_existing(&s, db_path, err, sizeof err), BG_ERR_OK);
-    if (s)
-        CHECK_INT_EQ(scalar(store_db_handle(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    store_close(s);
+    CHECK_INT_EQ(store_open_existing(&s, db_path, err, sizeof err), BG_ERR_DB_SCHEMA);
+    CHECK(strstr(err, "older than this program") != NULL);
+    CHECK(strstr(err, "bitsguard scan --db") != NULL);
+    CHECK_INT_EQ(sqlite3_open(db_path, &raw), SQLITE_OK);
+    CHECK_INT_EQ(scalar(raw, "PRAGMA user_version"), 1);
+    sqlite3_close(raw);
     db_remove();
 }
 
@@ -200,6 +202,14 @@ static void test_newer_schema_refused(void)
     CHECK(s == NULL);
     CHECK(strstr(err, db_path) != NULL);
     CHECK(strstr(err, "99") != NULL);
+    /* Refused before anything changed: still in rollback-journal mode, not switched to WAL. */
+    CHECK_INT_EQ(sqlite3_open(db_path, &raw), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT_EQ(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+    CHECK_STR_EQ((const char *)sqlite3_column_text(st, 0), "delete");
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
     db_remove();
 }
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Databases from anyone: read commands change no byte, crafted files are refused at once, --db paths are plain files, first use races.
+set -uo pipefail
+bin=$1 fixtures=$2
+command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed (scripts/setup.sh installs it)"; exit 77; }
+command -v python3 >/dev/null || { echo "python3 not installed"; exit 77; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
+}
+# status_is WANT CMD...: runs CMD (at most 20 s) with its output in $work/out and $work/err.
+status_is() {
+    local want=$1
+    shift
+    timeout 20 "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; cat "$work/err"; return 1; }
+}
+sums() { sha256sum "$@" 2>/dev/null | cut -d' ' -f1 | tr '\n' ' '; }
+mixed=$fixtures/exports/mixed-detections.xml
+
+"$bin" scan --db "$work/ref.db" "$mixed" >/dev/null 2>&1
+sqlite3 "$work/ref.db" 'PRAGMA journal_mode = DELETE' >/dev/null
+
+# 1. Evidence with a -wal: query and status read what the -wal holds, and leave both files as they were.
+python3 - "$work/ref.db" "$work/evidence.db" <<'PY'
+import shutil, sqlite3, sys
+ref, ev = sys.argv[1], sys.argv[2]
+shutil.copy(ref, ev + ".tmp")
+db = sqlite3.connect(ev + ".tmp")
+db.execute("PRAGMA journal_mode = WAL")
+db.execute("PRAGMA wal_autocheckpoint = 0")
+db.execute("INSERT INTO errors(time, where_, code, code_name, detail) VALUES('2024-01-01T00:00:00Z', 'x', 20,"
+           " 'SOURCE', 'only in the wal')")
+db.commit()
+# Copied while the writer is open: the -wal holds the last commit, as on a live endpoint.
+shutil.copy(ev + ".tmp", ev)
+shutil.copy(ev + ".tmp-wal", ev + "-wal")
+db.close()
+PY
+before=$(sums "$work/evidence.db" "$work/evidence.db-wal")
+check "status reads the copied database" status_is 0 "$bin" status --db "$work/evidence.db"
+check "status sees the row only the -wal holds" grep -q "only in the wal" "$work/out"
+check "query reads it" status_is 0 "$bin" query --db "$work/evidence.db" --all
+check "query and status left the file and its -wal byte for byte" \
+    test "$(sums "$work/evidence.db" "$work/evidence.db-wal")" = "$before"
+
+# 2. Crafted databases: refused at once (they hung or took gigabytes), unchanged.
+craft() { # craft NAME SQL: a copy of ref.db with SQL applied
+    cp "$work/ref.db" "$work/$1.db"
+    sqlite3 "$work/$1.db" "$2"
+}
+craft loop "ALTER TABLE detections RENAME TO d0; CREATE VIEW detections AS WITH RECURSIVE c(x) AS
+ (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT d0.* FROM c JOIN d0 WHERE c.x < 0;"
+craft mem "ALTER TABLE detections RENAME TO d0; CREATE VIEW detections AS SELECT id, event_id, record_id, time,
+ printf('%.*c', 900000000, 'C') AS computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,
+ local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen, first_seen,
+ last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, ip_bytes FROM d0;"
+craft uvmin "PRAGMA user_version = -2147483648"
+craft trig "CREATE TRIGGER hide AFTER INSERT ON detections BEGIN DELETE FROM detections; END;"
+for name in loop mem uvmin trig; do
+    before=$(sums "$work/$name.db")
+    for cmd in query status; do
+        check "$name: $cmd refuses it at once" status_is 3 "$bin" $cmd --db "$work/$name.db"
+        check "$name: $cmd says why" grep -q "not a bitsguard database" "$work/err"
+    done
+    check "$name: scan --db refuses it" status_is 3 "$bin" scan --db "$work/$name.db" "$mixed"
+    check "$name: the file is unchanged" test "$(sums "$work/$name.db")" = "$before"
+    check "$name: still in rollback-journal mode" test "$(sqlite3 "$work/$name.db" 'PRAGMA journal_mode')" = delete
+done
+check "uvmin: user_version unchanged" test "$(sqlite3 "$work/uvmin.db" 'PRAGMA user_version')" = -2147483648
+
+# 3. Another program's database and a newer bitsguard's: refused before the switch to WAL, with the real reason.
+sqlite3 "$work/app.db" "CREATE TABLE app(x); INSERT INTO app VALUES(1);"
+check "app.db: scan --db refuses it" status_is 3 "$bin" scan --db "$work/app.db" "$mixed"
+check "app.db: names the foreign table" grep -q "unexpected table 'app'" "$work/err"
+check "app.db: no table of ours added" test "$(sqlite3 "$work/app.db" "SELECT group_concat(name) FROM sqlite_schema")" = app
+check "app.db: not switched to WAL" test "$(sqlite3 "$work/app.db" 'PRAGMA journal_mode')" = delete
+craft newer "PRAGMA user_version = 99"
+check "newer: scan --db refuses it" status_is 3 "$bin" scan --db "$work/newer.db" "$mixed"
+check "newer: says newer" grep -q "newer than this program" "$work/err"
+check "newer: not switched to WAL" test "$(sqlite3 "$work/newer.db" 'PRAGMA journal_mode')" = delete
+
+# 4. --db paths are plain file paths, created 0600 even under umask 000; links and non-files are refused.
+(
+    cd "$work" || exit 1
+    umask 000
+    "$bin" scan --db ':memory:' "$mixed" >/dev/null 2>&1
+    "$bin" scan --db 'file:x.db?mode=memory' "$mixed" >/dev/null 2>&1
+)
+check ":memory: is a file of that name" test "$(sqlite3 "$work/:memory:" 'SELECT count(*) FROM detections')" -gt 0
+check ":memory: is private (0600)" test "$(stat -c %a "$work/:memory:")" = 600
+check "a file: name is a file, not a URI" \
+    test "$(sqlite3 "$work/file:x.db?mode=memory" 'SELECT count(*) FROM detections' 2>/dev/null)" -gt 0
+check "the file: name is private (0600)" test "$(stat -c %a "$work/file:x.db?mode=memory")" = 600
+ln -s "$work/target.db" "$work/dangling.db"
+check "dangling link: refused" status_is 3 "$bin" scan --db "$work/dangling.db" "$mixed"
+check "dangling link: says link" grep -q "symbolic link" "$work/err"
+check "dangling link: target not created" test ! -e "$work/target.db"
+mkfifo "$work/fifo.db"
+check "FIFO: query refused, not blocked" status_is 3 "$bin" query --db "$work/fifo.db"
+check "FIFO: status refused, not blocked" status_is 3 "$bin" status --db "$work/fifo.db"
+check "FIFO: says not a regular file" grep -q "not a regular file" "$work/err"
+printf 'my notes\n' >"$work/notes.txt"
+check "notes.txt: scan --db refuses it" status_is 3 "$bin" scan --db "$work/notes.txt" "$mixed"
+check "notes.txt: says not a database" grep -q "not a database; refused" "$work/err"
+check "notes.txt: left as it was" test "$(cat "$work/notes.txt")" = "my notes"
+check "notes.txt: nothing moved aside" test -z "$(find "$work" -name 'notes.txt.corrupt-*')"
+check "scan --db '': usage error" status_is 2 "$bin" scan --db '' "$mixed"
+check "scan --db '': says what is wrong" grep -q "needs a value" "$work/err"
+
+# 5. First use of a new database by two scans at once: both store, neither fails with "locked".
+want=$(sqlite3 "$work/ref.db" 'SELECT count(*) FROM detections')
+bad=0
+for round in 1 2 3 4 5 6 7 8; do
+    rm -f "$work/race.db" "$work/race.db-wal" "$work/race.db-shm"
+    "$bin" scan --db "$work/race.db" "$mixed" >/dev/null 2>"$work/race1.err" &
+    p1=$!
+    "$bin" scan --db "$work/race.db" "$mixed" >/dev/null 2>"$work/race2.err" &
+    p2=$!
+    wait $p1
+    s1=$?
+    wait $p2
+    s2=$?
+    rows=$(sqlite3 "$work/race.db" 'SELECT count(*) FROM detections')
+    if [ $s1 -ne 1 ] || [ $s2 -ne 1 ] || [ "$rows" != "$want" ]; then
+        echo "  round $round: exits $s1 $s2, $rows rows (want $want)"
+        cat "$work/race1.err" "$work/race2.err"
+        bad=$((bad + 1))
+    fi
+done
+check "two first uses at once: 8 of 8 rounds store everything" test $bad -eq 0
+exit $fail
