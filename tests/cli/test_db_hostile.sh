@@ -86,25 +86,31 @@ check "newer: says newer" grep -q "newer than this program" "$work/err"
 check "newer: not switched to WAL" test "$(sqlite3 "$work/newer.db" 'PRAGMA journal_mode')" = delete
 
 # 4. --db paths are plain file paths, created 0600 even under umask 000; links and non-files are refused.
+# Under Wine: no POSIX modes, no '?' in Windows file names, and a Unix symlink or FIFO is not visible
+# as such to Windows calls (see SECURITY.md, known limits): those checks are native only.
+native=1
+[ "${BG_TEST_PLATFORM:-}" = wine ] && native=0
 (
     cd "$work" || exit 1
     umask 000
     "$bin" scan --db ':memory:' "$mixed" >/dev/null 2>&1
-    "$bin" scan --db 'file:x.db?mode=memory' "$mixed" >/dev/null 2>&1
+    [ $native -eq 1 ] && "$bin" scan --db 'file:x.db?mode=memory' "$mixed" >/dev/null 2>&1
 )
 check ":memory: is a file of that name" test "$(sqlite3 "$work/:memory:" 'SELECT count(*) FROM detections')" -gt 0
-check ":memory: is private (0600)" test "$(stat -c %a "$work/:memory:")" = 600
-check "a file: name is a file, not a URI" \
-    test "$(sqlite3 "$work/file:x.db?mode=memory" 'SELECT count(*) FROM detections' 2>/dev/null)" -gt 0
-check "the file: name is private (0600)" test "$(stat -c %a "$work/file:x.db?mode=memory")" = 600
-ln -s "$work/target.db" "$work/dangling.db"
-check "dangling link: refused" status_is 3 "$bin" scan --db "$work/dangling.db" "$mixed"
-check "dangling link: says link" grep -q "symbolic link" "$work/err"
-check "dangling link: target not created" test ! -e "$work/target.db"
+if [ $native -eq 1 ]; then
+    check ":memory: is private (0600)" test "$(stat -c %a "$work/:memory:")" = 600
+    check "a file: name is a file, not a URI" \
+        test "$(sqlite3 "$work/file:x.db?mode=memory" 'SELECT count(*) FROM detections' 2>/dev/null)" -gt 0
+    check "the file: name is private (0600)" test "$(stat -c %a "$work/file:x.db?mode=memory")" = 600
+    ln -s "$work/target.db" "$work/dangling.db"
+    check "dangling link: refused" status_is 3 "$bin" scan --db "$work/dangling.db" "$mixed"
+    check "dangling link: says link" grep -q "symbolic link" "$work/err"
+    check "dangling link: target not created" test ! -e "$work/target.db"
+fi
 mkfifo "$work/fifo.db"
 check "FIFO: query refused, not blocked" status_is 3 "$bin" query --db "$work/fifo.db"
 check "FIFO: status refused, not blocked" status_is 3 "$bin" status --db "$work/fifo.db"
-check "FIFO: says not a regular file" grep -q "not a regular file" "$work/err"
+[ $native -eq 1 ] && check "FIFO: says not a regular file" grep -q "not a regular file" "$work/err"
 printf 'my notes\n' >"$work/notes.txt"
 check "notes.txt: scan --db refuses it" status_is 3 "$bin" scan --db "$work/notes.txt" "$mixed"
 check "notes.txt: says not a database" grep -q "not a database; refused" "$work/err"
