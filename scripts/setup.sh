@@ -9,6 +9,7 @@ packages=(
   gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-tools
   wine wine64 wixl msitools
   dpkg-dev tcl xz-utils python3
+  shellcheck clang-format git
 )
 
 missing=()

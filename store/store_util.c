@@ -90,12 +90,16 @@ static int iso_parse(const char *text, int64_t *unix_out, char *norm, size_t nor
         return -1;
     *unix_out = bg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
     if (norm) {
+        /* Every field is already in range; the modulos let the compiler see that the text fits (gcc
+         * -O3 checks snprintf bounds from the types alone). */
+        unsigned uy = (unsigned)y % 10000u, umo = (unsigned)mo % 100u, ud = (unsigned)d % 100u;
+        unsigned uh = (unsigned)h % 100u, umi = (unsigned)mi % 100u, us = (unsigned)s % 100u;
         if (!have_time)
-            snprintf(norm, normlen, "%04d-%02d-%02d", y, mo, d);
+            snprintf(norm, normlen, "%04u-%02u-%02u", uy, umo, ud);
         else if (!have_sec)
-            snprintf(norm, normlen, "%04d-%02d-%02dT%02d:%02d", y, mo, d, h, mi);
+            snprintf(norm, normlen, "%04u-%02u-%02uT%02u:%02u", uy, umo, ud, uh, umi);
         else
-            snprintf(norm, normlen, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, s);
+            snprintf(norm, normlen, "%04u-%02u-%02uT%02u:%02u:%02u", uy, umo, ud, uh, umi, us);
     }
     return 0;
 }

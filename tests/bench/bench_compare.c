@@ -52,7 +52,7 @@ static int job_cmp(const void *a, const void *b)
 static truth_job *job_lookup(bench_state *st, const char *job_id)
 {
     truth_job key;
-    snprintf(key.job_id, sizeof key.job_id, "%s", job_id);
+    snprintf(key.job_id, sizeof key.job_id, "%.36s", job_id); /* A GUID: 36 characters. */
     return bsearch(&key, st->jobs, st->job_count, sizeof key, job_cmp);
 }
 

@@ -14,10 +14,12 @@
 # $out and $err are the files holding the last command's stdout and stderr.
 set -uo pipefail
 
-bin=${1:?usage: $0 BITSGUARD FIXTURES [SAMPLES]}
-fixtures=${2:?usage: $0 BITSGUARD FIXTURES [SAMPLES]}
-# shellcheck disable=SC2034 # Used by the scripts that source this file.
-samples=${3:-}
+# shellcheck disable=SC2034 # bin, fixtures and samples are for the scripts that source this file.
+{
+    bin=${1:?usage: $0 BITSGUARD FIXTURES [SAMPLES]}
+    fixtures=${2:?usage: $0 BITSGUARD FIXTURES [SAMPLES]}
+    samples=${3:-}
+}
 work=$(mktemp -d "${TMPDIR:-/tmp}/bg-cli.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 out=$work/last.out
