@@ -5,10 +5,11 @@
 # Environment: BG_BUILD_DIR (default build-msi), BG_DEMO_PREFIX (default .cache/demo-prefix).
 #
 # Steps: static libxml2/SQLite for mingw (cached), the cross build (bitsguard.exe, the wevtapi test
-# double, the MSI), a fresh Wine prefix with the test double in place of Wine's wevtapi stub and the
-# bundled sample events in its feed folder, `msiexec /i ... /qn` (which installs and starts the
-# service), then `bitsguard query` and `bitsguard status` through the installed exe. The prefix is
-# kept for a look around; the service is stopped at the end.
+# double, the MSI), a fresh Wine prefix (a copy of the Wine harness's pristine template,
+# tests/wevtapi/harness.sh) with the test double in place of Wine's wevtapi stub and the bundled sample
+# events in its feed folder, `msiexec /i ... /qn` (which installs and starts the service), then
+# `bitsguard query` and `bitsguard status` through the installed exe. The prefix is kept for a look
+# around; the service is stopped at the end and every process of the prefix ended, whatever happened.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -29,60 +30,58 @@ msi="$top/$build/bitsguard-$version-x64.msi"
 dll=$(find "$build/tests/wevtapi" -maxdepth 1 -name wevtapi.dll | head -n 1)
 [ -f "$msi" ] && [ -n "$dll" ] || { echo "demo: MSI or wevtapi.dll missing" >&2; exit 1; }
 
-wine=""
-for candidate in /usr/lib/wine/wine64 /usr/lib/wine64/wine64 "$(command -v wine64 || true)"; do
-    [ -n "$candidate" ] && [ -x "$candidate" ] && { wine=$candidate; break; }
-done
-[ -n "$wine" ] || { echo "demo: no wine64 (run scripts/setup.sh)" >&2; exit 1; }
-export WINEPREFIX="$prefix" WINEARCH=win64 WINELOADER="$wine"
-export WINEDEBUG="-all,+eventlog" WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b"
+# shellcheck source=tests/wevtapi/harness.sh
+. "$top/tests/wevtapi/harness.sh"
+wine_locate || { echo "demo: no wine64 (run scripts/setup.sh)" >&2; exit 1; }
+export WINEDEBUG="-all,+eventlog"
+prefix_env "$prefix"
 logs="$prefix.logs"
 exe='C:\Program Files\bitsguard\bitsguard.exe'
+# Every Wine call below is bounded (w, wd); a graceful stop of the service, then every process of the
+# prefix ended by pid, on any exit. A Wine crash (tests/wevtapi/README.md) is reported as such and the
+# demo runs again on a fresh prefix, as the tests do.
+harness_cleanup() { w sc stop bitsguard >"$logs/sc-stop.log" 2>&1; }
 
-say "fresh Wine prefix $prefix (about 20 s)"
-wineserver -k >/dev/null 2>&1 || true
-wineserver -w >/dev/null 2>&1 || true
-rm -rf "$prefix" "$logs"
-mkdir -p "$(dirname "$prefix")" "$logs"
-"$wine" wineboot --init </dev/null >"$logs/wineboot.log" 2>&1
-wineserver -w
-# Wine's wevtapi is a stub that aborts the service: the test double replaces it, and reads its events
-# from the feed folder beside it. Files dropped there later are delivered live.
-cp "$dll" "$prefix/drive_c/windows/system32/wevtapi.dll"
-mkdir -p "$prefix/drive_c/windows/system32/feed"
-cp "$events" "$prefix/drive_c/windows/system32/feed/"
-# A persistent wineserver keeps the service alive between commands; the service's output (and
-# the Event Log alerts Wine prints) goes to the file of the command that boots the prefix.
-wineserver -p
-"$wine" cmd /c exit </dev/null >"$logs/service.log" 2>&1
-stop_service() {
-    "$wine" sc stop bitsguard </dev/null >"$logs/sc-stop.log" 2>&1 || true
-    sleep 1
-    wineserver -k >/dev/null 2>&1 || true
+demo() {
+    say "fresh Wine prefix $prefix"
+    rm -rf "$logs"
+    mkdir -p "$logs"
+    # Wine's wevtapi is a stub that aborts the service: the test double replaces it, and reads its events
+    # from the feed folder beside it. Files dropped there later are delivered live.
+    cp "$dll" "$prefix/drive_c/windows/system32/wevtapi.dll"
+    mkdir -p "$prefix/drive_c/windows/system32/feed"
+    cp "$events" "$prefix/drive_c/windows/system32/feed/"
+    # A persistent wineserver keeps the service alive between commands; the service's output (and
+    # the Event Log alerts Wine prints) goes to the file of the command that boots the prefix.
+    boot="$logs/service.log"
+    prefix_boot || { echo "demo: the Wine prefix did not boot (see $hdir/wineserver.log)" >&2; exit 1; }
+
+    say "msiexec /i $(basename "$msi") /qn"
+    t0=$(date +%s.%N)
+    msi_win="Z:${msi//\//\\}"
+    BG_WINE_CALL_TIMEOUT=300 wd msiexec /i "$msi_win" /qn /l*v "Z:${logs//\//\\}\\install.msilog" >"$logs/msiexec.log" 2>&1 ||
+        { echo "msiexec failed ($? = exit code modulo 256); see $logs/"; cat "$logs/msiexec.log"; exit 1; }
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "installed in %.1f s\n", b - a }'
+    sed 's/\r$//' "$logs/msiexec.log"
+    w sc query bitsguard >"$logs/sc-query.log" 2>&1 || true
+    sed 's/\r$//' "$logs/sc-query.log"
+
+    say "bitsguard query (the service reads the sample events through the test double)"
+    for _ in $(seq 1 40); do
+        w "$exe" query >"$logs/query.log" 2>&1 || true
+        grep -q 'no detections' "$logs/query.log" || [ "$(grep -c . "$logs/query.log")" -lt 2 ] || break
+        sleep 0.5
+    done
+    sed 's/\r$//' "$logs/query.log"
+    say "bitsguard status"
+    w "$exe" status >"$logs/status.log" 2>&1 || true
+    sed 's/\r$//' "$logs/status.log"
+    say "Event Log alerts the service wrote (Wine prints their insertion strings)"
+    echo "$(grep -c 'eventlog:ReportEventW' "$logs/service.log" || true) ReportEventW lines in $logs/service.log, for example:"
+    grep 'eventlog:ReportEventW' "$logs/service.log" | grep -m 3 'L"http' || true
+    # Stopped cleanly, so the kept prefix's registry holds the installed service.
+    harness_cleanup
+    prefix_shutdown
+    printf '\nPrefix kept: WINEPREFIX=%s; logs in %s\n' "$prefix" "$logs"
 }
-trap stop_service EXIT
-
-say "msiexec /i $(basename "$msi") /qn"
-t0=$(date +%s.%N)
-msi_win="Z:${msi//\//\\}"
-"$wine" msiexec /i "$msi_win" /qn /l*v "Z:${logs//\//\\}\\install.msilog" </dev/null >"$logs/msiexec.log" 2>&1 ||
-    { echo "msiexec failed ($? = exit code modulo 256); see $logs/"; cat "$logs/msiexec.log"; exit 1; }
-awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "installed in %.1f s\n", b - a }'
-sed 's/\r$//' "$logs/msiexec.log"
-"$wine" sc query bitsguard </dev/null >"$logs/sc-query.log" 2>&1 || true
-sed 's/\r$//' "$logs/sc-query.log"
-
-say "bitsguard query (the service reads the sample events through the test double)"
-for _ in $(seq 1 40); do
-    "$wine" "$exe" query </dev/null >"$logs/query.log" 2>&1 || true
-    grep -q 'no detections' "$logs/query.log" || [ "$(grep -c . "$logs/query.log")" -lt 2 ] || break
-    sleep 0.5
-done
-sed 's/\r$//' "$logs/query.log"
-say "bitsguard status"
-"$wine" "$exe" status </dev/null >"$logs/status.log" 2>&1 || true
-sed 's/\r$//' "$logs/status.log"
-say "Event Log alerts the service wrote (Wine prints their insertion strings)"
-echo "$(grep -c 'eventlog:ReportEventW' "$logs/service.log" || true) ReportEventW lines in $logs/service.log, for example:"
-grep 'eventlog:ReportEventW' "$logs/service.log" | grep -m 3 'L"http' || true
-printf '\nPrefix kept: WINEPREFIX=%s; logs in %s\n' "$prefix" "$logs"
+harness_main demo || exit 1

@@ -52,6 +52,7 @@ if [ "$mode" = test ]; then
     step_start
     status=0
     ctest --test-dir "$dir" -L wine --output-on-failure -j "$jobs" || status=$?
+    bash tests/wevtapi/wine_leftovers.sh "$top" || status=1
     step_end "wine tests"
     exit "$status"
 fi

@@ -17,13 +17,16 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/wevtapi/harness.sh
 . "$(dirname "$0")/harness.sh"
 wine_find
-prefix_env "${WINEPREFIX:-$top/.cache/wine-prefix}"
-export WINEDEBUG=-all
-prefix_create
-
+prefix_env "${BG_SOAK_RUN_WINEPREFIX:-$top/.cache/wine-prefix-soak-run}"
+exec 8>"$WINEPREFIX.lock"
+flock 8
+# A measurement, not a test: one attempt on a fresh prefix, every process of it ended on exit.
+prefix_fresh
 work_make soak
 pid=""
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+harness_cleanup() { rm -rf "$work"; }
+harness_guard
+prefix_boot || exit 1
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; }
@@ -41,7 +44,7 @@ wait_alerts() { # count, seconds
 }
 
 feed_soak_file 0 "$per_file"
-(cd "$work" && exec "$wine" ./bitsguard.exe run --db "$db" >"$work/run.out" 2>"$work/run.err") &
+(cd "$work" && exec "$wine" ./bitsguard.exe run --db "$db" >"$work/run.out" 2>"$work/run.err" 8>&-) &
 pid=$!
 start=$SECONDS
 wait_alerts 50 600 || exit 1

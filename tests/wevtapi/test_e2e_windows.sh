@@ -22,25 +22,16 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/harness.sh"
 wine_find
 
-# A prefix of its own: the nothing-now scenario sets Backfill in the prefix's registry, which must not reach
-# test_e2e_run.sh's runs. BG_E2E_WIN_WINEPREFIX overrides it.
-prefix_env "${BG_E2E_WIN_WINEPREFIX:-$top/.cache/wine-prefix-e2e-win}"
+# A prefix of its own, fresh for each attempt of the Wine harness: the nothing-now scenario sets Backfill in
+# the prefix's registry, which must not reach test_e2e_run.sh's runs. BG_E2E_WIN_WINEPREFIX overrides it.
 export WINEDEBUG=-all,+eventlog
-prefix_create
-
-work_make e2ewin
+prefix_env "${BG_E2E_WIN_WINEPREFIX:-$top/.cache/wine-prefix-e2e-win}"
 pid=""
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    w reg delete 'HKLM\SOFTWARE\bitsguard' /f >/dev/null 2>&1
-    if [ "$failures" -eq 0 ]; then rm -rf "$work"; else echo "work folder kept: $work"; fi
-}
-trap cleanup EXIT
 
 want_scenario() { [ -z "${BG_E2E_WIN_ONLY:-}" ] || [ "$BG_E2E_WIN_ONLY" = "$1" ]; }
 
 run_start() { # $1: log name (the database is $db)
-    (cd "$work" && exec "$wine" ./bitsguard.exe run --db "$db" >"$work/$1.out" 2>"$work/$1.err") &
+    (cd "$work" && exec "$wine" ./bitsguard.exe run --db "$db" >"$work/$1.out" 2>"$work/$1.err" 8>&-) &
     pid=$!
 }
 alerts() { grep -o '^detection: .* record=[0-9]*' "$work/$1.out" 2>/dev/null | sed 's/.*record=//'; }
@@ -87,106 +78,117 @@ wait_file_gone() { # path, seconds
     done
 }
 
-# nothing-now: with Backfill=0 only live events are read; an idle subscription answers 4317 at every EvtNext.
-if want_scenario nothing-now; then
-    feed_clear
-    db="$wdir\\nothing.db"
-    : >"$work/feed/trace.txt"
-    w reg add 'HKLM\SOFTWARE\bitsguard' /v Backfill /t REG_DWORD /d 0 /f >/dev/null 2>&1 || fail "nothing-now: reg add"
-    feed_jobs 001 1 2 100 # Before the start: not read with Backfill=0.
-    run_start nn
-    for _ in $(seq 300); do grep -q '^subscribe origin 1' "$work/feed/trace.txt" && break; sleep 0.1; done
-    grep -q '^subscribe origin 1' "$work/feed/trace.txt" || fail "nothing-now: no future-events subscription"
-    sleep 3 # Idle: every EvtNext meanwhile answers 4317 with zero handles.
-    for k in 1 2 3 4 5; do
-        feed_jobs "00$((k + 1))" $((100 + k)) 1 $((200 + 10 * k))
-        sleep 1.5
-    done
-    wait_alerts nn 5 30 && echo "ok   nothing-now: 5 live events alerted"
-    run_stop nn
-    check_stat nn events 10
-    check_stat nn resubscribes 0
-    [ "$(trace_count '^subscribe ')" = 1 ] || fail "nothing-now: $(trace_count '^subscribe ') subscribes, expected 1"
-    grep -q '^error:' "$work/nn.out" && fail "nothing-now: errors reported: $(grep '^error:' "$work/nn.out" | head -2)"
-    w reg delete 'HKLM\SOFTWARE\bitsguard' /f >/dev/null 2>&1
-    [ "$failures" -eq 0 ] && echo "ok   nothing-now: one subscription, no error, nothing lost"
-fi
+# One attempt on a fresh prefix (harness_main runs it again when Wine crashes under it).
+e2e_windows() {
+    work_make e2ewin
+    cleanup() {
+        [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+        if [ "$failures" -eq 0 ]; then rm -rf "$work"; else echo "work folder kept: $work"; fi
+    }
+    trap cleanup EXIT
+    prefix_boot || exit 1
+    # nothing-now: with Backfill=0 only live events are read; an idle subscription answers 4317 at every EvtNext.
+    if want_scenario nothing-now; then
+        feed_clear
+        db="$wdir\\nothing.db"
+        : >"$work/feed/trace.txt"
+        w reg add 'HKLM\SOFTWARE\bitsguard' /v Backfill /t REG_DWORD /d 0 /f >/dev/null 2>&1 || fail "nothing-now: reg add"
+        feed_jobs 001 1 2 100 # Before the start: not read with Backfill=0.
+        run_start nn
+        for _ in $(seq 300); do grep -q '^subscribe origin 1' "$work/feed/trace.txt" && break; sleep 0.1; done
+        grep -q '^subscribe origin 1' "$work/feed/trace.txt" || fail "nothing-now: no future-events subscription"
+        sleep 3 # Idle: every EvtNext meanwhile answers 4317 with zero handles.
+        for k in 1 2 3 4 5; do
+            feed_jobs "00$((k + 1))" $((100 + k)) 1 $((200 + 10 * k))
+            sleep 1.5
+        done
+        wait_alerts nn 5 30 && echo "ok   nothing-now: 5 live events alerted"
+        run_stop nn
+        check_stat nn events 10
+        check_stat nn resubscribes 0
+        [ "$(trace_count '^subscribe ')" = 1 ] || fail "nothing-now: $(trace_count '^subscribe ') subscribes, expected 1"
+        grep -q '^error:' "$work/nn.out" && fail "nothing-now: errors reported: $(grep '^error:' "$work/nn.out" | head -2)"
+        w reg delete 'HKLM\SOFTWARE\bitsguard' /f >/dev/null 2>&1
+        [ "$failures" -eq 0 ] && echo "ok   nothing-now: one subscription, no error, nothing lost"
+    fi
 
-# stale: the stored bookmark is answered with 15011, then (next start) 15012.
-if want_scenario stale; then
-    feed_clear
-    db="$wdir\\stale.db"
-    : >"$work/feed/trace.txt"
-    feed_jobs 001 1 5 100
-    run_start st1
-    wait_alerts st1 5
-    run_stop st1
-    n=1
-    for code in 15011 15012; do
-        n=$((n + 1))
-        feed_jobs "00$n" $((10 * n)) 1 $((200 + 10 * n)) # One new job per start.
-        echo "$code" >"$work/feed/bookmark-error.txt"
-        run_start "st$n"
-        wait_alerts "st$n" 1 60
-        for _ in $(seq 100); do grep -q '^possible gap:' "$work/st$n.out" && break; sleep 0.1; done
-        run_stop "st$n"
-        grep -q "^fault bookmark-error $code" "$work/feed/trace.txt" || fail "stale: the double did not answer $code"
-        grep -q '^possible gap:' "$work/st$n.out" || fail "stale $code: no possible-gap alert"
-        # Everything is read again from the oldest record: 5 + 1 jobs, then 5 + 2 (2 events each).
-        check_stat "st$n" events $((2 * (4 + n)))
-        check_stat "st$n" gaps 1
-    done
-    [ -z "$(alerted_twice st1 st2 st3)" ] || fail "stale: alerted twice: $(alerted_twice st1 st2 st3 | tr '\n' ' ')"
-    [ "$(alerts st3 | wc -l)" = 1 ] || fail "stale: the last start alerted $(alerts st3 | wc -l), expected 1"
-    [ "$failures" -eq 0 ] && echo "ok   stale: 15011 and 15012 record a gap and read again from the oldest record"
-fi
+    # stale: the stored bookmark is answered with 15011, then (next start) 15012.
+    if want_scenario stale; then
+        feed_clear
+        db="$wdir\\stale.db"
+        : >"$work/feed/trace.txt"
+        feed_jobs 001 1 5 100
+        run_start st1
+        wait_alerts st1 5
+        run_stop st1
+        n=1
+        for code in 15011 15012; do
+            n=$((n + 1))
+            feed_jobs "00$n" $((10 * n)) 1 $((200 + 10 * n)) # One new job per start.
+            echo "$code" >"$work/feed/bookmark-error.txt"
+            run_start "st$n"
+            wait_alerts "st$n" 1 60
+            for _ in $(seq 100); do grep -q '^possible gap:' "$work/st$n.out" && break; sleep 0.1; done
+            run_stop "st$n"
+            grep -q "^fault bookmark-error $code" "$work/feed/trace.txt" || fail "stale: the double did not answer $code"
+            grep -q '^possible gap:' "$work/st$n.out" || fail "stale $code: no possible-gap alert"
+            # Everything is read again from the oldest record: 5 + 1 jobs, then 5 + 2 (2 events each).
+            check_stat "st$n" events $((2 * (4 + n)))
+            check_stat "st$n" gaps 1
+        done
+        [ -z "$(alerted_twice st1 st2 st3)" ] || fail "stale: alerted twice: $(alerted_twice st1 st2 st3 | tr '\n' ' ')"
+        [ "$(alerts st3 | wc -l)" = 1 ] || fail "stale: the last start alerted $(alerts st3 | wc -l), expected 1"
+        [ "$failures" -eq 0 ] && echo "ok   stale: 15011 and 15012 record a gap and read again from the oldest record"
+    fi
 
-# restart: the Event Log service restarts while the reader waits; nothing signals the dead subscription.
-if want_scenario restart; then
-    feed_clear
-    db="$wdir\\restart.db"
-    : >"$work/feed/trace.txt"
-    # Idle EvtNext answers ERROR_NO_MORE_ITEMS here, so that the 4317 handling (nothing-now) plays no part:
-    # only the safety net can notice the restart.
-    echo 259 >"$work/feed/idle-next.txt"
-    feed_jobs 001 1 3 100
-    run_start rs
-    wait_alerts rs 3
-    sleep 2
-    [ "$(trace_count '^subscribe ')" = 1 ] || fail "restart: $(trace_count '^subscribe ') subscribes before the restart"
-    touch "$work/feed/eventlog-restart"
-    wait_file_gone "$work/feed/eventlog-restart" 10 || fail "restart: eventlog-restart was not applied"
-    t0=$SECONDS
-    feed_jobs 002 11 3 200
-    # The safety-net wait is at most 60 s; allow for a loaded machine.
-    wait_alerts rs 6 100 && echo "ok   restart: noticed after $((SECONDS - t0)) s, events after it read"
-    run_stop rs
-    check_stat rs events 12
-    grep -q '^fault eventlog-restart 1722' "$work/feed/trace.txt" || fail "restart: the double did not restart"
-    [ "$(trace_count '^subscribe origin 3')" = 1 ] || fail "restart: $(trace_count '^subscribe origin 3') resubscribes after the bookmark, expected 1"
-    echo "     restart: safety-net wakeups $(stat_of rs 'safety-net wakeups')"
-    [ -z "$(grep '^event ' "$work/feed/trace.txt" | sort | uniq -d)" ] || fail "restart: events handed out twice"
-fi
+    # restart: the Event Log service restarts while the reader waits; nothing signals the dead subscription.
+    if want_scenario restart; then
+        feed_clear
+        db="$wdir\\restart.db"
+        : >"$work/feed/trace.txt"
+        # Idle EvtNext answers ERROR_NO_MORE_ITEMS here, so that the 4317 handling (nothing-now) plays no part:
+        # only the safety net can notice the restart.
+        echo 259 >"$work/feed/idle-next.txt"
+        feed_jobs 001 1 3 100
+        run_start rs
+        wait_alerts rs 3
+        sleep 2
+        [ "$(trace_count '^subscribe ')" = 1 ] || fail "restart: $(trace_count '^subscribe ') subscribes before the restart"
+        touch "$work/feed/eventlog-restart"
+        wait_file_gone "$work/feed/eventlog-restart" 10 || fail "restart: eventlog-restart was not applied"
+        t0=$SECONDS
+        feed_jobs 002 11 3 200
+        # The safety-net wait is at most 60 s; allow for a loaded machine.
+        wait_alerts rs 6 100 && echo "ok   restart: noticed after $((SECONDS - t0)) s, events after it read"
+        run_stop rs
+        check_stat rs events 12
+        grep -q '^fault eventlog-restart 1722' "$work/feed/trace.txt" || fail "restart: the double did not restart"
+        [ "$(trace_count '^subscribe origin 3')" = 1 ] || fail "restart: $(trace_count '^subscribe origin 3') resubscribes after the bookmark, expected 1"
+        echo "     restart: safety-net wakeups $(stat_of rs 'safety-net wakeups')"
+        [ -z "$(grep '^event ' "$work/feed/trace.txt" | sort | uniq -d)" ] || fail "restart: events handed out twice"
+    fi
 
-# batch-bytes: batches over 6,000 bytes of UTF-16 XML fail with 1734 (4 events of ~1,400 bytes fit).
-if want_scenario batch-bytes; then
-    feed_clear
-    db="$wdir\\batch.db"
-    : >"$work/feed/trace.txt"
-    echo 6000 >"$work/feed/max-batch-bytes.txt"
-    feed_jobs 001 1 20 100
-    run_start bb
-    wait_alerts bb 20 60 && echo "ok   batch-bytes: all 20 detections despite 1734"
-    run_stop bb
-    check_stat bb events 40
-    faults=$(trace_count '^fault max-batch-bytes 1734')
-    [ "$faults" -ge 1 ] || fail "batch-bytes: the double never answered 1734"
-    # Halved from 64 at each 1734 and kept for the subscription: at most six failed calls (64 -> 1).
-    [ "$faults" -le 6 ] || fail "batch-bytes: $faults answers 1734: the batch was not halved"
-    [ -z "$(grep '^event ' "$work/feed/trace.txt" | sort | uniq -d)" ] || fail "batch-bytes: events handed out twice"
-    echo "     batch-bytes: $faults failed EvtNext calls before the batch fitted"
-fi
+    # batch-bytes: batches over 6,000 bytes of UTF-16 XML fail with 1734 (4 events of ~1,400 bytes fit).
+    if want_scenario batch-bytes; then
+        feed_clear
+        db="$wdir\\batch.db"
+        : >"$work/feed/trace.txt"
+        echo 6000 >"$work/feed/max-batch-bytes.txt"
+        feed_jobs 001 1 20 100
+        run_start bb
+        wait_alerts bb 20 60 && echo "ok   batch-bytes: all 20 detections despite 1734"
+        run_stop bb
+        check_stat bb events 40
+        faults=$(trace_count '^fault max-batch-bytes 1734')
+        [ "$faults" -ge 1 ] || fail "batch-bytes: the double never answered 1734"
+        # Halved from 64 at each 1734 and kept for the subscription: at most six failed calls (64 -> 1).
+        [ "$faults" -le 6 ] || fail "batch-bytes: $faults answers 1734: the batch was not halved"
+        [ -z "$(grep '^event ' "$work/feed/trace.txt" | sort | uniq -d)" ] || fail "batch-bytes: events handed out twice"
+        echo "     batch-bytes: $faults failed EvtNext calls before the batch fitted"
+    fi
 
-[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
-echo "all Windows-fidelity checks passed"
-exit 0
+    [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+    echo "all Windows-fidelity checks passed"
+    exit 0
+}
+harness_main e2e_windows

@@ -24,7 +24,8 @@ check() { # check NAME STATUS
 bash "$top/cmake/wine-run.sh" "$work/bitsguard.exe" scan --json --channel Microsoft-Windows-Bits-Client/Operational \
     >"$work/out.json" 2>"$work/err.txt"
 st=$?
-check "scan --channel exits 1 (detections found), got $st" $([ $st -eq 1 ]; echo $?)
+[ "$st" -eq 1 ]
+check "scan --channel exits 1 (detections found), got $st" $?
 python3 - "$work/out.json" "$fixtures/exports/mixed-detections.expected" <<'PY'
 import json, sys
 got = sorted((d["job_id"], d["url"], d["ip"]) for d in map(json.loads, open(sys.argv[1])))
@@ -39,7 +40,8 @@ check "summary printed" $?
 
 bash "$top/cmake/wine-run.sh" "$work/bitsguard.exe" scan --channel No-Such/Channel >"$work/out2.txt" 2>"$work/err2.txt"
 st=$?
-check "a missing channel exits 3, got $st" $([ $st -eq 3 ]; echo $?)
+[ "$st" -eq 3 ]
+check "a missing channel exits 3, got $st" $?
 grep -q "No-Such/Channel" "$work/err2.txt"
 check "a missing channel is named in the error" $?
 
