@@ -118,8 +118,8 @@ msi_test() {
             / DisplayName / { name = $3 } / DisplayVersion / { ver = $3 }
             name == "bitsguard" && ver != "" { print ver; exit }'
     }
-    query_rows() { # bitsguard query through the installed exe; output in $logs/query-$1.log
-        wrun "query-$1" "C:\\Program Files\\bitsguard\\bitsguard.exe" query
+    query_rows() { # bitsguard query through the installed exe, as JSON (the table shortens long URLs): query-$1.log
+        wrun "query-$1" "C:\\Program Files\\bitsguard\\bitsguard.exe" query --format json
     }
 
     svc_key='HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'

@@ -323,7 +323,7 @@ harness_main() {
         evidence=$(wine_evidence)
         prefix_kill
         if [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; then
-            [ -n "$evidence" ] && echo "harness: Wine faults survived in attempt $attempt: ${evidence//$'\n'/; }"
+            [ -n "$evidence" ] && echo "harness: attempt $attempt recovered from Wine faults by itself: ${evidence//$'\n'/; }"
             echo "harness: attempt $attempt $([ "$rc" = 0 ] && echo passed || echo skipped) in $((SECONDS - t0)) s;" \
                 "$faults earlier attempt(s) lost to Wine"
             return "$rc"
