@@ -11,6 +11,24 @@
 #define CORRELATE_DEFAULT_MAX_AGE_S (7u * 24u * 3600u)
 
 /*
+ * Where an event stands in its log: its EventRecordID, else (exports without one) its time. A fact that
+ * several events of a job carry (title, owner, process, notify command, transfer status) keeps the value
+ * of the newest of them, and a detection names the oldest event of its url: the same whichever way the
+ * log is read (Get-WinEvent and wevtutil /rd:true give newest first).
+ */
+typedef struct event_order {
+    uint64_t record_id;
+    char time[BG_TIME_TEXT_SIZE];
+} event_order;
+
+/* A job's detection and the order of the 60/61 event its transfer status came from. The detection is the
+ * first member, so the pointer to it handed to callers is the pointer to the whole. */
+typedef struct tracked {
+    detection d;
+    event_order transfer;
+} tracked;
+
+/*
  * What we remember of one BITS job. Jobs are found by (computer, job id) in a chained hash table and
  * kept in a least-recently-used list so the oldest can be evicted to bound memory on endless streams.
  */
@@ -26,11 +44,16 @@ typedef struct job {
     int64_t process_id;
     char *notify_program;
     char *notify_parameters;
+    event_order names_order;   /* Of the event that gave title and owner. */
+    event_order process_order; /* ... process path and id. */
+    event_order notify_order;  /* ... the notify command line. */
     uint32_t events_seen;
     detection_state state;
     char first_seen[BG_TIME_TEXT_SIZE];
     char last_seen[BG_TIME_TEXT_SIZE];
-    int64_t last_unix; /* last_seen in seconds, for age eviction. */
+    int64_t first_unix; /* first_seen and last_seen in seconds, for age eviction. */
+    int64_t last_unix;
+    uint64_t last_record_id; /* Greatest record id of the job's events, whichever came first. */
     size_t det_count;
     size_t allowed_count; /* Of det_count, allow-listed. */
     detection *dets[CORRELATE_MAX_DETECTIONS_PER_JOB + CORRELATE_MAX_ALLOWED_PER_JOB];
@@ -121,6 +144,28 @@ static int64_t time_unix(const char *t)
     return bg_days_from_civil(v[0], (unsigned)v[1], (unsigned)v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
 }
 
+/* Compares two events' places in the log: by record id when both have one, else by time. */
+static int event_order_cmp(uint64_t rec_a, const char *time_a, uint64_t rec_b, const char *time_b)
+{
+    if (rec_a && rec_b)
+        return rec_a < rec_b ? -1 : rec_a > rec_b;
+    return strcmp(time_a, time_b);
+}
+
+/* Whether ev is at least as new as the event recorded in o (always, when o records none). */
+static int event_order_newer(const event_order *o, const event *ev)
+{
+    if (!o->record_id && !o->time[0])
+        return 1;
+    return event_order_cmp(ev->record_id, ev->time_created, o->record_id, o->time) >= 0;
+}
+
+static void event_order_set(event_order *o, const event *ev)
+{
+    o->record_id = ev->record_id;
+    memcpy(o->time, ev->time_created, sizeof o->time);
+}
+
 /* ---- the job table ------------------------------------------------------------------------------ */
 
 static void lru_unlink(correlator *c, job *j)
@@ -192,8 +237,10 @@ static void jobs_evict(correlator *c, int64_t now_unix)
         c->stats.evicted_jobs++;
         job_retire(c, c->lru_tail);
     }
+    /* Idle by event time in either direction: a log read newest first moves back in time. */
     while (c->lru_tail && now_unix > 0 && c->lru_tail->last_unix > 0 &&
-           now_unix - c->lru_tail->last_unix > (int64_t)c->cfg.max_age_s) {
+           (now_unix - c->lru_tail->last_unix > (int64_t)c->cfg.max_age_s ||
+            c->lru_tail->first_unix - now_unix > (int64_t)c->cfg.max_age_s)) {
         c->stats.evicted_jobs++;
         job_retire(c, c->lru_tail);
     }
@@ -286,9 +333,10 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
     int allowed = allowlist_result_match(c->cfg.allow, cls);
     if (!job_detection_room(c, j, allowed))
         return BG_ERR_OK;
-    detection *d = malloc(sizeof *d);
-    if (!d)
+    tracked *t = calloc(1, sizeof *t);
+    if (!t)
         return BG_ERR_NOMEM;
+    detection *d = &t->d;
     detection_init(d);
     d->event_id = ev->event_id;
     d->record_id = ev->record_id;
@@ -338,28 +386,46 @@ static bg_error job_facts_update(job *j, const event *ev, int64_t ev_unix)
     const char *owner = event_field_get(ev, "jobOwner");
     if (!owner && ev->event_id == 3)
         owner = event_field_get(ev, "string2");
-    if (string_set(&j->title, title) != 0 || string_set(&j->owner, owner) != 0)
-        return BG_ERR_NOMEM;
-    if (ev->event_id == 3 || ev->event_id == 16403) {
-        if (ev->event_id == 3 && string_set(&j->process_path, event_field_get(ev, "processPath")) != 0)
+    if ((title && *title) || (owner && *owner)) {
+        /* A value already known from a newer event stays; one this event alone has fills a gap. */
+        int newer = event_order_newer(&j->names_order, ev);
+        if ((newer || !j->title) && string_set(&j->title, title) != 0)
             return BG_ERR_NOMEM;
-        int64_t pid = number_parse(event_field_get(ev, "processId"));
-        if (pid >= 0)
-            j->process_id = pid;
+        if ((newer || !j->owner) && string_set(&j->owner, owner) != 0)
+            return BG_ERR_NOMEM;
+        if (newer)
+            event_order_set(&j->names_order, ev);
     }
-    if (ev->event_id == 6) {
+    if (ev->event_id == 3 || ev->event_id == 16403) {
+        const char *path = ev->event_id == 3 ? event_field_get(ev, "processPath") : NULL;
+        int64_t pid = number_parse(event_field_get(ev, "processId"));
+        int newer = event_order_newer(&j->process_order, ev);
+        if ((newer || !j->process_path) && string_set(&j->process_path, path) != 0)
+            return BG_ERR_NOMEM;
+        if (pid >= 0 && (newer || j->process_id < 0))
+            j->process_id = pid;
+        if (newer && ((path && *path) || pid >= 0))
+            event_order_set(&j->process_order, ev);
+    }
+    if (ev->event_id == 6 && event_order_newer(&j->notify_order, ev)) {
+        /* The command line set last is the one BITS runs. */
         if (string_set(&j->notify_program, event_field_get(ev, "program")) != 0 ||
             string_set(&j->notify_parameters, event_field_get(ev, "parameters")) != 0)
             return BG_ERR_NOMEM;
+        event_order_set(&j->notify_order, ev);
     }
     if (ev->event_id == 4)
         j->state = JOB_STATE_COMPLETED;
     else if (ev->event_id == 5)
         j->state = JOB_STATE_CANCELLED;
     j->events_seen |= detection_seen_bit(ev->event_id);
+    if (ev->record_id > j->last_record_id)
+        j->last_record_id = ev->record_id;
     if (ev->time_created[0]) {
-        if (!j->first_seen[0] || strcmp(ev->time_created, j->first_seen) < 0)
+        if (!j->first_seen[0] || strcmp(ev->time_created, j->first_seen) < 0) {
             memcpy(j->first_seen, ev->time_created, sizeof j->first_seen);
+            j->first_unix = ev_unix;
+        }
         if (strcmp(ev->time_created, j->last_seen) > 0) {
             memcpy(j->last_seen, ev->time_created, sizeof j->last_seen);
             j->last_unix = ev_unix;
@@ -368,9 +434,14 @@ static bg_error job_facts_update(job *j, const event *ev, int64_t ev_unix)
     return BG_ERR_OK;
 }
 
-/* Applies transfer facts of 60/61 (status and bytes) to the detection for that url. */
+/* Applies transfer facts of 60/61 (status and bytes) to the detection for that url, unless a newer
+ * 60/61 of it gave them already (a transfer stopped, retried and stopped again logs several). */
 static void transfer_facts_apply(detection *d, const event *ev)
 {
+    tracked *t = (tracked *)d;
+    if (!event_order_newer(&t->transfer, ev))
+        return;
+    event_order_set(&t->transfer, ev);
     const char *hr = event_field_get(ev, "hr");
     int64_t v = number_parse(hr);
     if (v >= 0)
@@ -426,6 +497,13 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
                 created = touched != NULL;
             }
         }
+        if (touched && !created &&
+            event_order_cmp(ev->record_id, ev->time_created, touched->record_id, touched->time) < 0) {
+            /* An older event of the url (read newest first): the detection names the oldest. */
+            touched->event_id = ev->event_id;
+            touched->record_id = ev->record_id;
+            memcpy(touched->time, ev->time_created, sizeof touched->time);
+        }
         if (touched && ev->event_id == 16403 && string_set(&touched->local_name, event_field_get(ev, "LocalName")) != 0)
             return BG_ERR_NOMEM;
         if (touched && (ev->event_id == 60 || ev->event_id == 61))
@@ -437,13 +515,16 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
         detection *d = j->dets[i];
         if (detection_context_apply(d, j) != 0)
             return BG_ERR_NOMEM;
-        if (ev->record_id > d->last_record_id)
-            d->last_record_id = ev->record_id;
+        if (j->last_record_id > d->last_record_id)
+            d->last_record_id = j->last_record_id;
         c->emit(c->ctx, d, (d == touched && created) ? CORRELATE_NEW : CORRELATE_UPDATE);
     }
 
-    if (j->state != JOB_STATE_ACTIVE) {
-        /* Completion or cancellation ends the job: its detections are final. */
+    if (j->state != JOB_STATE_ACTIVE && (j->events_seen & SEEN_3)) {
+        /* The job's first event (3, creation) and its last (4 or 5) are both in: read forwards or
+         * backwards, nothing more of it follows, so its detections are final. A job that ended
+         * without its creation in view stays until the bounds or the flush retire it: read newest
+         * first, its 4 or 5 comes before everything else of it. */
         job_retire(c, j);
     }
     jobs_evict(c, now);
@@ -457,11 +538,12 @@ bg_error correlate_detection_restore(correlator *c, const detection *d)
         return BG_ERR_NOMEM;
     if (!d->url || job_detection_find(j, d->url) || !job_detection_room(c, j, d->allowed != 0))
         return BG_ERR_OK;
-    detection *copy = malloc(sizeof *copy);
-    if (!copy)
+    tracked *t = calloc(1, sizeof *t);
+    if (!t)
         return BG_ERR_NOMEM;
+    detection *copy = &t->d;
     if (detection_copy(copy, d) != BG_ERR_OK) {
-        free(copy);
+        free(t);
         return BG_ERR_NOMEM;
     }
     if (string_set(&j->title, d->job_title) != 0 || string_set(&j->owner, d->job_owner) != 0 ||
@@ -475,6 +557,9 @@ bg_error correlate_detection_restore(correlator *c, const detection *d)
     j->events_seen |= d->events_seen;
     memcpy(j->first_seen, d->first_seen, sizeof j->first_seen);
     memcpy(j->last_seen, d->last_seen, sizeof j->last_seen);
+    if (d->last_record_id > j->last_record_id)
+        j->last_record_id = d->last_record_id;
+    j->first_unix = time_unix(j->first_seen);
     j->last_unix = time_unix(j->last_seen);
     j->dets[j->det_count++] = copy;
     if (copy->allowed)

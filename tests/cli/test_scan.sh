@@ -141,5 +141,36 @@ grep -q "dropped 6 detections past the cap of 64 per job" "$tmp/cap70.err"; chec
 rows=$(sqlite3 "$tmp/cap.db" "SELECT count(*) FROM errors WHERE where_ = 'scan.correlate' AND detail LIKE 'dropped 6 %'")
 check "the dropped detections are in the errors table ($rows)" "$([ "$rows" = 1 ]; echo $?)"
 
+# 10. Newest first (Get-WinEvent, wevtutil qe /rd:true) gives the same detections as oldest first, with
+# the same outcome, process, notify command and transfer status: every export fixture and real log.
+for f in "$fixtures"/exports/*.xml ${shared:+"$shared"/*.xml}; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f")
+    python3 - "$f" "$tmp/reversed.xml" <<'PY' || continue
+import re, sys
+raw = open(sys.argv[1], 'rb').read()
+text = raw.decode('utf-16') if raw[:2] in (b'\xff\xfe', b'\xfe\xff') else raw.decode('utf-8', 'surrogateescape')
+events = re.findall(r'<Event[ >].*?</Event>', text, re.S)
+if not events or '<!DOCTYPE' in text:
+    sys.exit(1)  # Nothing to reverse, or input that is refused as a whole anyway.
+open(sys.argv[2], 'w', encoding='utf-8', errors='surrogateescape').write(
+    '<Events>' + ''.join(reversed(events)) + '</Events>')
+PY
+    "$bg" scan --json --report-private "$f" 2>/dev/null | sort >"$tmp/fwd.json"
+    "$bg" scan --json --report-private "$tmp/reversed.xml" 2>/dev/null | sort >"$tmp/rev.json"
+    cmp -s "$tmp/fwd.json" "$tmp/rev.json"
+    check "$name read newest first gives the same detections" $?
+    [ -s "$tmp/fwd.json" ] && detected_any=1
+done
+check "the order comparison saw detections" "$([ "${detected_any:-0}" = 1 ]; echo $?)"
+"$bg" scan --json "$fixtures/exports/ordered-jobs.xml" 2>/dev/null | grep -c '"state":"completed"' >"$tmp/completed.txt"
+python3 - "$fixtures/exports/ordered-jobs.xml" "$tmp/reversed.xml" <<'PY'
+import re, sys
+t = open(sys.argv[1], encoding='utf-8').read()
+open(sys.argv[2], 'w').write('<Events>' + ''.join(reversed(re.findall(r'<Event[ >].*?</Event>', t, re.S))) + '</Events>')
+PY
+n=$("$bg" scan --json "$tmp/reversed.xml" 2>/dev/null | grep -c '"state":"completed"')
+check "ordered-jobs newest first: both completed jobs say completed ($n)" "$([ "$n" = 2 ] && [ "$(cat "$tmp/completed.txt")" = 2 ]; echo $?)"
+
 echo "$((checks - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

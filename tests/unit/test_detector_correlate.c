@@ -1,8 +1,11 @@
 /* Unit tests of job correlation: detections from 16403 and 59/60/61, enrichment, bounds, restore. */
 #include "check.h"
 #include "correlate.h"
+#include "export.h"
+#include "fixture.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 
 #define PUBLIC_URL "http://45.33.32.156/payload.exe"
 #define JOB_A      "{9A25D168-24E6-4C66-AC78-5ED0E6007F1A}"
@@ -329,7 +332,7 @@ static void test_restore(void)
     d.url = PUBLIC_URL;
     memcpy(d.job_id, JOB_A_NORM, sizeof JOB_A_NORM);
     d.event_id = 16403;
-    d.events_seen = SEEN_16403;
+    d.events_seen = SEEN_3 | SEEN_16403; /* Its creation was read before the restart. */
     CHECK_INT_EQ(correlate_detection_restore(c, &d), BG_ERR_OK);
     CHECK_INT_EQ(r.count, 0);
     event ev;
@@ -339,7 +342,7 @@ static void test_restore(void)
     CHECK(out != NULL);
     if (out) {
         CHECK_INT_EQ(out->state, JOB_STATE_COMPLETED);
-        CHECK_INT_EQ(out->events_seen, SEEN_16403 | SEEN_4);
+        CHECK_INT_EQ(out->events_seen, SEEN_3 | SEEN_16403 | SEEN_4);
     }
     CHECK_INT_EQ(r.news, 0);
     correlate_free(c);
@@ -437,6 +440,258 @@ static void test_per_job_cap(void)
     allowlist_free(al);
 }
 
+/* ---- the same detections whatever the order ------------------------------------------------------ */
+
+/* An event kept beyond the reader's callback: its strings copied into one block of its own. */
+typedef struct kept_event {
+    event ev;
+    char *block;
+} kept_event;
+
+typedef struct kept_log {
+    kept_event *items;
+    size_t count, cap;
+} kept_log;
+
+static const char *kept_string(char **at, const char *s)
+{
+    size_t n = strlen(s ? s : "") + 1;
+    memcpy(*at, s ? s : "", n);
+    const char *r = *at;
+    *at += n;
+    return r;
+}
+
+static bg_error kept_log_add(void *ctx, const event *ev, const export_skip *skip)
+{
+    kept_log *log = ctx;
+    if (skip)
+        return BG_ERR_OK;
+    if (log->count == log->cap) {
+        size_t cap = log->cap ? log->cap * 2 : 64;
+        kept_event *grown = realloc(log->items, cap * sizeof *grown);
+        if (!grown)
+            return BG_ERR_NOMEM;
+        log->items = grown;
+        log->cap = cap;
+    }
+    size_t need = strlen(ev->provider) + strlen(ev->computer) + strlen(ev->channel) + strlen(ev->user_sid) + 4;
+    for (size_t i = 0; i < ev->field_count; i++)
+        need += strlen(ev->fields[i].name) + strlen(ev->fields[i].value) + 2;
+    kept_event *k = &log->items[log->count];
+    k->block = malloc(need);
+    if (!k->block)
+        return BG_ERR_NOMEM;
+    char *at = k->block;
+    k->ev = *ev;
+    k->ev.arena = NULL;
+    k->ev.parser = NULL;
+    k->ev.provider = kept_string(&at, ev->provider);
+    k->ev.computer = kept_string(&at, ev->computer);
+    k->ev.channel = kept_string(&at, ev->channel);
+    k->ev.user_sid = kept_string(&at, ev->user_sid);
+    for (size_t i = 0; i < ev->field_count; i++) {
+        k->ev.fields[i].name = kept_string(&at, ev->fields[i].name);
+        k->ev.fields[i].value = kept_string(&at, ev->fields[i].value);
+    }
+    log->count++;
+    return BG_ERR_OK;
+}
+
+static void kept_log_free(kept_log *log)
+{
+    for (size_t i = 0; i < log->count; i++)
+        free(log->items[i].block);
+    free(log->items);
+    memset(log, 0, sizeof *log);
+}
+
+/* The FINAL detections as sorted JSON lines, for comparing two runs whatever the order of emission. */
+typedef struct json_lines {
+    char *lines[512];
+    size_t count;
+} json_lines;
+
+static void json_lines_emit(void *ctx, const detection *d, correlate_change change)
+{
+    json_lines *jl = ctx;
+    if (change != CORRELATE_FINAL || jl->count == sizeof jl->lines / sizeof jl->lines[0])
+        return;
+    FILE *fp = tmpfile();
+    if (!fp)
+        return;
+    detection_json_write(fp, d);
+    long n = ftell(fp);
+    char *line = n > 0 ? malloc((size_t)n + 1) : NULL;
+    rewind(fp);
+    if (line && fread(line, 1, (size_t)n, fp) == (size_t)n) {
+        line[n] = '\0';
+        jl->lines[jl->count++] = line;
+    } else {
+        free(line);
+    }
+    fclose(fp);
+}
+
+static int json_line_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void json_lines_free(json_lines *jl)
+{
+    for (size_t i = 0; i < jl->count; i++)
+        free(jl->lines[i]);
+    jl->count = 0;
+}
+
+/* Correlates the kept events forwards (reverse = 0) or newest first, as Get-WinEvent reads them. */
+static void kept_log_correlate(const kept_log *log, int reverse, json_lines *out)
+{
+    correlate_config cfg = {.report_private = 1};
+    correlator *c = correlate_new(&cfg, json_lines_emit, out);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    for (size_t i = 0; i < log->count; i++)
+        feed(c, &log->items[reverse ? log->count - 1 - i : i].ev);
+    correlate_flush(c);
+    correlate_free(c);
+    qsort(out->lines, out->count, sizeof out->lines[0], json_line_cmp);
+}
+
+/* Reads one export and checks that forwards and newest first give the same detections; returns how
+ * many there were (-1 when the file is missing). */
+static long order_check_file(FILE *fp, const char *name)
+{
+    static json_lines fwd, rev;
+    kept_log log = {0};
+    event ev;
+    event_init(&ev);
+    bg_error rc = export_events_read(fp, name, &ev, NULL, kept_log_add, &log, NULL);
+    event_free(&ev);
+    fclose(fp);
+    CHECK_INT_EQ(rc, BG_ERR_OK);
+    kept_log_correlate(&log, 0, &fwd);
+    kept_log_correlate(&log, 1, &rev);
+    CHECK_INT_EQ(fwd.count, rev.count);
+    for (size_t i = 0; i < fwd.count && i < rev.count; i++)
+        CHECK_STR_EQ_CTX(name, rev.lines[i], fwd.lines[i]);
+    long n = (long)fwd.count;
+    json_lines_free(&fwd);
+    json_lines_free(&rev);
+    kept_log_free(&log);
+    return n;
+}
+
+/* Every export fixture (and the real logs beside the project, when present) read forwards and newest
+ * first gives the same detections: outcome, process, notify command, transfer status, first event. */
+static void test_order_fixtures(void)
+{
+    static const char *const exports[] = {
+        "exports/mixed-detections.xml", "exports/ordered-jobs.xml",      "exports/wevtutil.xml",
+        "exports/events-wrapped.xml",   "exports/pretty-crlf-bom.xml",   "exports/xml11-python-evtx.xml",
+        "exports/comments-cdata.xml",   "exports/banner-evtxexport.xml", "exports/utf16le-bom.xml",
+    };
+    long detections = 0;
+    for (size_t i = 0; i < sizeof exports / sizeof exports[0]; i++) {
+        FILE *fp = fixture_open(exports[i]);
+        CHECK(fp != NULL);
+        if (fp)
+            detections += order_check_file(fp, exports[i]);
+    }
+    CHECK(detections >= 8); /* The comparison is about something. */
+    static const char *const real[] = {
+        "bits_openvpn.evtxexport.xml",
+        "persist_bitsadmin_Microsoft-Windows-Bits-Client-Operational.python-evtx.xml",
+        "windows_bits_4_59_60_lolbas_desktopimgdownldr.evtxexport.xml",
+    };
+    for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", BG_SHARED_SAMPLES, real[i]);
+        FILE *fp = fopen(path, "rb");
+        if (fp)
+            (void)order_check_file(fp, real[i]);
+    }
+}
+
+/* Newest first by hand: 4 arrives before anything else of its job and still makes it completed, the
+ * process comes from the 3 read last, the transfer status from the newest 60/61, the detection names
+ * the oldest event of its url, the notify command is the one set last. */
+static void test_order_newest_first(void)
+{
+    static recorder r;
+    correlator *c = correlate_new(NULL, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 4, 108, "2023-11-06T01:45:28.0000000Z", "jobTitle", "renamed", "jobId", JOB_A,
+               "jobOwner", "WIN11\\User", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 60, 107, "2023-11-06T01:45:27.0000000Z", "name", "renamed", "Id", JOB_A, "url",
+               PUBLIC_URL, "hr", "0", "bytesTotal", "10", "bytesTransferred", "10", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 61, 106, "2023-11-06T01:45:26.0000000Z", "name", "update", "Id", JOB_A, "url",
+               PUBLIC_URL, "hr", "2147954429", "bytesTotal", "10", "bytesTransferred", "3", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 6, 105, "2023-11-06T01:45:25.0000000Z", "jobId", JOB_A, "jobOwner",
+               "WIN11\\User", "program", "C:\\Users\\Public\\second.exe", "parameters", "-b", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 6, 104, "2023-11-06T01:45:24.0000000Z", "jobId", JOB_A, "jobOwner",
+               "WIN11\\User", "program", "C:\\Users\\Public\\first.exe", "parameters", "-a", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 59, 103, "2023-11-06T01:45:23.0000000Z", "name", "update", "Id", JOB_A, "url",
+               PUBLIC_URL, NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 102, "2023-11-06T01:45:22.0000000Z", "jobTitle", "update", "jobId",
+               JOB_A, "RemoteName", PUBLIC_URL, "LocalName", "C:\\p.exe", "processId", "2208", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.finals, 0); /* The job's creation is not in yet: more of it may follow. */
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 101, "2023-11-06T01:45:21.0000000Z", "jobTitle", "update", "jobId", JOB_A,
+               "jobOwner", "WIN11\\User", "processPath", "C:\\Windows\\System32\\bitsadmin.exe", "processId", "2208",
+               NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.finals, 1); /* Creation and completion both in: final without a flush. */
+    CHECK_INT_EQ(r.news, 1);
+    const detection *d = recorder_final(&r, PUBLIC_URL);
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_INT_EQ(d->state, JOB_STATE_COMPLETED);
+        CHECK_INT_EQ(d->event_id, 16403);
+        CHECK_INT_EQ(d->record_id, 102);
+        CHECK_STR_EQ(d->time, "2023-11-06T01:45:22.0000000Z");
+        CHECK_STR_EQ(d->process_path, "C:\\Windows\\System32\\bitsadmin.exe");
+        CHECK_INT_EQ(d->process_id, 2208);
+        CHECK_STR_EQ(d->notify_program, "C:\\Users\\Public\\second.exe");
+        CHECK_STR_EQ(d->notify_parameters, "-b");
+        CHECK_INT_EQ(d->transfer_hr, 0);
+        CHECK_INT_EQ(d->bytes_transferred, 10);
+        CHECK_STR_EQ(d->job_title, "renamed");
+        CHECK_STR_EQ(d->local_name, "C:\\p.exe");
+        CHECK_STR_EQ(d->first_seen, "2023-11-06T01:45:21.0000000Z");
+        CHECK_STR_EQ(d->last_seen, "2023-11-06T01:45:28.0000000Z");
+        CHECK_INT_EQ(d->last_record_id, 108);
+    }
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
+/* Read newest first, a job idle for longer than the age bound is evicted too (time runs backwards). */
+static void test_order_age_backwards(void)
+{
+    static recorder r;
+    correlate_config cfg = {.max_age_s = 3600};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 50, "2023-01-02T00:00:00Z", "jobId", JOB_A, "RemoteName", PUBLIC_URL,
+               NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 10, "2023-01-01T00:00:00Z", "jobId",
+               "{00000000-0000-0000-0000-000000000001}", "RemoteName", "http://example.com/", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.finals, 1);
+    correlate_free(c);
+    recorder_clear(&r);
+}
+
 int main(void)
 {
     CHECK_RUN(test_windows11_chain);
@@ -448,5 +703,8 @@ int main(void)
     CHECK_RUN(test_age_eviction);
     CHECK_RUN(test_restore);
     CHECK_RUN(test_per_job_cap);
+    CHECK_RUN(test_order_fixtures);
+    CHECK_RUN(test_order_newest_first);
+    CHECK_RUN(test_order_age_backwards);
     return CHECK_DONE();
 }

@@ -539,6 +539,36 @@ static void test_normal_single_batch(void)
     db_remove();
 }
 
+/* The engine's correlator reads a log newest first as well as oldest first: each job's stored row says
+ * completed, with the process of its event 3 and its 16403 as the creating event, in batches of 2. */
+static void test_newest_first(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 6);
+    for (size_t i = 0; i < s.n / 2; i++) {
+        char *t = s.xml[i];
+        s.xml[i] = s.xml[s.n - 1 - i];
+        s.xml[s.n - 1 - i] = t;
+    }
+    db_fresh("newest-first");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 2;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    check_each_job_once(6);
+    check_each_alert_once(6, &r, NULL);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE state = 1 AND event_id = 16403 AND process_path = "
+                        "'C:\\Windows\\System32\\bitsadmin.exe' AND events_seen = 1 + 2 + 128",
+                        NULL),
+                 6);
+    script_free(&s);
+    db_remove();
+}
+
 /* Small fetches: several batches, each with its bookmark; enrichment in later batches does not re-alert. */
 static void test_normal_many_batches(void)
 {
@@ -1308,6 +1338,7 @@ int main(void)
     CHECK_RUN(test_invalid_args);
     CHECK_RUN(test_normal_single_batch);
     CHECK_RUN(test_normal_many_batches);
+    CHECK_RUN(test_newest_first);
     CHECK_RUN(test_allowlist_and_future_only);
     CHECK_RUN(test_restart_resumes);
     CHECK_RUN(test_source_retry_midstream);
