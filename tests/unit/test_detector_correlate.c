@@ -4,6 +4,7 @@
 #include "export.h"
 #include "fixture.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -517,20 +518,25 @@ static void json_lines_emit(void *ctx, const detection *d, correlate_change chan
     json_lines *jl = ctx;
     if (change != CORRELATE_FINAL || jl->count == sizeof jl->lines / sizeof jl->lines[0])
         return;
-    FILE *fp = tmpfile();
-    if (!fp)
+    /* Every field a detection reports (not through a temporary file: Wine's tmpfile wants a writable
+     * drive root). */
+    char buf[8192];
+    snprintf(buf, sizeof buf,
+             "%u|%" PRIu64 "|%s|%s|%s|%s|%s|%s|%s|%s|%d|%s|%d|%s|%s|%" PRId64 "|%s|%s|%s|%" PRIu32 "|%s|%s|%" PRIu64
+             "|%" PRId64 "|%" PRId64 "|%" PRId64 "|%d|%d",
+             d->event_id, d->record_id, d->time, d->computer ? d->computer : "-", d->job_id,
+             d->job_title ? d->job_title : "-", d->job_owner ? d->job_owner : "-", d->url ? d->url : "-", d->cls.ip,
+             classify_verdict_name(d->cls.verdict), (int)d->cls.kind, d->cls.range, (int)d->cls.reading,
+             d->cls.embedded_ipv4, d->local_name ? d->local_name : "-", d->process_id,
+             d->process_path ? d->process_path : "-", d->notify_program ? d->notify_program : "-",
+             d->notify_parameters ? d->notify_parameters : "-", d->events_seen, d->first_seen, d->last_seen,
+             d->last_record_id, d->transfer_hr, d->bytes_total, d->bytes_transferred, (int)d->state, d->allowed);
+    size_t n = strlen(buf) + 1;
+    char *line = malloc(n);
+    if (!line)
         return;
-    detection_json_write(fp, d);
-    long n = ftell(fp);
-    char *line = n > 0 ? malloc((size_t)n + 1) : NULL;
-    rewind(fp);
-    if (line && fread(line, 1, (size_t)n, fp) == (size_t)n) {
-        line[n] = '\0';
-        jl->lines[jl->count++] = line;
-    } else {
-        free(line);
-    }
-    fclose(fp);
+    memcpy(line, buf, n);
+    jl->lines[jl->count++] = line;
 }
 
 static int json_line_cmp(const void *a, const void *b)
