@@ -57,6 +57,22 @@ bg_error detection_copy(detection *dst, const detection *src)
     return BG_ERR_OK;
 }
 
+const char *detection_source_name(detection_source s)
+{
+    return s == DETECTION_SOURCE_INVENTORY ? "inventory" : "events";
+}
+
+int detection_source_parse(const char *text, detection_source *out)
+{
+    if (text && strcmp(text, "events") == 0)
+        *out = DETECTION_SOURCE_EVENTS;
+    else if (text && strcmp(text, "inventory") == 0)
+        *out = DETECTION_SOURCE_INVENTORY;
+    else
+        return -1;
+    return 0;
+}
+
 const char *detection_state_name(detection_state s)
 {
     switch (s) {
@@ -159,5 +175,6 @@ void detection_json_write(FILE *fp, const detection *d)
     json_text(fp, "state", detection_state_name(d->state));
     json_key(fp, "allowed", 0);
     fputs(d->allowed ? "true" : "false", fp);
+    json_text(fp, "source", detection_source_name(d->source));
     fputc('}', fp);
 }

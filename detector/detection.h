@@ -34,6 +34,13 @@ typedef enum detection_state {
     JOB_STATE_CANCELLED,  /* Event 5. */
 } detection_state;
 
+/* Where a detection came from: the Bits-Client events (service, run, scan), or the BITS service's own job
+ * list (`bitsguard jobs --db`, `setup`). Stored as the `source` column; events is the zero value. */
+typedef enum detection_source {
+    DETECTION_SOURCE_EVENTS = 0,
+    DETECTION_SOURCE_INVENTORY,
+} detection_source;
+
 /*
  * All strings are heap copies owned by the detection (free with detection_clear); NULL means unknown.
  * The identity of a detection is (computer, job_id, url): replaying the same events yields the same key.
@@ -64,6 +71,7 @@ typedef struct detection {
     int64_t bytes_total; /* -1 when unknown. */
     int64_t bytes_transferred;
     detection_state state;
+    detection_source source; /* Kept from the first writer when a row is merged. */
 } detection;
 
 void detection_init(detection *d);
@@ -74,6 +82,10 @@ bg_error detection_copy(detection *dst, const detection *src) BG_WARN_UNUSED;
 /* Writes the detection as one JSON object (no newline). Field names are a stable interface shared by
  * `scan --json` and `query --format json`; unknown values are null. */
 void detection_json_write(FILE *fp, const detection *d);
+
+/* "events" or "inventory" (the stored text); detection_source_parse is its inverse (0 ok, -1 unknown). */
+const char *detection_source_name(detection_source s);
+int detection_source_parse(const char *text, detection_source *out);
 
 /* "completed", "cancelled" or "active". */
 const char *detection_state_name(detection_state s);

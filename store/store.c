@@ -76,6 +76,17 @@ static const char schema_v3[] =
     " process_id, process_path, notify_program, notify_parameters, transfer_hr, bytes_total,"
     " bytes_transferred, event_id, record_id, time, reading, embedded_ipv4 FROM detections;";
 
+/* Version 4: where a detection came from (the Bits-Client events, or the BITS service's job list read
+ * by `jobs --db` and `setup`), the audit of jobs cancelled with `jobs --cancel`, and the self-tests
+ * (`bitsguard selftest`) the service recognizes by their nonce. */
+static const char schema_v4[] =
+    "ALTER TABLE detections ADD COLUMN source TEXT NOT NULL DEFAULT 'events';"
+    "CREATE TABLE job_actions(id INTEGER PRIMARY KEY, time TEXT NOT NULL, action TEXT NOT NULL,"
+    " job_id TEXT NOT NULL, who TEXT, computer TEXT, what TEXT);"
+    "CREATE INDEX job_actions_time ON job_actions(time);"
+    "CREATE TABLE selftests(nonce TEXT PRIMARY KEY, created_at TEXT NOT NULL, job_id TEXT,"
+    " stored_at TEXT, alerted_at TEXT, detection_job_id TEXT);";
+
 /* Numbered parameters ?1..?30 are shared by the insert and the merge so one bind serves both. */
 #define DETECTION_COLUMNS                                                                                   \
     "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,"     \
@@ -116,8 +127,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_INSERT] =
-        "INSERT INTO detections(" DETECTION_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"
+        "INSERT INTO detections(" DETECTION_COLUMNS ", source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
         " ON CONFLICT(computer, job_id, url) DO NOTHING",
     [STMT_MERGE] = merge_sql,
     [STMT_BOOKMARK_SET] = "INSERT INTO bookmarks(channel, bookmark, updated_at) VALUES(?1, ?2, ?3)"
@@ -295,6 +306,9 @@ static int detection_bind(sqlite3_stmt *st, const detection *d)
         rc |= sqlite3_bind_blob(st, 30, ipb, 16, SQLITE_TRANSIENT);
     else
         rc |= sqlite3_bind_null(st, 30);
+    /* Only the insert names the source: a merge keeps the row's first source. */
+    if (sqlite3_bind_parameter_count(st) >= 31)
+        rc |= sqlite3_bind_text(st, 31, detection_source_name(d->source), -1, SQLITE_STATIC);
     return rc;
 }
 
@@ -561,7 +575,7 @@ static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
     int want_rows = 0, have_rows = 0;
     bg_error e = BG_ERR_OK;
     int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
     for (int v = 1; rc == SQLITE_OK && v <= version; v++)
         rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
@@ -643,6 +657,8 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                 rc = sqlite3_exec(s->db, schema_v3, NULL, NULL, NULL);
                 if (rc == SQLITE_OK)
                     rc = migrate_v3_embedded(s->db);
+            } else if (next == 4) {
+                rc = sqlite3_exec(s->db, schema_v4, NULL, NULL, NULL);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);

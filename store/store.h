@@ -162,4 +162,32 @@ typedef int (*store_text_fn)(void *ctx, const char *const *cols, int ncols);
 
 bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn, void *ctx) BG_WARN_UNUSED;
 
+/* --- BITS job inventory, cancellations and self-tests (schema 4; store_jobs.c) --- */
+
+/* Records that who (DOMAIN\user) did action ("cancel") to BITS job job_id on computer, with what the job
+ * was (what: a JSON object), stamped now_unix, in its own transaction: table job_actions. */
+bg_error store_job_action_record(store *s, int64_t now_unix, const char *action, const char *job_id, const char *who,
+                                 const char *computer, const char *what) BG_WARN_UNUSED;
+
+/* Registers a self-test nonce (32 hex digits) before its job exists: only a writer of the database (the
+ * administrators, the service) can make the service treat a job titled with it as a self-test. */
+bg_error store_selftest_begin(store *s, const char *nonce, int64_t now_unix) BG_WARN_UNUSED;
+/* Records the job id the self-test created (normalized GUID). */
+bg_error store_selftest_job_set(store *s, const char *nonce, const char *job_id) BG_WARN_UNUSED;
+/* The service's side: *pending = 1 when nonce was registered and not yet alerted; then stored_at is set
+ * to now (first call only) and detection_job_id to job_id. */
+bg_error store_selftest_claim(store *s, const char *nonce, const char *job_id, int64_t now_unix,
+                              int *pending) BG_WARN_UNUSED;
+/* The service wrote the self-test's alert. */
+bg_error store_selftest_alerted(store *s, const char *nonce, int64_t now_unix) BG_WARN_UNUSED;
+
+typedef struct store_selftest {
+    int found;
+    char job_id[40];
+    char created_at[40];
+    char stored_at[40];  /* "" until the service stored the detection. */
+    char alerted_at[40]; /* "" until the service wrote the alert. */
+} store_selftest;
+bg_error store_selftest_get(store *s, const char *nonce, store_selftest *out) BG_WARN_UNUSED;
+
 #endif

@@ -9,7 +9,7 @@
     "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,"    \
     " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"      \
     " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, reading," \
-    " embedded_ipv4"
+    " embedded_ipv4, source"
 
 void store_filter_init(store_filter *f)
 {
@@ -95,6 +95,8 @@ static void row_read(sqlite3_stmt *st, detection *d)
     d->state = state == 1 ? JOB_STATE_COMPLETED : state == 2 ? JOB_STATE_CANCELLED : JOB_STATE_ACTIVE;
     d->cls.reading = (classify_reading)name_index(col_text(st, 26), reading_name, READING_WILDCARD_DNS + 1);
     text_copy(d->cls.embedded_ipv4, sizeof d->cls.embedded_ipv4, col_text(st, 27));
+    if (detection_source_parse(col_text(st, 28), &d->source) != 0)
+        d->source = DETECTION_SOURCE_EVENTS;
     if (d->cls.ip[0])
         d->cls.is_ipv6 = strchr(d->cls.ip, ':') != NULL;
 }

@@ -36,6 +36,10 @@ event_source *cli_platform_source_new(const char *name, int is_file, char *why, 
  * %ProgramData%\bitsguard\bitsguard.db, computed by the service's own loader); elsewhere the XDG default
  * (store_path_default_find). */
 char *cli_platform_db_path(char *why, size_t why_len);
+/* The BITS service's job interface (IBackgroundCopyManager on Windows), for `jobs`; NULL with the reason in
+ * why when it cannot be reached or the platform has none. */
+typedef struct jobs_client jobs_client;
+jobs_client *cli_platform_jobs_client_new(char *why, size_t why_len);
 
 /* The --allow callback of classify and scan (a cli_opt_fn): adds entry to the allowlist allow. */
 int cli_allow_add(void *allow, const char *entry, char *why, size_t why_len);
@@ -44,5 +48,6 @@ int cli_classify_main(int argc, char **argv);
 int cli_scan_main(int argc, char **argv);
 int cli_query_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv);
+int cli_jobs_main(int argc, char **argv);
 
 #endif

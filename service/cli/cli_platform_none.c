@@ -34,3 +34,9 @@ event_source *cli_platform_source_new(const char *name, int is_file, char *why, 
                      : "channels can be read only on Windows");
     return NULL;
 }
+
+jobs_client *cli_platform_jobs_client_new(char *why, size_t why_len)
+{
+    snprintf(why, why_len, "BITS jobs can be listed only on Windows (the BITS service's COM interface)");
+    return NULL;
+}

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"scan", cli_scan_main, "scan exported Bits-Client event XML for downloads from direct IPs"},
     {"query", cli_query_main, "list stored detections"},
     {"status", cli_status_main, "show the database's state"},
+    {"jobs", cli_jobs_main, "list the BITS service's jobs, flag direct-IP and notify-command jobs"},
 };
 
 static void usage_print(FILE *fp)
@@ -25,7 +26,7 @@ static void usage_print(FILE *fp)
         fprintf(fp, "  %-10s %s\n", cli_platform_commands[i].name, cli_platform_commands[i].summary);
     fprintf(fp, "  %-10s %s\n\n", "version", "print the version");
     fprintf(fp, "Run 'bitsguard COMMAND --help' for a command's options.\n"
-                "exit status: 0 success (scan: nothing found), 1 scan found detections,\n"
+                "exit status: 0 success (scan: nothing found), 1 scan or jobs found something,\n"
                 "             2 usage error, 3 input, database or system error\n");
 }
 

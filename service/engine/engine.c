@@ -1,5 +1,6 @@
 /* The portable reader engine: bookmark resume, batch commit with the bookmark, alerts after commit, resubscribe. */
 #include "engine.h"
+#include "jobs.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -178,6 +179,27 @@ static void engine_emit(void *ctx, const detection *d, correlate_change change)
     b->n++;
 }
 
+/*
+ * A self-test's detection (`bitsguard selftest`): its title carries a nonce that an administrator
+ * registered in the database. Only then is it alerted as a self-test (1 returned); a job merely titled
+ * like one, whose nonce nobody registered, is alerted as the detection it is. Called after the commit.
+ */
+static int engine_selftest_alert(engine *e, const detection *d)
+{
+    char nonce[33];
+    int pending = 0;
+    if (jobs_selftest_nonce(d->job_title, nonce) != 0)
+        return 0;
+    int64_t now = (int64_t)time(NULL);
+    if (store_selftest_claim(e->st, nonce, d->job_id, now, &pending) != BG_ERR_OK || !pending)
+        return 0;
+    if (e->alerts && e->alerts->selftest)
+        e->alerts->selftest(e->alerts->ctx, d, nonce);
+    bg_error rc = store_selftest_alerted(e->st, nonce, now);
+    (void)rc; /* The alert is written; selftest then reports that the service did not record it. */
+    return 1;
+}
+
 /* One commit attempt of the batch in hand with its bookmark; alerts follow only a successful commit. */
 static bg_error engine_commit(engine *e)
 {
@@ -208,6 +230,8 @@ static bg_error engine_commit(engine *e)
         if (!is_new[i])
             continue;
         fresh++;
+        if (engine_selftest_alert(e, &b->dets[i]))
+            continue;
         if (!b->dets[i].allowed && e->alerts && e->alerts->detection)
             e->alerts->detection(e->alerts->ctx, &b->dets[i]);
     }

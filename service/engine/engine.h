@@ -72,6 +72,10 @@ typedef struct engine_alert_sink {
     void (*gap)(void *ctx, const char *channel, const char *reason);
     void (*error)(void *ctx, bg_error code, const char *detail);
     void (*state)(void *ctx, const char *what); /* "started", "stopped", "subscribed", ... */
+    /* A new detection of a `bitsguard selftest` job: titled JOBS_SELFTEST_PREFIX + a nonce an
+     * administrator registered in the database (selftests table) and not yet alerted. It replaces the
+     * detection alert; after it returns the self-test is marked alerted. */
+    void (*selftest)(void *ctx, const detection *d, const char *nonce);
 } engine_alert_sink;
 
 /* A sample of the running process's health: what `bitsguard status` shows to prove memory and handles

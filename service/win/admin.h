@@ -49,4 +49,8 @@ void admin_channel_access_grant(int add);
 int admin_service_setup(SC_HANDLE svc, DWORD granted);
 int admin_service_config_verify(SC_HANDLE svc, DWORD granted, const wchar_t *cmd);
 
+/* admin_inventory.c: stores the flagged BITS jobs that exist now in the service's database (once: a stored
+ * job is never stored again); never fails setup, says what it did or why it skipped. */
+void admin_inventory_store(void);
+
 #endif

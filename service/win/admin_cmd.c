@@ -66,6 +66,9 @@ static int setup_run(void)
     if (svc) {
         printf("bitsguard setup:\n");
         status = admin_service_setup(svc, win_open_access(WIN_OPEN_SVC_SETUP)) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+        /* After the data folder is secured: the database is created inside its ACL. */
+        if (status == CLI_EXIT_OK)
+            admin_inventory_store();
         printf("bitsguard setup: %s\n", status == CLI_EXIT_OK ? "done" : "FAILED (see above)");
     }
     if (svc)
@@ -103,7 +106,8 @@ int win_setup_main(int argc, char **argv)
     if (args_parse("setup", NULL,
                    "Applies to the installed service what the MSI cannot: description, service SID,\n"
                    "privileges, recovery, delayed start, preshutdown, data folder ACL, event source,\n"
-                   "read access to the Bits-Client channel.",
+                   "read access to the Bits-Client channel; then stores the flagged BITS jobs that\n"
+                   "already exist (bitsguard jobs) in the service's database, once.",
                    argc, argv, &status))
         return status;
     return setup_run();

@@ -51,6 +51,7 @@ static const win_call calls_data_folder[] = {WIN_CALL_FILE_SET_OWNER, WIN_CALL_F
                                              WIN_CALL_FILE_GET_SECURITY};
 static const win_call calls_data_file[] = {WIN_CALL_FILE_SET_OWNER, WIN_CALL_FILE_SET_DACL, WIN_CALL_FILE_GET_SECURITY};
 static const win_call calls_data_file_delete[] = {WIN_CALL_FILE_DELETE_HANDLE};
+static const win_call calls_svc_selftest[] = {WIN_CALL_SVC_QUERY_STATUS};
 
 #define PROFILE(o, what, calls)                        \
     {                                                  \
@@ -70,6 +71,7 @@ static const win_open_profile win_open_table[WIN_OPEN_COUNT] = {
     PROFILE(WIN_OPEN_DATA_FOLDER, "data folder", calls_data_folder),
     PROFILE(WIN_OPEN_DATA_FILE, "store file (ACL reset)", calls_data_file),
     PROFILE(WIN_OPEN_DATA_FILE_DELETE, "store file (removal)", calls_data_file_delete),
+    PROFILE(WIN_OPEN_SVC_SELFTEST, "bitsguard service (selftest)", calls_svc_selftest),
 };
 
 const win_open_profile *win_open_profile_get(win_open open)

@@ -63,6 +63,7 @@ typedef enum win_open {
     WIN_OPEN_DATA_FOLDER,      /* CreateFileW of the data folder: its owner and protected DACL, read back */
     WIN_OPEN_DATA_FILE,        /* CreateFileW of a store file: its owner and DACL reset, read back */
     WIN_OPEN_DATA_FILE_DELETE, /* CreateFileW of a store file deleted by uninstall --remove-data */
+    WIN_OPEN_SVC_SELFTEST,     /* OpenServiceW for `bitsguard selftest`: is the service running */
     WIN_OPEN_COUNT
 } win_open;
 

@@ -5,6 +5,7 @@
 #include "bg_utf.h"
 #include "cli.h"
 #include "win_config.h"
+#include "win_bits.h"
 #include "win_evt_source.h"
 #include "win_service.h"
 
@@ -17,6 +18,7 @@ static const cli_command win_commands[] = {
     {"reload", win_reload_main, "make the running service reload its registry configuration"},
     {"setup", win_setup_main, "apply ACLs, recovery and event source to the installed service"},
     {"teardown", win_teardown_main, "undo setup (used by the MSI on uninstall)"},
+    {"selftest", win_selftest_main, "prove on this endpoint that a direct-IP BITS job is stored and alerted"},
     {"service", win_service_main, "entry point for the Service Control Manager only"},
 };
 
@@ -37,4 +39,9 @@ event_source *cli_platform_source_new(const char *name, int is_file, char *why, 
     if (!src)
         snprintf(why, why_len, "cannot open the event query");
     return src;
+}
+
+jobs_client *cli_platform_jobs_client_new(char *why, size_t why_len)
+{
+    return win_bits_client_new(why, why_len);
 }

@@ -104,9 +104,9 @@ static const char *nz(const char *s)
     return s && s[0] ? s : "-";
 }
 
-static void sink_detection(void *ctx, const detection *d)
+/* A detection alert with id: MSG_DETECTION, MSG_DETECTION_PRIVATE, or MSG_SELFTEST with the same strings. */
+static void detection_report(win_eventlog *log, const detection *d, DWORD id)
 {
-    win_eventlog *log = ctx;
     char pid[24] = "", record[24], event_id[16];
     if (d->process_id >= 0)
         snprintf(pid, sizeof pid, "%" PRId64, d->process_id);
@@ -132,12 +132,24 @@ static void sink_detection(void *ctx, const detection *d)
         d->notify_program,                     /* %16 */
         d->notify_parameters,                  /* %17 */
     };
-    DWORD id = d->cls.verdict == VERDICT_PRIVATE_IP ? MSG_DETECTION_PRIVATE : MSG_DETECTION;
-    win_eventlog_report(log, EVENTLOG_WARNING_TYPE, id, s, WIN_DETECTION_STRINGS);
-    eventlog_echo(log,
-                  "detection: url=%s ip=%s verdict=%s job=%s title=%s owner=%s pid=%s process=%s time=%s record=%s\n",
-                  nz(d->url), nz(d->cls.ip), classify_verdict_name(d->cls.verdict), nz(d->job_id), nz(d->job_title),
-                  nz(d->job_owner), nz(pid), nz(d->process_path), nz(d->time), record);
+    /* A self-test is Information: it proves the chain and opens no incident. */
+    win_eventlog_report(log, id == MSG_SELFTEST ? EVENTLOG_INFORMATION_TYPE : EVENTLOG_WARNING_TYPE, id, s,
+                        WIN_DETECTION_STRINGS);
+    eventlog_echo(log, "%s: url=%s ip=%s verdict=%s job=%s title=%s owner=%s pid=%s process=%s time=%s record=%s\n",
+                  id == MSG_SELFTEST ? "selftest" : "detection", nz(d->url), nz(d->cls.ip),
+                  classify_verdict_name(d->cls.verdict), nz(d->job_id), nz(d->job_title), nz(d->job_owner), nz(pid),
+                  nz(d->process_path), nz(d->time), record);
+}
+
+static void sink_detection(void *ctx, const detection *d)
+{
+    detection_report(ctx, d, d->cls.verdict == VERDICT_PRIVATE_IP ? MSG_DETECTION_PRIVATE : MSG_DETECTION);
+}
+
+static void sink_selftest(void *ctx, const detection *d, const char *nonce)
+{
+    (void)nonce; /* The nonce is the end of the job's title (%7). */
+    detection_report(ctx, d, MSG_SELFTEST);
 }
 
 static void sink_gap(void *ctx, const char *channel, const char *reason)
@@ -172,6 +184,7 @@ void win_eventlog_sink(win_eventlog *log, engine_alert_sink *sink)
     sink->gap = sink_gap;
     sink->error = sink_error;
     sink->state = sink_state;
+    sink->selftest = sink_selftest;
 }
 
 void win_eventlog_config_invalid(void *ctx, const char *name, const char *value, const char *why)

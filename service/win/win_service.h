@@ -30,6 +30,8 @@ int win_start_main(int argc, char **argv);
 int win_stop_main(int argc, char **argv);
 int win_setup_main(int argc, char **argv);
 int win_teardown_main(int argc, char **argv);
+/* `bitsguard selftest`: a never-resumed BITS job followed through event, store and alert (win_selftest.c). */
+int win_selftest_main(int argc, char **argv);
 /* `bitsguard reload`: sends PARAMCHANGE so the running service reloads its configuration. */
 int win_reload_main(int argc, char **argv);
 

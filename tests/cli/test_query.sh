@@ -82,7 +82,7 @@ check "table: newest first" bash -c "sed -n 2p '$work/out' | grep -q '2023-11-07
 check "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/out")" -le 99
 check "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$work/out'"
 check "table: long URL elided" grep -q '\.\.\.$' "$work/out"
-check "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 3
+check "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 4
 
 check "--all" status_is 0 "$bin" query --db "$db" --all
 check "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$work/out' && grep -q '^A: allow-listed' '$work/out'"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Checks the WEF subscription: its XPath selects exactly bitsguard's detection event ids from service/win/messages.mc.
+"""Checks the WEF subscription: its XPath selects exactly bitsguard's detection and self-test event ids from service/win/messages.mc.
 
 usage: test_wef_subscription.py SUBSCRIPTION_XML MESSAGES_MC WIN_SERVICE_H
 
 The alert ids are read from the message file (windmc source), never from a second copy: every message
-whose SymbolicName starts with MSG_DETECTION is a detection alert. The event source name is the service
+whose SymbolicName starts with MSG_DETECTION is a detection alert, and MSG_SELFTEST is the self-test alert. The event source name is the service
 name (WIN_SERVICE_NAME in service/win/win_service.h: the service registers its Event Log source under it).
 The XPath is evaluated, not pattern-matched: its predicate is translated into a small expression over
 (provider, event id) and run for every id 0..65535, so `EventID>=1000`, `or`, `not` and parentheses
@@ -17,6 +17,8 @@ import xml.etree.ElementTree as ET
 
 SUB_NS = "{http://schemas.microsoft.com/2006/03/windows/events/subscription}"
 ALERT_PREFIX = "MSG_DETECTION"
+# The self-test alert (`bitsguard selftest`) is forwarded too: it proves WEF carries alerts end to end.
+ALERT_NAMES = {"MSG_SELFTEST"}
 failures = []
 
 
@@ -123,7 +125,7 @@ def main():
         return 2
     sub_path, mc_path, header_path = sys.argv[1:]
     messages = mc_messages(mc_path)
-    alerts = {i for name, i in messages.items() if name.startswith(ALERT_PREFIX)}
+    alerts = {i for name, i in messages.items() if name.startswith(ALERT_PREFIX) or name in ALERT_NAMES}
     source = service_name(header_path)
     print("messages.mc: %d messages, alert ids %s; event source %r" % (len(messages), sorted(alerts), source))
     if len(messages) < 2 or not alerts:

@@ -359,7 +359,7 @@ static void rec_state(void *ctx, const char *what)
 static engine_alert_sink rec_sink(recorder *r)
 {
     memset(r, 0, sizeof *r);
-    engine_alert_sink s = {r, rec_detection, rec_gap, rec_error, rec_state};
+    engine_alert_sink s = {r, rec_detection, rec_gap, rec_error, rec_state, NULL};
     return s;
 }
 

@@ -89,6 +89,7 @@ static void test_opens_request_what_calls_need(void)
         {WIN_OPEN_DATA_FOLDER, READ_CONTROL | WRITE_DAC | WRITE_OWNER},
         {WIN_OPEN_DATA_FILE, READ_CONTROL | WRITE_DAC | WRITE_OWNER},
         {WIN_OPEN_DATA_FILE_DELETE, DELETE},
+        {WIN_OPEN_SVC_SELFTEST, SERVICE_QUERY_STATUS},
     };
     CHECK_INT_EQ(sizeof expected / sizeof expected[0], WIN_OPEN_COUNT);
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {

@@ -135,6 +135,10 @@ static void test_migrate_from_v1(void)
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections_readable WHERE embedded_ipv4 = '45.33.32.156'"), 1);
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections WHERE length(embedded_ip_bytes) = 16"), 1);
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections WHERE reading IS NULL"), 3);
+    /* Version 4: every older row came from the events; the audit and self-test tables exist, empty. */
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections WHERE source = 'events'"), 3);
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM job_actions"), 0);
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM selftests"), 0);
     char *bm = NULL;
     CHECK_INT_EQ(store_bookmark_get(s, "Microsoft-Windows-Bits-Client/Operational", &bm), BG_ERR_OK);
     CHECK_STR_EQ(bm, "<BookmarkList/>");
