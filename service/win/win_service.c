@@ -218,9 +218,23 @@ static void svc_worker_join(svc_worker *w, int report_progress, engine_stats *to
 }
 
 /*
+ * Waits, for as long as it takes, until the stopped worker has ended (returns 1) or the service is asked
+ * to stop (returns 0; the stop path then joins it within its time limit). A reload has no SCM deadline,
+ * and giving up would start a second worker on the same database while the first still runs.
+ */
+static int svc_worker_ended(const svc_worker *w)
+{
+    if (!w->thread)
+        return 1;
+    HANDLE handles[2] = {w->thread, svc.stop_event};
+    return WaitForMultipleObjects(2, handles, FALSE, INFINITE) == WAIT_OBJECT_0;
+}
+
+/*
  * PARAMCHANGE: load the new configuration, stop the engine (it commits the batch in hand and its
- * bookmark), and start it again with the new configuration. The bookmark makes this lossless; an
- * invalid new configuration is reported and the service keeps running with the old one.
+ * bookmark), and start it again with the new configuration once the old engine has ended. The bookmark
+ * makes this lossless; an invalid new configuration is reported and the service keeps running with the
+ * old one.
  */
 static void svc_reload(svc_worker *w, service_config *cfg, engine_stats *total)
 {
@@ -231,6 +245,11 @@ static void svc_reload(svc_worker *w, service_config *cfg, engine_stats *total)
     if (svc.src)
         svc.src->ops->stop(svc.src);
     LeaveCriticalSection(&svc.lock);
+    if (!svc_worker_ended(w)) {
+        /* A stop request came first: the old worker still uses cfg, and the stop path takes over. */
+        service_config_clear(&next);
+        return;
+    }
     svc_worker_join(w, 0, total);
     service_config_clear(cfg);
     *cfg = next;

@@ -37,9 +37,10 @@ run() {
     echo "$rc" >"$logs/$name.rc"
     return $rc
 }
-# Waits up to 30 s for the boot log to hold more than $2 lines matching $1 (an event the service reports).
+# Waits up to $3 (default 30) seconds for the boot log to hold more than $2 lines matching $1 (an event the
+# service reports).
 event_wait() {
-    local deadline=$((SECONDS + 30))
+    local deadline=$((SECONDS + ${3:-30}))
     while [ "$(grep -c "$1" "$boot")" -le "$2" ]; do
         [ $SECONDS -lt $deadline ] || return 1
         sleep 0.2
@@ -273,6 +274,41 @@ install_test() {
     run regdel1 reg delete 'HKLM\SOFTWARE\bitsguard' /f
     run regdel2 reg delete 'HKLM\SOFTWARE\Policies\bitsguard' /f
 
+    # 4c. PARAMCHANGE while the reader is stuck in one call for longer than the 30 s a stop may take (a 40 s
+    # EvtRender): the new reader must start only once the old one has stopped. Two at once would share the
+    # database and the bookmark, and the old one would read a configuration already freed.
+    if [ -d "$dir/feed" ]; then
+        : >"$dir/feed/trace.txt"
+        echo 40000 >"$dir/feed/slow-render.tmp" && mv "$dir/feed/slow-render.tmp" "$dir/feed/slow-render.txt"
+        g=0000003C-0000-4000-8000-00000000003C
+        {
+            echo "<Events>"
+            echo "${ev_head}<EventID>3</EventID><Version>3</Version><Level>4</Level><TimeCreated SystemTime=\"2026-11-30T01:30:00.0000000Z\"/><EventRecordID>60</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID=\"S-1-5-18\"/></System><EventData><Data Name=\"jobTitle\">stuck job</Data><Data Name=\"jobId\">{$g}</Data><Data Name=\"jobOwner\">WINE\\user</Data><Data Name=\"processId\">4343</Data></EventData></Event>"
+            echo "${ev_head}<EventID>16403</EventID><Version>0</Version><Level>4</Level><TimeCreated SystemTime=\"2026-11-30T01:30:01.0000000Z\"/><EventRecordID>61</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID=\"S-1-5-18\"/></System><EventData><Data Name=\"jobTitle\">stuck job</Data><Data Name=\"jobId\">{$g}</Data><Data Name=\"jobOwner\">WINE\\user</Data><Data Name=\"RemoteName\">http://45.33.0.61/stuck.exe</Data><Data Name=\"LocalName\">C:\\Temp\\s.exe</Data></EventData></Event>"
+            echo "</Events>"
+        } >"$dir/feed/003.tmp" && mv "$dir/feed/003.tmp" "$dir/feed/003.xml"
+        # The reader took event 60 (the double traces it) and is now inside its 40 s EvtRender.
+        for _ in $(seq 150); do grep -qx 'event 60' "$dir/feed/trace.txt" && break; sleep 0.2; done
+        grep -qx 'event 60' "$dir/feed/trace.txt" || fail "the reader did not take the stuck job's first event"
+        n_stop=$(grep -c 'ReportEventW L"stopped"' "$boot")
+        n_sub=$(grep -c "$subscribed" "$boot")
+        run reload3 "$exe" reload || fail "reload during a stuck call exited $(cat "$logs/reload3.rc")"
+        rm -f "$dir/feed/slow-render.txt" # Only the call in progress stays slow.
+        if event_wait "$subscribed" "$n_sub" 90; then
+            stop_at=$(grep -n 'ReportEventW L"stopped"' "$boot" | sed -n "$((n_stop + 1))p" | cut -d: -f1)
+            sub_at=$(grep -n "$subscribed" "$boot" | sed -n "$((n_sub + 1))p" | cut -d: -f1)
+            [ -n "$stop_at" ] && [ "$stop_at" -lt "$sub_at" ] &&
+                ok "reload during a 40 s call: the new reader subscribed after the old one stopped" ||
+                fail "reload during a 40 s call: a new reader subscribed (boot.log line $sub_at) while the old one still ran (its stop: line ${stop_at:-none})"
+        else
+            fail "no reader subscribed within 90 s of a reload during a 40 s call"
+        fi
+        grep -q 'L"the reader did not stop in time"' "$boot" && fail "the reload gave up on the old reader"
+        event_wait 'ReportEventW L"http://45.33.0.61/stuck.exe"' 0 && ok "the stuck job's detection was alerted after the reload" ||
+            fail "the stuck job's detection was not alerted"
+        [ "$(sc_state)" = 4 ] && ok "still RUNNING after the reload during a stuck call" || fail "not RUNNING after the reload during a stuck call"
+    fi
+
     # 4b. Stop under load: slow rendering and 300 events queued, so the service is mid-batch when STOP
     # arrives. 30 ms per event keeps a full batch (64 events, ~2 s) inside the 5 s bound: measured, the
     # reader finishes the batch in hand before it stops (100 ms per event took 4.6 s, near the bound).
@@ -306,6 +342,11 @@ install_test() {
     run query2 sc query bitsguard
     grep -q "STATE *: *1 *STOPPED" "$logs/query2.out" && ok "sc query: STOPPED" || { fail "not STOPPED"; cat "$logs/query2.out"; }
     grep -q "eventlog.*stop requested" "$logs/boot.log" && ok "event 101 (stopped) reported" || fail "no stopped event"
+    # Every reader has stopped now: the job read across the reload during a stuck call was alerted once.
+    if [ -d "$dir/feed" ]; then
+        n=$(grep -c 'ReportEventW L"http://45.33.0.61/stuck.exe"' "$boot")
+        [ "$n" = 1 ] && ok "the stuck job's detection was alerted once" || fail "the stuck job's detection was alerted $n times"
+    fi
 
     # 6. uninstall keeps the data unless asked; the service and the event source are gone.
     run uninstall "$exe" uninstall && ok "uninstall" || { fail "uninstall exited $(cat "$logs/uninstall.rc")"; cat "$logs/uninstall.out"; }
