@@ -4,16 +4,7 @@
 # Native: the dynamic symbols bitsguard itself needs (libxml2's own HTTP client is unreachable: no
 # network, no DTD loading, tests/unit/test_detector_event.c). Under Wine (BG_TEST_PLATFORM=wine): the import table of
 # bitsguard.exe, found in the launcher script tests/wine/CMakeLists.txt generates.
-set -uo pipefail
-bin=$1
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/../lib/cli.sh"
 
 if [ "${BG_TEST_PLATFORM:-}" = wine ]; then
     exe=$(grep -o '"[^"]*bitsguard\.exe"' "$bin" | tr -d '"' | head -n 1)
@@ -25,7 +16,7 @@ if [ "${BG_TEST_PLATFORM:-}" = wine ]; then
         >"$work/imports"
     known='CreateFileW'
     banned='^(CreateProcess.*|CreateProcessAsUser.*|ShellExecute.*|WinExec|CreateNamedPipe.*|ConnectNamedPipe|CallNamedPipe.*|RpcServer.*|LoadLibrary.*|WSAStartup|socket|bind|listen|accept|system|_w?popen|_w?spawn.*|_w?exec.*)$'
-    check "no network or RPC DLL imported (ws2_32, winhttp, wininet, rpcrt4...)" bash -c "! grep -qE '^(ws2_32|wsock32|winhttp|wininet|urlmon|rpcrt4)\\.dll ' '$work/imports'"
+    expect "no network or RPC DLL imported (ws2_32, winhttp, wininet, rpcrt4...)" bash -c "! grep -qE '^(ws2_32|wsock32|winhttp|wininet|urlmon|rpcrt4)\\.dll ' '$work/imports'"
 else
     [ -x "$bin" ] || { echo "no program at $bin"; exit 1; }
     command -v nm >/dev/null || { echo "nm not installed"; exit 77; }
@@ -36,11 +27,10 @@ else
 fi
 
 # The listing works (a function every build uses is in it), so an empty match below means something.
-check "the symbol listing finds $known" bash -c "awk '{ print \$2 }' '$work/imports' | grep -qx '$known'"
-check "at least 20 imports listed" test "$(wc -l <"$work/imports")" -ge 20
+expect "the symbol listing finds $known" bash -c "awk '{ print \$2 }' '$work/imports' | grep -qx '$known'"
+expect "at least 20 imports listed" test "$(wc -l <"$work/imports")" -ge 20
 awk '{ print $2 }' "$work/imports" | grep -E "$banned" >"$work/found"
-check "no process, socket, pipe or dynamic-load import" test ! -s "$work/found"
+expect "no process, socket, pipe or dynamic-load import" test ! -s "$work/found"
 [ -s "$work/found" ] && sed 's/^/  imported: /' "$work/found"
 
-[ "$fail" -eq 0 ] && echo "all checks passed"
-exit "$fail"
+test_done

@@ -1,25 +1,10 @@
 #!/usr/bin/env bash
 # Databases from anyone: read commands change no byte, crafted files are refused at once, --db paths are plain files, first use races.
-set -uo pipefail
-bin=$1 fixtures=$2
+. "$(dirname "$0")/../lib/cli.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed (scripts/setup.sh installs it)"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 not installed"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
-# status_is WANT CMD...: runs CMD (at most 20 s) with its output in $work/out and $work/err.
-status_is() {
-    local want=$1
-    shift
-    timeout 20 "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; cat "$work/err"; return 1; }
-}
+# Each command gets at most 20 s: a lock held for ever must fail its check, not hang the suite.
+cli_timeout=20
 sums() { sha256sum "$@" 2>/dev/null | cut -d' ' -f1 | tr '\n' ' '; }
 mixed=$fixtures/exports/mixed-detections.xml
 
@@ -43,10 +28,10 @@ shutil.copy(ev + ".tmp-wal", ev + "-wal")
 db.close()
 PY
 before=$(sums "$work/evidence.db" "$work/evidence.db-wal")
-check "status reads the copied database" status_is 0 "$bin" status --db "$work/evidence.db"
-check "status sees the row only the -wal holds" grep -q "only in the wal" "$work/out"
-check "query reads it" status_is 0 "$bin" query --db "$work/evidence.db" --all
-check "query and status left the file and its -wal byte for byte" \
+expect_exit 0 "$bin" status --db "$work/evidence.db"
+expect "status sees the row only the -wal holds" grep -q "only in the wal" "$out"
+expect_exit 0 "$bin" query --db "$work/evidence.db" --all
+expect "query and status left the file and its -wal byte for byte" \
     test "$(sums "$work/evidence.db" "$work/evidence.db-wal")" = "$before"
 
 # 2. Crafted databases: refused at once (they hung or took gigabytes), unchanged.
@@ -65,25 +50,25 @@ craft trig "CREATE TRIGGER hide AFTER INSERT ON detections BEGIN DELETE FROM det
 for name in loop mem uvmin trig; do
     before=$(sums "$work/$name.db")
     for cmd in query status; do
-        check "$name: $cmd refuses it at once" status_is 3 "$bin" $cmd --db "$work/$name.db"
-        check "$name: $cmd says why" grep -q "not a bitsguard database" "$work/err"
+        expect_exit 3 "$bin" $cmd --db "$work/$name.db"
+        expect "$name: $cmd says why" grep -q "not a bitsguard database" "$err"
     done
-    check "$name: scan --db refuses it" status_is 3 "$bin" scan --db "$work/$name.db" "$mixed"
-    check "$name: the file is unchanged" test "$(sums "$work/$name.db")" = "$before"
-    check "$name: still in rollback-journal mode" test "$(sqlite3 "$work/$name.db" 'PRAGMA journal_mode')" = delete
+    expect_exit 3 "$bin" scan --db "$work/$name.db" "$mixed"
+    expect "$name: the file is unchanged" test "$(sums "$work/$name.db")" = "$before"
+    expect "$name: still in rollback-journal mode" test "$(sqlite3 "$work/$name.db" 'PRAGMA journal_mode')" = delete
 done
-check "uvmin: user_version unchanged" test "$(sqlite3 "$work/uvmin.db" 'PRAGMA user_version')" = -2147483648
+expect "uvmin: user_version unchanged" test "$(sqlite3 "$work/uvmin.db" 'PRAGMA user_version')" = -2147483648
 
 # 3. Another program's database and a newer bitsguard's: refused before the switch to WAL, with the real reason.
 sqlite3 "$work/app.db" "CREATE TABLE app(x); INSERT INTO app VALUES(1);"
-check "app.db: scan --db refuses it" status_is 3 "$bin" scan --db "$work/app.db" "$mixed"
-check "app.db: names the foreign table" grep -q "unexpected table 'app'" "$work/err"
-check "app.db: no table of ours added" test "$(sqlite3 "$work/app.db" "SELECT group_concat(name) FROM sqlite_schema")" = app
-check "app.db: not switched to WAL" test "$(sqlite3 "$work/app.db" 'PRAGMA journal_mode')" = delete
+expect_exit 3 "$bin" scan --db "$work/app.db" "$mixed"
+expect "app.db: names the foreign table" grep -q "unexpected table 'app'" "$err"
+expect "app.db: no table of ours added" test "$(sqlite3 "$work/app.db" "SELECT group_concat(name) FROM sqlite_schema")" = app
+expect "app.db: not switched to WAL" test "$(sqlite3 "$work/app.db" 'PRAGMA journal_mode')" = delete
 craft newer "PRAGMA user_version = 99"
-check "newer: scan --db refuses it" status_is 3 "$bin" scan --db "$work/newer.db" "$mixed"
-check "newer: says newer" grep -q "newer than this program" "$work/err"
-check "newer: not switched to WAL" test "$(sqlite3 "$work/newer.db" 'PRAGMA journal_mode')" = delete
+expect_exit 3 "$bin" scan --db "$work/newer.db" "$mixed"
+expect "newer: says newer" grep -q "newer than this program" "$err"
+expect "newer: not switched to WAL" test "$(sqlite3 "$work/newer.db" 'PRAGMA journal_mode')" = delete
 
 # 4. --db paths are plain file paths, created 0600 even under umask 000; links and non-files are refused.
 # Under Wine: no POSIX modes, no '?' in Windows file names, and a Unix symlink or FIFO is not visible
@@ -96,28 +81,28 @@ native=1
     "$bin" scan --db ':memory:' "$mixed" >/dev/null 2>&1
     [ $native -eq 1 ] && "$bin" scan --db 'file:x.db?mode=memory' "$mixed" >/dev/null 2>&1
 )
-check ":memory: is a file of that name" test "$(sqlite3 "$work/:memory:" 'SELECT count(*) FROM detections')" -gt 0
+expect ":memory: is a file of that name" test "$(sqlite3 "$work/:memory:" 'SELECT count(*) FROM detections')" -gt 0
 if [ $native -eq 1 ]; then
-    check ":memory: is private (0600)" test "$(stat -c %a "$work/:memory:")" = 600
-    check "a file: name is a file, not a URI" \
+    expect ":memory: is private (0600)" test "$(stat -c %a "$work/:memory:")" = 600
+    expect "a file: name is a file, not a URI" \
         test "$(sqlite3 "$work/file:x.db?mode=memory" 'SELECT count(*) FROM detections' 2>/dev/null)" -gt 0
-    check "the file: name is private (0600)" test "$(stat -c %a "$work/file:x.db?mode=memory")" = 600
+    expect "the file: name is private (0600)" test "$(stat -c %a "$work/file:x.db?mode=memory")" = 600
     ln -s "$work/target.db" "$work/dangling.db"
-    check "dangling link: refused" status_is 3 "$bin" scan --db "$work/dangling.db" "$mixed"
-    check "dangling link: says link" grep -q "symbolic link" "$work/err"
-    check "dangling link: target not created" test ! -e "$work/target.db"
+    expect_exit 3 "$bin" scan --db "$work/dangling.db" "$mixed"
+    expect "dangling link: says link" grep -q "symbolic link" "$err"
+    expect "dangling link: target not created" test ! -e "$work/target.db"
 fi
 mkfifo "$work/fifo.db"
-check "FIFO: query refused, not blocked" status_is 3 "$bin" query --db "$work/fifo.db"
-check "FIFO: status refused, not blocked" status_is 3 "$bin" status --db "$work/fifo.db"
-[ $native -eq 1 ] && check "FIFO: says not a regular file" grep -q "not a regular file" "$work/err"
+expect_exit 3 "$bin" query --db "$work/fifo.db"
+expect_exit 3 "$bin" status --db "$work/fifo.db"
+[ $native -eq 1 ] && expect "FIFO: says not a regular file" grep -q "not a regular file" "$err"
 printf 'my notes\n' >"$work/notes.txt"
-check "notes.txt: scan --db refuses it" status_is 3 "$bin" scan --db "$work/notes.txt" "$mixed"
-check "notes.txt: says not a database" grep -q "not a database; refused" "$work/err"
-check "notes.txt: left as it was" test "$(cat "$work/notes.txt")" = "my notes"
-check "notes.txt: nothing moved aside" test -z "$(find "$work" -name 'notes.txt.corrupt-*')"
-check "scan --db '': usage error" status_is 2 "$bin" scan --db '' "$mixed"
-check "scan --db '': says what is wrong" grep -q "needs a value" "$work/err"
+expect_exit 3 "$bin" scan --db "$work/notes.txt" "$mixed"
+expect "notes.txt: says not a database" grep -q "not a database; refused" "$err"
+expect "notes.txt: left as it was" test "$(cat "$work/notes.txt")" = "my notes"
+expect "notes.txt: nothing moved aside" test -z "$(find "$work" -name 'notes.txt.corrupt-*')"
+expect_exit 2 "$bin" scan --db '' "$mixed"
+expect "scan --db '': says what is wrong" grep -q "needs a value" "$err"
 
 # 5. First use of a new database by two scans at once: both store, neither fails with "locked".
 want=$(sqlite3 "$work/ref.db" 'SELECT count(*) FROM detections')
@@ -139,5 +124,5 @@ for round in 1 2 3 4 5 6 7 8; do
         bad=$((bad + 1))
     fi
 done
-check "two first uses at once: 8 of 8 rounds store everything" test $bad -eq 0
-exit $fail
+expect "two first uses at once: 8 of 8 rounds store everything" test $bad -eq 0
+test_done

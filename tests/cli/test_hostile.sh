@@ -2,25 +2,9 @@
 # Hostile export end to end: scan --db, then query in every format; nothing injected, nothing lost, safe files.
 # Backs the rows of SECURITY.md's table that need the whole program: entity declarations, XXE, deep nesting,
 # oversized events, invalid UTF-8, control characters, SQL and CSV injection, terminal escapes, 100 KB URLs.
-set -uo pipefail
-bg=$1
+. "$(dirname "$0")/../lib/cli.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed (scripts/setup.sh installs it)"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 not installed"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
-status_is() { # status_is EXPECTED COMMAND...: stdout in $work/out, stderr in $work/err
-    local want=$1
-    shift
-    "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; head -c 2000 "$work/err"; return 1; }
-}
 # no_bytes FILE: FILE holds no C0 control but TAB/LF/CR, no DEL, no C1 control (UTF-8 C2 80..C2 9F),
 # and no raw byte that is not UTF-8: nothing a terminal could take as an escape sequence.
 no_bytes() {
@@ -106,16 +90,16 @@ PY
 # permissive umask (SQLite's own creation mode applies), and the scan does not create a missing folder.
 mkdir "$work/data"
 db=$work/data/bits.db
-check "scan --db: detections found, exit 1" status_is 1 bash -c "umask 000; exec \"\$0\" scan --json --db '$db' '$work/hostile.xml'" "$bg"
-cp "$work/out" "$work/scan.json"
-cp "$work/err" "$work/scan.err"
-check "scan: three detections (the last one after all the garbage)" test "$(wc -l <"$work/scan.json")" -eq 3
-check "scan: the summary counts 7 malformed events" grep -q ' 7 malformed events skipped' "$work/scan.err"
-check "scan: each malformed event reported with its position" test "$(grep -c ': event skipped: ' "$work/scan.err")" -eq 7
-check "scan: the oversized event is named as such" grep -q 'exceeds the size limit' "$work/scan.err"
-check "scan: no entity was expanded (no lol, no passwd)" bash -c "! grep -q 'lollol\|root:' '$work/scan.json' '$work/scan.err'"
-check "scan: stderr carries no control characters" no_bytes "$work/scan.err"
-check "scan --json: every line parses, hostile values verbatim" python3 - "$work/scan.json" "$work" <<'PY'
+expect_exit 1 bash -c "umask 000; exec \"\$0\" scan --json --db '$db' '$work/hostile.xml'" "$bin"
+cp "$out" "$work/scan.json"
+cp "$err" "$work/scan.err"
+expect "scan: three detections (the last one after all the garbage)" test "$(wc -l <"$work/scan.json")" -eq 3
+expect "scan: the summary counts 7 malformed events" grep -q ' 7 malformed events skipped' "$work/scan.err"
+expect "scan: each malformed event reported with its position" test "$(grep -c ': event skipped: ' "$work/scan.err")" -eq 7
+expect "scan: the oversized event is named as such" grep -q 'exceeds the size limit' "$work/scan.err"
+expect "scan: no entity was expanded (no lol, no passwd)" bash -c "! grep -q 'lollol\|root:' '$work/scan.json' '$work/scan.err'"
+expect "scan: stderr carries no control characters" no_bytes "$work/scan.err"
+expect "scan --json: every line parses, hostile values verbatim" python3 - "$work/scan.json" "$work" <<'PY'
 import json, sys, os
 rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 w = sys.argv[2]
@@ -135,24 +119,24 @@ assert c["url"] == "http://45.33.32.157/last.exe"
 PY
 # (Not under Wine: Windows protects files with ACLs, which Wine maps to no mode bits; see SECURITY.md.)
 if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
-    check "db file is readable and writable by its owner only" bash -c "[ \$(( 0\$(stat -c %a '$db') & 077 )) -eq 0 ]"
-    check "no -wal/-shm readable by others" bash -c "for f in '$db'-wal '$db'-shm; do [ ! -e \"\$f\" ] || [ \$(( 0\$(stat -c %a \"\$f\") & 077 )) -eq 0 ] || exit 1; done"
+    expect "db file is readable and writable by its owner only" bash -c "[ \$(( 0\$(stat -c %a '$db') & 077 )) -eq 0 ]"
+    expect "no -wal/-shm readable by others" bash -c "for f in '$db'-wal '$db'-shm; do [ ! -e \"\$f\" ] || [ \$(( 0\$(stat -c %a \"\$f\") & 077 )) -eq 0 ] || exit 1; done"
 fi
-check "scan --db into a missing folder: error 3" status_is 3 "$bg" scan --db "$work/missing/sub/bits.db" "$work/hostile.xml"
-check "the error names the path" grep -q "$work/missing/sub/bits.db" "$work/err"
-check "no folder created" test ! -e "$work/missing"
+expect_exit 3 "$bin" scan --db "$work/missing/sub/bits.db" "$work/hostile.xml"
+expect "the error names the path" grep -q "$work/missing/sub/bits.db" "$err"
+expect "no folder created" test ! -e "$work/missing"
 
 # The database holds the hostile values verbatim (prepared statements: no table dropped, nothing split).
-check "db: all tables survive the SQL injection strings" test "$(sqlite3 "$db" "SELECT count(*) FROM sqlite_master WHERE name IN ('detections','bookmarks')")" -eq 2
-check "db: three detections" test "$(sqlite3 "$db" 'SELECT count(*) FROM detections')" -eq 3
-check "db: the title byte for byte" test "$(sqlite3 "$db" "SELECT hex(job_title) FROM detections WHERE job_id = '11111111-1111-4111-8111-111111111111'")" = "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().hex().upper())' "$work/title.txt")"
-check "db: the 100 KB URL byte for byte" test "$(sqlite3 "$db" "SELECT hex(url) FROM detections WHERE job_id = '11111111-1111-4111-8111-111111111111'")" = "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().hex().upper())' "$work/url.txt")"
+expect "db: all tables survive the SQL injection strings" test "$(sqlite3 "$db" "SELECT count(*) FROM sqlite_master WHERE name IN ('detections','bookmarks')")" -eq 2
+expect "db: three detections" test "$(sqlite3 "$db" 'SELECT count(*) FROM detections')" -eq 3
+expect "db: the title byte for byte" test "$(sqlite3 "$db" "SELECT hex(job_title) FROM detections WHERE job_id = '11111111-1111-4111-8111-111111111111'")" = "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().hex().upper())' "$work/title.txt")"
+expect "db: the 100 KB URL byte for byte" test "$(sqlite3 "$db" "SELECT hex(url) FROM detections WHERE job_id = '11111111-1111-4111-8111-111111111111'")" = "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().hex().upper())' "$work/url.txt")"
 
 # Filters are bound parameters too: an injection string matches nothing and selects nothing extra.
-check "query --computer with SQL injection text" status_is 0 "$bg" query --db "$db" --all --format json --computer "x' OR '1'='1"
-check "the injection selects nothing" test ! -s "$work/out"
-check "query --computer with the quoted name" status_is 0 "$bg" query --db "$db" --all --format json --computer "PC'; --"
-check "the exact hostile name selects its one row" test "$(wc -l <"$work/out")" -eq 1
+expect_exit 0 "$bin" query --db "$db" --all --format json --computer "x' OR '1'='1"
+expect "the injection selects nothing" test ! -s "$out"
+expect_exit 0 "$bin" query --db "$db" --all --format json --computer "PC'; --"
+expect "the exact hostile name selects its one row" test "$(wc -l <"$out")" -eq 1
 
 # A local user who can write the file plants ESC sequences directly (no XML layer to reject them).
 sqlite3 "$db" "UPDATE detections SET computer = 'PC' || char(27) || ']0;owned' || char(7) || char(27) || '[2J' WHERE job_id = '22222222-2222-4222-8222-222222222222'"
@@ -160,18 +144,18 @@ sqlite3 "$db" "UPDATE detections SET computer = 'PC' || char(27) || ']0;owned' |
 sqlite3 "$db" "UPDATE detections SET job_title = CAST(X'41C328FFFEC0AF42' AS TEXT) WHERE job_id = '33333333-3333-4333-8333-333333333333'"
 
 # query, table: readable, 100 columns, no control character or escape reaches the console.
-check "query table" status_is 0 "$bg" query --db "$db" --all
-check "table: header and three rows" test "$(wc -l <"$work/out")" -eq 4
-check "table: no ESC, C0 or C1 control, valid UTF-8 (planted bytes included)" no_bytes "$work/out"
-check "table: fits 100 columns" python3 -c 'import sys; sys.exit(max(len(l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")) > 100)' "$work/out"
+expect_exit 0 "$bin" query --db "$db" --all
+expect "table: header and three rows" test "$(wc -l <"$out")" -eq 4
+expect "table: no ESC, C0 or C1 control, valid UTF-8 (planted bytes included)" no_bytes "$out"
+expect "table: fits 100 columns" python3 -c 'import sys; sys.exit(max(len(l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")) > 100)' "$out"
 # scan's own text output walks the same values through its own printer.
-check "scan text output" status_is 1 "$bg" scan "$work/hostile.xml"
-check "scan text: no control characters" no_bytes "$work/out"
-check "scan text: one line per detection" test "$(wc -l <"$work/out")" -eq 3
+expect_exit 1 "$bin" scan "$work/hostile.xml"
+expect "scan text: no control characters" no_bytes "$out"
+expect "scan text: one line per detection" test "$(wc -l <"$out")" -eq 3
 
 # query, CSV: RFC 4180, formulas neutralized, every other byte kept.
-check "query csv" status_is 0 "$bg" query --db "$db" --all --format csv
-check "csv: cells parse back, formula neutralized, values otherwise verbatim" python3 - "$work/out" "$work" <<'PY'
+expect_exit 0 "$bin" query --db "$db" --all --format csv
+expect "csv: cells parse back, formula neutralized, values otherwise verbatim" python3 - "$out" "$work" <<'PY'
 import csv, sys, os
 w = sys.argv[2]
 title = open(os.path.join(w, "title.txt"), newline="").read()
@@ -194,10 +178,10 @@ for r in body:
 PY
 
 # query, JSON lines: every line parses; the planted escape comes back as \u001b, not as a raw byte.
-check "query json" status_is 0 "$bg" query --db "$db" --all --format json
-check "json: valid UTF-8 although a stored title is not" python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$work/out"
-check "json: no raw control byte in the stream" bash -c "! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n' <'$work/out')"
-check "json: every line parses, values verbatim" python3 - "$work/out" "$work" <<'PY'
+expect_exit 0 "$bin" query --db "$db" --all --format json
+expect "json: valid UTF-8 although a stored title is not" python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$out"
+expect "json: no raw control byte in the stream" bash -c "! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n' <'$out')"
+expect "json: every line parses, values verbatim" python3 - "$out" "$work" <<'PY'
 import json, sys, os
 w = sys.argv[2]
 title = open(os.path.join(w, "title.txt"), newline="").read()
@@ -209,8 +193,7 @@ assert by["22222222-2222-4222-8222-222222222222"]["computer"] == "PC\x1b]0;owned
 PY
 
 # classify echoes the name it was given: the same terminal-safe printer.
-check "classify with escapes in the name" status_is 0 "$bg" classify $'http://45.33.32.156/\x1b[2J\xc2\x9b31m\x07' $'\\\\10.0.0.1\\x\x1b]0;t'
-check "classify: no control characters" no_bytes "$work/out"
+expect_exit 0 "$bin" classify $'http://45.33.32.156/\x1b[2J\xc2\x9b31m\x07' $'\\\\10.0.0.1\\x\x1b]0;t'
+expect "classify: no control characters" no_bytes "$out"
 
-[ "$fail" -eq 0 ] && echo "all checks passed"
-exit "$fail"
+test_done

@@ -1,23 +1,7 @@
 #!/usr/bin/env bash
 # bitsguard query: options, exit codes, filters and safe output, on a database built with the sqlite3 shell.
-set -uo pipefail
-bin=$1
+. "$(dirname "$0")/../lib/cli.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed (scripts/setup.sh installs it)"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION CONDITION...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
-status_is() { # status_is EXPECTED COMMAND...: runs COMMAND, stdout in $work/out, stderr in $work/err
-    local want=$1
-    shift
-    "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; cat "$work/err"; return 1; }
-}
 
 # A version-1 database as an older bitsguard wrote it; query refuses it unchanged, scan --db upgrades it.
 db=$work/bits.db
@@ -48,66 +32,66 @@ INSERT INTO detections(event_id, record_id, time, computer, job_id, job_title, u
 PRAGMA user_version = 1;
 SQL
 v1_sum=$(sha256sum <"$db")
-check "query refuses the v1 file" status_is 3 "$bin" query --db "$db"
-check "query says how to upgrade it" grep -q "older than this program.*bitsguard scan --db" "$work/err"
-check "query left the v1 file byte for byte" test "$(sha256sum <"$db")" = "$v1_sum"
-check "scan --db upgrades the v1 file" status_is 0 "$bin" scan --db "$db" - </dev/null
+expect_exit 3 "$bin" query --db "$db"
+expect "query says how to upgrade it" grep -q "older than this program.*bitsguard scan --db" "$err"
+expect "query left the v1 file byte for byte" test "$(sha256sum <"$db")" = "$v1_sum"
+expect_exit 0 "$bin" scan --db "$db" - </dev/null
 
-check "--help" status_is 0 "$bin" query --help
-check "--help lists the options" grep -q -- "--since" "$work/out"
-check "unknown option is a usage error" status_is 2 "$bin" query --db "$db" --bogus
-check "usage error says why" grep -q "unknown option" "$work/err"
-check "bad --format" status_is 2 "$bin" query --db "$db" --format xml
-check "bad --since" status_is 2 "$bin" query --db "$db" --since yesterday
-check "bad --until" status_is 2 "$bin" query --db "$db" --until 2023-13-01
-check "bad --ip" status_is 2 "$bin" query --db "$db" --ip 203.0.113.0/33
-check "bad --limit" status_is 2 "$bin" query --db "$db" --limit -1
-check "bad --job" status_is 2 "$bin" query --db "$db" --job not-a-guid
-check "missing value" status_is 2 "$bin" query --db
-check "missing database is an error" status_is 3 "$bin" query --db "$work/none.db"
-check "the error names the path" grep -q "$work/none.db" "$work/err"
-check "no empty database created" test ! -e "$work/none.db"
+expect_exit 0 "$bin" query --help
+expect "--help lists the options" grep -q -- "--since" "$out"
+expect_exit 2 "$bin" query --db "$db" --bogus
+expect "usage error says why" grep -q "unknown option" "$err"
+expect_exit 2 "$bin" query --db "$db" --format xml
+expect_exit 2 "$bin" query --db "$db" --since yesterday
+expect_exit 2 "$bin" query --db "$db" --until 2023-13-01
+expect_exit 2 "$bin" query --db "$db" --ip 203.0.113.0/33
+expect_exit 2 "$bin" query --db "$db" --limit -1
+expect_exit 2 "$bin" query --db "$db" --job not-a-guid
+expect_exit 2 "$bin" query --db
+expect_exit 3 "$bin" query --db "$work/none.db"
+expect "the error names the path" grep -q "$work/none.db" "$err"
+expect "no empty database created" test ! -e "$work/none.db"
 
 # Without --db: the default location, which query reports missing without creating anything there.
 # (On Windows it is %ProgramData%\bitsguard\bitsguard.db, which the service tests may have created.)
 if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
-    check "default path: missing" status_is 3 env XDG_DATA_HOME="$work/xdg" "$bin" query
-    check "default path: named" grep -q "$work/xdg/bitsguard/bitsguard.db" "$work/err"
-    check "default path: nothing created" test ! -e "$work/xdg"
+    expect_exit 3 env XDG_DATA_HOME="$work/xdg" "$bin" query
+    expect "default path: named" grep -q "$work/xdg/bitsguard/bitsguard.db" "$err"
+    expect "default path: nothing created" test ! -e "$work/xdg"
 fi
 
-check "table" status_is 0 "$bin" query --db "$db"
-check "table: header and 2 rows (allow-listed hidden)" test "$(wc -l <"$work/out")" -eq 3
-check "table: newest first" bash -c "sed -n 2p '$work/out' | grep -q '2023-11-07 08:00:00'"
-check "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/out")" -le 99
-check "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$work/out'"
-check "table: long URL elided" grep -q '\.\.\.$' "$work/out"
-check "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 4
+expect_exit 0 "$bin" query --db "$db"
+expect "table: header and 2 rows (allow-listed hidden)" test "$(wc -l <"$out")" -eq 3
+expect "table: newest first" bash -c "sed -n 2p '$out' | grep -q '2023-11-07 08:00:00'"
+expect "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$out")" -le 99
+expect "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$out'"
+expect "table: long URL elided" grep -q '\.\.\.$' "$out"
+expect "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 4
 
-check "--all" status_is 0 "$bin" query --db "$db" --all
-check "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$work/out' && grep -q '^A: allow-listed' '$work/out'"
-check "--ip IPv4 CIDR" status_is 0 "$bin" query --db "$db" --ip 203.0.113.0/24 --format json
-check "--ip selects one" test "$(wc -l <"$work/out")" -eq 1
-check "--ip selects the right one" grep -q '"ip":"203.0.113.5"' "$work/out"
-check "--ip IPv6 with --all" status_is 0 "$bin" query --db "$db" --ip 2001:db8::/32 --all --format json
-check "--ip IPv6 selects one" test "$(wc -l <"$work/out")" -eq 1
-check "--job with braces and capitals" status_is 0 "$bin" query --db "$db" --job '{1B2EE6B3-1D6E-4E3C-8B4B-2F7A4C1D9E10}' --format json
-check "--job selects one" test "$(wc -l <"$work/out")" -eq 1
-check "--computer" status_is 0 "$bin" query --db "$db" --computer pc1 --all --format csv
-check "--computer selects two (+ header)" test "$(wc -l <"$work/out")" -eq 3
-check "--since ISO" status_is 0 "$bin" query --db "$db" --since 2023-11-07 --format json
-check "--since selects one" test "$(wc -l <"$work/out")" -eq 1
-check "--until is inclusive at its precision" status_is 0 "$bin" query --db "$db" --until 2023-11-06 --format json
-check "--until selects one" grep -q '"record_id":1,' "$work/out"
-check "--since 24h (old data: nothing)" status_is 0 "$bin" query --db "$db" --since 24h --format json
-check "--since 24h output empty" test ! -s "$work/out"
-check "--limit" status_is 0 "$bin" query --db "$db" --all --limit 1 --format json
-check "--limit 1 gives one" test "$(wc -l <"$work/out")" -eq 1
-check "--opt=value form" status_is 0 "$bin" query --db="$db" --format=json --limit=2
+expect_exit 0 "$bin" query --db "$db" --all
+expect "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$out' && grep -q '^A: allow-listed' '$out'"
+expect_exit 0 "$bin" query --db "$db" --ip 203.0.113.0/24 --format json
+expect "--ip selects one" test "$(wc -l <"$out")" -eq 1
+expect "--ip selects the right one" grep -q '"ip":"203.0.113.5"' "$out"
+expect_exit 0 "$bin" query --db "$db" --ip 2001:db8::/32 --all --format json
+expect "--ip IPv6 selects one" test "$(wc -l <"$out")" -eq 1
+expect_exit 0 "$bin" query --db "$db" --job '{1B2EE6B3-1D6E-4E3C-8B4B-2F7A4C1D9E10}' --format json
+expect "--job selects one" test "$(wc -l <"$out")" -eq 1
+expect_exit 0 "$bin" query --db "$db" --computer pc1 --all --format csv
+expect "--computer selects two (+ header)" test "$(wc -l <"$out")" -eq 3
+expect_exit 0 "$bin" query --db "$db" --since 2023-11-07 --format json
+expect "--since selects one" test "$(wc -l <"$out")" -eq 1
+expect_exit 0 "$bin" query --db "$db" --until 2023-11-06 --format json
+expect "--until selects one" grep -q '"record_id":1,' "$out"
+expect_exit 0 "$bin" query --db "$db" --since 24h --format json
+expect "--since 24h output empty" test ! -s "$out"
+expect_exit 0 "$bin" query --db "$db" --all --limit 1 --format json
+expect "--limit 1 gives one" test "$(wc -l <"$out")" -eq 1
+expect_exit 0 "$bin" query --db="$db" --format=json --limit=2
 
-check "json" status_is 0 "$bin" query --db "$db" --all --format json
+expect_exit 0 "$bin" query --db "$db" --all --format json
 if command -v python3 >/dev/null; then
-    check "json: every line parses, with the scan field names" python3 -c '
+    expect "json: every line parses, with the scan field names" python3 -c '
 import json, sys
 need = {"event_id", "record_id", "time", "computer", "job_id", "job_title", "job_owner", "url", "ip", "verdict",
         "kind", "range", "local_name", "process_id", "process_path", "first_seen", "last_seen", "events_seen",
@@ -119,20 +103,20 @@ for r in rows:
 assert rows[1]["events_seen"] == [59, 60], rows[1]["events_seen"]
 assert rows[0]["allowed"] is True and rows[2]["state"] == "completed"
 assert rows[1]["job_title"].startswith("=cmd|calc \x1b[31m")
-' "$work/out"
+' "$out"
 fi
-check "csv" status_is 0 "$bin" query --db "$db" --all --format csv
-check "csv: header" bash -c "head -n 1 '$work/out' | grep -q '^event_id,record_id,time,computer,job_id,job_title,'"
+expect_exit 0 "$bin" query --db "$db" --all --format csv
+expect "csv: header" bash -c "head -n 1 '$out' | grep -q '^event_id,record_id,time,computer,job_id,job_title,'"
 # (Under Wine the launcher reads output as a text-mode reader would, CR LF to LF; wine_line_ends
 # checks the raw bytes there.)
 if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
-    check "csv: CRLF records" bash -c "head -n 1 '$work/out' | grep -q $'\r\$'"
+    expect "csv: CRLF records" bash -c "head -n 1 '$out' | grep -q $'\r\$'"
 fi
-check "csv: formula neutralized" grep -q "\"'=cmd|calc " "$work/out"
+expect "csv: formula neutralized" grep -q "\"'=cmd|calc " "$out"
 
 # The reading and the embedded IPv4 in every format; --ip on an IPv4 finds the NAT64 and 6to4
 # addresses that carry it.
-events=$(dirname "$0")/../fixtures/events
+events=$fixtures/events
 db3=$work/readings.db
 for url in 'http://[64:ff9b::45.33.32.156]/a.exe' 'http://[2002:2d21:209c::1]/b.exe' 'http://a.example\@45.33.32.157/c.exe'; do
     n=$((${n:-0} + 1))
@@ -140,22 +124,22 @@ for url in 'http://[64:ff9b::45.33.32.156]/a.exe' 'http://[2002:2d21:209c::1]/b.
         -e "s|9A25D168-24E6-4C66-AC78-5ED0E6007F1A|9A25D168-24E6-4C66-AC78-5ED0E6007F1$n|" \
         -e "s|<EventRecordID>[0-9]*<|<EventRecordID>$n<|" "$events/16403_v0.xml"
 done >"$work/readings.xml"
-check "scan --db of NAT64, 6to4 and rfc3986 names" status_is 1 "$bin" scan --db "$db3" "$work/readings.xml"
-check "--ip on the IPv4" status_is 0 "$bin" query --db "$db3" --ip 45.33.32.156 --format json
-check "--ip on the IPv4 finds the NAT64 and 6to4 rows" test "$(grep -c '"embedded_ipv4":"45.33.32.156"' "$work/out")" -eq 2
-check "--ip on the IPv4: nothing else" test "$(wc -l <"$work/out")" -eq 2
-check "json: reading" status_is 0 "$bin" query --db "$db3" --ip 45.33.32.157 --format json
-check "json: the rfc3986 reading" grep -q '"reading":"rfc3986","embedded_ipv4":null' "$work/out"
-check "csv with reading" status_is 0 "$bin" query --db "$db3" --format csv
-check "csv: reading and embedded_ipv4 columns" bash -c "head -n 1 '$work/out' | grep -q ',allowed,reading,embedded_ipv4'"
-check "csv: values" grep -q ',0,whatwg,45.33.32.156' "$work/out"
-check "table with reading" status_is 0 "$bin" query --db "$db3"
-check "table: READING column" bash -c "head -n 1 '$work/out' | grep -q ' READING '"
-check "table: the reading shown" grep -q ' rfc3986 ' "$work/out"
+expect_exit 1 "$bin" scan --db "$db3" "$work/readings.xml"
+expect_exit 0 "$bin" query --db "$db3" --ip 45.33.32.156 --format json
+expect "--ip on the IPv4 finds the NAT64 and 6to4 rows" test "$(grep -c '"embedded_ipv4":"45.33.32.156"' "$out")" -eq 2
+expect "--ip on the IPv4: nothing else" test "$(wc -l <"$out")" -eq 2
+expect_exit 0 "$bin" query --db "$db3" --ip 45.33.32.157 --format json
+expect "json: the rfc3986 reading" grep -q '"reading":"rfc3986","embedded_ipv4":null' "$out"
+expect_exit 0 "$bin" query --db "$db3" --format csv
+expect "csv: reading and embedded_ipv4 columns" bash -c "head -n 1 '$out' | grep -q ',allowed,reading,embedded_ipv4'"
+expect "csv: values" grep -q ',0,whatwg,45.33.32.156' "$out"
+expect_exit 0 "$bin" query --db "$db3"
+expect "table: READING column" bash -c "head -n 1 '$out' | grep -q ' READING '"
+expect "table: the reading shown" grep -q ' rfc3986 ' "$out"
 
 # Not a database: the admin's query reports it and leaves the file alone (only the service moves it aside).
 printf 'not a database at all, just text..........................................................................' >"$work/bad.db"
-check "not a database is an error" status_is 3 "$bin" query --db "$work/bad.db"
-check "the error names the path" grep -q "$work/bad.db" "$work/err"
-check "the file is left where it was" bash -c "test -f '$work/bad.db' && ! ls '$work' | grep -q corrupt"
-exit $fail
+expect_exit 3 "$bin" query --db "$work/bad.db"
+expect "the error names the path" grep -q "$work/bad.db" "$err"
+expect "the file is left where it was" bash -c "test -f '$work/bad.db' && ! ls '$work' | grep -q corrupt"
+test_done

@@ -2,17 +2,8 @@
 # scan reads a file in one pass and a pipe event by event: same output either way, and peak RSS under 32 MB on hostile input.
 # The file path takes the single-document pass (detector/export_events.c); these inputs make it stop on
 # purpose (huge comments, oversized events, thousands of element names) and hand over to the slicer.
-set -uo pipefail
-bg=$1
+. "$(dirname "$0")/../lib/cli.sh"
 command -v python3 >/dev/null || { echo "python3 not installed"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
 
 python3 - "$work" <<'PY'
 import sys
@@ -105,28 +96,28 @@ PY
 
 for name in clean hostile deep longvalue; do
     f="$work/$name.xml"
-    file_rss=$(run_rss "$work/$name.file.out" "$work/$name.file.err" - "$bg" scan --json "$f")
-    pipe_rss=$(run_rss "$work/$name.pipe.out" "$work/$name.pipe.err" "$f" "$bg" scan --json -)
+    file_rss=$(run_rss "$work/$name.file.out" "$work/$name.file.err" - "$bin" scan --json "$f")
+    pipe_rss=$(run_rss "$work/$name.pipe.out" "$work/$name.pipe.err" "$f" "$bin" scan --json -)
     echo "  $name: $(du -m "$f" | cut -f1) MB, peak RSS file $((file_rss / 1024)) MB, pipe $((pipe_rss / 1024)) MB"
-    check "$name: same detections from the file (one pass) and the pipe (event by event)" \
+    expect "$name: same detections from the file (one pass) and the pipe (event by event)" \
         cmp -s "$work/$name.file.out" "$work/$name.pipe.out"
     # stderr names the input differently (path or -); the rest must be equal line by line.
-    check "$name: same skipped events and summary" \
+    expect "$name: same skipped events and summary" \
         cmp -s <(sed "s|$f|INPUT|" "$work/$name.file.err") <(sed "s|^bitsguard scan: -:|bitsguard scan: INPUT:|" "$work/$name.pipe.err")
-    check "$name: some detections" test -s "$work/$name.file.out"
+    expect "$name: some detections" test -s "$work/$name.file.out"
     # The bound is for the plain native build: sanitizers add shadow memory, and under Wine the
     # measured process is Wine itself.
     if [ -z "${BG_SANITIZED:-}" ] && [ "${BG_TEST_PLATFORM:-}" != wine ]; then
-        check "$name: peak RSS under 32 MB reading the file ($((file_rss / 1024)) MB)" test "$file_rss" -lt 32768
-        check "$name: peak RSS under 32 MB reading the pipe ($((pipe_rss / 1024)) MB)" test "$pipe_rss" -lt 32768
+        expect "$name: peak RSS under 32 MB reading the file ($((file_rss / 1024)) MB)" test "$file_rss" -lt 32768
+        expect "$name: peak RSS under 32 MB reading the pipe ($((pipe_rss / 1024)) MB)" test "$pipe_rss" -lt 32768
     fi
 done
-check "hostile: the five oversized events are reported as skipped" \
+expect "hostile: the five oversized events are reported as skipped" \
     test "$(grep -c 'exceeds the size limit' "$work/hostile.file.err")" -eq 5
-check "deep: the event nested 300 levels is skipped for its depth" \
+expect "deep: the event nested 300 levels is skipped for its depth" \
     grep -q "nested deeper than 256 levels" "$work/deep.file.err"
-check "deep: the event nested 3,000,000 levels is skipped as oversized" grep -q "exceeds the size limit" "$work/deep.file.err"
-check "deep: the two good events are read" grep -q "4 events read.*2 malformed" "$work/deep.file.err"
-check "longvalue: the 200 MiB event is skipped as oversized" grep -q "exceeds the size limit" "$work/longvalue.file.err"
-check "clean: 100,000 events read, none skipped" grep -q "100000 events read.*0 malformed" "$work/clean.file.err"
-exit $fail
+expect "deep: the event nested 3,000,000 levels is skipped as oversized" grep -q "exceeds the size limit" "$work/deep.file.err"
+expect "deep: the two good events are read" grep -q "4 events read.*2 malformed" "$work/deep.file.err"
+expect "longvalue: the 200 MiB event is skipped as oversized" grep -q "exceeds the size limit" "$work/longvalue.file.err"
+expect "clean: 100,000 events read, none skipped" grep -q "100000 events read.*0 malformed" "$work/clean.file.err"
+test_done

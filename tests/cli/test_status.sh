@@ -1,23 +1,7 @@
 #!/usr/bin/env bash
 # bitsguard status: options, exit codes, text and JSON output, on a database built with the sqlite3 shell.
-set -uo pipefail
-bin=$1
+. "$(dirname "$0")/../lib/cli.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed (scripts/setup.sh installs it)"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
-}
-status_is() {
-    local want=$1
-    shift
-    "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || { echo "  exit $got, expected $want: $*"; cat "$work/err"; return 1; }
-}
 
 db=$work/bits.db
 esc=$'\x1b'
@@ -50,31 +34,31 @@ INSERT INTO meta(key, value) VALUES('service_pid', '4321'), ('service_rss_bytes'
 PRAGMA user_version = 1;
 SQL
 # status never migrates: scan --db upgrades the version-1 file first.
-check "status refuses the v1 file" status_is 3 "$bin" status --db "$db"
-check "scan --db upgrades the v1 file" status_is 0 "$bin" scan --db "$db" - </dev/null
+expect_exit 3 "$bin" status --db "$db"
+expect_exit 0 "$bin" scan --db "$db" - </dev/null
 
-check "--help" status_is 0 "$bin" status --help
-check "--help mentions --json" grep -q -- "--json" "$work/out"
-check "unknown option" status_is 2 "$bin" status --db "$db" --verbose
-check "--db without a path" status_is 2 "$bin" status --db
-check "missing database" status_is 3 "$bin" status --db "$work/none.db"
-check "the error names the path" grep -q "$work/none.db" "$work/err"
-check "no empty database created" test ! -e "$work/none.db"
+expect_exit 0 "$bin" status --help
+expect "--help mentions --json" grep -q -- "--json" "$out"
+expect_exit 2 "$bin" status --db "$db" --verbose
+expect_exit 2 "$bin" status --db
+expect_exit 3 "$bin" status --db "$work/none.db"
+expect "the error names the path" grep -q "$work/none.db" "$err"
+expect "no empty database created" test ! -e "$work/none.db"
 
-check "text" status_is 0 "$bin" status --db "$db"
-check "text: path" grep -q "^database: .*$work/bits.db ([0-9]* bytes)" "$work/out"
-check "text: schema version (migrated)" grep -q "^schema version: *4$" "$work/out"
-check "text: counts" grep -q "^detections: *2 total, 1 in the last 24 h, 1 allow-listed" "$work/out"
-check "text: bookmark age" grep -Eq "Microsoft-Windows-Bits-Client/Operational  updated .* \((8[0-9]|9[0-9]|1[0-9][0-9]) s ago\)" "$work/out"
-check "text: service health" grep -Eq "^service: *pid 4321, 28\.8 MB resident \(peak 36\.0 MB\), 143 handles, sampled (2[0-9]|[3-9][0-9]|1[0-9][0-9]) s ago$" "$work/out"
-check "text: gaps" grep -q "^gaps: *1$" "$work/out"
-check "text: errors" grep -q "^errors: *2$" "$work/out"
-check "text: newest error first" bash -c "grep -A1 '^errors:' '$work/out' | tail -n 1 | grep -q DB_BUSY"
-check "text: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$work/out'"
+expect_exit 0 "$bin" status --db "$db"
+expect "text: path" grep -q "^database: .*$work/bits.db ([0-9]* bytes)" "$out"
+expect "text: schema version (migrated)" grep -q "^schema version: *4$" "$out"
+expect "text: counts" grep -q "^detections: *2 total, 1 in the last 24 h, 1 allow-listed" "$out"
+expect "text: bookmark age" grep -Eq "Microsoft-Windows-Bits-Client/Operational  updated .* \((8[0-9]|9[0-9]|1[0-9][0-9]) s ago\)" "$out"
+expect "text: service health" grep -Eq "^service: *pid 4321, 28\.8 MB resident \(peak 36\.0 MB\), 143 handles, sampled (2[0-9]|[3-9][0-9]|1[0-9][0-9]) s ago$" "$out"
+expect "text: gaps" grep -q "^gaps: *1$" "$out"
+expect "text: errors" grep -q "^errors: *2$" "$out"
+expect "text: newest error first" bash -c "grep -A1 '^errors:' '$out' | tail -n 1 | grep -q DB_BUSY"
+expect "text: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$out'"
 
-check "json" status_is 0 "$bin" status --db "$db" --json
+expect_exit 0 "$bin" status --db "$db" --json
 if command -v python3 >/dev/null; then
-    check "json: parses, with the counts" python3 -c '
+    expect "json: parses, with the counts" python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["schema_version"] == 4 and s["detections_total"] == 2 and s["detections_24h"] == 1, s
@@ -86,19 +70,19 @@ assert s["size_bytes"] > 0
 h = s["service"]
 assert (h["pid"], h["rss_bytes"], h["peak_rss_bytes"], h["handles"]) == (4321, 28812345, 36000000, 143), h
 assert 20 <= h["age_seconds"] < 200, h
-' "$work/out"
+' "$out"
 fi
 
 # An empty file is not a database status can read (it never creates the schema); a fresh one from
 # scan --db with no events has no bookmark yet.
 : >"$work/empty.db"
-check "empty file refused" status_is 3 "$bin" status --db "$work/empty.db"
-check "empty file: said so" grep -q "an empty database" "$work/err"
+expect_exit 3 "$bin" status --db "$work/empty.db"
+expect "empty file: said so" grep -q "an empty database" "$err"
 "$bin" scan --db "$work/empty.db" - </dev/null 2>/dev/null
-check "empty database" status_is 0 "$bin" status --db "$work/empty.db"
-check "empty: no bookmark yet" grep -q "(none yet)" "$work/out"
-check "empty: no newest event" grep -q "^newest event: *(none)" "$work/out"
-check "empty: no health sample" grep -q "^service: *(no health sample yet)" "$work/out"
-check "empty: json service null" status_is 0 "$bin" status --db "$work/empty.db" --json
-check "empty: json has service null" grep -q '"service":null' "$work/out"
-exit $fail
+expect_exit 0 "$bin" status --db "$work/empty.db"
+expect "empty: no bookmark yet" grep -q "(none yet)" "$out"
+expect "empty: no newest event" grep -q "^newest event: *(none)" "$out"
+expect "empty: no health sample" grep -q "^service: *(no health sample yet)" "$out"
+expect_exit 0 "$bin" status --db "$work/empty.db" --json
+expect "empty: json has service null" grep -q '"service":null' "$out"
+test_done

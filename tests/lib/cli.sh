@@ -8,10 +8,13 @@
 #   expect_stdout ERE / expect_stderr ERE   the last command's output matches (grep -E)
 #   expect_no_stdout / expect_no_stderr     the last command wrote nothing there
 #   expect_stdout_file FILE        the last command's stdout is exactly FILE
-#   expect CONDITION-TEXT CMD...   a check of its own: passes when CMD succeeds
+#   expect_stdout_is TEXT          ... is exactly TEXT (trailing newlines aside, as "$(cat)" reads it)
+#   expect DESCRIPTION CMD...      a check of its own: passes when CMD succeeds
+#   expect_ok DESCRIPTION STATUS   passes when STATUS (an exit status already taken, often $?) is 0
 #   pass TEXT / fail TEXT          count a result directly
 #   test_done                      prints "N passed, N failed" and is the script's exit status
-# $out and $err are the files holding the last command's stdout and stderr.
+# $out and $err are the files holding the last command's stdout and stderr. A command that runs longer
+# than $cli_timeout seconds (default 300; a script may lower it) is killed and fails its check.
 set -uo pipefail
 
 # shellcheck disable=SC2034 # bin, fixtures and samples are for the scripts that source this file.
@@ -27,6 +30,7 @@ err=$work/last.err
 tests_passed=0
 tests_failed=0
 last_cmd=
+cli_timeout=300
 
 pass() {
     tests_passed=$((tests_passed + 1))
@@ -47,7 +51,7 @@ expect_exit_in() {
     local input=$1 want=$2
     shift 2
     last_cmd="$*"
-    "$@" <"$input" >"$out" 2>"$err"
+    timeout -s KILL "$cli_timeout" "$@" <"$input" >"$out" 2>"$err"
     local got=$?
     if [ "$got" -eq "$want" ]; then
         pass "exit $want: $last_cmd"
@@ -96,10 +100,22 @@ expect_stdout_file() {
     fi
 }
 
+expect_stdout_is() {
+    local got
+    got=$(cat "$out")
+    if [ "$got" = "$1" ]; then pass "stdout is as expected"; else
+        fail "stdout was [$got], expected [$1]: $last_cmd"
+    fi
+}
+
 expect() {
     local what=$1
     shift
     if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+expect_ok() {
+    if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1"; fi
 }
 
 test_done() {
