@@ -9,6 +9,7 @@
 #include "check.h"
 #include "classify.h"
 #include "engine.h"
+#include "store.h"
 
 #define TEST_CHANNEL ENGINE_CHANNEL_BITS
 #define MAX_EVENTS   256
@@ -1333,6 +1334,67 @@ static void test_invalid_args(void)
     CHECK_INT_EQ(f.sub_count, 0);
 }
 
+/* A self-test job: titled "bitsguard selftest NONCE". Only a nonce registered in the database (by
+ * `bitsguard selftest`) turns its detection into a self-test alert, once; an unregistered one, as an
+ * attacker could write, stays a detection alert. */
+static int selftests_seen;
+static char selftest_nonce_seen[40];
+static void rec_selftest(void *ctx, const detection *d, const char *nonce)
+{
+    (void)ctx;
+    (void)d;
+    selftests_seen++;
+    snprintf(selftest_nonce_seen, sizeof selftest_nonce_seen, "%s", nonce);
+}
+
+static void script_titled_job_add(script *s, unsigned j, const char *title)
+{
+    char guid[40], url[128], data[2048];
+    job_guid(j, guid);
+    job_url(j, url, sizeof url);
+    snprintf(data, sizeof data,
+             "<Data Name='User'>CORP\\admin</Data><Data Name='jobTitle'>%s</Data><Data Name='jobId'>%s</Data>"
+             "<Data Name='jobOwner'>CORP\\admin</Data><Data Name='fileCount'>1</Data>"
+             "<Data Name='RemoteName'>%s</Data><Data Name='LocalName'>C:\\Temp\\t.bin</Data>"
+             "<Data Name='processId'>7</Data><Data Name='ClientProcessStartKey'>1</Data>",
+             title, guid, url);
+    script_event_add(s, 16403, 0, data);
+}
+
+static void test_selftest_recognized(void)
+{
+    script s = {0};
+    const char *registered = "0123456789abcdef0123456789abcdef";
+    script_titled_job_add(&s, 1, "bitsguard selftest 0123456789ABCDEF0123456789ABCDEF");
+    script_titled_job_add(&s, 2, "bitsguard selftest ffffffffffffffffffffffffffffffff");
+    db_fresh("selftest");
+    store *st = NULL;
+    char err[256];
+    CHECK_INT_EQ(store_open(&st, db_path, NULL, err, sizeof err), BG_ERR_OK);
+    CHECK_INT_EQ(store_selftest_begin(st, registered, 1796000000), BG_ERR_OK);
+    store_close(st);
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    sink.selftest = rec_selftest;
+    selftests_seen = 0;
+    engine_config cfg = config_default();
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(selftests_seen, 1);
+    CHECK_STR_EQ(selftest_nonce_seen, registered);
+    /* The unregistered nonce is an ordinary detection alert; the registered one is not alerted twice. */
+    CHECK_INT_EQ(r.detections, 1);
+    CHECK_INT_EQ(rec_url_count(&r, "http://45.33.34.156/x2.exe"), 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM selftests WHERE alerted_at IS NOT NULL AND stored_at IS NOT NULL"
+                        " AND detection_job_id = ?1",
+                        "9a250001-24e6-4c66-ac78-5ed0e6007f1a"),
+                 1);
+    CHECK_INT_EQ(db_detections(), 2);
+    script_free(&s);
+    db_remove();
+}
+
 int main(void)
 {
     CHECK_RUN(test_invalid_args);
@@ -1356,5 +1418,6 @@ int main(void)
     CHECK_RUN(test_backoff_grows_caps_resets);
     CHECK_RUN(test_health_samples);
     CHECK_RUN(test_config_warnings_recorded);
+    CHECK_RUN(test_selftest_recognized);
     return CHECK_DONE();
 }
