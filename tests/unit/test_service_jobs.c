@@ -1,9 +1,11 @@
 /* The BITS job inventory over a scripted fake client: flagging, output formats, storing once, cancel with its audit
  * row, self-test titles. */
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "jobs_cmd.h"
@@ -385,6 +387,10 @@ static void test_selftest_store(void)
 
 int main(void)
 {
+    /* Database names from rand(): seeded per process, so this test and its valgrind run (in parallel under
+     * ctest -j) never share a file (an unseeded rand() gave both the same name). */
+    int here = 0;
+    srand((unsigned)time(NULL) ^ (unsigned)(uintptr_t)&here);
     CHECK_RUN(test_flags);
     CHECK_RUN(test_clean_exit);
     CHECK_RUN(test_formats);
