@@ -93,7 +93,9 @@ typedef struct parse_state {
     size_t field_name[EVENT_MAX_FIELDS];
     size_t field_value[EVENT_MAX_FIELDS];
     size_t field_count;
-    bg_error err; /* First error found by a callback (NOMEM, NOT_EVENT, XML_MALFORMED for DOCTYPE). */
+    size_t field_slot;     /* Where the field being captured goes: field_count, or a replaced one. */
+    size_t fields_dropped; /* Past EVENT_MAX_FIELDS: see field_slot_pick. */
+    bg_error err;          /* First error found by a callback (NOMEM, NOT_EVENT, XML_MALFORMED for DOCTYPE). */
     char msg[256];
     int has_fatal; /* A fatal libxml2 error was reported; msg holds its text. */
 } parse_state;
@@ -196,6 +198,43 @@ static void root_start(parse_state *st, const xmlChar *localname, const xmlChar 
     st->event_depth = st->depth;
 }
 
+/* The EventData names the detector reads (correlate.c, classify of RemoteName/url): past
+ * EVENT_MAX_FIELDS one of these still takes the place of a field that is none of them, so that
+ * padding an event with dozens of fields cannot hide its URL or job. */
+static const char *const key_field_names[] = {
+    "RemoteName", "url",        "jobId",   "Id",         "jobTitle",         "name",
+    "jobOwner",   "string",     "string2", "LocalName",  "processPath",      "processId",
+    "program",    "parameters", "hr",      "bytesTotal", "bytesTransferred",
+};
+
+static int field_name_is_key(const char *name)
+{
+    for (size_t i = 0; i < sizeof key_field_names / sizeof key_field_names[0]; i++)
+        if (strcmp(name, key_field_names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Where a new field named by the arena offset fname goes: the next free slot; when all are taken, the
+ * last slot holding no key field if this one is a key field not seen yet (the first of a name wins, as
+ * event_field_get reads it); otherwise nowhere (EVENT_MAX_FIELDS), and it is counted as dropped. */
+static size_t field_slot_pick(parse_state *st, size_t fname)
+{
+    if (st->field_count < EVENT_MAX_FIELDS)
+        return st->field_count;
+    st->fields_dropped++;
+    const char *name = st->ev->arena + fname;
+    if (!field_name_is_key(name))
+        return EVENT_MAX_FIELDS;
+    for (size_t i = 0; i < st->field_count; i++)
+        if (strcmp(st->ev->arena + st->field_name[i], name) == 0)
+            return EVENT_MAX_FIELDS;
+    for (size_t i = st->field_count; i-- > 0;)
+        if (!field_name_is_key(st->ev->arena + st->field_name[i]))
+            return i;
+    return EVENT_MAX_FIELDS;
+}
+
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri, int nb_namespaces,
                      const xmlChar **namespaces, int nb_attributes, int nb_defaulted, const xmlChar **attributes)
 {
@@ -275,7 +314,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     /* EventData/Data (named or not), or the leaf values of UserData/<Something>/<Value>. */
     int is_data = st->section == SEC_EVENTDATA && below == 2 && localname == nm[N_DATA];
     int is_user = st->section == SEC_USERDATA && below == 3;
-    if ((is_data || is_user) && st->field_count < EVENT_MAX_FIELDS) {
+    if (is_data || is_user) {
         size_t fname;
         if (is_data) {
             fname = attr_put(st, nb_attributes, attributes, nm[N_NAME]);
@@ -286,7 +325,11 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         }
         if (st->err != BG_ERR_OK)
             return;
-        st->field_name[st->field_count] = fname;
+        size_t slot = field_slot_pick(st, fname);
+        if (slot == EVENT_MAX_FIELDS)
+            return;
+        st->field_slot = slot;
+        st->field_name[slot] = fname;
         capture_begin(st, CAP_FIELD);
     }
 }
@@ -354,7 +397,9 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
                 st->computer = off;
                 break;
             case CAP_FIELD:
-                st->field_value[st->field_count++] = off;
+                st->field_value[st->field_slot] = off;
+                if (st->field_slot == st->field_count)
+                    st->field_count++;
                 break;
             case CAP_NONE:
                 break;
@@ -513,6 +558,7 @@ static void event_clear(event *ev)
     ev->channel = empty_string;
     ev->user_sid = empty_string;
     ev->field_count = 0;
+    ev->fields_dropped = 0;
     ev->arena_len = 0;
 }
 
@@ -557,6 +603,7 @@ static void state_event_reset(parse_state *st)
     st->provider = st->time = st->computer = st->channel = st->user_sid = ABSENT;
     st->event_id = st->version = st->level = st->record_id = ABSENT;
     st->field_count = 0;
+    st->fields_dropped = 0;
     st->section = SEC_NONE;
     st->capture = CAP_NONE;
 }
@@ -590,6 +637,7 @@ static bg_error state_finish(parse_state *st)
         ev->fields[i].value = offset_str(ev, st->field_value[i]);
     }
     ev->field_count = st->field_count;
+    ev->fields_dropped = st->fields_dropped;
     return BG_ERR_OK;
 }
 

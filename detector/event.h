@@ -14,7 +14,8 @@
 /* Elements nested deeper than this (the Event element is level 1) make the event malformed, in the
  * per-event parse and in the single-document pass alike (libxml2's own default limit, stated once). */
 #define EVENT_MAX_DEPTH 256
-/* EventData carries at most 17 values in any Bits-Client schema; extra ones are dropped. */
+/* EventData carries at most 17 values in any Bits-Client schema; past this, extra ones are dropped and
+ * counted, except the ones the detector reads, which take the place of others. */
 #define EVENT_MAX_FIELDS 32
 
 #define EVENT_PROVIDER_BITS "Microsoft-Windows-Bits-Client"
@@ -36,6 +37,9 @@ typedef struct event {
     const char *user_sid;                 /* Security UserID=, "" when absent. */
     size_t field_count;
     event_field fields[EVENT_MAX_FIELDS];
+    /* Fields past EVENT_MAX_FIELDS that were not kept. The fields the detector reads (RemoteName, url,
+     * jobId...) are kept wherever they appear, in place of others. */
+    size_t fields_dropped;
     /* Storage for every string above; owned by the event, reused across parses. */
     char *arena;
     size_t arena_len;

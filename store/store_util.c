@@ -22,6 +22,9 @@ static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* 0000-01-01T00:00:00Z, the earliest time with a four-digit year. */
+#define STORE_TIME_MIN_UNIX (-62167219200LL)
+
 void store_time_format(int64_t unix_s, char *buf, size_t n)
 {
     int64_t days = unix_s / 86400, secs = unix_s % 86400;
@@ -143,6 +146,10 @@ bg_error store_time_bound_parse(const char *text, int64_t now_unix, int is_until
         default:
             return BG_ERR_INVALID_ARG;
         }
+        /* An age reaching before 0000-01-01 has no four-digit year to compare with (and v * unit could
+         * overflow): refused, as any other bound that cannot be written. */
+        if (now_unix < STORE_TIME_MIN_UNIX || v > (now_unix - STORE_TIME_MIN_UNIX) / unit)
+            return BG_ERR_INVALID_ARG;
         /* Stored times carry a fraction, so the bare second sorts before every time in that second. */
         char t[BG_TIME_TEXT_SIZE];
         store_time_format(now_unix - v * unit, t, sizeof t);

@@ -22,11 +22,12 @@
 typedef struct scan_ctx {
     int json;
     int show_allowed;
-    uint64_t reported;  /* Detections printed. */
-    uint64_t alerting;  /* Of all detections, those not allow-listed. */
-    uint64_t malformed; /* Events skipped. */
-    uint64_t over_cap;  /* The correlator's count of detections dropped past the per-job cap, so far. */
-    store *db;          /* NULL unless --db. */
+    uint64_t reported;    /* Detections printed. */
+    uint64_t alerting;    /* Of all detections, those not allow-listed. */
+    uint64_t malformed;   /* Events skipped. */
+    uint64_t over_cap;    /* The correlator's count of detections dropped past the per-job cap, so far. */
+    uint64_t many_fields; /* Events with more than EVENT_MAX_FIELDS fields (key fields kept, others dropped). */
+    store *db;            /* NULL unless --db. */
     detection pending[SCAN_STORE_BATCH];
     size_t pending_count;
     bg_error store_err; /* First store failure; later batches are not attempted. */
@@ -141,6 +142,8 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
                   skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
         return BG_ERR_OK;
     }
+    if (ev->fields_dropped > 0)
+        fc->sc->many_fields++;
     bg_error rc = correlate_event_feed(fc->corr, ev);
     correlate_stats st;
     correlate_stats_get(fc->corr, &st);
@@ -151,10 +154,9 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
             const char *job = event_field_get(ev, "jobId");
             if (job == NULL)
                 job = event_field_get(ev, "Id"); /* Events 59/60/61. */
-            fprintf(stderr, "bitsguard scan: %s: job ", fc->path);
-            output_terminal_text(stderr, job != NULL ? job : "-", 40);
-            fprintf(stderr, " has more than %d detections that are not allow-listed; the others are dropped\n",
-                    CORRELATE_MAX_DETECTIONS_PER_JOB);
+            cli_error("scan",
+                      "%s: job %.40s has more than %d detections that are not allow-listed; the others are dropped",
+                      fc->path, job != NULL ? job : "-", CORRELATE_MAX_DETECTIONS_PER_JOB);
         }
         fc->sc->over_cap = st.over_cap;
     }
@@ -339,6 +341,10 @@ int cli_scan_main(int argc, char **argv)
             "bitsguard scan: %" PRIu64 " events read, %" PRIu64 " BITS events, %" PRIu64 " detections (%" PRIu64
             " allow-listed), %" PRIu64 " malformed events skipped\n",
             st.events + sc.malformed, st.bits_events, st.detections, st.allowed, sc.malformed);
+    if (sc.many_fields > 0)
+        cli_error("scan",
+                  "%" PRIu64 " events had more than %d fields: the ones bitsguard reads were kept, others dropped",
+                  sc.many_fields, EVENT_MAX_FIELDS);
     if (st.over_cap + st.over_cap_allowed > 0) {
         char detail[200];
         snprintf(detail, sizeof detail,

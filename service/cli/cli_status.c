@@ -78,6 +78,10 @@ static int record_print(void *arg, const char *const *cols, int n)
 /* Bytes as "28.8 MB" (decimal megabytes, as Task Manager's details and `ps` users read them). */
 static void megabytes_print(int64_t bytes)
 {
+    if (bytes < 0) {
+        fputs("unknown", stdout); /* Never sampled, or a crafted row (the store reads negatives as -1). */
+        return;
+    }
     fprintf(stdout, "%" PRId64 ".%" PRId64 " MB", bytes / 1000000, (bytes % 1000000) / 100000);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "messages.h"
+#include "output.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -85,6 +86,23 @@ int win_eventlog_report(win_eventlog *log, WORD type, DWORD id, const char *cons
 
 static void eventlog_echo(win_eventlog *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Writes one formatted line to fp through the terminal-safe writer: the values come from events, that
+ * is from the attacker, and a console would act on their escape sequences. */
+static void line_safe_vwrite(FILE *fp, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (text != NULL) {
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        output_terminal_text(fp, text, 0);
+        free(text);
+    }
+    fputc('\n', fp);
+}
+
 /* Run mode: one line per alert on stdout, flushed so a redirected file sees it at once. */
 static void eventlog_echo(win_eventlog *log, const char *fmt, ...)
 {
@@ -93,9 +111,19 @@ static void eventlog_echo(win_eventlog *log, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     AcquireSRWLockExclusive(&log->lock);
-    vfprintf(stdout, fmt, ap);
+    line_safe_vwrite(stdout, fmt, ap);
     fflush(stdout);
     ReleaseSRWLockExclusive(&log->lock);
+    va_end(ap);
+}
+
+static void stderr_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void stderr_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    line_safe_vwrite(stderr, fmt, ap);
     va_end(ap);
 }
 
@@ -135,7 +163,7 @@ static void detection_report(win_eventlog *log, const detection *d, DWORD id)
     /* A self-test is Information: it proves the chain and opens no incident. */
     win_eventlog_report(log, id == MSG_SELFTEST ? EVENTLOG_INFORMATION_TYPE : EVENTLOG_WARNING_TYPE, id, s,
                         WIN_DETECTION_STRINGS);
-    eventlog_echo(log, "%s: url=%s ip=%s verdict=%s job=%s title=%s owner=%s pid=%s process=%s time=%s record=%s\n",
+    eventlog_echo(log, "%s: url=%s ip=%s verdict=%s job=%s title=%s owner=%s pid=%s process=%s time=%s record=%s",
                   id == MSG_SELFTEST ? "selftest" : "detection", nz(d->url), nz(d->cls.ip),
                   classify_verdict_name(d->cls.verdict), nz(d->job_id), nz(d->job_title), nz(d->job_owner), nz(pid),
                   nz(d->process_path), nz(d->time), record);
@@ -157,7 +185,7 @@ static void sink_gap(void *ctx, const char *channel, const char *reason)
     win_eventlog *log = ctx;
     const char *s[2] = {channel, reason};
     win_eventlog_report(log, EVENTLOG_WARNING_TYPE, MSG_POSSIBLE_GAP, s, 2);
-    eventlog_echo(log, "possible gap: channel=%s reason=%s\n", nz(channel), nz(reason));
+    eventlog_echo(log, "possible gap: channel=%s reason=%s", nz(channel), nz(reason));
 }
 
 static void sink_error(void *ctx, bg_error code, const char *detail)
@@ -165,7 +193,7 @@ static void sink_error(void *ctx, bg_error code, const char *detail)
     win_eventlog *log = ctx;
     const char *s[2] = {bg_error_name(code), detail};
     win_eventlog_report(log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
-    eventlog_echo(log, "error: %s: %s\n", bg_error_name(code), nz(detail));
+    eventlog_echo(log, "error: %s: %s", bg_error_name(code), nz(detail));
 }
 
 static void sink_state(void *ctx, const char *what)
@@ -173,7 +201,7 @@ static void sink_state(void *ctx, const char *what)
     win_eventlog *log = ctx;
     const char *s[1] = {what};
     win_eventlog_report(log, EVENTLOG_INFORMATION_TYPE, MSG_ENGINE_STATE, s, 1);
-    eventlog_echo(log, "state: %s\n", nz(what));
+    eventlog_echo(log, "state: %s", nz(what));
 }
 
 void win_eventlog_sink(win_eventlog *log, engine_alert_sink *sink)
@@ -195,5 +223,5 @@ void win_eventlog_config_invalid(void *ctx, const char *name, const char *value,
     const char *s[3] = {name, value, why};
     win_eventlog_report(log, EVENTLOG_WARNING_TYPE, MSG_CONFIG_INVALID, s, 3);
     /* Also on stderr: an admin running `bitsguard run` sees it at once. */
-    fprintf(stderr, "bitsguard: ignored invalid configuration value %s = \"%s\": %s\n", nz(name), nz(value), nz(why));
+    stderr_line("bitsguard: ignored invalid configuration value %s = \"%s\": %s", nz(name), nz(value), nz(why));
 }

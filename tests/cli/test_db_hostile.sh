@@ -59,6 +59,22 @@ for name in loop mem uvmin trig; do
 done
 expect "uvmin: user_version unchanged" test "$(sqlite3 "$work/uvmin.db" 'PRAGMA user_version')" = -2147483648
 
+# Escapes in what SQLite quotes back (a schema object's name) and in an export's file name never reach
+# the terminal raw: stderr goes through the terminal-safe writer too.
+cp "$work/ref.db" "$work/esc.db"
+sqlite3 "$work/esc.db" "PRAGMA writable_schema = ON; INSERT INTO sqlite_schema VALUES('table',
+ char(27) || ']0;PWNED' || char(7) || char(27) || '[2J', 'x', 0, 'CREATE TABLE garbage(((');"
+for cmd in query status; do
+    check "esc.db: $cmd refuses it" status_is 3 "$bin" $cmd --db "$work/esc.db"
+    check "esc.db: $cmd names it without ESC or BEL" bash -c "grep -q 'PWNED' '$work/err' && ! grep -q $'[\x1b\x07]' '$work/err'"
+done
+if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
+    name=$'export\e]0;PWNED\a\e[2J.xml'
+    printf '<Event><System>broken</Event>' >"$work/$name"
+    check "escaped file name: scan reports the broken event" status_is 0 "$bin" scan "$work/$name"
+    check "escaped file name: no ESC or BEL on stderr" bash -c "grep -q 'PWNED' '$work/err' && ! grep -q $'[\x1b\x07]' '$work/err'"
+fi
+
 # 3. Another program's database and a newer bitsguard's: refused before the switch to WAL, with the real reason.
 sqlite3 "$work/app.db" "CREATE TABLE app(x); INSERT INTO app VALUES(1);"
 expect_exit 3 "$bin" scan --db "$work/app.db" "$mixed"

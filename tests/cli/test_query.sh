@@ -68,6 +68,32 @@ expect "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$out'"
 expect "table: long URL elided" grep -q '\.\.\.$' "$out"
 expect "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 4
 
+# Invisible and wide characters on a copy: a computer "DC01" + zero width space must not pass for
+# DC01, and 40 ideographs or a pile of combining marks must not break the 100-column layout.
+cp "$db" "$work/wide.db"
+sqlite3 "$work/wide.db" "INSERT INTO detections(event_id, record_id, time, computer, job_id, job_title, url, ip,
+ verdict, kind, events_seen, first_seen, last_seen, last_record_id, state, allowed) VALUES
+ (59, 9, '2023-11-09T00:00:00.0Z', 'DC01' || char(0x200B), '3b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10',
+  replace(hex(zeroblob(40)), '00', char(0x65E5)), 'http://203.0.113.9/' || replace(hex(zeroblob(30)), '00', char(0x5B57)),
+  '203.0.113.9', 'public-ip', 'http', 16, '2023-11-09T00:00:00.0Z', '2023-11-09T00:00:00.0Z', 9, 0, 0),
+ (59, 10, '2023-11-09T00:00:01.0Z', 'e' || replace(hex(zeroblob(100)), '00', char(0x301)), '4b2ee6b3-1d6e-4e3c-8b4b-2f7a4c1d9e10',
+  'x', 'http://203.0.113.10/', '203.0.113.10', 'public-ip', 'http', 16, '2023-11-09T00:00:01.0Z',
+  '2023-11-09T00:00:01.0Z', 10, 0, 0);"
+expect_exit 0 "$bin" query --db "$work/wide.db"
+expect "table: the zero width space shows as '?'" grep -q 'DC01? ' "$out"
+expect "table: every line fits 100 display columns" python3 - "$out" <<'PY'
+import sys, unicodedata
+def cols(line):
+    n = 0
+    for ch in line:
+        if unicodedata.category(ch) in ("Mn", "Me"):
+            continue
+        n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return n
+widths = [cols(l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")]
+assert max(widths) <= 99, widths
+PY
+
 expect_exit 0 "$bin" query --db "$db" --all
 expect "--all shows the allow-listed one, marked" bash -c "grep -q 'Allowed one' '$out' && grep -q '^A: allow-listed' '$out'"
 expect_exit 0 "$bin" query --db "$db" --ip 203.0.113.0/24 --format json

@@ -85,4 +85,13 @@ expect "empty: no newest event" grep -q "^newest event: *(none)" "$out"
 expect "empty: no health sample" grep -q "^service: *(no health sample yet)" "$out"
 expect_exit 0 "$bin" status --db "$work/empty.db" --json
 expect "empty: json has service null" grep -q '"service":null' "$out"
+
+# A crafted health row with negative figures (INT64_MIN printed as "-9223372036854.-7 MB" before):
+# shown as unknown, never as a negative amount.
+sqlite3 "$db" "UPDATE meta SET value = '-9223372036854775808' WHERE key IN ('service_rss_bytes', 'service_peak_rss_bytes')"
+expect_exit 0 "$bin" status --db "$db"
+expect "crafted health: memory unknown, no negative figure" \
+    bash -c "grep -q '^service: .*unknown resident (peak unknown)' '$out' && ! grep '^service:' '$out' | grep -q -- '-[0-9]'"
+expect_exit 0 "$bin" status --db "$db" --json
+expect "crafted health: json says -1 (unknown)" grep -q '"rss_bytes":-1,"peak_rss_bytes":-1' "$out"
 test_done

@@ -458,6 +458,38 @@ static const guid_case guid_cases[] = {
     {"", NULL},
 };
 
+/* More than EVENT_MAX_FIELDS fields: padding before RemoteName cannot push it out; the others past the
+ * limit are dropped and counted; a second RemoteName does not replace the first. */
+static void test_many_fields(void)
+{
+    event ev;
+    event_init(&ev);
+    char err[256];
+    static char doc[8192];
+    size_t n = (size_t)snprintf(doc, sizeof doc,
+                                "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+                                "<Provider Name='Microsoft-Windows-Bits-Client'/><EventID>16403</EventID></System>"
+                                "<EventData>");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(doc + n, sizeof doc - n, "<Data Name='pad%d'>x</Data>", i);
+    n += (size_t)snprintf(doc + n, sizeof doc - n,
+                          "<Data Name='RemoteName'>http://45.33.32.156/p.exe</Data><Data Name='jobId'>"
+                          "{9A25D168-24E6-4C66-AC78-5ED0E6007F1A}</Data><Data Name='RemoteName'>http://1.1.1.1/</Data>"
+                          "<Data Name='pad40'>x</Data></EventData></Event>");
+    CHECK_INT_EQ(event_xml_parse(&ev, doc, n, err, sizeof err), BG_ERR_OK);
+    CHECK_INT_EQ(ev.field_count, EVENT_MAX_FIELDS);
+    const char *url = event_field_get(&ev, "RemoteName");
+    CHECK(url != NULL);
+    if (url != NULL)
+        CHECK_STR_EQ(url, "http://45.33.32.156/p.exe");
+    CHECK(event_field_get(&ev, "jobId") != NULL);
+    CHECK(event_field_get(&ev, "pad0") != NULL);
+    /* 44 fields, 32 kept: the 8 pads past the limit, the second RemoteName, pad40, and the two pads
+     * that made room for RemoteName and jobId. */
+    CHECK_INT_EQ(ev.fields_dropped, 12);
+    event_free(&ev);
+}
+
 static void test_guid(void)
 {
     for (size_t i = 0; i < sizeof guid_cases / sizeof guid_cases[0]; i++) {
@@ -526,6 +558,7 @@ int main(void)
     CHECK_RUN(test_forms);
     CHECK_RUN(test_hostile);
     CHECK_RUN(test_sizes);
+    CHECK_RUN(test_many_fields);
     CHECK_RUN(test_guid);
     CHECK_RUN(test_time);
 

@@ -262,6 +262,13 @@ static void test_time_helpers(void)
     CHECK_INT_EQ(store_time_bound_parse("2023-11-06T01:45:21.5Z", 0, 0, buf, sizeof buf), BG_ERR_OK);
     CHECK_STR_EQ(buf, "2023-11-06T01:45:21");
     CHECK(strcmp("2023-11-06T01:45:21.0240780Z", buf) > 0);
+    /* Ages whose seconds overflow int64 (UBSan reported 922337203685477 * 604800), or that reach before
+     * year 0, are refused; the oldest writable bound is accepted. */
+    static const char *const overflow[] = {"922337203685477w", "9223372036854s", "106751991167d", "9999999d"};
+    for (size_t i = 0; i < sizeof overflow / sizeof overflow[0]; i++)
+        CHECK_INT_EQ(store_time_bound_parse(overflow[i], 1699235121, 0, buf, sizeof buf), BG_ERR_INVALID_ARG);
+    CHECK_INT_EQ(store_time_bound_parse("738000d", 1699235121, 0, buf, sizeof buf), BG_ERR_OK);
+    CHECK(strncmp(buf, "0003-", 5) == 0);
 }
 
 static void hex16(const uint8_t b[16], char out[33])
