@@ -250,27 +250,30 @@ static void table_text(FILE *fp, const char *s, size_t width)
 
 static void table_job(FILE *fp, const jobs_job *j)
 {
+    /* Fits a 100-column console like `query`: long values are elided ("..."). */
     fputs(j->flags ? "! " : "  ", fp);
     table_text(fp, j->id, 37);
     table_text(fp, jobs_state_name(j->state), 16);
     table_text(fp, jobs_type_name(j->type), 13);
-    table_text(fp, j->owner, 20);
-    output_terminal_text(fp, j->title ? j->title : "-", 60);
+    output_terminal_text(fp, j->owner ? j->owner : "-", 30);
+    fputc('\n', fp);
+    fputs("    title: ", fp);
+    output_terminal_text(fp, j->title ? j->title : "-", 88);
     fputc('\n', fp);
     fputs("    created ", fp);
     table_text(fp, empty_null(j->created), 21);
     fputs("modified ", fp);
-    output_terminal_text(fp, empty_null(j->modified) ? j->modified : "-", 0);
+    table_text(fp, empty_null(j->modified) ? j->modified : "-", 21);
     if (j->flags) {
-        fputs("  flagged: ", fp);
+        fputs("flagged: ", fp);
         fputs(flags_text(j->flags), fp);
     }
     fputc('\n', fp);
     if (j->notify_program && j->notify_program[0]) {
         fputs("    notify: ", fp);
-        output_terminal_text(fp, j->notify_program, 200);
+        output_terminal_text(fp, j->notify_program, 40);
         fputc(' ', fp);
-        output_terminal_text(fp, j->notify_parameters ? j->notify_parameters : "", 400);
+        output_terminal_text(fp, j->notify_parameters ? j->notify_parameters : "", 47);
         fputc('\n', fp);
     } else if (!j->notify_known) {
         fputs("    notify: (the BITS service did not say)\n", fp);
@@ -280,12 +283,12 @@ static void table_job(FILE *fp, const jobs_job *j)
         fputs(f->flagged ? "    ! " : f->allowed ? "    A " : "      ", fp);
         table_text(fp, classify_verdict_name(f->cls.verdict), 11);
         table_text(fp, f->cls.ip[0] ? f->cls.ip : "-", 40);
-        table_text(fp, f->cls.reading ? classify_reading_name(f->cls.reading) : "-", 16);
+        output_terminal_text(fp, f->cls.reading ? classify_reading_name(f->cls.reading) : "-", 16);
         fputc('\n', fp);
         fputs("        ", fp);
-        output_terminal_text(fp, f->remote_name ? f->remote_name : "-", 400);
-        fputs(" -> ", fp);
-        output_terminal_text(fp, f->local_name ? f->local_name : "-", 260);
+        output_terminal_text(fp, f->remote_name ? f->remote_name : "-", 91);
+        fputs("\n        -> ", fp);
+        output_terminal_text(fp, f->local_name ? f->local_name : "-", 88);
         fputc('\n', fp);
     }
 }
@@ -297,7 +300,7 @@ void jobs_list_write(FILE *fp, store_format fmt, const jobs_list *l)
               "remote_name,local_name,verdict,ip,reading,allowed,flagged\r\n",
               fp);
     else if (fmt == STORE_FORMAT_TABLE)
-        fprintf(fp, "  %-37s%-16s%-13s%-20s%s\n", "JOB", "STATE", "TYPE", "OWNER", "TITLE");
+        fprintf(fp, "  %-37s%-16s%-13s%s\n", "JOB", "STATE", "TYPE", "OWNER");
     for (size_t i = 0; i < l->count; i++) {
         const jobs_job *j = &l->jobs[i];
         if (fmt == STORE_FORMAT_JSON) {
@@ -316,7 +319,9 @@ void jobs_list_write(FILE *fp, store_format fmt, const jobs_list *l)
         if (!l->count)
             fputs("(no BITS jobs)\n", fp);
         else
-            fputs("!: flagged (a file from a direct IP, or a notify command line); A: allow-listed\n", fp);
+            fputs("!: flagged (a file from a direct IP, or a notify command line); A: allow-listed\n"
+                  "(full values: --format json or csv)\n",
+                  fp);
     }
 }
 

@@ -198,6 +198,15 @@ static void test_formats(void)
     CHECK(table && strstr(table, "  22222222-2222-4222-8222-222222222222 transferring") != NULL);
     CHECK(table && strstr(table, "notify: C:\\Windows\\System32\\cmd.exe") != NULL);
     CHECK(table && strstr(table, "flagged: notify") != NULL);
+    /* Every line fits a 100-column console, as query's table does. */
+    size_t longest = 0;
+    for (const char *line = table; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        longest = len > longest ? len : longest;
+        line = end ? end + 1 : line + len;
+    }
+    CHECK(longest <= 99);
     free(table);
 }
 
