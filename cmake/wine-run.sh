@@ -2,7 +2,8 @@
 # Runs one Windows program under Wine for ctest (the toolchain's CMAKE_CROSSCOMPILING_EMULATOR).
 #
 # It sets the Wine environment itself (prefix, 64-bit, quiet) so a bare `ctest --test-dir build-win`
-# works, creates the prefix once (serialised with flock when tests run in parallel), and never lets a
+# works, creates the prefix once as a copy of the Wine harness's pristine template (tests/wevtapi/harness.sh;
+# serialised with flock when tests run in parallel), and never lets a
 # Wine process hold ctest's output pipe: the prefix is booted with its output in a log file, and the
 # program's stdout/stderr go to files that are copied out after it exits. Wine's helper processes
 # (services.exe, winedevice.exe...) inherit the output of whoever booted the prefix, and a pipe they
@@ -18,8 +19,8 @@ export WINEDEBUG="${WINEDEBUG:--all}"
 # No Mono/Gecko installer prompts when the prefix is created.
 export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}"
 
-# shellcheck source=cmake/wine-find.sh
-. "$(dirname "${BASH_SOURCE[0]}")/wine-find.sh"
+# shellcheck source=tests/wevtapi/harness.sh
+. "$top/tests/wevtapi/harness.sh"
 if ! wine_locate; then
     echo "wine-run: no wine64 found (apt-get install wine wine64)" >&2
     exit 127
@@ -31,16 +32,16 @@ if [ $# -lt 1 ]; then
     exit 2
 fi
 
-# Create the prefix once. The marker is ours: Wine writes system.reg lazily.
+# Create the prefix once, from the harness's template (made once by wineboot for every Wine test). The
+# marker is ours: Wine writes system.reg lazily.
 ready="$WINEPREFIX/.bitsguard-prefix-ready"
 if [ ! -f "$ready" ]; then
     mkdir -p "$(dirname "$WINEPREFIX")"
     (
         flock 9
         if [ ! -f "$ready" ]; then
-            "$wine" wineboot --init </dev/null >"$WINEPREFIX.boot.log" 2>&1 &&
-                "$wineserver" -w </dev/null >>"$WINEPREFIX.boot.log" 2>&1 &&
-                touch "$ready"
+            prefix_template >"$WINEPREFIX.boot.log" 2>&1 && rm -rf "$WINEPREFIX" &&
+                cp -a "$template" "$WINEPREFIX" && touch "$ready"
         fi
     ) 9>"$WINEPREFIX.lock"
     if [ ! -f "$ready" ]; then
@@ -49,9 +50,16 @@ if [ ! -f "$ready" ]; then
     fi
 fi
 
-# Keep one wineserver warm between tests (it exits by itself 30 s after the last Wine process),
-# started with its output detached. If one already runs for this prefix this is a no-op.
-"$wineserver" -p30 </dev/null >/dev/null 2>&1 || true
+# Keep one wineserver warm between tests (it exits by itself 30 s after the last Wine process), its
+# stderr (where it reports its own crash) in a log. If one already runs for this prefix this is a no-op.
+server_log="$WINEPREFIX.wineserver.log"
+crash_count() {
+    local n
+    n=$(grep -c 'wineserver crashed' "$server_log" 2>/dev/null)
+    echo "${n:-0}"
+}
+crashes_before=$(crash_count)
+"$wineserver" -p30 </dev/null >/dev/null 2>>"$server_log" || true
 
 out=$(mktemp "${TMPDIR:-/tmp}/wine-run.XXXXXX") || exit 127
 err="$out.err"
@@ -67,6 +75,15 @@ output_dump() {
     rm -f "$out" "$err"
 }
 
+# A failure under a crashed wineserver is Wine's (tests/wevtapi/README.md; its clients then hang until
+# killed): say so next to the program's output, and end the prefix's processes by pid.
+wine_fault_note() {
+    if grep -q 'wineserver crashed' "$err" 2>/dev/null || [ "$(crash_count)" != "$crashes_before" ]; then
+        echo "wine-run: WINE FAULT: the wineserver crashed while this program ran ($1): a Wine bug, not the program's failure" >>"$err"
+        prefix_kill >/dev/null # Its other clients hang for ever: end them; the next program boots it again.
+    fi
+}
+
 # In the background so a TERM from ctest (timeout) can stop the program and still show its output;
 # "<&0" keeps stdin, which a background job would otherwise lose to /dev/null.
 "$wine" "$@" <&0 >"$out" 2>"$err" &
@@ -79,9 +96,10 @@ wrapper=$$
     kill -KILL "$child" 2>/dev/null
 ) </dev/null >/dev/null 2>&1 &
 watchdog=$!
-trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; kill "$watchdog" 2>/dev/null; echo "wine-run: stopped by a signal" >>"$err"; output_dump; exit 143' TERM INT HUP
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; kill "$watchdog" 2>/dev/null; echo "wine-run: stopped by a signal" >>"$err"; wine_fault_note "stopped by a signal"; output_dump; exit 143' TERM INT HUP
 wait "$child"
 status=$?
 kill "$watchdog" 2>/dev/null
+[ "$status" -ne 0 ] && wine_fault_note "exit $status"
 output_dump
 exit "$status"
