@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "idna.h"
 #include "ipaddr.h"
 #include "wildcard_dns.h"
 
@@ -98,8 +99,10 @@ typedef struct host_scan {
     int lab_state;         /* 0 start, 1 after a leading 0, 2 in digits, */
     unsigned lab_radix;    /* radix, */
     uint64_t lab_value;    /* value. */
-    unsigned char pend[3]; /* A UTF-8 sequence that may be a fullwidth form (see host_scan_byte). */
-    unsigned npend;
+    unsigned char seq[4];  /* A UTF-8 sequence gathered for the IDNA table (see host_scan_byte), */
+    unsigned nseq;         /* its bytes so far */
+    unsigned seq_len;      /* and its length from the lead byte. */
+    unsigned idna_sources; /* Bits 1 << idna_source of the IDNA mappings applied. */
 } host_scan;
 
 #define NUMBER_SATURATED ((uint64_t)1 << 32)
@@ -228,48 +231,60 @@ static void host_scan_ascii(host_scan *hs, unsigned char c)
         host_scan_label_char(hs, c);
 }
 
+/* Passes a gathered sequence on unmapped: host_scan_ascii checks its UTF-8 and marks the host non-ASCII. */
 static void host_scan_flush(host_scan *hs)
 {
-    for (unsigned k = 0; k < hs->npend; k++)
-        host_scan_ascii(hs, hs->pend[k]);
-    hs->npend = 0;
+    for (unsigned k = 0; k < hs->nseq; k++)
+        host_scan_ascii(hs, hs->seq[k]);
+    hs->nseq = 0;
 }
 
 /*
- * One decoded host byte. UTS 46 (the IDNA mapping WHATWG applies) maps the fullwidth forms U+FF01..U+FF5E
- * to ASCII and the ideographic full stops U+3002 and U+FF61 to '.', so U+FF14 U+FF15 ".33.32.156" is the IPv4
- * address 45.33.32.156 to a browser. Those three-byte sequences are mapped here; every other non-ASCII
- * host stays a domain.
+ * One decoded host byte. WHATWG maps a non-ASCII host through UTS 46 before it looks for an IPv4
+ * address, so fullwidth, mathematical, circled, superscript or segmented digits, ideographic full
+ * stops and ignored code points (soft hyphen, zero-width space, word joiner, BOM) can spell one. A
+ * complete, minimal UTF-8 sequence that the IDNA table (idna.h) maps to ASCII is replaced by that
+ * ASCII, noting which reading's mapping it was; any other sequence is passed on as it is and keeps
+ * the host a domain (or makes it invalid when it is not UTF-8).
  */
 static void host_scan_byte(host_scan *hs, unsigned char c)
 {
-    if (hs->npend == 0) {
-        if (c == 0xEF || c == 0xE3) {
-            hs->pend[hs->npend++] = c;
+    if (hs->nseq == 0) {
+        if (c >= 0xC2 && c <= 0xF4) {
+            hs->seq[0] = c;
+            hs->nseq = 1;
+            hs->seq_len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
             return;
         }
         host_scan_ascii(hs, c);
         return;
     }
-    hs->pend[hs->npend++] = c;
-    if (hs->npend == 2) {
-        int possible = hs->pend[0] == 0xEF ? (c == 0xBC || c == 0xBD) : c == 0x80;
-        if (!possible)
-            host_scan_flush(hs);
+    if ((c & 0xC0) != 0x80) {
+        host_scan_flush(hs); /* A truncated sequence; c starts afresh. */
+        host_scan_byte(hs, c);
         return;
     }
-    uint32_t cp = (uint32_t)(hs->pend[0] & 0x0F) << 12 | (uint32_t)(hs->pend[1] & 0x3F) << 6 | (c & 0x3Fu);
-    if ((c & 0xC0) != 0x80) {
-        host_scan_flush(hs);
-    } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
-        hs->npend = 0;
-        host_scan_ascii(hs, (unsigned char)(cp - 0xFF01 + 0x21));
-    } else if (cp == 0x3002 || cp == 0xFF61) {
-        hs->npend = 0;
-        host_scan_ascii(hs, '.');
-    } else {
-        host_scan_flush(hs);
+    hs->seq[hs->nseq++] = c;
+    if (hs->nseq < hs->seq_len)
+        return;
+    static const uint32_t lead_mask[5] = {0, 0, 0x1F, 0x0F, 0x07};
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    uint32_t cp = hs->seq[0] & lead_mask[hs->seq_len];
+    for (unsigned k = 1; k < hs->seq_len; k++)
+        cp = cp << 6 | (hs->seq[k] & 0x3Fu);
+    const char *text;
+    size_t len;
+    idna_source source;
+    /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8: never mapped. */
+    if (cp >= min_cp[hs->seq_len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF) &&
+        idna_ascii_map(cp, &text, &len, &source)) {
+        hs->nseq = 0;
+        hs->idna_sources |= 1u << source;
+        for (size_t k = 0; k < len; k++)
+            host_scan_ascii(hs, (unsigned char)text[k]);
+        return;
     }
+    host_scan_flush(hs);
 }
 
 /* Feeds raw host bytes; URL hosts (url_mode) skip tab and newline and are percent-decoded. */
@@ -278,7 +293,7 @@ static void host_scan_feed(host_scan *hs, const char *s, const char *e, int url_
     while (s < e) {
         unsigned char c = (unsigned char)*s++;
         unsigned char cc = char_class[c];
-        if ((cc & CC_PLAIN) && !(hs->lab_num_ok | hs->lab_digits | hs->npend | hs->utf8_need)) {
+        if ((cc & CC_PLAIN) && !(hs->lab_num_ok | hs->lab_digits | hs->nseq | hs->utf8_need)) {
             /* Fast path: a run of plain characters inside a label already known not to be a number
              * only needs to be lower-cased and copied (the label state cannot change any more). */
             const char *run = s - 1;
@@ -562,6 +577,11 @@ static void host_classify(const char *h, const char *he, int url_mode, classify_
     if (hk == HOST_V4) {
         result_set_v4(out, a);
         memcpy(out->host, out->ip, strlen(out->ip) + 1);
+        /* Mapped by an IDNA table other than the current one: say which reader reaches the IP. */
+        if (hs.idna_sources & (1u << IDNA_2003))
+            out->reading = READING_IDNA2003;
+        else if (hs.idna_sources & (1u << IDNA_VERSION))
+            out->reading = READING_UNICODE_VERSION;
         goto done;
     }
     out->verdict = VERDICT_DOMAIN;

@@ -81,8 +81,11 @@ typedef struct classify_result {
  *   are IPv6 literals (in URLs too, since Windows' resolver answers them itself).
  * - "localhost" (optionally with a trailing dot) is private-ip 127.0.0.1 "loopback", except that a
  *   file://localhost/ URL is local as WHATWG defines it.
- * - Fullwidth forms U+FF01..U+FF5E and the ideographic full stops map to ASCII (UTS 46, as browsers
- *   do), so fullwidth digits form an IPv4 address; other non-ASCII hosts are domains.
+ * - Non-ASCII hosts go through the IDNA table (idna.h, generated from the pinned UTS 46 data): code
+ *   points mapped to ASCII or ignored (fullwidth, mathematical, circled, superscript, segmented digits,
+ *   ideographic full stops, soft hyphen, zero-width space, BOM) are replaced before the IPv4 check, as
+ *   WHATWG's domain-to-ASCII does; mappings only another pinned Unicode version or IDNA2003 makes give
+ *   the readings unicode-version and idna2003. Other non-ASCII hosts are domains.
  * - IPv6: ::ffff:0:0/96 is reported as its IPv4 address (is_ipv6 0). 64:ff9b::/96 (NAT64) and
  *   2002::/16 (6to4) are reported as IPv6 with the IPv4 address they embed in embedded_ipv4, and take
  *   its verdict and range name, since that is where the traffic goes. Teredo (2001::/32) and

@@ -19,13 +19,26 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#packages[@]} packages present"
-  exit 0
+# Node.js and npm bring the pinned IDNA mapping data (below) and run the WHATWG cross-check; a machine
+# with a Node.js of its own (which bundles npm) keeps it.
+if ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
 fi
 
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Unicode IDNA mapping data the build generates detector/idna.c's table from: the npm packages
+# pinned in scripts/idna/package-lock.json, installed again whenever the lock file changes.
+idna=$(cd "$(dirname "$0")" && pwd)/idna
+if [ ! -f "$idna/node_modules/.package-lock.json" ] || [ "$idna/package-lock.json" -nt "$idna/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the IDNA data (npm ci in scripts/idna)"
+  npm ci --prefix "$idna" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+fi
 echo "setup: done"

@@ -447,6 +447,81 @@ static const classify_case cases[] = {
     BAD("http://a\xef\xbc\x8f"
         "b/",
         "http"),
+    /* UTS 46 as WHATWG's domain-to-ASCII applies it (the current pinned table; Node's URL gives the same
+     * address for each "whatwg" line), and IDNA2003 where UTS 46 refuses. */
+    PUB("http://\xe2\x91\xa3\xe2\x91\xa4.33.32.156/", "45.33.32.156", "http"),         /* circled digits */
+    PUB("http://\xf0\x9d\x9f\x92\xf0\x9d\x9f\x93.33.32.156/", "45.33.32.156", "http"), /* mathematical bold digits */
+    PUB("http://\xf0\x9f\xaf\xb4\xf0\x9f\xaf\xb5.33.32.156/", "45.33.32.156", "http"), /* segmented digits */
+    PUB("http://\xe2\x81\xb4\xe2\x81\xb5.33.32.156/", "45.33.32.156", "http"),         /* superscript digits */
+    PUB("http://4\xc2\xad"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* soft hyphen (ignored) */
+    PUB("http://4\xe2\x80\x8b"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* zero-width space (ignored) */
+    PUB("http://4\xe2\x81\xa0"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* word joiner (ignored) */
+    PUB("http://\xef\xbb\xbf"
+        "45.33.32.156/",
+        "45.33.32.156", "http"), /* BOM (ignored) */
+    PUB("http://4\xcd\x8f"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* combining grapheme joiner (ignored) */
+    PUB("http://4\xef\xb8\x8f"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* variation selector (ignored) */
+    PUB("http://4\xf3\xa0\x84\x80"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* variation selector supplement (ignored) */
+    PUB("http://4\xe1\xa0\x8b"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* Mongolian free variation selector (ignored) */
+    PUB("http://4\xf0\x9b\xb2\xa0"
+        "5.33.32.156/",
+        "45.33.32.156", "http"), /* shorthand format letter overlap (ignored) */
+    PUB("http://45\xef\xbc\x8e"
+        "33\xef\xbc\x8e"
+        "32\xef\xbc\x8e"
+        "156/",
+        "45.33.32.156", "http"),                                     /* fullwidth full stops */
+    PUB("http://45.33.32.156\xe3\x80\x82/", "45.33.32.156", "http"), /* ideographic full stop as the trailing dot */
+    PUB("http://\xef\xbc\x90\xef\xbd\x98\xef\xbc\x92\xef\xbd\x84.33.32.156/", "45.33.32.156",
+        "http"), /* fullwidth hex */
+    PUB("http://\xf0\x9d\x9f\x8e\xf0\x9d\x90\xb1\xf0\x9d\x9f\x90\xf0\x9d\x90\x9d.33.32.156/", "45.33.32.156",
+        "http"),                                                                                 /* mathematical hex */
+    PRIV("http://1\xe2\x81\xb0.0.0.1/", "10.0.0.1", "http", "private-use"),                      /* superscript zero */
+    PRIV("http://\xe2\x91\xa0\xe2\x91\xa1\xe2\x91\xa6.0.0.1/", "127.0.0.1", "http", "loopback"), /* circled */
+    PRIV("http://\xe2\x91\xa9.0.0.1/", "10.0.0.1", "http", "private-use"),                       /* circled ten */
+    PUB("http://\xc2\xb9\xc2\xb2\xc2\xb3.1.1.1/", "123.1.1.1", "http"),  /* Latin-1 superscripts */
+    PUB("http://45%C2%AD.33.32.156/", "45.33.32.156", "http"),           /* percent-encoded soft hyphen */
+    PUB("http://%E2%91%A3%E2%91%A4.33.32.156/", "45.33.32.156", "http"), /* percent-encoded circled digits */
+    PUB("http://45.33\xe3\x85\xa4.32.156/", "45.33.32.156",
+        "http"), /* U+3164: ignored since Unicode 16, disallowed in 15 (Node 20) */
+    PUBR("http://4\xe2\x92\x8c"
+         "33.32.156/",
+         "45.33.32.156", "http", "idna2003"), /* U+248C DIGIT FIVE FULL STOP: '5.' in IDNA2003, disallowed in UTS 46 */
+    PUBR("http://\xe2\x92\x88\xe2\x92\x89/", "1.0.0.2", "http", "idna2003"), /* digit full stops */
+    PUBR("http://4\xe2\x80\x8c"
+         "5.33.32.156/",
+         "45.33.32.156", "http", "idna2003"), /* ZWNJ: removed by IDNA2003, CheckJoiners fails in UTS 46 */
+    PUBR("http://4\xe2\x80\x8d"
+         "5.33.32.156/",
+         "45.33.32.156", "http", "idna2003"), /* ZWJ */
+    PUBR("http://45\xe2\x80\xa4"
+         "33.32.156/",
+         "45.33.32.156", "http", "idna2003"), /* one dot leader */
+    PUBR("http://45\xef\xb9\x92"
+         "33.32.156/",
+         "45.33.32.156", "http", "idna2003"),                  /* small full stop */
+    BAD("http://\xe2\x91\xb4\xe2\x91\xb5.33.32.156/", "http"), /* parenthesized digits map to '(4)(5)': no address */
+    DOM("http://\xe2\x91\xb4.\xe2\x91\xb5.\xe2\x91\xb6.\xe2\x91\xb7/",
+        "http"), /* parenthesized digits only: a domain */
+    PUBR("http://"
+         "\xef\xbc\x94\xef\xbc\x95-\xef\xbc\x93\xef\xbc\x93-\xef\xbc\x93\xef\xbc\x92-"
+         "\xef\xbc\x91\xef\xbc\x95\xef\xbc\x96.nip.io/",
+         "45.33.32.156", "http", "wildcard-dns"),     /* fullwidth wildcard-DNS name */
+    DOM("http://\xf0\x9d\x9f\x92x.example/", "http"), /* mapped but not an address */
     /* Every special IPv4 range: one below, first, last, one above (and the global holes). */
     PRIV("http://0.0.0.0/", "0.0.0.0", "http", "this-network"),
     PRIV("http://0.255.255.255/", "0.255.255.255", "http", "this-network"),
