@@ -60,6 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     invariant(r.kind != KIND_UNKNOWN || r.verdict == VERDICT_INVALID, "unknown kind only when invalid");
     invariant((r.verdict == VERDICT_LOCAL) == (r.kind == KIND_LOCAL), "local verdict iff local kind");
     invariant(strcmp(classify_verdict_name(r.verdict), "invalid") != 0 || r.verdict == VERDICT_INVALID, "verdict name");
+    invariant(r.reading >= READING_NONE && r.reading <= READING_WILDCARD_DNS, "reading in range");
+    invariant(is_ip == (r.reading != READING_NONE), "a reading iff the verdict is an IP");
+    invariant(memchr(r.embedded_ipv4, '\0', sizeof r.embedded_ipv4) != NULL, "embedded_ipv4 is terminated");
+    invariant(r.embedded_ipv4[0] == '\0' || (is_ip && r.is_ipv6), "an embedded IPv4 only in an IPv6 address");
     if (is_ip) {
         invariant(strlen(r.ip) < CLASSIFY_IP_MAX, "ip fits");
         invariant(r.is_ipv6 == (strchr(r.ip, ':') != NULL), "is_ipv6 matches the text");
