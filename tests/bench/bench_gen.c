@@ -47,10 +47,46 @@ static const char *const public_forms[] = {
     "file://45.33.32.156/share/%s",                 /* file:// SMB */
     "http://45.33.32.156/%s?next=http://10.0.0.1/", /* ://10. in the query suppresses the public rule */
     "http://8.8.4.4/7-zip/%s",                      /* public with a 7- path */
+    /* Wildcard DNS: the name resolves to the IP written in it. */
+    "http://payload-45-33-32-156.nip.io/%s", "https://cdn.45.33.32.156.sslip.io/%s", "http://app-2d21209c.nip.io/%s",
+    "http://www.2600-1f18-24e6-a400--5.sslip.io/%s",
+    /* Differential readers: WHATWG says domain or invalid, another reader on the way reaches the IP. */
+    "http://update.microsoft.com\\@45.33.32.156/%s",                /* RFC 3986: '\' in userinfo */
+    "http://update.microsoft.com?@45.33.32.156/%s",                 /* authority up to the first '/' */
+    "https://[2600:1f18:24e6:a400::5]:443@update.microsoft.com/%s", /* bracketed literal, then :port@host */
+    "http://update@45.33.32.156:65536/%s",                          /* 16-bit port */
+    "http://update@45.33.32.156%20.example/%s",                     /* inet_aton stops at the space */
+    "\\\\?\\GLOBALROOT\\Device\\Mup\\;LanmanRedirector\\45.33.32.156\\share\\%s", /* redirector device */
+    "file://45.33.32.156@SSL/DavWWWRoot/%s",                                      /* WebDAV */
+    "http://\xe2\x91\xa3\xe2\x91\xa4.33.32.156/%s",                               /* circled digits (UTS 46) */
 };
 static const char *const public_names[] = {
-    "dotted", "port",   "hex",      "octal", "decimal",  "hex-number", "zero-padded",
-    "ipv6",   "mapped", "userinfo", "unc",   "file-smb", "query-10",   "dotted-7zip",
+    "dotted",
+    "port",
+    "hex",
+    "octal",
+    "decimal",
+    "hex-number",
+    "zero-padded",
+    "ipv6",
+    "mapped",
+    "userinfo",
+    "unc",
+    "file-smb",
+    "query-10",
+    "dotted-7zip",
+    "wildcard-nip",
+    "wildcard-sslip",
+    "wildcard-hex",
+    "wildcard-ipv6",
+    "reader-rfc3986",
+    "reader-authority",
+    "reader-bracket",
+    "reader-port16",
+    "reader-inet-aton",
+    "reader-unc-device",
+    "reader-webdav",
+    "reader-unicode",
 };
 
 /* Non-public names: domains (including traps) and private or special ranges. */
@@ -66,10 +102,23 @@ static const char *const other_forms[] = {
     "http://198.18.0.5/%s",
     "http://[fd00::1]/%s",
     "\\\\fileserver\\share\\%s",
+    "http://tools.127.0.0.1.nip.io/%s",
+    "http://dev.lvh.me/%s",
 };
 static const char *const other_names[] = {
-    "domain",      "domain-ip-in-query", "domain",           "domain-digit", "domain-digit", "private-10",
-    "private-192", "cgnat-100.64",       "benchmark-198.18", "ula-ipv6",     "unc-domain",
+    "domain",
+    "domain-ip-in-query",
+    "domain",
+    "domain-digit",
+    "domain-digit",
+    "private-10",
+    "private-192",
+    "cgnat-100.64",
+    "benchmark-198.18",
+    "ula-ipv6",
+    "unc-domain",
+    "wildcard-loopback",
+    "wildcard-loopback",
 };
 
 /* Writes tmpl with its one "%s" replaced by file (templates are data, not format strings). */
@@ -84,6 +133,11 @@ static unsigned count_of_public(void)
 {
     return sizeof public_forms / sizeof public_forms[0];
 }
+
+_Static_assert(sizeof public_forms / sizeof public_forms[0] == sizeof public_names / sizeof public_names[0],
+               "one category name per public form");
+_Static_assert(sizeof other_forms / sizeof other_forms[0] == sizeof other_names / sizeof other_names[0],
+               "one category name per other form");
 
 static void system_write(FILE *fp, unsigned id, unsigned version, unsigned level, uint64_t record, uint64_t t,
                          const char *computer, const char *sid)
