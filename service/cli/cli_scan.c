@@ -75,6 +75,9 @@ static void scan_text_write(FILE *fp, const detection *d)
         fprintf(fp, "(%" PRId64 ")", d->process_id);
     fputs(" computer=", fp);
     output_terminal_text(fp, d->computer, 60);
+    const char *reading = classify_reading_name(d->cls.reading);
+    fputs(" reading=", fp);
+    fputs(reading ? reading : "-", fp);
     fputc('\n', fp);
 }
 

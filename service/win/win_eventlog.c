@@ -159,6 +159,8 @@ static void detection_report(win_eventlog *log, const detection *d, DWORD id)
         event_id,                              /* %15 */
         d->notify_program,                     /* %16 */
         d->notify_parameters,                  /* %17 */
+        classify_reading_name(d->cls.reading), /* %18 */
+        d->cls.embedded_ipv4,                  /* %19 */
     };
     /* A self-test is Information: it proves the chain and opens no incident. */
     win_eventlog_report(log, id == MSG_SELFTEST ? EVENTLOG_INFORMATION_TYPE : EVENTLOG_WARNING_TYPE, id, s,

@@ -26,6 +26,6 @@ void win_eventlog_sink(win_eventlog *log, engine_alert_sink *sink);
 void win_eventlog_config_invalid(void *ctx, const char *name, const char *value, const char *why);
 
 /* Number of insertion strings of a detection event (1000/1001), in the order documented in docs/alerts.md. */
-#define WIN_DETECTION_STRINGS 17
+#define WIN_DETECTION_STRINGS 19
 
 #endif

@@ -150,6 +150,9 @@ for url in 'http://[64:ff9b::45.33.32.156]/a.exe' 'http://[2002:2d21:209c::1]/b.
         -e "s|9A25D168-24E6-4C66-AC78-5ED0E6007F1A|9A25D168-24E6-4C66-AC78-5ED0E6007F1$n|" \
         -e "s|<EventRecordID>[0-9]*<|<EventRecordID>$n<|" "$events/16403_v0.xml"
 done >"$work/readings.xml"
+expect_exit 1 "$bin" scan "$work/readings.xml"
+expect "scan text: the reading of each detection" test "$(grep -c ' reading=whatwg$' "$out")" -eq 2
+expect "scan text: the rfc3986 reading" grep -q 'a.example\\@45.33.32.157/c.exe .* reading=rfc3986$' "$out"
 expect_exit 1 "$bin" scan --db "$db3" "$work/readings.xml"
 expect_exit 0 "$bin" query --db "$db3" --ip 45.33.32.156 --format json
 expect "--ip on the IPv4 finds the NAT64 and 6to4 rows" test "$(grep -c '"embedded_ipv4":"45.33.32.156"' "$out")" -eq 2
