@@ -10,7 +10,11 @@
 /*
  * Design notes.
  * - One pass over the scheme and the authority only: the path and query are never scanned, so an IP
- *   in a query string cannot influence the verdict, and long URLs cost no more than short ones.
+ *   in a query string cannot influence the verdict, and long URLs cost no more than short ones. The
+ *   other readings (http_readings) run only when WHATWG's reaches no public IP, and only those whose
+ *   trigger is present ('\\' or '?' or '#' ending the authority, a wide port, an invalid host); the
+ *   "authority" reading alone reads on to the first '/', which a URL without a path may put in its
+ *   query ("http://u?@IP" is IP to a reader that ends the authority there).
  * - No allocation: the host is streamed through a small state machine (host_scan) that lower-cases,
  *   percent-decodes, checks forbidden code points, copies a bounded display copy, and parses the
  *   labels as WHATWG IPv4 numbers at the same time, so hosts of any length are classified whole.
