@@ -36,6 +36,10 @@ event_source *cli_platform_source_new(const char *name, int is_file, char *why, 
  * %ProgramData%\bitsguard\bitsguard.db, computed by the service's own loader); elsewhere the XDG default
  * (store_path_default_find). */
 char *cli_platform_db_path(char *why, size_t why_len);
+
+/* The database a command reads: given (its --db) when not NULL, else cli_platform_db_path's answer copied
+ * into buf (n bytes). NULL after printing why ("bitsguard CMD: no default database location ..."). */
+const char *cli_db_path(const char *cmd, const char *given, char *buf, size_t n);
 /* The BITS service's job interface (IBackgroundCopyManager on Windows), for `jobs`; NULL with the reason in
  * why when it cannot be reached or the platform has none. */
 typedef struct jobs_client jobs_client;

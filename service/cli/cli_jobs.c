@@ -72,15 +72,11 @@ int cli_jobs_main(int argc, char **argv)
     }
     if (cancel && !db_path) {
         /* The service's own database (its DatabasePath, as query and status find it). */
-        char *found = cli_platform_db_path(why, sizeof why);
-        if (!found) {
-            cli_error("jobs", "no default database location (%s); give --db PATH", why);
+        db_path = cli_db_path("jobs", NULL, path_buf, sizeof path_buf);
+        if (!db_path) {
             status = CLI_EXIT_ERROR;
             goto cleanup;
         }
-        snprintf(path_buf, sizeof path_buf, "%s", found);
-        free(found);
-        db_path = path_buf;
     }
     if (db_path) {
         /* --db creates the file as scan --db does; --cancel's default must be the service's existing one

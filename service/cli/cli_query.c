@@ -109,17 +109,9 @@ int cli_query_main(int argc, char **argv)
         else
             return usage_error("--format wants table, json or csv", format);
     }
-    if (!db_path) {
-        char why[200] = "";
-        char *found = cli_platform_db_path(why, sizeof why);
-        if (!found) {
-            cli_error("query", "no default database location (%s); give --db PATH", why);
-            return CLI_EXIT_ERROR;
-        }
-        snprintf(path_buf, sizeof path_buf, "%s", found);
-        free(found);
-        db_path = path_buf;
-    }
+    db_path = cli_db_path("query", db_path, path_buf, sizeof path_buf);
+    if (!db_path)
+        return CLI_EXIT_ERROR;
 
     bg_error e = store_open_existing(&s, db_path, errbuf, sizeof errbuf);
     if (e != BG_ERR_OK) {
