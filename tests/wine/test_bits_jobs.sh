@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154 # wine and wineserver are set by wine_locate (cmake/wine-find.sh).
 # `bitsguard.exe jobs` against Wine's BITS service (qmgr.dll) with real jobs, in a Wine prefix of its own.
 #
 # Usage: test_bits_jobs.sh BITSGUARD_EXE BITS_JOB_MAKE_EXE
@@ -8,23 +7,25 @@
 # --db (source inventory), cancel one with an audit row, and say what Wine's BITS service does not report.
 # Wine's qmgr keeps its jobs in the BITS service process only, which stops when idle: each step runs at
 # once after the jobs are made. Exit 0 pass, 1 fail, 77 skip (no Wine).
+# Not run in attempts by the Wine harness: under its persistent wineserver `jobs --cancel` hung (Wine's BITS
+# service then never stops when idle), so the programs run through cmake/wine-run.sh. The harness's guard
+# still ends every process of the prefix by pid on exit, whatever happened (also SIGKILL, by a watchdog).
 set -u
 exe=${1:?usage} maker=${2:?usage}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=../../cmake/wine-find.sh
-. "$top/cmake/wine-find.sh"
-wine_locate || { echo "SKIP: no wine64"; exit 77; }
-export WINEPREFIX="${BG_BITS_WINEPREFIX:-$top/.cache/wine-prefix-bits}"
+# shellcheck source=tests/wevtapi/harness.sh
+. "$top/tests/wevtapi/harness.sh"
+wine_find
+prefix_env "${BG_BITS_WINEPREFIX:-$top/.cache/wine-prefix-bits}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bg-bits-jobs.XXXXXX") || exit 1
-cleanup() {
-    # The prefix's BITS service and wineserver end with the test: nothing is left running.
-    "$wineserver" -k >/dev/null 2>&1
-    "$wineserver" -w >/dev/null 2>&1
+# The prefix's BITS service and wineserver end with the test (a clean shutdown, then by pid): nothing is left.
+harness_cleanup() {
+    prefix_shutdown
     [ "$failures" -eq 0 ] && rm -rf "$work"
 }
-failures=0 checks=0
-trap cleanup EXIT
+checks=0
+harness_guard
 check() { # check NAME STATUS
     checks=$((checks + 1))
     [ "$2" -eq 0 ] || { echo "FAIL: $1"; failures=$((failures + 1)); }
