@@ -201,6 +201,7 @@ int win_selftest_main(int argc, char **argv)
     }
     printf("bitsguard selftest %s\n", nonce);
 
+    printf("  %-16s result  ms since the job's creation began (cancel: its own time)\n", "stage");
     ULONGLONG t0 = GetTickCount64();
     client = win_bits_client_new(why, sizeof why);
     if (client)

@@ -69,6 +69,7 @@ e2e_selftest() {
     wait "$pid"
     local st=$?
     tr -d '\r' <"$work/selftest.out" >"$work/selftest.txt"
+    sed 's/^/     | /' "$work/selftest.txt" # the stages and their latencies, for the log
     [ "$st" -eq 0 ] || fail "selftest exited $st: $(cat "$work/selftest.txt" "$work/selftest.err")"
     for stage in "job created" "event logged" "stored" "alert written" "job cancelled"; do
         grep -Eq "^  $stage +ok +[0-9]+ ms$" "$work/selftest.txt" || fail "stage '$stage' not reported ok with a latency"
