@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_utf.h"
+#include "output_unicode.h"
 #include "store_format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,22 +35,26 @@ static void fixed_copy(char *dst, size_t n, const char *src)
     dst[len] = '\0';
 }
 
-/* The table must never pass a control byte (other than the line end) nor exceed its width. */
+/* The table must never pass a control byte (other than the line end) or any other hidden code point,
+ * nor exceed its width in display columns (wide characters 2, combining marks 0). */
 static void table_check(const char *out, size_t len)
 {
     size_t cols = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)out[i];
         if (c == '\n') {
             cols = 0;
+            i++;
             continue;
         }
-        if (c < 0x20 || c == 0x7F)
+        uint32_t cp;
+        size_t n = bg_utf8_decode((const unsigned char *)out + i, &cp);
+        if (n == 0 || output_unicode_hidden(cp))
+            abort(); /* invalid UTF-8, C0, DEL, C1 such as CSI, a format character... */
+        cols += (size_t)output_unicode_columns(cp);
+        if (cols > STORE_FORMAT_TABLE_WIDTH)
             abort();
-        if (c == 0xC2 && i + 1 < len && (unsigned char)out[i + 1] < 0xA0)
-            abort(); /* a C1 control such as CSI */
-        if ((c & 0xC0) != 0x80 && ++cols > STORE_FORMAT_TABLE_WIDTH)
-            abort();
+        i += n;
     }
 }
 
