@@ -54,10 +54,27 @@ typedef struct job {
     int64_t first_unix; /* first_seen and last_seen in seconds, for age eviction. */
     int64_t last_unix;
     uint64_t last_record_id; /* Greatest record id of the job's events, whichever came first. */
+    /* Failures to run the notify command (events 63/64): how many, and the newest one's error. */
+    uint32_t notify_failures;
+    int64_t notify_error;
+    event_order notify_error_order;
+    finding *notify; /* The notify-command finding, once event 6 is in (and findings are wanted). */
+    size_t cred_count;
+    finding *creds[CORRELATE_MAX_CREDENTIALS_PER_JOB];
     size_t det_count;
     size_t allowed_count; /* Of det_count, allow-listed. */
     detection *dets[CORRELATE_MAX_DETECTIONS_PER_JOB + CORRELATE_MAX_ALLOWED_PER_JOB];
 } job;
+
+/* Notify failures (63/64) that named a job by a title no job in the table had. */
+typedef struct pending_failure {
+    char *computer;
+    char *title;
+    char *program;
+    uint32_t count;
+    int64_t error;
+    event_order order;
+} pending_failure;
 
 struct correlator {
     correlate_config cfg;
@@ -69,6 +86,8 @@ struct correlator {
     job *lru_head; /* Most recently touched. */
     job *lru_tail;
     correlate_stats stats;
+    pending_failure pending[CORRELATE_MAX_PENDING_FAILURES];
+    size_t pending_count;
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
@@ -213,6 +232,14 @@ static void job_destroy(job *j)
     free(j->process_path);
     free(j->notify_program);
     free(j->notify_parameters);
+    if (j->notify) {
+        finding_clear(j->notify);
+        free(j->notify);
+    }
+    for (size_t i = 0; i < j->cred_count; i++) {
+        finding_clear(j->creds[i]);
+        free(j->creds[i]);
+    }
     free(j);
 }
 
@@ -227,6 +254,10 @@ static void job_retire(correlator *c, job *j)
     c->job_count--;
     for (size_t i = 0; i < j->det_count; i++)
         c->emit(c->ctx, j->dets[i], CORRELATE_FINAL);
+    if (j->notify)
+        c->cfg.finding(c->cfg.finding_ctx, j->notify, CORRELATE_FINAL);
+    for (size_t i = 0; i < j->cred_count; i++)
+        c->cfg.finding(c->cfg.finding_ctx, j->creds[i], CORRELATE_FINAL);
     job_destroy(j);
 }
 
@@ -266,6 +297,7 @@ static job *job_touch(correlator *c, const char *computer, const char *job_id)
     memcpy(j->job_id, job_id, strlen(job_id) + 1);
     j->hash = h;
     j->process_id = -1;
+    j->notify_error = INT64_MIN;
     size_t b = h & (c->bucket_count - 1);
     j->hash_next = c->buckets[b];
     c->buckets[b] = j;
@@ -364,6 +396,337 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
     return BG_ERR_OK;
 }
 
+/* ---- findings ----------------------------------------------------------------------------------- */
+
+/* A new finding of the event, or NULL when out of memory. */
+static finding *finding_new(finding_kind kind, const event *ev)
+{
+    finding *f = malloc(sizeof *f);
+    if (!f)
+        return NULL;
+    finding_init(f);
+    f->kind = kind;
+    f->event_id = ev->event_id;
+    f->record_id = ev->record_id;
+    memcpy(f->time, ev->time_created, sizeof f->time);
+    if (string_set(&f->computer, ev->computer) != 0 || (!f->computer && !(f->computer = calloc(1, 1)))) {
+        finding_clear(f);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static void finding_free(finding *f)
+{
+    if (f) {
+        finding_clear(f);
+        free(f);
+    }
+}
+
+/* The finding names the oldest event that raised it, as a detection does. */
+static void finding_event_older(finding *f, const event *ev)
+{
+    if (event_order_cmp(ev->record_id, ev->time_created, f->record_id, f->time) < 0) {
+        f->event_id = ev->event_id;
+        f->record_id = ev->record_id;
+        memcpy(f->time, ev->time_created, sizeof f->time);
+    }
+}
+
+/* Copies the job's context into one of its findings. Returns -1 on allocation failure. */
+static int finding_context_apply(finding *f, const job *j)
+{
+    if (string_set(&f->job_title, j->title) != 0 || string_set(&f->job_owner, j->owner) != 0 ||
+        string_set(&f->process_path, j->process_path) != 0)
+        return -1;
+    if (j->process_id >= 0)
+        f->process_id = j->process_id;
+    if (j->job_id[0])
+        memcpy(f->job_id, j->job_id, sizeof f->job_id);
+    if (f->kind == FINDING_NOTIFY_COMMAND) {
+        if (string_set(&f->program, j->notify_program) != 0 || string_set(&f->parameters, j->notify_parameters) != 0)
+            return -1;
+        f->notify_failures = j->notify_failures;
+        f->notify_error = j->notify_error;
+        f->state = j->state;
+    }
+    return 0;
+}
+
+/* Gives the job's findings its context and reports them (fresh: the one this event created). */
+static bg_error job_findings_emit(correlator *c, job *j, const finding *fresh)
+{
+    if (!c->cfg.finding)
+        return BG_ERR_OK;
+    finding *all[1 + CORRELATE_MAX_CREDENTIALS_PER_JOB];
+    size_t n = 0;
+    if (j->notify)
+        all[n++] = j->notify;
+    for (size_t i = 0; i < j->cred_count; i++)
+        all[n++] = j->creds[i];
+    for (size_t i = 0; i < n; i++) {
+        if (finding_context_apply(all[i], j) != 0)
+            return BG_ERR_NOMEM;
+        c->cfg.finding(c->cfg.finding_ctx, all[i], all[i] == fresh ? CORRELATE_NEW : CORRELATE_UPDATE);
+    }
+    return BG_ERR_OK;
+}
+
+/* Reports a finding that belongs to no job in the table: new and final at once, then freed. */
+static void finding_emit_alone(correlator *c, finding *f)
+{
+    c->stats.findings++;
+    c->cfg.finding(c->cfg.finding_ctx, f, CORRELATE_NEW);
+    c->cfg.finding(c->cfg.finding_ctx, f, CORRELATE_FINAL);
+    finding_free(f);
+}
+
+/* The most recently touched job of the computer with this title, or NULL. */
+static job *job_by_title(correlator *c, const char *computer, const char *title)
+{
+    for (job *j = c->lru_head; j; j = j->lru_next) {
+        if (j->title && strcmp(j->title, title) == 0 && strcmp(j->computer, computer) == 0)
+            return j;
+    }
+    return NULL;
+}
+
+/*
+ * The job an event names in a field that holds its GUID or its title (63/64 "Job", 203/204 "job"): by
+ * GUID it is found or created; by title only a job already in the table is found. *out is NULL when
+ * none; BG_ERR_NOMEM is the only failure.
+ */
+static bg_error job_named(correlator *c, const char *computer, const char *text, job **out)
+{
+    char id[BG_GUID_TEXT_SIZE];
+    *out = NULL;
+    if (!text || !*text)
+        return BG_ERR_OK;
+    if (event_guid_normalize(text, id) == 0) {
+        *out = job_touch(c, computer, id);
+        return *out ? BG_ERR_OK : BG_ERR_NOMEM;
+    }
+    job *j = job_by_title(c, computer, text);
+    if (j) {
+        lru_unlink(c, j);
+        lru_push_front(c, j);
+    }
+    *out = j;
+    return BG_ERR_OK;
+}
+
+/* Parses an error code: decimal, or hexadecimal after 0x; INT64_MIN when neither. */
+static int64_t hr_parse(const char *text)
+{
+    if (text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') && text[2]) {
+        uint64_t v = 0;
+        for (const char *p = text + 2; *p; p++) {
+            int d = (*p >= '0' && *p <= '9')   ? *p - '0'
+                    : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
+                    : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10
+                                               : -1;
+            if (d < 0 || v >> 60)
+                return INT64_MIN;
+            v = v * 16 + (unsigned)d;
+        }
+        return v > (uint64_t)INT64_MAX ? INT64_MIN : (int64_t)v;
+    }
+    int64_t v = number_parse(text);
+    return v >= 0 ? v : INT64_MIN;
+}
+
+/* Adds failures to run the job's notify command; the newest one's error code is kept. */
+static void job_failures_add(job *j, uint32_t count, int64_t error, const event_order *order)
+{
+    j->notify_failures += count;
+    const event_order *o = &j->notify_error_order;
+    if (error != INT64_MIN && ((!o->record_id && !o->time[0]) ||
+                               event_order_cmp(order->record_id, order->time, o->record_id, o->time) >= 0)) {
+        j->notify_error = error;
+        j->notify_error_order = *order;
+    }
+}
+
+static void pending_remove(correlator *c, size_t i)
+{
+    pending_failure *p = &c->pending[i];
+    free(p->computer);
+    free(p->title);
+    free(p->program);
+    memmove(p, p + 1, (c->pending_count - i - 1) * sizeof *p);
+    c->pending_count--;
+}
+
+/* Failures that waited for a job with this title (and notify program, when both are known) join it. */
+static void pending_match(correlator *c, job *j)
+{
+    for (size_t i = 0; i < c->pending_count;) {
+        pending_failure *p = &c->pending[i];
+        if (j->title && strcmp(p->title, j->title) == 0 && strcmp(p->computer, j->computer) == 0 &&
+            (!p->program || !j->notify_program || strcmp(p->program, j->notify_program) == 0)) {
+            job_failures_add(j, p->count, p->error, &p->order);
+            pending_remove(c, i);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Keeps a failure naming a title no job has yet; the oldest kept one goes when the list is full. */
+static bg_error pending_add(correlator *c, const char *computer, const char *title, const char *program, int64_t error,
+                            const event *ev)
+{
+    if (c->pending_count == CORRELATE_MAX_PENDING_FAILURES)
+        pending_remove(c, 0);
+    pending_failure *p = &c->pending[c->pending_count];
+    memset(p, 0, sizeof *p);
+    if (string_set(&p->computer, computer) != 0 || string_set(&p->title, title) != 0 ||
+        string_set(&p->program, program) != 0 || (!p->computer && !(p->computer = calloc(1, 1)))) {
+        free(p->computer);
+        free(p->title);
+        free(p->program);
+        return BG_ERR_NOMEM;
+    }
+    p->count = 1;
+    p->error = error;
+    event_order_set(&p->order, ev);
+    c->pending_count++;
+    return BG_ERR_OK;
+}
+
+/* Events 63/64: the notify program failed (returned an error, or could not be launched). Fields per the
+ * provider manifest: Job (%1), Url (%2), Pgm (%3), hr (%4). */
+static bg_error notify_failure_feed(correlator *c, const event *ev)
+{
+    const char *computer = ev->computer ? ev->computer : "";
+    const char *name = event_field_get(ev, "Job");
+    int64_t error = hr_parse(event_field_get(ev, "hr"));
+    job *j = NULL;
+    bg_error rc = job_named(c, computer, name, &j);
+    if (rc != BG_ERR_OK || !name || !*name)
+        return rc;
+    if (!j)
+        return pending_add(c, computer, name, event_field_get(ev, "Pgm"), error, ev);
+    event_order order;
+    event_order_set(&order, ev);
+    job_failures_add(j, 1, error, &order);
+    return job_findings_emit(c, j, NULL);
+}
+
+/* Events 203/204: job credentials sent in answer to an authentication challenge. Fields per the provider
+ * manifest: version 0 string (server), string2 (job), string3 (url); version 1 server, job, url,
+ * scheme, user. A finding when the url, or else the server, is a direct IP by the classifier. */
+static bg_error credentials_feed(correlator *c, const event *ev)
+{
+    const char *server = event_field_get(ev, "server");
+    const char *name = event_field_get(ev, "job");
+    const char *url = event_field_get(ev, "url");
+    if (!server && !name && !url) {
+        server = event_field_get(ev, "string");
+        name = event_field_get(ev, "string2");
+        url = event_field_get(ev, "string3");
+    }
+    classify_result cls;
+    int direct = 0;
+    if (url && *url) {
+        classify_name(url, strlen(url), &cls);
+        direct = verdict_reportable(c, &cls);
+    }
+    if (!direct && server && *server && strlen(server) < 1024) {
+        /* The server alone is a host name: read it as the host of an http URL. */
+        char host_url[1100];
+        snprintf(host_url, sizeof host_url, "http://%s/", server);
+        classify_name(host_url, strlen(host_url), &cls);
+        direct = verdict_reportable(c, &cls);
+    }
+    if (!direct || allowlist_result_match(c->cfg.allow, &cls))
+        return BG_ERR_OK;
+
+    const char *computer = ev->computer ? ev->computer : "";
+    job *j = NULL;
+    bg_error rc = job_named(c, computer, name, &j);
+    if (rc != BG_ERR_OK)
+        return rc;
+    const char *key = url && *url ? url : server;
+    finding *f = NULL;
+    for (size_t i = 0; j && i < j->cred_count; i++) {
+        if (strcmp(j->creds[i]->url ? j->creds[i]->url : "", key) == 0)
+            f = j->creds[i];
+    }
+    int fresh = 0;
+    if (!f) {
+        if (j && j->cred_count == CORRELATE_MAX_CREDENTIALS_PER_JOB) {
+            c->stats.over_cap++;
+            return BG_ERR_OK;
+        }
+        f = finding_new(FINDING_CREDENTIALS_DIRECT_IP, ev);
+        if (!f)
+            return BG_ERR_NOMEM;
+        fresh = 1;
+    } else {
+        finding_event_older(f, ev);
+    }
+    /* Values of the newest 203/204 of this url (accepted or rejected may change on a retry). */
+    if (fresh || event_order_cmp(ev->record_id, ev->time_created, f->record_id, f->time) >= 0) {
+        f->accepted = ev->event_id == 203;
+        f->cls = cls;
+        if (string_set(&f->server, server) != 0 || string_set(&f->url, key) != 0 ||
+            string_set(&f->scheme, event_field_get(ev, "scheme")) != 0 ||
+            string_set(&f->user, event_field_get(ev, "user")) != 0 ||
+            (!j && name && event_guid_normalize(name, f->job_id) != 0 && string_set(&f->job_title, name) != 0)) {
+            if (fresh)
+                finding_free(f);
+            return BG_ERR_NOMEM;
+        }
+    }
+    if (!j) {
+        finding_emit_alone(c, f);
+        return BG_ERR_OK;
+    }
+    if (fresh) {
+        j->creds[j->cred_count++] = f;
+        c->stats.findings++;
+    }
+    return job_findings_emit(c, j, fresh ? f : NULL);
+}
+
+/* ASCII case-insensitive equality (channel names). */
+static int text_equal_nocase(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
+        char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+/* The Eventlog provider's event 104 in the System log: a log was cleared. UserData/LogFileCleared holds
+ * SubjectUserName, SubjectDomainName, Channel and BackupPath; a finding when it names our channel. */
+static bg_error channel_cleared_feed(correlator *c, const event *ev)
+{
+    const char *channel = event_field_get(ev, "Channel");
+    if (!channel || !text_equal_nocase(channel, EVENT_CHANNEL_BITS))
+        return BG_ERR_OK;
+    finding *f = finding_new(FINDING_CHANNEL_CLEARED, ev);
+    if (!f)
+        return BG_ERR_NOMEM;
+    const char *domain = event_field_get(ev, "SubjectDomainName");
+    const char *user = event_field_get(ev, "SubjectUserName");
+    char who[512];
+    snprintf(who, sizeof who, "%s%s%s", domain && *domain ? domain : "", domain && *domain ? "\\" : "",
+             user ? user : "");
+    if (string_set(&f->channel, channel) != 0 || string_set(&f->user, who) != 0) {
+        finding_free(f);
+        return BG_ERR_NOMEM;
+    }
+    finding_emit_alone(c, f);
+    return BG_ERR_OK;
+}
+
 /* ---- event handling ----------------------------------------------------------------------------- */
 
 /* Job id of an event: jobId (3 v1+, 4, 5, 6, 16403) or Id (59/60/61). "" when absent or not a GUID. */
@@ -457,9 +820,15 @@ static void transfer_facts_apply(detection *d, const event *ev)
 bg_error correlate_event_feed(correlator *c, const event *ev)
 {
     c->stats.events++;
+    if (c->cfg.finding && ev->event_id == 104 && strcmp(ev->provider, EVENT_PROVIDER_EVENTLOG) == 0)
+        return channel_cleared_feed(c, ev);
     if (!event_is_bits(ev))
         return BG_ERR_OK;
     c->stats.bits_events++;
+    if (c->cfg.finding && (ev->event_id == 63 || ev->event_id == 64))
+        return notify_failure_feed(c, ev);
+    if (c->cfg.finding && (ev->event_id == 203 || ev->event_id == 204))
+        return credentials_feed(c, ev);
     if (!detection_seen_bit(ev->event_id))
         return BG_ERR_OK;
 
@@ -477,6 +846,20 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
         return BG_ERR_NOMEM;
     if (job_facts_update(j, ev, now) != BG_ERR_OK)
         return BG_ERR_NOMEM;
+    if (c->pending_count)
+        pending_match(c, j);
+    finding *fresh = NULL;
+    if (c->cfg.finding && ev->event_id == 6) {
+        /* A notify command line is persistence whatever the job downloads: its own finding. */
+        if (!j->notify) {
+            fresh = j->notify = finding_new(FINDING_NOTIFY_COMMAND, ev);
+            if (!fresh)
+                return BG_ERR_NOMEM;
+            c->stats.findings++;
+        } else {
+            finding_event_older(j->notify, ev);
+        }
+    }
 
     detection *touched = NULL;
     int created = 0;
@@ -519,6 +902,8 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
             d->last_record_id = j->last_record_id;
         c->emit(c->ctx, d, (d == touched && created) ? CORRELATE_NEW : CORRELATE_UPDATE);
     }
+    if (job_findings_emit(c, j, fresh) != BG_ERR_OK)
+        return BG_ERR_NOMEM;
 
     if (j->state != JOB_STATE_ACTIVE && (j->events_seen & SEEN_3)) {
         /* The job's first event (3, creation) and its last (4 or 5) are both in: read forwards or
@@ -609,6 +994,8 @@ void correlate_free(correlator *c)
         next = j->lru_next;
         job_destroy(j);
     }
+    while (c->pending_count)
+        pending_remove(c, c->pending_count - 1);
     free(c->buckets);
     free(c);
 }

@@ -19,6 +19,9 @@
 #define EVENT_MAX_FIELDS 32
 
 #define EVENT_PROVIDER_BITS "Microsoft-Windows-Bits-Client"
+/* The channel it writes to, and the provider of the System log's event 104 (a log was cleared). */
+#define EVENT_CHANNEL_BITS      "Microsoft-Windows-Bits-Client/Operational"
+#define EVENT_PROVIDER_EVENTLOG "Microsoft-Windows-Eventlog"
 
 typedef struct event_field {
     const char *name;  /* Data Name= attribute, "" when absent; points into the event arena. */

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "event.h"
 #include "export.h"
+#include "finding.h"
 #include "output.h"
 #include "store.h"
 
@@ -23,6 +24,7 @@ typedef struct scan_ctx {
     int json;
     int show_allowed;
     uint64_t reported;    /* Detections printed. */
+    uint64_t findings;    /* Findings printed (notify command, credentials to a direct IP, channel cleared). */
     uint64_t alerting;    /* Of all detections, those not allow-listed. */
     uint64_t malformed;   /* Events skipped. */
     uint64_t over_cap;    /* The correlator's count of detections dropped past the per-job cap, so far. */
@@ -125,6 +127,62 @@ static void scan_detection_emit(void *ctx, const detection *d, correlate_change 
         if (++sc->pending_count == SCAN_STORE_BATCH)
             scan_store_flush(sc);
     }
+}
+
+/* Correlator callback for findings: printed once, when final. */
+static void scan_finding_emit(void *ctx, const finding *f, correlate_change change)
+{
+    scan_ctx *sc = ctx;
+    if (change != CORRELATE_FINAL)
+        return;
+    sc->findings++;
+    if (sc->json) {
+        finding_json_write(stdout, f);
+        fputc('\n', stdout);
+        return;
+    }
+    /* Attacker-controlled values, printed terminal-safe as detections are. */
+    output_terminal_text(stdout, f->time[0] ? f->time : "-", 0);
+    fputc(' ', stdout);
+    fputs(finding_kind_name(f->kind), stdout);
+    switch (f->kind) {
+    case FINDING_NOTIFY_COMMAND:
+        fputs(" program=", stdout);
+        output_terminal_text(stdout, f->program ? f->program : "-", 200);
+        fputs(" parameters=", stdout);
+        output_terminal_text(stdout, f->parameters ? f->parameters : "-", 200);
+        fprintf(stdout, " failures=%" PRIu32, f->notify_failures);
+        break;
+    case FINDING_CREDENTIALS_DIRECT_IP:
+        fprintf(stdout, " %s ip=%s server=", f->accepted ? "accepted" : "rejected", f->cls.ip);
+        output_terminal_text(stdout, f->server ? f->server : "-", 100);
+        fputs(" url=", stdout);
+        output_terminal_text(stdout, f->url ? f->url : "-", 200);
+        fputs(" user=", stdout);
+        output_terminal_text(stdout, f->user ? f->user : "-", 60);
+        break;
+    case FINDING_CHANNEL_CLEARED:
+        fputs(" channel=", stdout);
+        output_terminal_text(stdout, f->channel ? f->channel : "-", 100);
+        fputs(" by=", stdout);
+        output_terminal_text(stdout, f->user && *f->user ? f->user : "-", 60);
+        break;
+    }
+    if (f->kind != FINDING_CHANNEL_CLEARED) {
+        fputs(" job=", stdout);
+        fputs(f->job_id[0] ? f->job_id : "-", stdout);
+        fputs(" title=", stdout);
+        output_terminal_text(stdout, f->job_title ? f->job_title : "-", 60);
+        fputs(" owner=", stdout);
+        output_terminal_text(stdout, f->job_owner ? f->job_owner : "-", 60);
+        fputs(" process=", stdout);
+        output_terminal_text(stdout, f->process_path ? f->process_path : "-", 100);
+        if (f->process_id >= 0)
+            fprintf(stdout, "(%" PRId64 ")", f->process_id);
+    }
+    fputs(" computer=", stdout);
+    output_terminal_text(stdout, f->computer ? f->computer : "-", 60);
+    fputc('\n', stdout);
 }
 
 /* Where the events of one input (an export file or an event source) go: the callback context. */
@@ -281,7 +339,9 @@ int cli_scan_main(int argc, char **argv)
         "FILE...|-",
         "Reads Microsoft-Windows-Bits-Client/Operational events exported as XML (wevtutil qe /f:xml,\n"
         "Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin) and prints\n"
-        "one line per BITS job fetching a file from a direct, globally reachable IP address.",
+        "one line per BITS job fetching a file from a direct, globally reachable IP address, and per\n"
+        "other abuse: a notify command line (persistence), job credentials sent to a direct IP, the\n"
+        "channel cleared (event 104 of a System export given beside it).",
         opts,
         "On Windows, FILE may also be an .evtx log (read with EvtQuery); elsewhere export it to XML first\n"
         "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py).\n"
@@ -304,7 +364,8 @@ int cli_scan_main(int argc, char **argv)
     if (sc.db && sc.errbuf[0] != '\0') /* Opened, with something to say (a damaged file moved aside). */
         cli_error("scan", "%s", sc.errbuf);
 
-    correlate_config cfg = {.allow = allow, .report_private = report_private};
+    correlate_config cfg = {
+        .allow = allow, .report_private = report_private, .finding = scan_finding_emit, .finding_ctx = &sc};
     corr = correlate_new(&cfg, scan_detection_emit, &sc);
     if (!corr) {
         cli_error("scan", "out of memory");
@@ -342,8 +403,8 @@ int cli_scan_main(int argc, char **argv)
     correlate_stats_get(corr, &st);
     fprintf(stderr,
             "bitsguard scan: %" PRIu64 " events read, %" PRIu64 " BITS events, %" PRIu64 " detections (%" PRIu64
-            " allow-listed), %" PRIu64 " malformed events skipped\n",
-            st.events + sc.malformed, st.bits_events, st.detections, st.allowed, sc.malformed);
+            " allow-listed), %" PRIu64 " other findings, %" PRIu64 " malformed events skipped\n",
+            st.events + sc.malformed, st.bits_events, st.detections, st.allowed, sc.findings, sc.malformed);
     if (sc.many_fields > 0)
         cli_error("scan",
                   "%" PRIu64 " events had more than %d fields: the ones bitsguard reads were kept, others dropped",
@@ -362,7 +423,7 @@ int cli_scan_main(int argc, char **argv)
     if (io_failed || sc.store_err != BG_ERR_OK)
         status = CLI_EXIT_ERROR;
     else
-        status = sc.alerting || st.over_cap > 0 ? CLI_EXIT_DETECTED : CLI_EXIT_OK;
+        status = sc.alerting || sc.findings || st.over_cap > 0 ? CLI_EXIT_DETECTED : CLI_EXIT_OK;
 
 cleanup:
     correlate_free(corr);

@@ -10,7 +10,9 @@ expected=$fixtures/exports/mixed-detections.expected
 expect "scan exits 1 when it finds detections" [ $? -eq 1 ]
 python3 - "$work/out.json" "$expected" <<'PY'
 import json, sys
-got = [json.loads(l) for l in open(sys.argv[1])]
+lines = [json.loads(l) for l in open(sys.argv[1])]
+got = [d for d in lines if "alert" not in d]
+findings = [d for d in lines if "alert" in d]
 want = [l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip() and not l.startswith('#')]
 keys = ["event_id", "record_id", "time", "computer", "job_id", "job_title", "job_owner", "url", "ip",
         "verdict", "local_name", "process_id", "process_path", "kind", "range", "allowed"]
@@ -25,6 +27,10 @@ if gotset != wantset:
     print("detections differ:\n got ", gotset, "\n want", wantset); ok = False
 if any(d["verdict"] != "public-ip" for d in got):
     print("non public-ip detection"); ok = False
+# Event 6 of the first job: its notify command is a finding of its own, with the job's context.
+if [(f["alert"], f["notify_program"], f["process_path"]) for f in findings] != [
+        ("notify-command", "C:\\Users\\Public\\p.exe", "C:\\Windows\\System32\\bitsadmin.exe")]:
+    print("findings differ:", findings); ok = False
 sys.exit(0 if ok else 1)
 PY
 expect_ok "mixed fixture gives exactly the expected detections" $?
@@ -43,14 +49,18 @@ expect_ok "process path joined from event 3" $?
 cmp -s "$work/out.json" "$work/stdin.json"
 expect_ok "stdin gives the same output" $?
 
-# 4. Allow-listing the public network suppresses the detections (exit 0), --all shows them marked.
+# 4. Allow-listing the public network suppresses the detections, --all shows them marked; the notify
+# command of the first job stays (persistence is reported whatever the job downloads), so exit 1.
 "$bin" scan --allow 45.33.32.0/24 --allow 2600::/12 "$mixed" >"$work/allowed.txt" 2>/dev/null
 st=$?
-remaining=$(wc -l <"$work/allowed.txt")
+remaining=$(grep -vc ' notify-command ' "$work/allowed.txt")
+grep -q ' notify-command program=C:.Users.Public.p.exe ' "$work/allowed.txt"
+expect_ok "the notify command is reported whatever the allowlist" $?
 want_remaining=$(grep -v '^#' "$expected" | awk -F'\t' '$3 !~ /^45\.33\.32\./ && $3 !~ /^26/' | grep -c . || true)
 expect "allowlist removes allowed detections ($remaining left, want $want_remaining)" [ "$remaining" -eq "$want_remaining" ]
-if [ "$want_remaining" -eq 0 ]; then expect "exit 0 when everything is allowed" [ $st -eq 0 ]; fi
-"$bin" scan --all --json --allow 45.33.32.0/24 "$mixed" 2>/dev/null | grep -q '"allowed":true'
+expect "exit 1 for the notify command alone" [ $st -eq 1 ]
+"$bin" scan --all --json --allow 45.33.32.0/24 "$mixed" >"$work/all.json" 2>/dev/null
+grep -q '"allowed":true' "$work/all.json"
 expect_ok "--all prints allowed detections marked" $?
 
 # 5. Malformed events: reported with position, skipped, later events still processed.
@@ -152,14 +162,49 @@ PY
     [ -s "$work/fwd.json" ] && detected_any=1
 done
 expect "the order comparison saw detections" [ "${detected_any:-0}" = 1 ]
-"$bin" scan --json "$fixtures/exports/ordered-jobs.xml" 2>/dev/null | grep -c '"state":"completed"' >"$work/completed.txt"
+"$bin" scan --json "$fixtures/exports/ordered-jobs.xml" 2>/dev/null | grep -v '"alert"' | grep -c '"state":"completed"' >"$work/completed.txt"
 python3 - "$fixtures/exports/ordered-jobs.xml" "$work/reversed.xml" <<'PY'
 import re, sys
 t = open(sys.argv[1], encoding='utf-8').read()
 open(sys.argv[2], 'w').write('<Events>' + ''.join(reversed(re.findall(r'<Event[ >].*?</Event>', t, re.S))) + '</Events>')
 PY
-n=$("$bin" scan --json "$work/reversed.xml" 2>/dev/null | grep -c '"state":"completed"')
+n=$("$bin" scan --json "$work/reversed.xml" 2>/dev/null | grep -v '"alert"' | grep -c '"state":"completed"')
 [ "$n" = 2 ] && [ "$(cat "$work/completed.txt")" = 2 ]
 expect_ok "ordered-jobs newest first: both completed jobs say completed ($n)" $?
+
+# 11. BITS abuse beyond the URL: the notify command (with its failures 63/64, whatever the URL), job
+# credentials sent to a direct IP (203; 204 to a domain is nothing), the channel cleared (System 104).
+"$bin" scan --json "$fixtures/exports/abuse.xml" >"$work/abuse.json" 2>"$work/abuse.err"
+expect "abuse fixture: exit 1 on findings alone" [ $? -eq 1 ]
+python3 - "$work/abuse.json" <<'PY'
+import json, sys
+got = {d["alert"]: d for d in map(json.loads, open(sys.argv[1])) if "alert" in d}
+want = {
+    "notify-command": dict(notify_program="C:\\ProgramData\\u.exe", notify_parameters="/install /q",
+                           notify_failures=2, notify_error=1, job_title="WinSvcUpd", job_owner="WIN11-FIN-03\\dave",
+                           process_path="C:\\Windows\\System32\\bitsadmin.exe", process_id=3120, event_id=6),
+    "credentials-direct-ip": dict(ip="45.33.32.156", verdict="public-ip", credentials="accepted", auth_scheme="NTLM",
+                                  server="45.33.32.156", user="WIN11-FIN-03\\dave", event_id=203,
+                                  process_path="C:\\Users\\dave\\AppData\\Local\\Temp\\r.exe"),
+    "channel-cleared": dict(channel="Microsoft-Windows-Bits-Client/Operational", user="WIN11-FIN-03\\dave",
+                            event_id=104),
+}
+ok = sorted(got) == sorted(want)
+for kind, fields in want.items():
+    for k, v in fields.items():
+        if got.get(kind, {}).get(k) != v:
+            print(kind, k, got.get(kind, {}).get(k), "want", v); ok = False
+sys.exit(0 if ok else 1)
+PY
+expect_ok "abuse fixture: exactly the three findings with their fields" $?
+"$bin" scan "$fixtures/exports/abuse.xml" >"$work/abuse.txt" 2>/dev/null
+grep -q '^2024-06-01T08:00:00.2000000Z notify-command program=C:\\ProgramData\\u.exe parameters=/install /q failures=2 job=a1a2a3a4' "$work/abuse.txt"
+expect_ok "abuse fixture: notify command in the text output" $?
+grep -q ' credentials-direct-ip accepted ip=45.33.32.156 ' "$work/abuse.txt"
+expect_ok "abuse fixture: credentials line" $?
+grep -q ' channel-cleared channel=Microsoft-Windows-Bits-Client/Operational by=WIN11-FIN-03\\dave ' "$work/abuse.txt"
+expect_ok "abuse fixture: channel cleared line" $?
+grep -q '3 other findings' "$work/abuse.err"
+expect_ok "abuse fixture: the summary counts the findings" $?
 
 test_done

@@ -539,6 +539,29 @@ static void json_lines_emit(void *ctx, const detection *d, correlate_change chan
     jl->lines[jl->count++] = line;
 }
 
+static void json_lines_finding(void *ctx, const finding *f, correlate_change change)
+{
+    json_lines *jl = ctx;
+    if (change != CORRELATE_FINAL || jl->count == sizeof jl->lines / sizeof jl->lines[0])
+        return;
+    char buf[8192];
+    snprintf(buf, sizeof buf,
+             "finding %d|%u|%" PRIu64 "|%s|%s|%s|%s|%s|%" PRId64 "|%s|%s|%s|%" PRIu32 "|%" PRId64
+             "|%s|%s|%s|%s|%s|%d|%s|%d",
+             (int)f->kind, f->event_id, f->record_id, f->time, f->computer ? f->computer : "-", f->job_id,
+             f->job_title ? f->job_title : "-", f->job_owner ? f->job_owner : "-", f->process_id,
+             f->process_path ? f->process_path : "-", f->program ? f->program : "-",
+             f->parameters ? f->parameters : "-", f->notify_failures, f->notify_error, f->server ? f->server : "-",
+             f->url ? f->url : "-", f->cls.ip, f->user ? f->user : "-", f->channel ? f->channel : "-", f->accepted,
+             f->scheme ? f->scheme : "-", (int)f->state);
+    size_t n = strlen(buf) + 1;
+    char *line = malloc(n);
+    if (!line)
+        return;
+    memcpy(line, buf, n);
+    jl->lines[jl->count++] = line;
+}
+
 static int json_line_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -554,7 +577,7 @@ static void json_lines_free(json_lines *jl)
 /* Correlates the kept events forwards (reverse = 0) or newest first, as Get-WinEvent reads them. */
 static void kept_log_correlate(const kept_log *log, int reverse, json_lines *out)
 {
-    correlate_config cfg = {.report_private = 1};
+    correlate_config cfg = {.report_private = 1, .finding = json_lines_finding, .finding_ctx = out};
     correlator *c = correlate_new(&cfg, json_lines_emit, out);
     CHECK(c != NULL);
     if (!c)
@@ -595,9 +618,10 @@ static long order_check_file(FILE *fp, const char *name)
 static void test_order_fixtures(void)
 {
     static const char *const exports[] = {
-        "exports/mixed-detections.xml", "exports/ordered-jobs.xml",      "exports/wevtutil.xml",
-        "exports/events-wrapped.xml",   "exports/pretty-crlf-bom.xml",   "exports/xml11-python-evtx.xml",
-        "exports/comments-cdata.xml",   "exports/banner-evtxexport.xml", "exports/utf16le-bom.xml",
+        "exports/mixed-detections.xml",  "exports/ordered-jobs.xml",   "exports/abuse.xml",
+        "exports/wevtutil.xml",          "exports/events-wrapped.xml", "exports/pretty-crlf-bom.xml",
+        "exports/xml11-python-evtx.xml", "exports/comments-cdata.xml", "exports/banner-evtxexport.xml",
+        "exports/utf16le-bom.xml",
     };
     long detections = 0;
     for (size_t i = 0; i < sizeof exports / sizeof exports[0]; i++) {
@@ -698,6 +722,212 @@ static void test_order_age_backwards(void)
     recorder_clear(&r);
 }
 
+/* ---- findings: BITS abuse beyond the URL --------------------------------------------------------- */
+
+typedef struct finding_log {
+    finding items[64];
+    correlate_change change[64];
+    size_t count;
+} finding_log;
+
+static void finding_log_emit(void *ctx, const finding *f, correlate_change change)
+{
+    finding_log *l = ctx;
+    if (l->count < sizeof l->items / sizeof l->items[0] && finding_copy(&l->items[l->count], f) == BG_ERR_OK)
+        l->change[l->count++] = change;
+}
+
+/* The last FINAL finding of a kind, or NULL. */
+static const finding *finding_log_final(const finding_log *l, finding_kind kind)
+{
+    for (size_t i = l->count; i-- > 0;)
+        if (l->change[i] == CORRELATE_FINAL && l->items[i].kind == kind)
+            return &l->items[i];
+    return NULL;
+}
+
+static size_t finding_log_count(const finding_log *l, correlate_change change)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->count; i++)
+        n += l->change[i] == change;
+    return n;
+}
+
+static void finding_log_clear(finding_log *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        finding_clear(&l->items[i]);
+    l->count = 0;
+}
+
+/* Event 6 raises a notify-command finding of its own although the job fetches from a domain (no
+ * detection), with the job's owner and creating process; 63 and 64 naming the job by title attach. */
+static void test_finding_notify(void)
+{
+    static recorder r;
+    static finding_log fl;
+    correlate_config cfg = {.finding = finding_log_emit, .finding_ctx = &fl};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 1, "2023-01-01T00:00:00.0000000Z", "jobTitle", "upd", "jobId", JOB_A,
+               "jobOwner", "PC\\eve", "processPath", "C:\\x\\tool.exe", "processId", "77", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 16403, 2, "2023-01-01T00:00:01.0000000Z", "jobTitle", "upd", "jobId", JOB_A,
+               "RemoteName", "https://updates.example.com/u.exe", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(fl.count, 0);
+    event_make(&ev, EVENT_PROVIDER_BITS, 6, 3, "2023-01-01T00:00:02.0000000Z", "jobId", JOB_A, "jobOwner", "PC\\eve",
+               "program", "C:\\ProgramData\\u.exe", "parameters", "/i", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(finding_log_count(&fl, CORRELATE_NEW), 1);
+    event_make(&ev, EVENT_PROVIDER_BITS, 64, 4, "2023-01-01T00:00:03.0000000Z", "Job", "upd", "Url",
+               "https://updates.example.com/u.exe", "Pgm", "C:\\ProgramData\\u.exe", "hr", "0x80070002", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 63, 5, "2023-01-01T00:00:04.0000000Z", "Job", "other job", "Url", "x", "Pgm",
+               "y", "hr", "1", NULL);
+    feed(c, &ev); /* Another job's title: not attached. */
+    event_make(&ev, EVENT_PROVIDER_BITS, 4, 6, "2023-01-01T00:00:05.0000000Z", "jobTitle", "upd", "jobId", JOB_A, NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(r.count, 0); /* A domain: no detection. */
+    const finding *f = finding_log_final(&fl, FINDING_NOTIFY_COMMAND);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT_EQ(f->event_id, 6);
+        CHECK_INT_EQ(f->record_id, 3);
+        CHECK_STR_EQ(f->job_id, JOB_A_NORM);
+        CHECK_STR_EQ(f->job_title, "upd");
+        CHECK_STR_EQ(f->job_owner, "PC\\eve");
+        CHECK_STR_EQ(f->process_path, "C:\\x\\tool.exe");
+        CHECK_INT_EQ(f->process_id, 77);
+        CHECK_STR_EQ(f->program, "C:\\ProgramData\\u.exe");
+        CHECK_STR_EQ(f->parameters, "/i");
+        CHECK_INT_EQ(f->notify_failures, 1);
+        CHECK_INT_EQ(f->notify_error, 0x80070002);
+        CHECK_INT_EQ(f->state, JOB_STATE_COMPLETED);
+    }
+    CHECK_INT_EQ(finding_log_count(&fl, CORRELATE_FINAL), 1);
+    correlate_stats st;
+    correlate_stats_get(c, &st);
+    CHECK_INT_EQ(st.findings, 1);
+    correlate_free(c);
+    finding_log_clear(&fl);
+    recorder_clear(&r);
+}
+
+/* Read newest first, 63/64 naming a title come before anything that gives the job its title: they wait
+ * (bounded) and join the job once it has that title. */
+static void test_finding_notify_newest_first(void)
+{
+    static recorder r;
+    static finding_log fl;
+    correlate_config cfg = {.finding = finding_log_emit, .finding_ctx = &fl};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 63, 9, "2023-01-01T00:00:09.0000000Z", "Job", "upd", "Pgm", "C:\\p.exe", "hr",
+               "5", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 64, 8, "2023-01-01T00:00:08.0000000Z", "Job", "upd", "Pgm", "C:\\p.exe", "hr",
+               "2", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 6, 3, "2023-01-01T00:00:03.0000000Z", "jobId", JOB_A, "program", "C:\\p.exe",
+               "parameters", "", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 3, 1, "2023-01-01T00:00:01.0000000Z", "jobTitle", "upd", "jobId", JOB_A,
+               "jobOwner", "PC\\eve", NULL);
+    feed(c, &ev);
+    correlate_flush(c);
+    const finding *f = finding_log_final(&fl, FINDING_NOTIFY_COMMAND);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT_EQ(f->notify_failures, 2);
+        CHECK_INT_EQ(f->notify_error, 5); /* The newest failure's code. */
+        CHECK_STR_EQ(f->job_title, "upd");
+    }
+    correlate_free(c);
+    finding_log_clear(&fl);
+    recorder_clear(&r);
+}
+
+/* 203/204: credentials to a direct IP (by the url, else the server, with every reading) are a finding;
+ * to a domain or an allow-listed address they are not. */
+static void test_finding_credentials(void)
+{
+    static recorder r;
+    static finding_log fl;
+    allowlist *allow = allowlist_new();
+    char why[128];
+    CHECK_INT_EQ(allowlist_entry_add(allow, "8.8.8.0/24", why, sizeof why), BG_ERR_OK);
+    correlate_config cfg = {.allow = allow, .finding = finding_log_emit, .finding_ctx = &fl};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 204, 1, "2023-01-01T00:00:01.0000000Z", "string", "intranet.example",
+               "string2", "job", "string3", "http://intranet.example/", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 203, 2, "2023-01-01T00:00:02.0000000Z", "scheme", "NTLM", "server",
+               "files.example", "job", "job", "url", "http://files.example\\@45.33.32.156/x", "user", "PC\\eve", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 204, 3, "2023-01-01T00:00:03.0000000Z", "string", "0x2d.0x21.0x20.0x9c",
+               "string2", "job", "string3", "", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 203, 4, "2023-01-01T00:00:04.0000000Z", "server", "8.8.8.8", "job", "job",
+               "url", "http://8.8.8.8/", NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(finding_log_count(&fl, CORRELATE_FINAL), 2);
+    const finding *a = fl.count >= 2 ? &fl.items[1] : NULL;
+    CHECK(a != NULL);
+    if (a) {
+        CHECK_INT_EQ(a->kind, FINDING_CREDENTIALS_DIRECT_IP);
+        CHECK_INT_EQ(a->accepted, 1);
+        CHECK_STR_EQ(a->cls.ip, "45.33.32.156");
+        CHECK_STR_EQ(classify_reading_name(a->cls.reading), "rfc3986");
+        CHECK_STR_EQ(a->scheme, "NTLM");
+        CHECK_STR_EQ(a->user, "PC\\eve");
+        CHECK_STR_EQ(a->job_title, "job");
+    }
+    const finding *b = finding_log_final(&fl, FINDING_CREDENTIALS_DIRECT_IP);
+    CHECK(b != NULL);
+    if (b) {
+        CHECK_INT_EQ(b->accepted, 0);
+        CHECK_INT_EQ(b->event_id, 204);
+        CHECK_STR_EQ(b->cls.ip, "45.33.32.156"); /* The server, read as a host. */
+    }
+    correlate_free(c);
+    allowlist_free(allow);
+    finding_log_clear(&fl);
+    recorder_clear(&r);
+}
+
+/* The Eventlog provider's 104 naming the Bits-Client channel (any case) is a finding; another log's is not,
+ * and so is a 104 from another provider. */
+static void test_finding_channel_cleared(void)
+{
+    static recorder r;
+    static finding_log fl;
+    correlate_config cfg = {.finding = finding_log_emit, .finding_ctx = &fl};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_EVENTLOG, 104, 7, "2023-01-01T00:00:01.0000000Z", "SubjectUserName", "eve",
+               "SubjectDomainName", "PC", "Channel", "microsoft-windows-bits-client/operational", "BackupPath", "",
+               NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_EVENTLOG, 104, 8, "2023-01-01T00:00:02.0000000Z", "Channel", "Security", NULL);
+    feed(c, &ev);
+    event_make(&ev, "Contoso", 104, 9, "2023-01-01T00:00:03.0000000Z", "Channel", EVENT_CHANNEL_BITS, NULL);
+    feed(c, &ev);
+    CHECK_INT_EQ(finding_log_count(&fl, CORRELATE_FINAL), 1);
+    const finding *f = finding_log_final(&fl, FINDING_CHANNEL_CLEARED);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_STR_EQ(f->user, "PC\\eve");
+        CHECK_INT_EQ(f->record_id, 7);
+        CHECK_STR_EQ(f->computer, "WIN11");
+    }
+    correlate_free(c);
+    finding_log_clear(&fl);
+    recorder_clear(&r);
+}
+
 int main(void)
 {
     CHECK_RUN(test_windows11_chain);
@@ -712,5 +942,9 @@ int main(void)
     CHECK_RUN(test_order_fixtures);
     CHECK_RUN(test_order_newest_first);
     CHECK_RUN(test_order_age_backwards);
+    CHECK_RUN(test_finding_notify);
+    CHECK_RUN(test_finding_notify_newest_first);
+    CHECK_RUN(test_finding_credentials);
+    CHECK_RUN(test_finding_channel_cleared);
     return CHECK_DONE();
 }

@@ -1,0 +1,61 @@
+/* A finding: BITS abuse other than a direct-IP download (notify-command persistence, credentials sent to a direct IP,
+ * the channel cleared). */
+#ifndef BG_FINDING_H
+#define BG_FINDING_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bg_text.h"
+#include "classify.h"
+#include "detection.h"
+
+/* What a finding reports. The numbers are part of the stable interface (never renumbered). */
+typedef enum finding_kind {
+    FINDING_NOTIFY_COMMAND = 1,    /* Bits-Client 6: a job's notify command line (persistence). */
+    FINDING_CREDENTIALS_DIRECT_IP, /* Bits-Client 203/204: job credentials sent to a direct IP. */
+    FINDING_CHANNEL_CLEARED,       /* Eventlog 104 in the System log naming the Bits-Client channel. */
+} finding_kind;
+
+/* Every string is a heap copy owned by the finding (free with finding_clear); NULL means unknown. */
+typedef struct finding {
+    finding_kind kind;
+    /* The event that raised it. */
+    unsigned event_id;
+    uint64_t record_id;
+    char time[BG_TIME_TEXT_SIZE];
+    char *computer;
+    char job_id[37]; /* Normalized job GUID, "" when the event named the job by title only (63/64, 203/204). */
+    char *job_title;
+    char *job_owner;
+    int64_t process_id; /* The process that created the job (event 3), -1 when unknown. */
+    char *process_path;
+    /* FINDING_NOTIFY_COMMAND: the command line, and the failures to run it (events 63 and 64). */
+    char *program;
+    char *parameters;
+    uint32_t notify_failures; /* Events 63/64 attached. */
+    int64_t notify_error;     /* The newest one's error code, INT64_MIN when none. */
+    /* FINDING_CREDENTIALS_DIRECT_IP: who challenged, for which url, with which scheme and user. */
+    char *server;
+    char *url;
+    char *scheme;
+    char *user;          /* Also FINDING_CHANNEL_CLEARED: DOMAIN\user who cleared the log. */
+    int accepted;        /* 1: 203 (accepted), 0: 204 (rejected). */
+    classify_result cls; /* The direct IP the credentials went to. */
+    /* FINDING_CHANNEL_CLEARED: the channel named by event 104. */
+    char *channel;
+    detection_state state; /* The job's outcome, for job findings. */
+} finding;
+
+void finding_init(finding *f);
+void finding_clear(finding *f);
+/* Deep copy; BG_ERR_NOMEM leaves dst cleared. */
+bg_error finding_copy(finding *dst, const finding *src) BG_WARN_UNUSED;
+
+/* "notify-command", "credentials-direct-ip", "channel-cleared". */
+const char *finding_kind_name(finding_kind k);
+
+/* Writes the finding as one JSON object (no newline); "alert" names its kind, unknown values are null. */
+void finding_json_write(FILE *fp, const finding *f);
+
+#endif
