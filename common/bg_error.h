@@ -27,7 +27,8 @@
     XX(SOURCE, 20, "event source error")                                        \
     XX(STOPPED, 21, "stop requested")                                           \
     XX(CONFIG, 22, "invalid configuration value")                               \
-    XX(PLATFORM, 23, "operating system call failed")
+    XX(PLATFORM, 23, "operating system call failed")                            \
+    XX(SOURCE_LOG_CLEARED, 24, "the event log was cleared since the bookmark")
 
 typedef enum bg_error {
 #define BG_ERROR_ENUM(name, value, text) BG_ERR_##name = value,

@@ -123,11 +123,28 @@ bg_error service_config_invalid(service_config *cfg, config_value_id id, const c
 }
 
 /* A database path from the registry must be absolute: a service's working directory is System32. */
+static int config_is_slash(char c)
+{
+    return c == '\\' || c == '/';
+}
+
+/* A drive-letter path (C:\...), also in the long form \\?\C:\... */
 static int config_path_is_absolute(const char *p)
 {
-    if (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' && (p[2] == '\\' || p[2] == '/'))
-        return 1;
-    return (p[0] == '\\' && p[1] == '\\' && p[2] != '\0') || (p[0] == '/' && p[1] == '/' && p[2] != '\0');
+    if (config_is_slash(p[0]) && config_is_slash(p[1]) && (p[2] == '?' || p[2] == '.') && config_is_slash(p[3]))
+        p += 4;
+    return ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' && config_is_slash(p[2]);
+}
+
+/* A network path: \\server\share, //server/share, or the long form \\?\UNC\server\share. */
+static int config_path_is_unc(const char *p)
+{
+    if (!config_is_slash(p[0]) || !config_is_slash(p[1]))
+        return 0;
+    if ((p[2] == '?' || p[2] == '.') && config_is_slash(p[3]))
+        return (p[4] == 'U' || p[4] == 'u') && (p[5] == 'N' || p[5] == 'n') && (p[6] == 'C' || p[6] == 'c') &&
+               config_is_slash(p[7]);
+    return p[2] != '\0';
 }
 
 static int config_is_separator(char c)
@@ -252,8 +269,10 @@ bg_error service_config_text_apply(service_config *cfg, config_value_id id, cons
         return service_config_invalid(cfg, id, text, "empty path");
     if (strlen(text) > CONFIG_PATH_MAX)
         return service_config_invalid(cfg, id, text, "path is too long");
+    if (config_path_is_unc(text))
+        return service_config_invalid(cfg, id, text, "a share " CONFIG_DB_PATH_NOT_LOCAL);
     if (!config_path_is_absolute(text))
-        return service_config_invalid(cfg, id, text, "must be an absolute path (C:\\... or \\\\server\\share\\...)");
+        return service_config_invalid(cfg, id, text, "must be an absolute local path (C:\\...)");
     return service_config_db_path_set(cfg, text);
 }
 

@@ -100,6 +100,10 @@ bg_error service_config_invalid(service_config *cfg, config_value_id id, const c
 
 /* Replaces the database path or channel (command-line overrides). BG_ERR_NOMEM or BG_ERR_INVALID_ARG. */
 bg_error service_config_db_path_set(service_config *cfg, const char *path) BG_WARN_UNUSED;
+/* Why DatabasePath must be local: the text shared by the portable and the platform checks. */
+#define CONFIG_DB_PATH_NOT_LOCAL                                                                           \
+    "on the network: the service account (LocalService) is anonymous there, and SQLite's write-ahead log " \
+    "does not work on network file systems; use a local path"
 bg_error service_config_channel_set(service_config *cfg, const char *channel) BG_WARN_UNUSED;
 
 #endif

@@ -57,9 +57,11 @@ typedef struct engine {
     uint64_t over_cap_seen;
     char over_cap_first[200];
     int subscribed;
-    char *rejected; /* A stored bookmark the source rejected: do not record the same gap twice. */
+    char *rejected;  /* A stored bookmark the source rejected: do not record the same gap twice. */
+    int log_cleared; /* The source saw the log cleared while subscribed: resubscribe from the oldest record. */
     uint32_t source_backoff;
-    bg_error reported; /* The error last reported in the current streak of failures (OK: none yet). */
+    bg_error reported;      /* The error last reported in the current streak of failures (OK: none yet). */
+    char reported_why[240]; /* The source's description of it: a new one is reported too. */
     uint64_t rng;
     unsigned batches_since_retention;
     int64_t retention_last;
@@ -442,6 +444,23 @@ static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
     return rc;
 }
 
+#define ENGINE_GAP_REJECTED "the event log rejected the stored bookmark; reading again from the oldest record"
+#define ENGINE_GAP_CLEARED                                                                               \
+    "log cleared: the event log was cleared or recreated since the stored bookmark; reading again from " \
+    "the oldest record"
+
+/* Records a possible gap (database and alert) with its reason. */
+static void engine_gap_record(engine *e, const char *reason)
+{
+    bg_error rec = store_gap_record(e->st, e->cfg->channel, reason);
+    if (rec != BG_ERR_OK)
+        engine_alert_error(e, rec, "engine.gap", "recording a possible gap failed");
+    if (e->alerts && e->alerts->gap)
+        e->alerts->gap(e->alerts->ctx, e->cfg->channel, reason);
+    if (e->stats)
+        e->stats->gaps++;
+}
+
 /*
  * Subscribes after the stored bookmark. A bookmark the source rejects is recorded as a possible gap
  * (database and alert) and the read restarts from the oldest record: replayed events merge into their
@@ -454,6 +473,14 @@ static bg_error engine_subscribe(engine *e)
     if (rc != BG_ERR_OK)
         goto cleanup;
     int from_oldest = bm ? 0 : (e->cfg->backfill != 0);
+    if (e->log_cleared) {
+        /* Cleared while subscribed: the gap is recorded; read the new log from its oldest record. */
+        e->log_cleared = 0;
+        free(e->rejected);
+        e->rejected = bm;
+        bm = NULL;
+        from_oldest = 1;
+    }
     if (bm && e->rejected && strcmp(bm, e->rejected) == 0) {
         /* Rejected earlier in this run and nothing committed since: the gap is already recorded. */
         free(bm);
@@ -461,15 +488,8 @@ static bg_error engine_subscribe(engine *e)
         from_oldest = 1;
     }
     rc = e->src->ops->subscribe(e->src, e->cfg->channel, bm, from_oldest);
-    if (rc == BG_ERR_SOURCE_BOOKMARK && bm) {
-        const char *reason = "the event log rejected the stored bookmark; reading again from the oldest record";
-        bg_error rec = store_gap_record(e->st, e->cfg->channel, reason);
-        if (rec != BG_ERR_OK)
-            engine_alert_error(e, rec, "engine.gap", "recording a possible gap failed");
-        if (e->alerts && e->alerts->gap)
-            e->alerts->gap(e->alerts->ctx, e->cfg->channel, reason);
-        if (e->stats)
-            e->stats->gaps++;
+    if ((rc == BG_ERR_SOURCE_BOOKMARK || rc == BG_ERR_SOURCE_LOG_CLEARED) && bm) {
+        engine_gap_record(e, rc == BG_ERR_SOURCE_LOG_CLEARED ? ENGINE_GAP_CLEARED : ENGINE_GAP_REJECTED);
         free(e->rejected);
         e->rejected = bm;
         bm = NULL;
@@ -533,6 +553,7 @@ static int engine_error_fatal(bg_error rc)
     switch (rc) {
     case BG_ERR_SOURCE_RETRY:
     case BG_ERR_SOURCE_BOOKMARK:
+    case BG_ERR_SOURCE_LOG_CLEARED:
     case BG_ERR_SOURCE_CHANNEL:
     case BG_ERR_SOURCE:
     case BG_ERR_PLATFORM:
@@ -560,6 +581,7 @@ static bg_error engine_loop(engine *e)
         bg_error rc = engine_subscribe(e);
         if (rc == BG_ERR_OK) {
             e->reported = BG_ERR_OK;
+            e->reported_why[0] = '\0';
             if (resubscribing && e->stats)
                 e->stats->resubscribes++;
             engine_alert_state(e, "subscribed");
@@ -568,19 +590,31 @@ static bg_error engine_loop(engine *e)
         if (rc == BG_ERR_STOPPED)
             return rc;
         engine_unsubscribe(e);
+        if (rc == BG_ERR_SOURCE_LOG_CLEARED) {
+            /* Cleared while we read it: what it held and we had not read yet is gone. Record that, then
+             * read the new log from its oldest record (at once: this is not a failure to back off from). */
+            engine_gap_record(e, ENGINE_GAP_CLEARED);
+            e->log_cleared = 1;
+            resubscribing = 1;
+            continue;
+        }
         if (engine_error_fatal(rc)) {
             engine_alert_error(e, rc, "engine", "the event reader cannot continue");
             return rc;
         }
-        if (rc != e->reported) {
+        char why[sizeof e->reported_why] = "";
+        if (e->src->ops->describe)
+            e->src->ops->describe(e->src, why, sizeof why);
+        if (rc != e->reported || strcmp(why, e->reported_why) != 0) {
             /* Once per kind of failure in a streak, so a disabled channel retried every minute does not
              * flood the Event Log, while a streak that changes cause (the Event Log restarts, then the
              * channel turns out disabled) reports each cause. */
-            char detail[200];
-            snprintf(detail, sizeof detail, "reading %s failed (%s); resubscribing after the stored bookmark",
-                     e->cfg->channel, bg_error_name(rc));
+            char detail[200 + sizeof why];
+            snprintf(detail, sizeof detail, "reading %s failed (%s%s%s); resubscribing after the stored bookmark",
+                     e->cfg->channel, bg_error_name(rc), why[0] ? ": " : "", why);
             engine_alert_error(e, rc, "engine.source", detail);
             e->reported = rc;
+            memcpy(e->reported_why, why, sizeof why);
         }
         resubscribing = 1;
         rc = engine_backoff_sleep(e, &e->source_backoff);

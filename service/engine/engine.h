@@ -22,6 +22,9 @@
  *                          the engine closes it and resubscribes after the stored bookmark;
  *   BG_ERR_SOURCE_BOOKMARK subscribe rejected the bookmark: the engine records a possible gap and
  *                          resubscribes from the oldest record;
+ *   BG_ERR_SOURCE_LOG_CLEARED the log was cleared (or recreated) since the bookmark was taken, from
+ *                          subscribe or later from wait/next: the same, with reason "log cleared"
+ *                          (clearing the Bits-Client log is an attacker's move);
  *   BG_ERR_SOURCE_CHANNEL  the channel is missing or disabled: reported, retried with backoff;
  *   BG_ERR_STOPPED         stop was requested (source_stop from another thread).
  */
@@ -52,6 +55,10 @@ typedef struct event_source_ops {
     /* Sleeps up to ms milliseconds unless stopped first (then BG_ERR_STOPPED). Used for backoff. */
     bg_error (*sleep_ms)(event_source *src, uint32_t ms);
     void (*destroy)(event_source *src);
+    /* Optional (NULL: nothing to add): what an operator can act on about the last failure, written into
+     * buf, "" when nothing; on Windows the Win32 code with its FormatMessage text, and a hint for access
+     * denied. Appended to the engine's error report (Event Log event 300 and the errors table). */
+    void (*describe)(event_source *src, char *buf, size_t len);
 } event_source_ops;
 
 struct event_source {

@@ -168,9 +168,48 @@ bg_error win_config_load_keys(service_config *cfg, HKEY settings, HKEY policy)
     return BG_ERR_OK;
 }
 
+/* Whether a drive-letter path (also \\?\X:\...) is on a mapped network drive. */
+static int win_config_path_remote(const char *path)
+{
+    if ((path[0] == '\\' || path[0] == '/') && (path[1] == '\\' || path[1] == '/') && path[2] == '?')
+        path += 4;
+    if (!path[0] || path[1] != ':')
+        return 0;
+    wchar_t root[4] = {(wchar_t)(unsigned char)path[0], L':', L'\\', L'\0'};
+    return GetDriveTypeW(root) == DRIVE_REMOTE;
+}
+
+/* A DatabasePath on a mapped network drive is a share as much as \\server\share (refused by the portable
+ * check), but only Windows knows which drives are remote: refused here, and the path before it kept (the
+ * one given on the command line, else the default). */
+static bg_error win_config_db_path_local(service_config *cfg, const char *before)
+{
+    if (!cfg->db_path || !win_config_path_remote(cfg->db_path))
+        return BG_ERR_OK;
+    bg_error refused = service_config_invalid(cfg, CONFIG_VALUE_DATABASE_PATH, cfg->db_path,
+                                              "a network drive " CONFIG_DB_PATH_NOT_LOCAL);
+    (void)refused; /* Reported; the path before it stays. */
+    if (before)
+        return service_config_db_path_set(cfg, before);
+    char *def = win_config_default_db_path();
+    if (!def)
+        return BG_ERR_PLATFORM;
+    bg_error rc = service_config_db_path_set(cfg, def);
+    free(def);
+    return rc;
+}
+
 bg_error win_config_load(service_config *cfg)
 {
     HKEY settings = NULL, policy = NULL;
+    char *before = NULL;
+    if (cfg->db_path) {
+        size_t n = strlen(cfg->db_path) + 1;
+        before = malloc(n);
+        if (!before)
+            return BG_ERR_NOMEM;
+        memcpy(before, cfg->db_path, n);
+    }
     const REGSAM access = win_open_access(WIN_OPEN_REG_CONFIG) | KEY_WOW64_64KEY; /* Values are only read. */
     /* Absent keys are normal (defaults apply): only the open handles matter. */
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_SETTINGS, 0, access, &settings) != ERROR_SUCCESS)
@@ -178,6 +217,9 @@ bg_error win_config_load(service_config *cfg)
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_POLICY, 0, access, &policy) != ERROR_SUCCESS)
         policy = NULL;
     bg_error result = win_config_load_keys(cfg, settings, policy);
+    if (result == BG_ERR_OK)
+        result = win_config_db_path_local(cfg, before);
+    free(before);
     if (settings)
         RegCloseKey(settings);
     if (policy)

@@ -11,6 +11,7 @@
 #include "bg_utf.h"
 #include "event.h"
 #include "win_access.h"
+#include "win_util.h"
 
 /* EvtNext never needs to wait long: it is called after the signal event fired, and a drained
  * subscription answers ERROR_NO_MORE_ITEMS. The bound only keeps a misbehaving service from holding
@@ -24,6 +25,10 @@
  * agent PR 1259, Wazuh issues 5495 and 3836), so an idle wait wakes this often, compares the EventLog
  * service's process id and probes the subscription with one EvtNext. 60 wakeups per idle hour. */
 #define WIN_EVT_SAFETY_NET_MS 60000u
+/* The log's identity kept with the bookmark: its creation time (EvtLogCreationTime), after the bookmark
+ * XML as a comment. A log cleared and refilled can hold the bookmarked record id again, with other events,
+ * and a strict subscribe would then succeed; a new creation time tells. */
+#define WIN_EVT_IDENTITY_TAG "<!--bitsguard log-created="
 
 typedef struct win_evt_source {
     event_source base;
@@ -37,7 +42,9 @@ typedef struct win_evt_source {
      * cannot be opened, as under Wine; the EvtNext probe still runs). */
     SC_HANDLE scm;
     SC_HANDLE eventlog;
-    DWORD eventlog_pid; /* At subscribe; 0 when unknown. */
+    DWORD eventlog_pid;    /* At subscribe; 0 when unknown. */
+    wchar_t *channel;      /* The channel subscribed to (for its creation time at a safety-net wake). */
+    ULONGLONG log_created; /* The channel's creation time (FILETIME) at subscribe; 0 when unknown. */
     /* Query mode (win_evt_query_new). */
     int is_query;
     int query_is_file;
@@ -214,6 +221,35 @@ static DWORD win_evt_eventlog_pid(win_evt_source *w)
     return ssp.dwProcessId;
 }
 
+/* The channel's creation time (EvtLogCreationTime, a FILETIME), 0 when it cannot be read. */
+static ULONGLONG win_evt_log_created(const wchar_t *channel)
+{
+    ULONGLONG created = 0;
+    EVT_HANDLE log = channel ? EvtOpenLog(NULL, channel, EvtOpenChannelPath) : NULL;
+    if (!log)
+        return 0;
+    EVT_VARIANT v;
+    DWORD used = 0;
+    memset(&v, 0, sizeof v);
+    if (EvtGetLogInfo(log, EvtLogCreationTime, (DWORD)sizeof v, &v, &used) && v.Type == EvtVarTypeFileTime)
+        created = v.FileTimeVal;
+    EvtClose(log);
+    return created;
+}
+
+/* Splits a stored bookmark into its XML (cut in place) and the log identity after it (0 when none). */
+static ULONGLONG win_evt_identity_split(wchar_t *bookmark)
+{
+    wchar_t tag[64];
+    MultiByteToWideChar(CP_UTF8, 0, WIN_EVT_IDENTITY_TAG, -1, tag, (int)(sizeof tag / sizeof tag[0]));
+    wchar_t *p = wcsstr(bookmark, tag);
+    if (!p)
+        return 0;
+    ULONGLONG created = wcstoull(p + wcslen(tag), NULL, 10);
+    *p = L'\0';
+    return created;
+}
+
 static void win_evt_unsubscribe(event_source *src)
 {
     win_evt_source *w = (win_evt_source *)src;
@@ -260,6 +296,7 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
     win_evt_unsubscribe(src);
     w->last_error = 0;
     w->batch_max = ENGINE_BATCH_MAX;
+    w->log_created = 0;
     if (win_evt_stopped(w))
         return BG_ERR_STOPPED;
     if (w->is_query) {
@@ -292,6 +329,15 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
             rc = BG_ERR_SOURCE_BOOKMARK; /* Not even valid UTF-8: unusable. */
             goto cleanup;
         }
+        /* A bookmark taken in a log that has since been cleared or recreated: its record id means
+         * nothing here, even if a record with that id exists again. */
+        ULONGLONG stored = win_evt_identity_split(wbookmark);
+        ULONGLONG now = win_evt_log_created(wchannel);
+        if (stored && now && stored != now) {
+            w->last_error = 0;
+            rc = BG_ERR_SOURCE_LOG_CLEARED;
+            goto cleanup;
+        }
         w->bookmark = EvtCreateBookmark(wbookmark);
         if (!w->bookmark) {
             rc = win_evt_fail(w, GetLastError(), WIN_EVT_CALL_BOOKMARK_CREATE);
@@ -318,6 +364,12 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
         goto cleanup;
     }
     rc = win_evt_channel_check(w, wchannel);
+    if (rc == BG_ERR_OK) {
+        w->log_created = win_evt_log_created(wchannel);
+        free(w->channel);
+        w->channel = wchannel;
+        wchannel = NULL;
+    }
 
 cleanup:
     if (rc != BG_ERR_OK) {
@@ -355,6 +407,11 @@ static bg_error win_evt_wait(event_source *src)
          * engine's next EvtNext is the probe: 4317 or no more items is fine, an RPC or handle error
          * means the subscription is gone (both lead to a resubscribe after the bookmark). */
         w->safety_wakeups++;
+        ULONGLONG created = w->log_created ? win_evt_log_created(w->channel) : 0;
+        if (created && created != w->log_created) {
+            w->last_error = 0;
+            return BG_ERR_SOURCE_LOG_CLEARED; /* Cleared while we were subscribed. */
+        }
         DWORD pid = win_evt_eventlog_pid(w);
         if (pid && w->eventlog_pid && pid != w->eventlog_pid) {
             w->last_error = ERROR_SERVICE_NOT_ACTIVE; /* The one it had is gone. */
@@ -488,14 +545,18 @@ static bg_error win_evt_bookmark_render(event_source *src, char **out)
     int need = WideCharToMultiByte(CP_UTF8, 0, w->wbuf, (int)chars, NULL, 0, NULL, NULL);
     if (need <= 0)
         return win_evt_fail(w, ERROR_INVALID_DATA, WIN_EVT_CALL_READ);
-    char *text = malloc((size_t)need + 1);
+    char identity[64] = "";
+    if (w->log_created)
+        snprintf(identity, sizeof identity, "%s%llu-->", WIN_EVT_IDENTITY_TAG, (unsigned long long)w->log_created);
+    size_t extra = strlen(identity);
+    char *text = malloc((size_t)need + extra + 1);
     if (!text)
         return BG_ERR_NOMEM;
     if (WideCharToMultiByte(CP_UTF8, 0, w->wbuf, (int)chars, text, need, NULL, NULL) != need) {
         free(text);
         return win_evt_fail(w, ERROR_INVALID_DATA, WIN_EVT_CALL_READ);
     }
-    text[need] = '\0';
+    memcpy(text + need, identity, extra + 1); /* The log's identity travels with the bookmark. */
     *out = text;
     return BG_ERR_OK;
 }
@@ -517,6 +578,23 @@ static bg_error win_evt_sleep_ms(event_source *src, uint32_t ms)
     return BG_ERR_PLATFORM;
 }
 
+/* The Win32 code behind the last failure with its FormatMessage text, and for access denied what to do. */
+static void win_evt_describe(event_source *src, char *buf, size_t len)
+{
+    win_evt_source *w = (win_evt_source *)src;
+    char text[200];
+    if (!len)
+        return;
+    buf[0] = '\0';
+    if (!w->last_error)
+        return;
+    snprintf(buf, len, "Windows error %s%s", win_error_text(w->last_error, text, sizeof text),
+             w->last_error == ERROR_ACCESS_DENIED
+                 ? "; the service account may not read the channel: run 'bitsguard setup' as an administrator, or "
+                   "add (A;;0x1;;;<the service SID>) with 'wevtutil sl <channel> /ca:<SDDL>'"
+                 : "");
+}
+
 static void win_evt_destroy(event_source *src)
 {
     win_evt_source *w = (win_evt_source *)src;
@@ -532,14 +610,15 @@ static void win_evt_destroy(event_source *src)
     if (w->scm)
         CloseServiceHandle(w->scm);
     free(w->query_path);
+    free(w->channel);
     free(w->wbuf);
     free(w->ubuf);
     free(w);
 }
 
 static const event_source_ops win_evt_ops = {
-    win_evt_subscribe,   win_evt_wait, win_evt_next,     win_evt_bookmark_render,
-    win_evt_unsubscribe, win_evt_stop, win_evt_sleep_ms, win_evt_destroy,
+    win_evt_subscribe, win_evt_wait,     win_evt_next,    win_evt_bookmark_render, win_evt_unsubscribe,
+    win_evt_stop,      win_evt_sleep_ms, win_evt_destroy, win_evt_describe,
 };
 
 static win_evt_source *win_evt_alloc(char *errbuf, size_t errlen)

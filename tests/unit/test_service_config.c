@@ -11,6 +11,7 @@ typedef struct report_log {
     int count;
     char last_name[64];
     char last_value[128];
+    char last_why[256];
 } report_log;
 
 static void report_record(void *ctx, const char *name, const char *value, const char *why)
@@ -19,6 +20,7 @@ static void report_record(void *ctx, const char *name, const char *value, const 
     log->count++;
     snprintf(log->last_name, sizeof log->last_name, "%s", name ? name : "(null)");
     snprintf(log->last_value, sizeof log->last_value, "%s", value ? value : "(null)");
+    snprintf(log->last_why, sizeof log->last_why, "%s", why ? why : "(null)");
     CHECK(why != NULL && why[0] != '\0');
 }
 
@@ -143,7 +145,12 @@ static void test_database_path(void)
     } cases[] = {
         {"C:\\ProgramData\\bitsguard\\bitsguard.db", BG_ERR_OK},
         {"d:/data/bg.db", BG_ERR_OK},
-        {"\\\\server\\share\\bg.db", BG_ERR_OK},
+        {"\\\\?\\C:\\ProgramData\\bg.db", BG_ERR_OK}, /* The long form of a local path. */
+        /* Network shares: LocalService is anonymous there and SQLite's WAL does not work on them. */
+        {"\\\\server\\share\\bg.db", BG_ERR_CONFIG},
+        {"//server/share/bg.db", BG_ERR_CONFIG},
+        {"\\\\?\\UNC\\server\\share\\bg.db", BG_ERR_CONFIG},
+        {"\\\\.\\pipe\\bg", BG_ERR_CONFIG},
         {"bitsguard.db", BG_ERR_CONFIG},
         {"C:bitsguard.db", BG_ERR_CONFIG},
         {"\\bitsguard.db", BG_ERR_CONFIG},
@@ -158,6 +165,9 @@ static void test_database_path(void)
         CHECK_STR_EQ_CTX(cases[i].text, bg_error_name(err), bg_error_name(cases[i].expect));
         CHECK_STR_EQ_CTX(cases[i].text, cfg.engine.db_path,
                          cases[i].expect == BG_ERR_OK ? cases[i].text : "C:\\default.db");
+        if (cases[i].expect != BG_ERR_OK && cases[i].text[0] == '\\' && cases[i].text[1] == '\\' &&
+            cases[i].text[2] == 's')
+            CHECK(log.count == 1 && strstr(log.last_why, "LocalService") != NULL);
         service_config_clear(&cfg);
     }
 }

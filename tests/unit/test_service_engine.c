@@ -135,7 +135,9 @@ struct fake_source {
     bg_error fail_code;   /* ...with this code (BG_ERR_OK: no fault). */
     int fail_render_once; /* bookmark_render fails once with SOURCE_RETRY at this call (1-based). */
     int reject_bookmark;  /* Subscribes with a bookmark to reject. */
+    bg_error reject_code; /* How they are rejected: BG_ERR_SOURCE_BOOKMARK unless set. */
     int channel_missing;  /* Subscribes to fail with SOURCE_CHANNEL first. */
+    const char *why;      /* What describe() says about the last failure (NULL: nothing). */
     size_t stop_after;    /* Stop once this many events were handed out in total (0: never). */
     /* Hooks the tests use to lock the database or stop at chosen points. */
     fake_hook on_next;
@@ -173,7 +175,7 @@ static bg_error fake_subscribe(event_source *src, const char *channel, const cha
     if (bookmark) {
         if (f->reject_bookmark > 0) {
             f->reject_bookmark--;
-            return BG_ERR_SOURCE_BOOKMARK;
+            return f->reject_code ? f->reject_code : BG_ERR_SOURCE_BOOKMARK;
         }
         const char *p = strstr(bookmark, "RecordId='");
         if (!p || strstr(bookmark, "<BookmarkList>") != bookmark)
@@ -298,9 +300,15 @@ static void fake_destroy(event_source *src)
     (void)src;
 }
 
+static void fake_describe(event_source *src, char *buf, size_t len)
+{
+    fake_source *f = (fake_source *)src;
+    snprintf(buf, len, "%s", f->why ? f->why : "");
+}
+
 static const event_source_ops fake_ops = {
-    fake_subscribe,   fake_wait, fake_next,     fake_bookmark_render,
-    fake_unsubscribe, fake_stop, fake_sleep_ms, fake_destroy,
+    fake_subscribe, fake_wait,     fake_next,    fake_bookmark_render, fake_unsubscribe,
+    fake_stop,      fake_sleep_ms, fake_destroy, fake_describe,
 };
 
 static void fake_init(fake_source *f, const script *log)
@@ -318,6 +326,7 @@ typedef struct recorder {
     int detections;
     char urls[MAX_EVENTS][128];
     int gaps;
+    char gap_reason[256];
     int errors;
     bg_error error_codes[MAX_EVENTS];
     int states;
@@ -336,7 +345,7 @@ static void rec_gap(void *ctx, const char *channel, const char *reason)
 {
     recorder *r = ctx;
     (void)channel;
-    (void)reason;
+    snprintf(r->gap_reason, sizeof r->gap_reason, "%s", reason ? reason : "");
     r->gaps++;
 }
 
@@ -828,6 +837,39 @@ static void test_bookmark_rejected(void)
     db_remove();
 }
 
+/* The log was cleared and refilled since the bookmark (the source tells by the log's identity): a gap with
+ * reason "log cleared", full replay from the oldest record, nothing alerted twice. */
+static void test_log_cleared(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 4);
+    db_fresh("cleared");
+    fake_source f;
+    fake_init(&f, &s);
+    f.available = 6;
+    recorder r1, r2;
+    engine_alert_sink sink = rec_sink(&r1);
+    engine_config cfg = config_default();
+    engine_stats st1 = {0}, st2 = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st1), BG_ERR_OK);
+    fake_init(&f, &s);
+    f.reject_bookmark = 1;
+    f.reject_code = BG_ERR_SOURCE_LOG_CLEARED;
+    sink = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st2), BG_ERR_OK);
+    CHECK_INT_EQ(f.sub_count, 2);
+    CHECK_INT_EQ(f.subs[1].had_bookmark, 0);
+    CHECK_INT_EQ(f.subs[1].from_oldest, 1);
+    CHECK_INT_EQ(r2.gaps, 1);
+    CHECK(strncmp(r2.gap_reason, "log cleared", 11) == 0);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps WHERE reason LIKE 'log cleared%'", NULL), 1);
+    CHECK_INT_EQ(st2.events, 12); /* Full replay. */
+    check_each_job_once(4);
+    check_each_alert_once(4, &r1, &r2);
+    script_free(&s);
+    db_remove();
+}
+
 /* The bookmark is rejected and the replay breaks before anything is committed: the same stored bookmark
  * is not offered again within the run and the gap is recorded only once. */
 static void test_bookmark_rejected_then_retry(void)
@@ -869,6 +911,7 @@ static void test_channel_missing(void)
     fake_source f;
     fake_init(&f, &s);
     f.channel_missing = 3;
+    f.why = "Windows error Access is denied (5); the service account may not read the channel";
     recorder r;
     engine_alert_sink sink = rec_sink(&r);
     engine_config cfg = config_default();
@@ -878,6 +921,10 @@ static void test_channel_missing(void)
     CHECK_INT_EQ(f.sleep_count, 3);
     CHECK_INT_EQ(rec_error_count(&r, BG_ERR_SOURCE_CHANNEL), 1);
     CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE code = ?", "19"), 1);
+    /* The source's description (the Win32 code and text, a hint) is in the report and the errors row. */
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE code = 19 AND detail LIKE ?",
+                        "%(SOURCE_CHANNEL: Windows error Access is denied (5); the service account may not read%"),
+                 1);
     CHECK_INT_EQ(st.resubscribes, 1);
     check_each_job_once(3);
     check_each_alert_once(3, &r, NULL);
@@ -1406,6 +1453,7 @@ int main(void)
     CHECK_RUN(test_source_retry_midstream);
     CHECK_RUN(test_source_retry_uncommitted);
     CHECK_RUN(test_bookmark_rejected);
+    CHECK_RUN(test_log_cleared);
     CHECK_RUN(test_bookmark_rejected_then_retry);
     CHECK_RUN(test_channel_missing);
     CHECK_RUN(test_per_job_cap);

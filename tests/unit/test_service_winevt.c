@@ -325,6 +325,12 @@ static void test_errors_mapped(void)
         CHECK_STR_EQ_CTX(faults[i].code, bg_error_name(rc), bg_error_name(faults[i].want));
         CHECK_INT_EQ(count, 0);
         CHECK_INT_EQ(win_evt_source_last_error(src), strtoul(faults[i].code, NULL, 10));
+        /* What an operator sees: the Win32 code with its text; for access denied, what to do. */
+        char why[400], code[16];
+        src->ops->describe(src, why, sizeof why);
+        snprintf(code, sizeof code, "(%s)", faults[i].code);
+        CHECK(strncmp(why, "Windows error ", 14) == 0 && strstr(why, code) != NULL);
+        CHECK((strstr(why, "bitsguard setup") != NULL) == (strcmp(faults[i].code, "5") == 0));
         control_delete(L"fault-next.txt");
         src->ops->unsubscribe(src);
     }

@@ -11,7 +11,13 @@
 #   restart       the Event Log service restarts and nobody signals the dead subscription: the reader notices
 #                 by itself within its safety-net wait (<= 60 s) and resubscribes after the bookmark (finding 4);
 #   batch-bytes   EvtNext fails with 1734 for batches over N bytes: the reader halves its batch and goes on,
-#                 nothing lost or read twice (finding 5).
+#                 nothing lost or read twice (finding 5);
+#   cleared       the log is cleared and refilled while the reader is stopped, so the stored bookmark's record
+#                 id exists again: the log's creation time kept with the bookmark tells, a gap is recorded
+#                 with reason "log cleared" and everything is read from the oldest record (finding 14);
+#   access-denied EvtNext fails with ERROR_ACCESS_DENIED: the report names the Win32 code, its text and what
+#                 to do (finding 11);
+#   network-drive DatabasePath on a mapped network drive is refused and the default kept (finding 8).
 # BG_E2E_WIN_ONLY=name runs one scenario. Exit 0 pass, 1 fail, 77 skip (no Wine).
 set -u
 exe=${1:?usage: test_e2e_windows.sh BITSGUARD_EXE WEVTAPI_DLL}
@@ -165,6 +171,8 @@ e2e_windows() {
         grep -q '^fault eventlog-restart 1722' "$work/feed/trace.txt" || fail "restart: the double did not restart"
         [ "$(trace_count '^subscribe origin 3')" = 1 ] || fail "restart: $(trace_count '^subscribe origin 3') resubscribes after the bookmark, expected 1"
         echo "     restart: safety-net wakeups $(stat_of rs 'safety-net wakeups')"
+        grep -q '^error: SOURCE_RETRY: .*Windows error .*(1722)' "$work/rs.out" ||
+            fail "restart: the report does not name error 1722: $(grep '^error:' "$work/rs.out" | head -1)"
         [ -z "$(grep '^event ' "$work/feed/trace.txt" | sort | uniq -d)" ] || fail "restart: events handed out twice"
     fi
 
@@ -185,6 +193,70 @@ e2e_windows() {
         [ "$faults" -le 6 ] || fail "batch-bytes: $faults answers 1734: the batch was not halved"
         [ -z "$(grep '^event ' "$work/feed/trace.txt" | sort | uniq -d)" ] || fail "batch-bytes: events handed out twice"
         echo "     batch-bytes: $faults failed EvtNext calls before the batch fitted"
+    fi
+
+    # cleared: the log is cleared and refilled while stopped; the bookmarked record id exists again.
+    if want_scenario cleared; then
+        feed_clear
+        db="$wdir\\cleared.db"
+        : >"$work/feed/trace.txt"
+        feed_jobs 001 1 5 101 # Records 101..110.
+        run_start cl1
+        wait_alerts cl1 5
+        run_stop cl1
+        rm -f "$work/feed/"*.xml
+        echo 134200000000000000 >"$work/feed/log-created.txt"
+        feed_jobs 001 501 8 101 # New jobs, records 101..116: the bookmark's 110 exists again.
+        run_start cl2
+        wait_alerts cl2 8 60
+        for _ in $(seq 100); do grep -q '^possible gap:' "$work/cl2.out" && break; sleep 0.1; done
+        run_stop cl2
+        grep -q '^possible gap:.*log cleared' "$work/cl2.out" || fail "cleared: no possible-gap alert with reason 'log cleared'"
+        check_stat cl2 events 16
+        check_stat cl2 gaps 1
+        [ "$failures" -eq 0 ] && echo "ok   cleared: gap 'log cleared' recorded, the new log read from its oldest record"
+    fi
+
+    # access-denied: the error an operator sees carries the Win32 code, its text and a hint.
+    if want_scenario access-denied; then
+        feed_clear
+        db="$wdir\\denied.db"
+        feed_jobs 001 1 1 100
+        run_start ad
+        wait_alerts ad 1
+        echo 5 >"$work/feed/fault-next.txt"
+        for _ in $(seq 100); do grep -q '^error:' "$work/ad.out" && break; sleep 0.1; done
+        run_stop ad
+        grep -q "^error: .*Windows error .*(5); the service account may not read the channel: run 'bitsguard setup'" "$work/ad.out" &&
+            echo "ok   access-denied: code, text and hint reported" ||
+            fail "access-denied: no actionable report: $(grep '^error:' "$work/ad.out" | head -2)"
+    fi
+
+    # network-drive: a DatabasePath on a mapped network drive (Wine: HKLM\Software\Wine\Drives y: = network) is
+    # refused with the reason and the default kept; nothing is written on the share.
+    if want_scenario network-drive; then
+        mkdir -p "$work/netdrive"
+        ln -sfn "$work/netdrive" "$WINEPREFIX/dosdevices/y:"
+        w reg add 'HKLM\Software\Wine\Drives' /v y: /t REG_SZ /d network /f >/dev/null 2>&1 || fail "network-drive: reg add"
+        w reg add 'HKLM\SOFTWARE\bitsguard' /v DatabasePath /t REG_SZ /d 'y:\bg.db' /f >/dev/null 2>&1 ||
+            fail "network-drive: reg add DatabasePath"
+        # Wine's mount manager reads the drive types when the prefix boots.
+        prefix_boot || exit 1
+        (cd "$work" && exec "$wine" ./bitsguard.exe run >"$work/nd.out" 2>"$work/nd.err" 8>&-) &
+        pid=$!
+        for _ in $(seq 150); do grep -q 'DatabasePath' "$work/nd.err" && break; sleep 0.1; done
+        kill -INT "$pid" 2>/dev/null
+        sleep 2
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        pid=""
+        grep -q 'ignored invalid configuration value DatabasePath = "y:\\bg.db": a network drive on the network: the service account (LocalService) is anonymous' "$work/nd.err" &&
+            echo "ok   network-drive: DatabasePath on a network drive refused with its reason" ||
+            fail "network-drive: not refused: $(grep -i 'database\|reading' "$work/nd.err" | head -2)"
+        [ -z "$(ls -A "$work/netdrive")" ] || fail "network-drive: files written on the share: $(ls "$work/netdrive")"
+        w reg delete 'HKLM\Software\Wine\Drives' /v y: /f >/dev/null 2>&1
+        w reg delete 'HKLM\SOFTWARE\bitsguard' /f >/dev/null 2>&1
+        rm -f "$WINEPREFIX/dosdevices/y:"
     fi
 
     [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
