@@ -202,6 +202,20 @@ static int engine_selftest_alert(engine *e, const detection *d)
     return 1;
 }
 
+/* An alert the sink could not deliver: recorded in the errors table (not through the sink, which just
+ * failed), so `bitsguard status` shows it. The detection itself is stored either way. */
+static void engine_alert_lost(engine *e, const char *what, const detection *d)
+{
+    char detail[400];
+    if (d)
+        snprintf(detail, sizeof detail, "the %s alert could not be written (record %" PRIu64 ", %.300s)", what,
+                 d->record_id, d->url ? d->url : "-");
+    else
+        snprintf(detail, sizeof detail, "the %s alert could not be written", what);
+    bg_error rc = store_error_record(e->st, "engine.alert", BG_ERR_PLATFORM, detail);
+    (void)rc; /* Best effort, like every error row. */
+}
+
 /* One commit attempt of the batch in hand with its bookmark; alerts follow only a successful commit. */
 static bg_error engine_commit(engine *e)
 {
@@ -234,8 +248,9 @@ static bg_error engine_commit(engine *e)
         fresh++;
         if (engine_selftest_alert(e, &b->dets[i]))
             continue;
-        if (!b->dets[i].allowed && e->alerts && e->alerts->detection)
-            e->alerts->detection(e->alerts->ctx, &b->dets[i]);
+        if (!b->dets[i].allowed && e->alerts && e->alerts->detection &&
+            !e->alerts->detection(e->alerts->ctx, &b->dets[i]))
+            engine_alert_lost(e, "detection", &b->dets[i]);
     }
     if (e->stats) {
         e->stats->batches++;
@@ -455,8 +470,8 @@ static void engine_gap_record(engine *e, const char *reason)
     bg_error rec = store_gap_record(e->st, e->cfg->channel, reason);
     if (rec != BG_ERR_OK)
         engine_alert_error(e, rec, "engine.gap", "recording a possible gap failed");
-    if (e->alerts && e->alerts->gap)
-        e->alerts->gap(e->alerts->ctx, e->cfg->channel, reason);
+    if (e->alerts && e->alerts->gap && !e->alerts->gap(e->alerts->ctx, e->cfg->channel, reason))
+        engine_alert_lost(e, "possible-gap", NULL);
     if (e->stats)
         e->stats->gaps++;
 }

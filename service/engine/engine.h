@@ -75,8 +75,10 @@ struct event_source {
  *              "stopped" (engine_run returns, after "started"). */
 typedef struct engine_alert_sink {
     void *ctx;
-    void (*detection)(void *ctx, const detection *d);
-    void (*gap)(void *ctx, const char *channel, const char *reason);
+    /* detection and gap return 0 when the alert could not be delivered (the Event Log refused it): the
+     * engine then records that in the errors table, so no alert is lost silently. */
+    int (*detection)(void *ctx, const detection *d);
+    int (*gap)(void *ctx, const char *channel, const char *reason);
     void (*error)(void *ctx, bg_error code, const char *detail);
     void (*state)(void *ctx, const char *what); /* "started", "stopped", "subscribed", ... */
     /* A new detection of a `bitsguard selftest` job: titled JOBS_SELFTEST_PREFIX + a nonce an

@@ -15,6 +15,12 @@
 
 /* ReportEvent limits each insertion string to 31839 characters; longer text is cut. */
 #define WIN_EVENTLOG_STRING_MAX 31839
+/* Marks a string that was cut: U+2026 HORIZONTAL ELLIPSIS as its last character. */
+#define WIN_EVENTLOG_CUT_MARK 0x2026
+/* After a '%' that a digit or another '%' follows: U+2060 WORD JOINER, invisible, so Event Viewer does not
+ * take "%2F" of a percent-encoded URL for insertion string 2 (ReportEventW remarks: "%n" found in an
+ * insertion string is expanded again), and the rendered text still reads "%2F". */
+#define WIN_EVENTLOG_PERCENT_GUARD 0x2060
 
 struct win_eventlog {
     SRWLOCK lock; /* Serialises reports and the handle reopen (engine thread vs service thread). */
@@ -44,24 +50,93 @@ void win_eventlog_close(win_eventlog *log)
     free(log);
 }
 
-static wchar_t *eventlog_string(const char *s)
+static int eventlog_percent_guarded(const wchar_t *w, size_t i)
 {
-    wchar_t *w = bg_utf16_from_utf8(s && s[0] ? s : "-");
-    if (w && wcslen(w) > WIN_EVENTLOG_STRING_MAX)
-        w[WIN_EVENTLOG_STRING_MAX] = L'\0';
-    return w;
+    return w[i] == L'%' && ((w[i + 1] >= L'0' && w[i + 1] <= L'9') || w[i + 1] == L'%');
 }
 
-int win_eventlog_report(win_eventlog *log, WORD type, DWORD id, const char *const *strings, WORD count)
+/* UTF-16 of s ("-" when empty); guarded: a WORD JOINER after each '%' that a digit or '%' follows. */
+static wchar_t *eventlog_string(const char *s, int guarded)
 {
-    enum { MAX_STRINGS = 24 };
-    if (!log || count > MAX_STRINGS)
+    wchar_t *w = bg_utf16_from_utf8(s && s[0] ? s : "-");
+    if (!w || !guarded)
+        return w;
+    size_t n = wcslen(w), extra = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        extra += eventlog_percent_guarded(w, i);
+    if (!extra)
+        return w;
+    wchar_t *g = malloc((n + extra + 1) * sizeof *g);
+    if (g) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            g[k++] = w[i];
+            if (i + 1 < n && eventlog_percent_guarded(w, i))
+                g[k++] = WIN_EVENTLOG_PERCENT_GUARD;
+        }
+        g[k] = L'\0';
+    }
+    free(w);
+    return g;
+}
+
+/* Cuts w to at most max characters, never between the two halves of a surrogate pair, the last one
+ * replaced by the cut mark. */
+static void eventlog_string_cut(wchar_t *w, size_t max)
+{
+    size_t n = wcslen(w);
+    if (n <= max || max == 0)
+        return;
+    size_t at = max - 1; /* Room for the mark. */
+    if (at > 0 && w[at - 1] >= 0xD800 && w[at - 1] <= 0xDBFF)
+        at--; /* Do not keep a high surrogate whose low half is cut off. */
+    w[at] = WIN_EVENTLOG_CUT_MARK;
+    w[at + 1] = L'\0';
+}
+
+int win_eventlog_strings_prepare(const char *const *strings, WORD count, WORD raw_from, wchar_t **out)
+{
+    size_t len[WIN_EVENTLOG_STRINGS_MAX], total = 0;
+    if (count > WIN_EVENTLOG_STRINGS_MAX)
         return 0;
-    const wchar_t *wide[MAX_STRINGS];
-    wchar_t *owned[MAX_STRINGS] = {0};
-    int ok = 0;
     for (WORD i = 0; i < count; i++) {
-        owned[i] = eventlog_string(strings[i]);
+        out[i] = eventlog_string(strings[i], i < raw_from);
+        if (out[i])
+            eventlog_string_cut(out[i], WIN_EVENTLOG_STRING_MAX);
+        len[i] = out[i] ? wcslen(out[i]) : 0;
+        total += len[i];
+    }
+    if (total > WIN_EVENTLOG_TOTAL_MAX) {
+        /* The largest limit every string can be cut to so that the event fits: long strings share what the
+         * short ones leave (a 40,000-character URL is cut, the IP beside it is not). */
+        size_t lo = 0, hi = WIN_EVENTLOG_STRING_MAX;
+        while (lo < hi) {
+            size_t mid = (lo + hi + 1) / 2, sum = 0;
+            for (WORD i = 0; i < count; i++)
+                sum += len[i] < mid ? len[i] : mid;
+            if (sum <= WIN_EVENTLOG_TOTAL_MAX)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        for (WORD i = 0; i < count; i++) {
+            if (out[i])
+                eventlog_string_cut(out[i], lo);
+        }
+    }
+    return 1;
+}
+
+int win_eventlog_report_raw(win_eventlog *log, WORD type, DWORD id, const char *const *strings, WORD count,
+                            WORD raw_from)
+{
+    if (!log || count > WIN_EVENTLOG_STRINGS_MAX)
+        return 0;
+    const wchar_t *wide[WIN_EVENTLOG_STRINGS_MAX];
+    wchar_t *owned[WIN_EVENTLOG_STRINGS_MAX] = {0};
+    int ok = 0;
+    win_eventlog_strings_prepare(strings, count, raw_from, owned);
+    for (WORD i = 0; i < count; i++) {
         /* A string that cannot be converted still keeps its slot, so the order stays fixed. */
         wide[i] = owned[i] ? owned[i] : L"?";
     }
@@ -82,6 +157,11 @@ int win_eventlog_report(win_eventlog *log, WORD type, DWORD id, const char *cons
     for (WORD i = 0; i < count; i++)
         free(owned[i]);
     return ok;
+}
+
+int win_eventlog_report(win_eventlog *log, WORD type, DWORD id, const char *const *strings, WORD count)
+{
+    return win_eventlog_report_raw(log, type, id, strings, count, count);
 }
 
 static void eventlog_echo(win_eventlog *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -132,16 +212,16 @@ static const char *nz(const char *s)
     return s && s[0] ? s : "-";
 }
 
-/* A detection alert with id: MSG_DETECTION, MSG_DETECTION_PRIVATE, or MSG_SELFTEST with the same strings. */
-static void detection_report(win_eventlog *log, const detection *d, DWORD id)
+void win_eventlog_detection_strings(const detection *d, win_detection_text *t, const char **s)
 {
-    char pid[24] = "", record[24], event_id[16];
+    t->pid[0] = '\0';
     if (d->process_id >= 0)
-        snprintf(pid, sizeof pid, "%" PRId64, d->process_id);
-    snprintf(record, sizeof record, "%" PRIu64, d->record_id);
-    snprintf(event_id, sizeof event_id, "%u", d->event_id);
+        snprintf(t->pid, sizeof t->pid, "%" PRId64, d->process_id);
+    snprintf(t->record, sizeof t->record, "%" PRIu64, d->record_id);
+    snprintf(t->event_id, sizeof t->event_id, "%u", d->event_id);
+    const char *pid = t->pid, *record = t->record, *event_id = t->event_id;
     /* The fixed order documented in docs/alerts.md and messages.mc: append only, never reorder. */
-    const char *s[WIN_DETECTION_STRINGS] = {
+    const char *strings[WIN_DETECTION_STRINGS] = {
         d->url,                                /* %1 */
         d->cls.ip,                             /* %2 */
         classify_verdict_name(d->cls.verdict), /* %3 */
@@ -161,19 +241,33 @@ static void detection_report(win_eventlog *log, const detection *d, DWORD id)
         d->notify_parameters,                  /* %17 */
         classify_reading_name(d->cls.reading), /* %18 */
         d->cls.embedded_ipv4,                  /* %19 */
+        d->url,                                /* %20: exact, for machines (not in the message text) */
     };
-    /* A self-test is Information: it proves the chain and opens no incident. */
-    win_eventlog_report(log, id == MSG_SELFTEST ? EVENTLOG_INFORMATION_TYPE : EVENTLOG_WARNING_TYPE, id, s,
-                        WIN_DETECTION_STRINGS);
+    memcpy(s, strings, sizeof strings);
+}
+
+/* A detection alert with id: MSG_DETECTION, MSG_DETECTION_PRIVATE, or MSG_SELFTEST with the same strings.
+ * Returns whether the Event Log took it. */
+static int detection_report(win_eventlog *log, const detection *d, DWORD id)
+{
+    win_detection_text t;
+    const char *s[WIN_DETECTION_STRINGS];
+    win_eventlog_detection_strings(d, &t, s);
+    const char *record = t.record, *pid = t.pid;
+    /* %1..%19 guarded for the rendered text; %20, the URL exactly as BITS logged it, is not. A self-test is
+     * Information: it proves the chain and opens no incident. */
+    int ok = win_eventlog_report_raw(log, id == MSG_SELFTEST ? EVENTLOG_INFORMATION_TYPE : EVENTLOG_WARNING_TYPE, id, s,
+                                     WIN_DETECTION_STRINGS, WIN_DETECTION_STRINGS - 1);
     eventlog_echo(log, "%s: url=%s ip=%s verdict=%s job=%s title=%s owner=%s pid=%s process=%s time=%s record=%s",
                   id == MSG_SELFTEST ? "selftest" : "detection", nz(d->url), nz(d->cls.ip),
                   classify_verdict_name(d->cls.verdict), nz(d->job_id), nz(d->job_title), nz(d->job_owner), nz(pid),
                   nz(d->process_path), nz(d->time), record);
+    return ok;
 }
 
-static void sink_detection(void *ctx, const detection *d)
+static int sink_detection(void *ctx, const detection *d)
 {
-    detection_report(ctx, d, d->cls.verdict == VERDICT_PRIVATE_IP ? MSG_DETECTION_PRIVATE : MSG_DETECTION);
+    return detection_report(ctx, d, d->cls.verdict == VERDICT_PRIVATE_IP ? MSG_DETECTION_PRIVATE : MSG_DETECTION);
 }
 
 static void sink_selftest(void *ctx, const detection *d, const char *nonce)
@@ -182,12 +276,13 @@ static void sink_selftest(void *ctx, const detection *d, const char *nonce)
     detection_report(ctx, d, MSG_SELFTEST);
 }
 
-static void sink_gap(void *ctx, const char *channel, const char *reason)
+static int sink_gap(void *ctx, const char *channel, const char *reason)
 {
     win_eventlog *log = ctx;
     const char *s[2] = {channel, reason};
-    win_eventlog_report(log, EVENTLOG_WARNING_TYPE, MSG_POSSIBLE_GAP, s, 2);
+    int ok = win_eventlog_report(log, EVENTLOG_WARNING_TYPE, MSG_POSSIBLE_GAP, s, 2);
     eventlog_echo(log, "possible gap: channel=%s reason=%s", nz(channel), nz(reason));
+    return ok;
 }
 
 static void sink_error(void *ctx, bg_error code, const char *detail)

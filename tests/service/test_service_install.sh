@@ -159,7 +159,7 @@ install_test() {
     [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder exists" || fail "no data folder"
 
     # 3b. A detection through the service: one job (event 3, then a 16403 to a public IP) in the double's
-    # feed; the alert (event 1000) carries the 19 insertion strings in the documented order.
+    # feed; the alert (event 1000) carries the 20 insertion strings in the documented order.
     if [ -d "$dir/feed" ]; then
         guid=0000002A-0000-4000-8000-00000000002A
         ev_head='<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/>'
@@ -180,13 +180,13 @@ install_test() {
         if [ -n "$alerted" ]; then
             ok "detection alert reported"
             sleep 0.5
-            # The 19 strings of the first detection event, in order, from the reporting thread only.
+            # The 20 strings of the first detection event, in order, from the reporting thread only.
             line=$(grep -m1 'eventlog:ReportEventW L"http://45.33.0.2/svc.exe"' "$logs/boot.log")
             tid=${line%%:*}
-            got=$(grep "^$tid:warn:eventlog:ReportEventW" "$logs/boot.log" | grep -A18 -m1 'L"http://45.33.0.2/svc.exe"' |
+            got=$(grep "^$tid:warn:eventlog:ReportEventW" "$logs/boot.log" | grep -A19 -m1 'L"http://45.33.0.2/svc.exe"' |
                 sed -n 's/.*ReportEventW L"\(.*\)"$/\1/p')
             n=$(echo "$got" | wc -l)
-            [ "$n" = 19 ] && ok "19 insertion strings" || fail "$n insertion strings, expected 19"
+            [ "$n" = 20 ] && ok "20 insertion strings" || fail "$n insertion strings, expected 20"
             expect_at() {
                 local pos=$1 want=$2 have
                 have=$(echo "$got" | sed -n "${pos}p")
@@ -206,6 +206,7 @@ install_test() {
             expect_at 15 "16403"
             expect_at 18 "whatwg"
             expect_at 19 "-"
+            expect_at 20 "http://45.33.0.2/svc.exe"
         else
             fail "no detection alert within 15 s"
         fi

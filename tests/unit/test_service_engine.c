@@ -331,22 +331,25 @@ typedef struct recorder {
     bg_error error_codes[MAX_EVENTS];
     int states;
     char state_log[512];
+    int refuse; /* detection and gap report failure */
 } recorder;
 
-static void rec_detection(void *ctx, const detection *d)
+static int rec_detection(void *ctx, const detection *d)
 {
     recorder *r = ctx;
     if (r->detections < MAX_EVENTS)
         snprintf(r->urls[r->detections], sizeof r->urls[0], "%s", d->url ? d->url : "");
     r->detections++;
+    return !r->refuse; /* A sink that refuses: like an Event Log that does not accept the alert. */
 }
 
-static void rec_gap(void *ctx, const char *channel, const char *reason)
+static int rec_gap(void *ctx, const char *channel, const char *reason)
 {
     recorder *r = ctx;
     (void)channel;
     snprintf(r->gap_reason, sizeof r->gap_reason, "%s", reason ? reason : "");
     r->gaps++;
+    return !r->refuse;
 }
 
 static void rec_error(void *ctx, bg_error code, const char *detail)
@@ -795,6 +798,30 @@ static void test_source_retry_uncommitted(void)
     check_each_job_once(6);               /* ...but stored once... */
     check_each_alert_once(6, &r, NULL);   /* ...and alerted once. */
     CHECK_INT_EQ(db_bookmark_rid(), 18);
+    script_free(&s);
+    db_remove();
+}
+
+/* Alerts the sink cannot deliver (the Event Log refused them) are recorded in the errors table, one row
+ * each, and the detections are stored all the same. */
+static void test_alert_refused_recorded(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 3);
+    db_fresh("refused");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    r.refuse = 1;
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.detections, 3);
+    CHECK_INT_EQ(db_detections(), 3);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'engine.alert' AND detail LIKE ?",
+                        "the detection alert could not be written (record %"),
+                 3);
     script_free(&s);
     db_remove();
 }
@@ -1454,6 +1481,7 @@ int main(void)
     CHECK_RUN(test_source_retry_uncommitted);
     CHECK_RUN(test_bookmark_rejected);
     CHECK_RUN(test_log_cleared);
+    CHECK_RUN(test_alert_refused_recorded);
     CHECK_RUN(test_bookmark_rejected_then_retry);
     CHECK_RUN(test_channel_missing);
     CHECK_RUN(test_per_job_cap);

@@ -518,10 +518,11 @@ typedef struct e2e_ctx {
     bg_error rc;
 } e2e_ctx;
 
-static void e2e_detection(void *ctx, const detection *d)
+static int e2e_detection(void *ctx, const detection *d)
 {
     (void)d;
     InterlockedIncrement(&((e2e_ctx *)ctx)->detections);
+    return 1;
 }
 
 static void e2e_state(void *ctx, const char *what)

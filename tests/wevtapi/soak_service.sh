@@ -213,7 +213,9 @@ PY
     [ "$rows" = "$expected" ] || fail "$rows detections stored, expected $expected"
     [ "$rows" = "$distinct" ] || fail "duplicate detections: $rows rows, $distinct distinct"
     cmp -s "$work/want.txt" "$work/got.txt" || fail "stored URLs differ from the expected set: $(diff "$work/want.txt" "$work/got.txt" | head -5 | tr '\n' ' ')"
-    grep -o 'ReportEventW L"http://45\.[^"]*"' "$boot" | sed 's/.*L"//; s/"$//' | sort >"$work/alerts.txt"
+    # The URL as the first insertion string (two lines before the verdict %3); %20 repeats it exactly.
+    grep -B2 'ReportEventW L"public-ip"' "$boot" | grep -o 'ReportEventW L"http://45\.[^"]*"' | sed 's/.*L"//; s/"$//' |
+        sort >"$work/alerts.txt"
     alerts=$(wc -l <"$work/alerts.txt")
     twice=$(uniq -d "$work/alerts.txt" | wc -l)
     [ "$alerts" = "$expected" ] || fail "$alerts detection alerts, expected $expected"
