@@ -11,6 +11,11 @@
 /* The Event Log source of the service (Application log): registered by setup, deleted by teardown. */
 #define EVENTLOG_SOURCE_KEY L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\" WIN_SERVICE_NAME
 
+/* The step logs setup and teardown leave in the data folder (Windows Installer does not log a custom
+ * action's output); uninstall --remove-data deletes them with the store's files. */
+#define ADMIN_LOG_SETUP    "setup.log"
+#define ADMIN_LOG_TEARDOWN "teardown.log"
+
 /* admin_cmd.c: one step's outcome, printed as the step runs so an installer log shows how far it went. */
 void admin_step_print(const char *what, const char *status, const char *detail);
 void admin_step_failed(const char *what, DWORD err);

@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "bg_error.h"
+#include "bg_version.h"
 #include "cli.h"
 #include "cli_opt.h"
 #include "win_access.h"
@@ -17,11 +18,104 @@
 /* How long start/stop wait for the service to reach the requested state. */
 #define ADMIN_WAIT_MS 30000u
 
+/* The step log of setup and teardown: Windows Installer logs only a custom action's exit code, not its
+ * output, so while admin_log_begin is in effect every step is also kept here and written to a file in the
+ * data folder at the end (admin_log_end). Bounded: a runaway step list cannot grow it past the cap. */
+#define ADMIN_LOG_MAX (256u * 1024u)
+static char *admin_log_text;
+static size_t admin_log_len, admin_log_cap;
+static int admin_log_on;
+
+static void admin_log_add(const char *line)
+{
+    size_t n = strlen(line);
+    if (!admin_log_on || admin_log_len + n + 1 > ADMIN_LOG_MAX)
+        return;
+    if (admin_log_len + n + 1 > admin_log_cap) {
+        size_t cap = admin_log_cap ? admin_log_cap * 2 : 4096;
+        while (cap < admin_log_len + n + 1)
+            cap *= 2;
+        char *grown = realloc(admin_log_text, cap);
+        if (!grown)
+            return;
+        admin_log_text = grown;
+        admin_log_cap = cap;
+    }
+    memcpy(admin_log_text + admin_log_len, line, n + 1);
+    admin_log_len += n;
+}
+
+/* Prints a line (with its newline) and keeps it for the step log. */
+static void admin_say(const char *line)
+{
+    fputs(line, stdout);
+    fflush(stdout);
+    admin_log_add(line);
+}
+
 /* One step's outcome, printed as the step runs so an installer log shows how far it went. */
 void admin_step_print(const char *what, const char *status, const char *detail)
 {
-    printf("  %-34s %s%s%s\n", what, status, detail && detail[0] ? ": " : "", detail ? detail : "");
-    fflush(stdout);
+    char line[1200];
+    snprintf(line, sizeof line, "  %-34s %s%s%s\n", what, status, detail && detail[0] ? ": " : "",
+             detail ? detail : "");
+    admin_say(line);
+}
+
+static void admin_log_begin(const char *cmd)
+{
+    char line[160];
+    SYSTEMTIME t;
+    GetSystemTime(&t);
+    admin_log_on = 1;
+    admin_log_len = 0;
+    snprintf(line, sizeof line, "bitsguard %s (version %s) at %04u-%02u-%02uT%02u:%02u:%02uZ:\n", cmd, BG_VERSION,
+             t.wYear, t.wMonth, t.wDay, t.wHour, t.wMinute, t.wSecond);
+    admin_log_add(line);
+    printf("bitsguard %s:\n", cmd);
+}
+
+/*
+ * Writes the step log to <data folder>\name (setup.log, teardown.log), replacing an older one. Never through
+ * a link: a folder that is a reparse point is skipped, an existing file is deleted through a handle that
+ * does not follow links, and the new one is created with CREATE_NEW, so nothing planted is followed.
+ * Not written when the data folder does not exist (teardown after --remove-data).
+ */
+static void admin_log_end(const wchar_t *name, const char *last)
+{
+    wchar_t folder[MAX_PATH], path[MAX_PATH + 32];
+    admin_say(last);
+    admin_log_on = 0;
+    if (!win_data_folder(folder, MAX_PATH))
+        goto cleanup;
+    DWORD attr = GetFileAttributesW(folder);
+    if (attr == INVALID_FILE_ATTRIBUTES || !(attr & FILE_ATTRIBUTE_DIRECTORY) || (attr & FILE_ATTRIBUTE_REPARSE_POINT))
+        goto cleanup;
+    _snwprintf(path, sizeof path / sizeof path[0], L"%ls\\%ls", folder, name);
+    path[sizeof path / sizeof path[0] - 1] = L'\0';
+    HANDLE old = admin_path_open_nofollow(path, win_open_access(WIN_OPEN_DATA_FILE_DELETE));
+    if (old != INVALID_HANDLE_VALUE) {
+        FILE_DISPOSITION_INFO del = {TRUE};
+        if (win_access_check(win_open_access(WIN_OPEN_DATA_FILE_DELETE), WIN_CALL_FILE_DELETE_HANDLE))
+            SetFileInformationByHandle(old, FileDispositionInfo, &del, sizeof del);
+        CloseHandle(old);
+    }
+    HANDLE h = CreateFileW(path, GENERIC_WRITE, 0, NULL, CREATE_NEW,
+                           FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        char text[200];
+        fprintf(stderr, "bitsguard: the step log was not written: %s\n",
+                win_error_text(GetLastError(), text, sizeof text));
+        goto cleanup;
+    }
+    DWORD put = 0;
+    if (admin_log_len)
+        WriteFile(h, admin_log_text, (DWORD)admin_log_len, &put, NULL);
+    CloseHandle(h);
+cleanup:
+    free(admin_log_text);
+    admin_log_text = NULL;
+    admin_log_len = admin_log_cap = 0;
 }
 
 void admin_step_failed(const char *what, DWORD err)
@@ -64,12 +158,13 @@ static int setup_run(void)
     SC_HANDLE scm = scm_open(WIN_OPEN_SCM);
     SC_HANDLE svc = scm ? service_open(scm, WIN_OPEN_SVC_SETUP) : NULL;
     if (svc) {
-        printf("bitsguard setup:\n");
+        admin_log_begin("setup");
         status = admin_service_setup(svc, win_open_access(WIN_OPEN_SVC_SETUP)) ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         /* After the data folder is secured: the database is created inside its ACL. */
         if (status == CLI_EXIT_OK)
             admin_inventory_store();
-        printf("bitsguard setup: %s\n", status == CLI_EXIT_OK ? "done" : "FAILED (see above)");
+        admin_log_end(L"" ADMIN_LOG_SETUP,
+                      status == CLI_EXIT_OK ? "bitsguard setup: done\n" : "bitsguard setup: FAILED (see above)\n");
     }
     if (svc)
         CloseServiceHandle(svc);
@@ -80,7 +175,7 @@ static int setup_run(void)
 
 static int teardown_run(void)
 {
-    printf("bitsguard teardown:\n");
+    admin_log_begin("teardown");
     LSTATUS rc = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, EVENTLOG_SOURCE_KEY, KEY_WOW64_64KEY, 0);
     int ok = rc == ERROR_SUCCESS || rc == ERROR_FILE_NOT_FOUND;
     if (ok)
@@ -88,7 +183,8 @@ static int teardown_run(void)
     else
         admin_step_failed("remove event source", (DWORD)rc);
     admin_channel_access_grant(0);
-    printf("bitsguard teardown: %s (the data folder is kept)\n", ok ? "done" : "FAILED");
+    admin_log_end(L"" ADMIN_LOG_TEARDOWN, ok ? "bitsguard teardown: done (the data folder is kept)\n"
+                                             : "bitsguard teardown: FAILED (the data folder is kept)\n");
     return ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 

@@ -29,14 +29,50 @@ static int store_file_name(const wchar_t *name)
     return ours;
 }
 
+/* The store's files and setup's and teardown's step logs: what --remove-data deletes. */
+static int data_file_name(const wchar_t *name)
+{
+    return store_file_name(name) || _wcsicmp(name, L"" ADMIN_LOG_SETUP) == 0 ||
+           _wcsicmp(name, L"" ADMIN_LOG_TEARDOWN) == 0;
+}
+
+/* Why a store file's DACL, read back after the reset, does not give the service what the folder grants it:
+ * NULL when it holds the folder's service-SID entry, inherited. An unprotected, empty DACL set by handle
+ * should take the folder's inheritable entries (unconfirmed for the handle-based call); if it did not, the
+ * file would keep an empty DACL and LocalService could not open bitsguard.db. */
+static const char *data_file_acl_why(HANDLE h, PSID service)
+{
+    PACL dacl = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    const char *why = "no inherited entry for the service SID";
+    if (!win_access_check(win_open_access(WIN_OPEN_DATA_FILE), WIN_CALL_FILE_GET_SECURITY) ||
+        GetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS)
+        return "its DACL cannot be read back";
+    const DWORD need = (DWORD)wcstoul(DATA_FOLDER_SERVICE_MASK, NULL, 16);
+    for (DWORD i = 0; dacl && i < dacl->AceCount; i++) {
+        ACE_HEADER *ace = NULL;
+        if (!GetAce(dacl, i, (void **)&ace) || ace->AceType != ACCESS_ALLOWED_ACE_TYPE ||
+            !(ace->AceFlags & INHERITED_ACE))
+            continue;
+        ACCESS_ALLOWED_ACE *allow = (ACCESS_ALLOWED_ACE *)ace;
+        if (EqualSid((PSID)&allow->SidStart, service) && (allow->Mask & need) == need) {
+            why = NULL;
+            break;
+        }
+    }
+    LocalFree(sd);
+    return why;
+}
+
 /*
  * The store's files already in the folder (an earlier install, or planted before it): owner set to
  * Administrators and the DACL reset to inherit only, so they get the folder's entries and nothing of
  * their own. Links are refused, so the ACL of a file elsewhere is never touched. 1 when all went well.
  */
-static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final, PSID admins, int wine)
+static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final, PSID admins, PSID service, int wine)
 {
     const char *what = "data files ACL";
+    int unverified = 0;
     wchar_t pattern[MAX_PATH + 4], path[2 * MAX_PATH], expected[2 * MAX_PATH + 8];
     _snwprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", folder);
     pattern[sizeof pattern / sizeof pattern[0] - 1] = L'\0';
@@ -81,6 +117,19 @@ static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final,
             if (rc != ERROR_SUCCESS && !wine) {
                 ok = 0;
                 admin_step_failed(what, rc);
+            } else if (rc == ERROR_SUCCESS) {
+                /* Read back, as for the folder: the reset must have left the service its inherited entry. */
+                const char *why = data_file_acl_why(h, service);
+                if (why && wine) {
+                    unverified++; /* Wine stores no file ACLs. */
+                } else if (why) {
+                    char *u = bg_utf8_from_utf16(path);
+                    char detail[600];
+                    snprintf(detail, sizeof detail, "%s: read back: %s", u ? u : "(path)", why);
+                    free(u);
+                    admin_step_print(what, "FAILED", detail);
+                    ok = 0;
+                }
             }
             count++;
         }
@@ -90,7 +139,9 @@ static int data_files_secure(const wchar_t *folder, const wchar_t *folder_final,
     if (ok) {
         char detail[96];
         snprintf(detail, sizeof detail, "%d file(s) reset to the folder's entries, owner Administrators%s", count,
-                 wine && count ? " (not enforced under Wine)" : "");
+                 wine && count ? " (not enforced under Wine)"
+                 : unverified  ? " (not read back)"
+                               : ", read back");
         admin_step_print(what, "ok", detail);
     }
     return ok;
@@ -112,7 +163,7 @@ int admin_data_folder_secure(void)
     wchar_t folder[MAX_PATH], parent[MAX_PATH], sid[96], sddl[256];
     wchar_t parent_final[MAX_PATH + 8], expected[MAX_PATH + 32];
     PSECURITY_DESCRIPTOR want = NULL, got = NULL;
-    PSID admins = NULL;
+    PSID admins = NULL, service = NULL;
     HANDLE h = INVALID_HANDLE_VALUE, ph = INVALID_HANDLE_VALUE;
     if (!win_data_folder(folder, MAX_PATH)) {
         admin_step_print(what, "FAILED", "%ProgramData% is not set");
@@ -126,7 +177,7 @@ int admin_data_folder_secure(void)
                DATA_FOLDER_SERVICE_MASK, sid);
     sddl[sizeof sddl / sizeof sddl[0] - 1] = L'\0';
     if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &want, NULL) ||
-        !ConvertStringSidToSidW(L"BA", &admins)) {
+        !ConvertStringSidToSidW(L"BA", &admins) || !ConvertStringSidToSidW(sid, &service)) {
         admin_step_failed(what, GetLastError());
         goto cleanup;
     }
@@ -221,7 +272,7 @@ int admin_data_folder_secure(void)
         free(u);
     }
     /* expected is the folder's final path: the files inside must resolve right under it. */
-    ok = data_files_secure(folder, expected, admins, wine);
+    ok = data_files_secure(folder, expected, admins, service, wine);
 cleanup:
     if (h != INVALID_HANDLE_VALUE)
         CloseHandle(h);
@@ -229,6 +280,8 @@ cleanup:
         CloseHandle(ph);
     if (admins)
         LocalFree(admins);
+    if (service)
+        LocalFree(service);
     if (want)
         LocalFree(want);
     if (got)
@@ -288,7 +341,7 @@ int admin_data_folder_remove(void)
                 continue;
             _snwprintf(file, sizeof file / sizeof file[0], L"%ls\\%ls", folder, fd.cFileName);
             file[sizeof file / sizeof file[0] - 1] = L'\0';
-            if (!store_file_name(fd.cFileName) || (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+            if (!data_file_name(fd.cFileName) || (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
                 /* Not ours: kept, and the folder with it. */
                 char *u = bg_utf8_from_utf16(file);
                 admin_step_print(what, "kept", u ? u : "(name)");

@@ -117,6 +117,14 @@ def main():
     check(at("InstallServices") < at("RunSetup") < at("StartServices"), "setup between InstallServices and StartServices")
     check(at("InstallFiles") < at("RunSetup"), "setup after InstallFiles")
     check(seq.get("RunSetup", (0, ""))[1] == "NOT REMOVE", "setup only when not removing")
+    # The rollback of setup: 18 exe + 1024 in-script + 256 rollback + 2048 no impersonation + 64 ignored,
+    # scheduled right before RunSetup so it is in the script before setup runs.
+    r = ca.get("RollbackSetup", {})
+    check(r.get("Type") == "3410" and r.get("Source") == "MainExe" and r.get("Target") == "teardown",
+          "RollbackSetup: type 3410 (rollback, no impersonation), bitsguard.exe teardown")
+    check(0 < at("RollbackSetup") < at("RunSetup") and seq.get("RollbackSetup", (0, ""))[1] == "NOT REMOVE" and
+          not [a for a, (n, _) in seq.items() if at("RollbackSetup") < n < at("RunSetup")],
+          "RollbackSetup right before RunSetup, only when not removing")
     for t in ("RunTeardown", "RunTeardownRemoveData"):
         check(at("StopServices") < at(t) < at("DeleteServices") < at("RemoveFiles"), "%s after StopServices, before DeleteServices" % t)
         check('REMOVE="ALL"' in seq.get(t, (0, ""))[1], "%s only on REMOVE=\"ALL\"" % t)

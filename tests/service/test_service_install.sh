@@ -120,6 +120,14 @@ install_test() {
         touch "$dir/feed/channel-hardened"
         cp "$logs/channel-access.saved" "$dir/feed/channel-access.sddl"
     fi
+    # setup's own step log (Windows Installer logs only a custom action's exit code): the last setup's steps.
+    setup_log="$WINEPREFIX/drive_c/ProgramData/bitsguard/setup.log"
+    if [ -d "$dir/feed" ]; then
+        grep -q '^bitsguard setup (version [^)]*) at 20[0-9-]*T[0-9:]*Z:' "$setup_log" 2>/dev/null &&
+            grep -q '^  recovery actions  *ok' "$setup_log" && grep -q '^bitsguard setup: done' "$setup_log" &&
+            ok "setup wrote its steps to %ProgramData%\\bitsguard\\setup.log" ||
+            { fail "no setup.log with the steps"; head -5 "$setup_log" 2>/dev/null; }
+    fi
     grep -q "Event Log Readers" "$logs/install.out" && fail "install still touches Event Log Readers" ||
         ok "install does not join Event Log Readers"
 
@@ -353,6 +361,9 @@ install_test() {
 
     # 6. uninstall keeps the data unless asked; the service and the event source are gone.
     run uninstall "$exe" uninstall && ok "uninstall" || { fail "uninstall exited $(cat "$logs/uninstall.rc")"; cat "$logs/uninstall.out"; }
+    teardown_log="$WINEPREFIX/drive_c/ProgramData/bitsguard/teardown.log"
+    grep -q '^  remove event source  *ok' "$teardown_log" 2>/dev/null && grep -q '^bitsguard teardown: done' "$teardown_log" &&
+        ok "teardown wrote its steps to teardown.log" || fail "no teardown.log with the steps"
     run query3 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\bitsguard'
     grep -q "ImagePath" "$logs/query3.out" && { fail "service still exists"; cat "$logs/query3.out"; } || ok "service deleted"
     run regsrc2 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\bitsguard'
