@@ -19,12 +19,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/harness.sh"
 wine_find
 
-# A prefix of its own (its wineserver is restarted), locked against concurrent runs.
-prefix=${BG_E2E_SVCWIN_WINEPREFIX:-$top/.cache/wine-prefix-e2e-svcwin}
-prefix_lock_create "$prefix" "$prefix.e2e.lock"
-
-work_make e2e-svcwin
-trap service_cleanup EXIT
+# A prefix of its own, fresh for each attempt of the Wine harness (its wineserver is restarted). WINEDEBUG
+# +eventlog: the alerts go to the boot log.
+export WINEDEBUG=-all,+eventlog
+prefix_env "${BG_E2E_SVCWIN_WINEPREFIX:-$top/.cache/wine-prefix-e2e-svcwin}"
 
 wait_stored() { # count, seconds
     local deadline=$((SECONDS + $2))
@@ -51,62 +49,67 @@ alerted_records() {
         awk -v lo="$1" -v hi="$2" '$1 >= lo && $1 <= hi && $1 % 2 == 1'
 }
 
-prefix_boot || fail "no persistent wineserver after 5 boots"
-w "$work/bitsguard.exe" uninstall >/dev/null 2>&1
-w "$work/bitsguard.exe" install --start demand >"$work/install.log" 2>&1 || { fail "install"; cat "$work/install.log"; }
-w reg add 'HKLM\SOFTWARE\bitsguard' /v DatabasePath /t REG_SZ /d "$db" /f >/dev/null 2>&1 || fail "reg add"
-: >"$work/feed/trace.txt"
-feed_jobs 001 1 3 100
-service_restart && echo "ok   installed and RUNNING"
-wait_stored 3 60 && echo "ok   backfill"
+# One attempt on a fresh prefix (harness_main runs it again when Wine crashes under it).
+e2e_service_windows() {
+    work_make e2e-svcwin
+    trap '[ "$failures" -eq 0 ] && rm -rf "$work"' EXIT
+    prefix_boot || exit 1
+    w "$work/bitsguard.exe" install --start demand >"$work/install.log" 2>&1 || { fail "install"; cat "$work/install.log"; }
+    w reg add 'HKLM\SOFTWARE\bitsguard' /v DatabasePath /t REG_SZ /d "$db" /f >/dev/null 2>&1 || fail "reg add"
+    : >"$work/feed/trace.txt"
+    feed_jobs 001 1 3 100
+    service_restart && echo "ok   installed and RUNNING" || exit 1
+    wait_stored 3 60 && echo "ok   backfill"
 
-# nothing-now: idle for a while; every EvtNext answers 4317; one subscription, no error event.
-subs=$(trace_count '^subscribe ')
-sleep 8
-[ "$(trace_count '^subscribe ')" = "$subs" ] || fail "nothing-now: resubscribed while idle ($subs, then $(trace_count '^subscribe '))"
-grep -q 'err:eventlog:ReportEventW L"SOURCE_RETRY"' "$boot" && fail "nothing-now: an error event while idle"
-[ "$failures" -eq 0 ] && echo "ok   nothing-now: no resubscribe, no error while idle"
+    # nothing-now: idle for a while; every EvtNext answers 4317; one subscription, no error event.
+    subs=$(trace_count '^subscribe ')
+    sleep 8
+    [ "$(trace_count '^subscribe ')" = "$subs" ] || fail "nothing-now: resubscribed while idle ($subs, then $(trace_count '^subscribe '))"
+    grep -q 'err:eventlog:ReportEventW L"SOURCE_RETRY"' "$boot" && fail "nothing-now: an error event while idle"
+    [ "$failures" -eq 0 ] && echo "ok   nothing-now: no resubscribe, no error while idle"
 
-# restart: the Event Log service restarts silently; the next job is read within the safety-net wait.
-touch "$work/feed/eventlog-restart"
-wait_gone "$work/feed/eventlog-restart" 10 || fail "restart: eventlog-restart was not applied"
-t0=$SECONDS
-feed_jobs 002 11 1 200
-wait_stored 4 100 && echo "ok   restart: noticed after $((SECONDS - t0)) s"
+    # restart: the Event Log service restarts silently; the next job is read within the safety-net wait.
+    touch "$work/feed/eventlog-restart"
+    wait_gone "$work/feed/eventlog-restart" 10 || fail "restart: eventlog-restart was not applied"
+    t0=$SECONDS
+    feed_jobs 002 11 1 200
+    wait_stored 4 100 && echo "ok   restart: noticed after $((SECONDS - t0)) s"
 
-# batch-bytes: batches over 6,000 bytes fail with 1734; the service halves its batch.
-echo 6000 >"$work/feed/max-batch-bytes.txt"
-feed_jobs 003 21 10 300
-wait_stored 14 60 && echo "ok   batch-bytes: $(trace_count '^fault max-batch-bytes') failed EvtNext calls, nothing lost"
-rm -f "$work/feed/max-batch-bytes.txt"
+    # batch-bytes: batches over 6,000 bytes fail with 1734; the service halves its batch.
+    echo 6000 >"$work/feed/max-batch-bytes.txt"
+    feed_jobs 003 21 10 300
+    wait_stored 14 60 && echo "ok   batch-bytes: $(trace_count '^fault max-batch-bytes') failed EvtNext calls, nothing lost"
+    rm -f "$work/feed/max-batch-bytes.txt"
 
-# stale: at the next start the strict subscribe after the bookmark fails with 15011.
-service_stop
-feed_jobs 004 41 1 400
-echo 15011 >"$work/feed/bookmark-error.txt"
-service_start
-wait_stored 15 60
-for _ in $(seq 100); do grep -q 'the event log rejected the stored bookmark' "$boot" && break; sleep 0.2; done
-grep -q '^fault bookmark-error 15011' "$work/feed/trace.txt" || fail "stale: the double did not answer 15011"
-grep -q 'the event log rejected the stored bookmark' "$boot" || fail "stale: no possible-gap alert"
-dups=$(alerted_records 100 499 | sort | uniq -d | wc -l)
-[ "$dups" -eq 0 ] || fail "stale: $dups records alerted twice after the replay"
-[ "$failures" -eq 0 ] && echo "ok   stale: gap alerted, read again from the oldest record, nothing alerted twice"
+    # stale: at the next start the strict subscribe after the bookmark fails with 15011.
+    service_stop
+    feed_jobs 004 41 1 400
+    echo 15011 >"$work/feed/bookmark-error.txt"
+    service_start || exit 1
+    wait_stored 15 60
+    for _ in $(seq 100); do grep -q 'the event log rejected the stored bookmark' "$boot" && break; sleep 0.2; done
+    grep -q '^fault bookmark-error 15011' "$work/feed/trace.txt" || fail "stale: the double did not answer 15011"
+    grep -q 'the event log rejected the stored bookmark' "$boot" || fail "stale: no possible-gap alert"
+    dups=$(alerted_records 100 499 | sort | uniq -d | wc -l)
+    [ "$dups" -eq 0 ] || fail "stale: $dups records alerted twice after the replay"
+    [ "$failures" -eq 0 ] && echo "ok   stale: gap alerted, read again from the oldest record, nothing alerted twice"
 
-# cleared: while stopped, the log is cleared and refilled with other jobs over the same record ids.
-service_stop
-rm -f "$work/feed/"*.xml
-echo 134200000000000000 >"$work/feed/log-created.txt"
-feed_jobs 001 501 160 101 # Records 101..420: the stored bookmark's record id (401) exists again.
-service_start
-wait_stored 175 120
-for _ in $(seq 100); do grep -q 'log cleared' "$boot" && break; sleep 0.2; done
-grep -q 'log cleared' "$boot" || fail "cleared: no possible-gap alert with reason 'log cleared'"
-[ "$failures" -eq 0 ] && echo "ok   cleared: gap 'log cleared', the new log read from its oldest record"
+    # cleared: while stopped, the log is cleared and refilled with other jobs over the same record ids.
+    service_stop
+    rm -f "$work/feed/"*.xml
+    echo 134200000000000000 >"$work/feed/log-created.txt"
+    feed_jobs 001 501 160 101 # Records 101..420: the stored bookmark's record id (401) exists again.
+    service_start || exit 1
+    wait_stored 175 120
+    for _ in $(seq 100); do grep -q 'log cleared' "$boot" && break; sleep 0.2; done
+    grep -q 'log cleared' "$boot" || fail "cleared: no possible-gap alert with reason 'log cleared'"
+    [ "$failures" -eq 0 ] && echo "ok   cleared: gap 'log cleared', the new log read from its oldest record"
 
-service_stop
-w "$work/bitsguard.exe" uninstall >"$work/uninstall.log" 2>&1 || fail "uninstall"
-echo "     $unplanned unplanned restarts, $(server_crashes) wineserver crashes"
-[ "$failures" -eq 0 ] || { echo "$failures failure(s); work folder kept: $work"; exit 1; }
-echo "all service Windows-fidelity checks passed"
-exit 0
+    service_stop
+    w "$work/bitsguard.exe" uninstall >"$work/uninstall.log" 2>&1 || fail "uninstall"
+    echo "     $unplanned unplanned restarts, $(server_crashes) wineserver crashes"
+    [ "$failures" -eq 0 ] || { echo "$failures failure(s); work folder kept: $work"; exit 1; }
+    echo "all service Windows-fidelity checks passed"
+    exit 0
+}
+harness_main e2e_service_windows
