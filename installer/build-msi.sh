@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds bitsguard's MSI with wixl: the one command line shared by the `msi` target and the Wine tests.
+# Builds bitsguard's MSI with wixl (and msibuild for what wixl drops): shared by the `msi` target and the Wine tests.
 #
 # usage: build-msi.sh WIXL BITSGUARD_EXE WXS VERSION HELP_URL OUTPUT_MSI
 # wixl 0.101 cannot take an absolute File/@Source (it asserts and fails with "Couldn't find file"),
@@ -26,4 +26,19 @@ rm -f "$tmp"
 # attribute shows. A successful run still leaves the output only once it is complete (tmp + mv).
 (cd "$(dirname "$exe")" && "$wixl" -a x64 -D "Version=$version" -D "ExePath=$(basename "$exe")" \
     -D "HelpUrl=$help_url" -o "$tmp" "$wxs_abs")
+# wixl 0.101 drops Execute="rollback": it writes RollbackSetup as type 2130, an immediate action that would
+# run teardown at every installation. The row is set to 3410 (exe from an installed file 18 + in-script 1024 +
+# rollback 256 + no impersonation 2048 + return ignored 64) with msitools' msibuild, and checked.
+idt=$(mktemp -d)
+trap 'rm -rf "$idt"' EXIT
+msiinfo export "$tmp" CustomAction >"$idt/CustomAction.idt"
+awk -F'\t' 'BEGIN { OFS = "\t" } $1 == "RollbackSetup" && $2 == "2130" { $2 = "3410" } { print }' \
+    "$idt/CustomAction.idt" >"$idt/patched.idt"
+mv -f "$idt/patched.idt" "$idt/CustomAction.idt"
+msibuild "$tmp" -i "$idt/CustomAction.idt"
+rows=$(msiinfo export "$tmp" CustomAction) # Not piped into grep -q: with pipefail its early exit fails the check.
+if ! grep -q "^RollbackSetup	3410	MainExe	teardown" <<<"$rows"; then
+    echo "build-msi: RollbackSetup is not a rollback action (type 3410) after msibuild" >&2
+    exit 1
+fi
 mv -f "$tmp" "$out_abs"
