@@ -355,7 +355,7 @@ install_test() {
     grep -q "eventlog.*stop requested" "$logs/boot.log" && ok "event 101 (stopped) reported" || fail "no stopped event"
     # Every reader has stopped now: the job read across the reload during a stuck call was alerted once.
     if [ -d "$dir/feed" ]; then
-        # The URL as the first insertion string (two lines before the verdict %3); %18 repeats it exactly.
+        # The URL as the first insertion string (two lines before the verdict %3); %20 repeats it exactly.
         n=$(grep -B2 'ReportEventW L"public-ip"' "$boot" | grep -c 'ReportEventW L"http://45.33.0.61/stuck.exe"')
         [ "$n" = 1 ] && ok "the stuck job's detection was alerted once" || fail "the stuck job's detection was alerted $n times"
     fi
