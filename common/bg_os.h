@@ -6,6 +6,7 @@
 #ifndef BG_OS_H
 #define BG_OS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* The separator of path components: '\\' on Windows, '/' elsewhere. */
@@ -26,6 +27,10 @@ enum { BG_OS_PATH_ABSENT, BG_OS_PATH_REGULAR, BG_OS_PATH_LINK, BG_OS_PATH_OTHER,
 int bg_os_path_kind(const char *path);
 /* 1 when fp is a regular file (the only kind of input that can be read twice), else 0. */
 int bg_os_file_is_regular(FILE *fp);
+/* The size in bytes of the open file fp, or -1 (not a regular file, or fstat failed). */
+int64_t bg_os_file_size(FILE *fp);
+/* Moves fp to the 64-bit byte offset from its start (msvcrt's fseek takes a 32-bit long); 0, or -1. */
+int bg_os_file_seek(FILE *fp, int64_t offset);
 /* Creates the folder path when missing (0700 on POSIX: private to its owner); 0, or -1 with errno. */
 int bg_os_folder_make(const char *path);
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,6 +49,18 @@ int bg_os_file_is_regular(FILE *fp)
 {
     struct stat sb;
     return fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int64_t bg_os_file_size(FILE *fp)
+{
+    struct stat sb;
+    return fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
+}
+
+int bg_os_file_seek(FILE *fp, int64_t offset)
+{
+    /* long is 64 bits on every POSIX target this builds for (LP64). */
+    return offset < 0 || offset > LONG_MAX ? -1 : fseek(fp, (long)offset, SEEK_SET);
 }
 
 int bg_os_folder_make(const char *path)

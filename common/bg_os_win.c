@@ -80,6 +80,17 @@ int bg_os_file_is_regular(FILE *fp)
     return _fstat64(_fileno(fp), &sb) == 0 && (sb.st_mode & _S_IFMT) == _S_IFREG;
 }
 
+int64_t bg_os_file_size(FILE *fp)
+{
+    struct _stat64 sb;
+    return _fstat64(_fileno(fp), &sb) == 0 && (sb.st_mode & _S_IFMT) == _S_IFREG ? (int64_t)sb.st_size : -1;
+}
+
+int bg_os_file_seek(FILE *fp, int64_t offset)
+{
+    return offset < 0 ? -1 : _fseeki64(fp, offset, SEEK_SET);
+}
+
 int bg_os_folder_make(const char *path)
 {
     wchar_t *w = bg_utf16_from_utf8(path);

@@ -376,6 +376,7 @@ static bg_error detection_create(correlator *c, job *j, const event *ev, const c
     memcpy(d->job_id, j->job_id, sizeof d->job_id);
     d->cls = *cls;
     d->allowed = allowed;
+    d->recovered = ev->recovered;
     if (string_set(&d->computer, j->computer) != 0 || string_set(&d->url, url) != 0) {
         detection_clear(d);
         free(d);

@@ -176,5 +176,7 @@ void detection_json_write(FILE *fp, const detection *d)
     json_key(fp, "allowed", 0);
     fputs(d->allowed ? "true" : "false", fp);
     json_text(fp, "source", detection_source_name(d->source));
+    json_key(fp, "recovered", 0);
+    fputs(d->recovered ? "true" : "false", fp);
     fputc('}', fp);
 }

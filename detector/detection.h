@@ -58,6 +58,8 @@ typedef struct detection {
     char *local_name;    /* 16403 LocalName, NULL otherwise. */
     classify_result cls; /* Verdict, normalized IP, kind, range. */
     int allowed;         /* 1 when the allowlist matched: stored, but no alert. */
+    int recovered;       /* 1 when the creating event came from a record libevtx recovered from an .evtx
+                          * log's free space (deleted or overwritten): real, but no longer in the log. */
     /* Context gathered from the job's other events. */
     int64_t process_id;   /* -1 when unknown. */
     char *process_path;   /* From event 3 v2+. */

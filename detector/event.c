@@ -557,6 +557,7 @@ static void event_clear(event *ev)
     ev->computer = empty_string;
     ev->channel = empty_string;
     ev->user_sid = empty_string;
+    ev->recovered = 0;
     ev->field_count = 0;
     ev->fields_dropped = 0;
     ev->arena_len = 0;

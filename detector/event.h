@@ -38,6 +38,7 @@ typedef struct event {
     const char *computer;                 /* "" when absent. */
     const char *channel;                  /* "" when absent. */
     const char *user_sid;                 /* Security UserID=, "" when absent. */
+    int recovered; /* 1 for a record libevtx recovered from a log's free space (set by evtx_events_read). */
     size_t field_count;
     event_field fields[EVENT_MAX_FIELDS];
     /* Fields past EVENT_MAX_FIELDS that were not kept. The fields the detector reads (RemoteName, url,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds static libxml2 and SQLite for x86_64-w64-mingw32 from Debian's source packages into .deps/mingw (cached).
+# Builds static libxml2, SQLite and libevtx (with libbfio) for x86_64-w64-mingw32 from Debian's source packages into .deps/mingw (cached).
 #
-# Debian ships no mingw build of either library, but its source packages carry Debian's security
+# Debian ships no mingw build of these libraries, but its source packages carry Debian's security
 # patches, so we build from those (apt-get source applies the patches). Everything lives under the
 # git-ignored .deps/: a private apt state (deb-src entries derived at run time from the machine's own
 # debian.sources, so no mirror host is written into the repository), the unpacked sources, the build
@@ -12,7 +12,7 @@
 #   --update  fetch the deb-src index again (a newer Debian revision, e.g. a security fix, is then
 #             built because its version no longer matches the stamp); without it the index fetched
 #             on the first run is reused and the run needs no network at all.
-#   --force   rebuild both libraries even when their stamps match.
+#   --force   rebuild every library even when its stamp matches.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +44,7 @@ die() {
     exit 1
 }
 
-for tool in "$cc" "$host-ar" "$host-nm" "$host-ranlib" cmake ninja apt-get dpkg-source tclsh make sha256sum; do
+for tool in "$cc" "$host-ar" "$host-nm" "$host-ranlib" cmake ninja apt-get dpkg-source tclsh make sha256sum pkg-config; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/setup.sh)"
 done
 
@@ -67,9 +67,27 @@ sqlite_cflags=(
     -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION=1 -DSQLITE_DQS=0
     -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_OMIT_DEPRECATED=1 -DSQLITE_USE_ALLOCA=1
 )
+# libbfio and libevtx (libyal, autotools): static only, no NLS, no Python, no threads (the scan reads
+# one file on one thread; libcthreads would otherwise pull in winpthread or Win32 thread code for nothing),
+# Win32 API file I/O. Debian's libevtx build-depends on libbfio-dev alone: libbfio is its own source
+# package and is found through pkg-config, while libcerror, libcdata, libfwevt, libuna and the other
+# libyal libraries are the copies bundled in the libevtx tarball (the --with-X=no below says so rather
+# than leaving it to detection). We build the same way: Debian's libbfio first, then libevtx against it.
+libyal_configure_opts=(
+    --host="$host" --enable-static --disable-shared --disable-nls --disable-rpath --enable-winapi
+    --disable-multi-threading-support --disable-python --disable-python2 --disable-python3
+    --disable-dependency-tracking
+)
+libevtx_local_libs=(
+    libcerror libcthreads libcdata libclocale libcnotify libcsplit libuna libcfile libcpath
+    libcdirectory libexe libfcache libfdata libfdatetime libfguid libfvalue libfwevt libfwnt libregf libwrc
+)
+libyal_cflags="-O2 -DNDEBUG"
 recipe_id() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
 libxml2_recipe=$(recipe_id "${libxml2_cmake_opts[@]}" "$cc")
 sqlite_recipe=$(recipe_id "${sqlite_cflags[@]}" "$cc")
+libbfio_recipe=$(recipe_id "${libyal_configure_opts[@]}" "$libyal_cflags" "$cc")
+libevtx_recipe=$(recipe_id "${libyal_configure_opts[@]}" "${libevtx_local_libs[@]}" "$libyal_cflags" "$cc" "$libbfio_recipe")
 
 # Private apt state: deb-src entries with the same URIs/Suites/Components as the machine's deb entries.
 apt_opts=(
@@ -104,7 +122,8 @@ src_version() {
 # The source index is fetched once (metadata only); later runs resolve versions offline.
 apt_index_ready() {
     apt_sources_write
-    if [ "$update" -eq 0 ] && [ -f "$aptdir/updated" ] && src_version libxml2 >/dev/null && src_version sqlite3 >/dev/null; then
+    if [ "$update" -eq 0 ] && [ -f "$aptdir/updated" ] && src_version libxml2 >/dev/null && src_version sqlite3 >/dev/null &&
+        src_version libbfio >/dev/null && src_version libevtx >/dev/null; then
         return 0
     fi
     log "fetching the deb-src index (private apt state in .deps/apt)"
@@ -199,6 +218,76 @@ build_sqlite() {
     log "SQLite built in $((SECONDS - t0)) s"
 }
 
+# Configures, builds and installs one libyal library (autotools) for mingw. The tarball's generated
+# configure and Makefile.in are used as they are (no autotools needed): Debian's patches touch only
+# configure.ac (libevtx: AC_PATH_TOOL instead of AC_PATH_PROG for pkg-config, a cross-build fix whose
+# effect we get by passing PKGCONFIG) and test sources, but a patched configure.ac is newer than the
+# files generated from it and make would rerun aclocal; their times are set back in order so it does not.
+libyal_build() {
+    local name=$1 tree=$2
+    shift 2
+    local bld="$srcdir/build-$name"
+    rm -rf "$bld"
+    cp -a "$tree" "$bld"
+    find "$bld" -exec touch -h -d '2000-01-01 00:00:00' {} +
+    touch -d '2000-01-01 00:00:01' "$bld/aclocal.m4"
+    find "$bld" -name Makefile.in -exec touch -d '2000-01-01 00:00:02' {} +
+    touch -d '2000-01-01 00:00:02' "$bld/configure" "$bld/common/config.h.in"
+    (cd "$bld" && PKGCONFIG="$(command -v pkg-config)" PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH="" \
+        CC="$cc" AR="$host-ar" RANLIB="$host-ranlib" CFLAGS="$libyal_cflags" \
+        ./configure --prefix="$prefix" "${libyal_configure_opts[@]}" "$@") >"$srcdir/$name.configure.log" 2>&1 || {
+        tail -n 30 "$srcdir/$name.configure.log" >&2
+        die "$name configure failed"
+    }
+    make -C "$bld" -j "$jobs" >"$srcdir/$name.build.log" 2>&1 || {
+        tail -n 50 "$srcdir/$name.build.log" >&2
+        die "$name build failed"
+    }
+    make -C "$bld" install >"$srcdir/$name.install.log" 2>&1 || die "$name install failed"
+    rm -f "$prefix/lib/$name.la"
+}
+
+build_libbfio() {
+    local version=$1
+    local stamp="$prefix/.stamp-libbfio" want="libbfio $version recipe $libbfio_recipe"
+    if [ "$force" -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$prefix/lib/libbfio.a" ]; then
+        log "reusing libbfio $version (stamp matches, nothing fetched or compiled)"
+        return 0
+    fi
+    local tree t0=$SECONDS
+    tree=$(src_fetch libbfio "$version")
+    log "building libbfio $version for $host"
+    rm -f "$prefix/.stamp-libevtx" # libevtx links against this build
+    libyal_build libbfio "$tree"
+    echo "$want" >"$stamp"
+    log "libbfio built in $((SECONDS - t0)) s"
+}
+
+build_libevtx() {
+    local version=$1
+    local stamp="$prefix/.stamp-libevtx" want="libevtx $version recipe $libevtx_recipe"
+    if [ "$force" -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$prefix/lib/libevtx.a" ]; then
+        log "reusing libevtx $version (stamp matches, nothing fetched or compiled)"
+        return 0
+    fi
+    local tree t0=$SECONDS lib without=()
+    tree=$(src_fetch libevtx "$version")
+    for lib in "${libevtx_local_libs[@]}"; do
+        without+=("--with-$lib=no")
+    done
+    log "building libevtx $version for $host (against libbfio from its own Debian source package)"
+    # The tools (evtxexport, evtxinfo) are not built: only the library is installed.
+    libyal_build libevtx "$tree" --with-libbfio="$prefix" "${without[@]}"
+    grep -q "^#define HAVE_LOCAL_LIBBFIO 1" "$srcdir/build-libevtx/common/config.h" &&
+        die "libevtx used its bundled libbfio instead of Debian's"
+    # libevtx has no network code; the archive must not reference the socket API either.
+    if "$host-nm" --undefined-only "$prefix/lib/libevtx.a" "$prefix/lib/libbfio.a" 2>/dev/null | grep -E ' U (WSAStartup|connect|socket)$'; then
+        die "libevtx/libbfio reference network functions"
+    fi
+    echo "$want" >"$stamp"
+    log "libevtx built in $((SECONDS - t0)) s"
+}
+
 mkdir -p "$srcdir" "$prefix"
 # One run at a time: parallel legs (or engineers) share .deps.
 exec 9>"$deps/.lock"
@@ -210,5 +299,9 @@ apt_index_ready
 libxml2_version=$(src_version libxml2) || die "no libxml2 source package in the deb-src index"
 sqlite_version=$(src_version sqlite3) || die "no sqlite3 source package in the deb-src index"
 build_libxml2 "$libxml2_version"
+libbfio_version=$(src_version libbfio) || die "no libbfio source package in the deb-src index"
+libevtx_version=$(src_version libevtx) || die "no libevtx source package in the deb-src index"
 build_sqlite "$sqlite_version"
-log "ready: $prefix (libxml2 $libxml2_version, SQLite $sqlite_version)"
+build_libbfio "$libbfio_version"
+build_libevtx "$libevtx_version"
+log "ready: $prefix (libxml2 $libxml2_version, SQLite $sqlite_version, libbfio $libbfio_version, libevtx $libevtx_version)"

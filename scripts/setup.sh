@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libxml2-dev libsqlite3-dev sqlite3
+  libevtx-dev libbfio-dev libevtx-utils
   clang llvm libclang-rt-14-dev valgrind
   gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-tools
   wine wine64 wixl msitools

@@ -87,12 +87,29 @@ static const char schema_v4[] =
     "CREATE TABLE selftests(nonce TEXT PRIMARY KEY, created_at TEXT NOT NULL, job_id TEXT,"
     " stored_at TEXT, alerted_at TEXT, detection_job_id TEXT);";
 
-/* Numbered parameters ?1..?30 are shared by the insert and the merge so one bind serves both. */
+/* Version 5: whether the detection is known only from records recovered from an .evtx log's free space
+ * (scan of a file through libevtx); appended to the view. */
+static const char schema_v5[] =
+    "ALTER TABLE detections ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;"
+    "DROP VIEW detections_readable;"
+    "CREATE VIEW detections_readable AS SELECT id, last_seen, first_seen, computer, job_id, job_title,"
+    " job_owner, url, ip, verdict, kind, range, allowed,"
+    " CASE state WHEN 0 THEN 'active' WHEN 1 THEN 'completed' WHEN 2 THEN 'cancelled' ELSE state END AS state,"
+    " rtrim((CASE WHEN events_seen & 1 THEN '3,' ELSE '' END) || (CASE WHEN events_seen & 2 THEN '4,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 4 THEN '5,' ELSE '' END) || (CASE WHEN events_seen & 8 THEN '6,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 16 THEN '59,' ELSE '' END) || (CASE WHEN events_seen & 32 THEN '60,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 64 THEN '61,' ELSE '' END)"
+    " || (CASE WHEN events_seen & 128 THEN '16403,' ELSE '' END), ',') AS events,"
+    " process_id, process_path, notify_program, notify_parameters, transfer_hr, bytes_total,"
+    " bytes_transferred, event_id, record_id, time, reading, embedded_ipv4, recovered FROM detections;";
+
+/* Numbered parameters ?1..?31 are shared by the insert and the merge so one bind serves both; ?32 (the
+ * source) is the insert's alone. */
 #define DETECTION_COLUMNS                                                                                   \
     "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,"     \
     " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"       \
     " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, ip_bytes," \
-    " reading, embedded_ipv4, embedded_ip_bytes"
+    " reading, embedded_ipv4, embedded_ip_bytes, recovered"
 
 /* The merge of a detection into its existing row. It is idempotent and does not depend on the order
  * in which batches arrive: sets are OR-ed, first/last seen are MIN/MAX, the state only moves forward,
@@ -118,6 +135,8 @@ static const char merge_sql[] =
     PICK("transfer_hr", 23) "," PICK("bytes_total", 24) "," PICK("bytes_transferred", 25) ","
     "state = MAX(state, ?26)," PICK("ip_bytes", 27) "," PICK("reading", 28) "," PICK("embedded_ipv4", 29) ","
     PICK("embedded_ip_bytes", 30) ","
+    /* Seen once in a record still in a log, a detection is no longer known only from recovered ones. */
+    "recovered = MIN(recovered, ?31),"
     "last_record_id = MAX(COALESCE(last_record_id, 0), ?22) "
     "WHERE computer = ?4 AND job_id = ?5 AND url = ?8";
 /* clang-format on */
@@ -128,7 +147,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_INSERT] =
         "INSERT INTO detections(" DETECTION_COLUMNS ", source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+        " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31,"
+        " ?32)"
         " ON CONFLICT(computer, job_id, url) DO NOTHING",
     [STMT_MERGE] = merge_sql,
     [STMT_BOOKMARK_SET] = "INSERT INTO bookmarks(channel, bookmark, updated_at) VALUES(?1, ?2, ?3)"
@@ -306,9 +326,10 @@ static int detection_bind(sqlite3_stmt *st, const detection *d)
         rc |= sqlite3_bind_blob(st, 30, ipb, 16, SQLITE_TRANSIENT);
     else
         rc |= sqlite3_bind_null(st, 30);
+    rc |= sqlite3_bind_int(st, 31, d->recovered ? 1 : 0);
     /* Only the insert names the source: a merge keeps the row's first source. */
-    if (sqlite3_bind_parameter_count(st) >= 31)
-        rc |= sqlite3_bind_text(st, 31, detection_source_name(d->source), -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 32)
+        rc |= sqlite3_bind_text(st, 32, detection_source_name(d->source), -1, SQLITE_STATIC);
     return rc;
 }
 
@@ -575,7 +596,7 @@ static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
     int want_rows = 0, have_rows = 0;
     bg_error e = BG_ERR_OK;
     int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
     for (int v = 1; rc == SQLITE_OK && v <= version; v++)
         rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
@@ -659,6 +680,8 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                     rc = migrate_v3_embedded(s->db);
             } else if (next == 4) {
                 rc = sqlite3_exec(s->db, schema_v4, NULL, NULL, NULL);
+            } else if (next == 5) {
+                rc = sqlite3_exec(s->db, schema_v5, NULL, NULL, NULL);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);

@@ -73,6 +73,7 @@ static const char *const field_names[] = {
     "allowed",
     "reading",
     "embedded_ipv4",
+    "recovered",
 };
 
 void store_format_header(FILE *fp, store_format fmt)
@@ -148,13 +149,15 @@ static void row_csv(FILE *fp, const detection *d)
     /* Added in schema 3: appended so that readers of the older columns by position still work. */
     csv_text(fp, classify_reading_name(d->cls.reading));
     csv_text(fp, d->cls.embedded_ipv4);
+    fputs(d->recovered ? ",1" : ",0", fp); /* Schema 5, appended likewise. */
     fputs("\r\n", fp);
 }
 
 static void row_table(FILE *fp, const detection *d)
 {
     time_cell(fp, d->last_seen[0] ? d->last_seen : d->time);
-    cell(fp, d->allowed ? "A" : "", W_FLAG, 0);
+    /* A: allow-listed; R: known only from records recovered from an .evtx log's free space (both: A). */
+    cell(fp, d->allowed ? "A" : d->recovered ? "R" : "", W_FLAG, 0);
     cell(fp, d->computer, W_COMPUTER, 0);
     cell(fp, d->job_title, W_TITLE, 0);
     cell(fp, d->cls.ip, W_IP, 0);

@@ -9,7 +9,7 @@
     "event_id, record_id, time, computer, job_id, job_title, job_owner, url, ip, verdict, kind, range,"    \
     " local_name, allowed, process_id, process_path, notify_program, notify_parameters, events_seen,"      \
     " first_seen, last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, reading," \
-    " embedded_ipv4, source"
+    " embedded_ipv4, source, recovered"
 
 void store_filter_init(store_filter *f)
 {
@@ -97,6 +97,7 @@ static void row_read(sqlite3_stmt *st, detection *d)
     text_copy(d->cls.embedded_ipv4, sizeof d->cls.embedded_ipv4, col_text(st, 27));
     if (detection_source_parse(col_text(st, 28), &d->source) != 0)
         d->source = DETECTION_SOURCE_EVENTS;
+    d->recovered = sqlite3_column_int(st, 29);
     if (d->cls.ip[0])
         d->cls.is_ipv6 = strchr(d->cls.ip, ':') != NULL;
 }

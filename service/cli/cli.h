@@ -22,15 +22,16 @@ typedef struct cli_command {
 } cli_command;
 
 /* What the platform adds to the command line: service/win/win_cli.c on Windows (the service and its
- * administration commands, .evtx files and channels), cli_platform_none.c elsewhere. */
+ * administration commands, live channels), cli_platform_none.c elsewhere. */
 /* The platform's own commands, listed after the portable ones. */
 extern const cli_command *const cli_platform_commands;
 extern const size_t cli_platform_command_count;
 /* 1 where scan can read live event channels (--channel): Windows. */
 extern const int cli_platform_has_channels;
-/* An event source over an .evtx file (is_file 1) or a live channel (is_file 0), for scan; NULL with the
- * reason in why when the query cannot be opened or the platform cannot read them (only Windows can). */
-event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len);
+/* An event source over a live channel, for scan --channel; NULL with the reason in why when the query
+ * cannot be opened or the platform cannot read channels (only Windows can). .evtx files are read by
+ * libevtx on every platform (detector/evtx.h), not through the platform. */
+event_source *cli_platform_channel_new(const char *name, char *why, size_t why_len);
 /* The database query and status read without --db, as UTF-8 heap text (NULL with the reason in why): on
  * Windows the one the service uses (its DatabasePath value, the policy's over the settings', else
  * %ProgramData%\bitsguard\bitsguard.db, computed by the service's own loader); elsewhere the XDG default

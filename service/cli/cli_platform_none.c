@@ -25,13 +25,10 @@ char *cli_platform_db_path(char *why, size_t why_len)
     return copy;
 }
 
-event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len)
+event_source *cli_platform_channel_new(const char *name, char *why, size_t why_len)
 {
     (void)name;
-    snprintf(why, why_len, "%s",
-             is_file ? ".evtx files can be read only on Windows; export it to XML first "
-                       "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py)"
-                     : "channels can be read only on Windows");
+    snprintf(why, why_len, "channels can be read only on Windows");
     return NULL;
 }
 

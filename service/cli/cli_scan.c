@@ -12,6 +12,7 @@
 #include "correlate.h"
 #include "engine.h"
 #include "event.h"
+#include "evtx.h"
 #include "export.h"
 #include "finding.h"
 #include "output.h"
@@ -66,6 +67,8 @@ static void scan_text_write(FILE *fp, const detection *d)
     fputc(' ', fp);
     fputs(d->cls.ip, fp);
     fputs(d->allowed ? " (allowed) " : " ", fp);
+    if (d->recovered)
+        fputs("(recovered) ", fp);
     output_terminal_text(fp, d->url, 200);
     fputs(" job=", fp);
     fputs(d->job_id[0] ? d->job_id : "-", fp);
@@ -190,6 +193,8 @@ typedef struct scan_input {
     scan_ctx *sc;
     correlator *corr;
     const char *path;
+    uint64_t events;    /* Events parsed from this input. */
+    uint64_t recovered; /* Of them, from records libevtx recovered. */
 } scan_input;
 
 /* A parsed event goes to the correlator; a skipped one is reported with its position. Only
@@ -199,12 +204,19 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
     scan_input *fc = ctx;
     if (skip != NULL) {
         fc->sc->malformed++;
-        cli_error("scan", "%s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s", fc->path, skip->line,
-                  skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
+        if (skip->line == 0) /* An .evtx record: why names it, offset is its place in the file. */
+            cli_error("scan", "%s (byte %" PRIu64 "): %s%s%s", fc->path, skip->offset, skip->why,
+                      skip->why[0] ? ": " : "", bg_error_str(skip->err));
+        else
+            cli_error("scan", "%s:%" PRIu64 " (byte %" PRIu64 "): event skipped: %s%s%s", fc->path, skip->line,
+                      skip->offset, bg_error_str(skip->err), skip->why[0] ? ": " : "", skip->why);
         return BG_ERR_OK;
     }
     if (ev->fields_dropped > 0)
         fc->sc->many_fields++;
+    fc->events++;
+    if (ev->recovered)
+        fc->recovered++;
     bg_error rc = correlate_event_feed(fc->corr, ev);
     correlate_stats st;
     correlate_stats_get(fc->corr, &st);
@@ -224,31 +236,14 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
     return rc;
 }
 
-/* Extension test without locale: ".evtx" in any case. */
-static int path_is_evtx(const char *path)
-{
-    size_t n = strlen(path);
-    const char *ext = ".evtx";
-    if (n < 5)
-        return 0;
-    for (size_t i = 0; i < 5; i++) {
-        char c = path[n - 5 + i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != ext[i])
-            return 0;
-    }
-    return 1;
-}
-
 /*
- * Reads every event of a finite event source (an .evtx file or a channel through EvtQuery on Windows):
+ * Reads every event of a live channel (--channel, through EvtQuery on Windows):
  * subscribe runs the query, then wait/next until wait reports the end of results as BG_ERR_STOPPED.
  */
 static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_source *src, const char *name)
 {
     uint64_t index = 0;
-    scan_input fc = {sc, corr, name};
+    scan_input fc = {sc, corr, name, 0, 0};
     bg_error err = src->ops->subscribe(src, name, NULL, 1);
     if (err != BG_ERR_OK) {
         cli_error("scan", "%s: %s", name, bg_error_str(err));
@@ -279,12 +274,44 @@ static bg_error scan_source(scan_ctx *sc, correlator *corr, event *ev, event_sou
     return BG_ERR_IO;
 }
 
-/* Reads one export and feeds its events; returns BG_ERR_IO / BG_ERR_NOMEM on failures that stop the file. */
+/* An .evtx log through libevtx: its records, then the recovered ones, each reported like an export's
+ * events; then one line saying how many records were read and skipped. */
+static bg_error scan_evtx(scan_input *fc, FILE *fp, event *ev)
+{
+    evtx_stats st;
+    bg_error rc = evtx_events_read(fp, fc->path, ev, NULL, scan_input_event, fc, &st);
+    if (rc == BG_ERR_IO) {
+        cli_error("scan", "%s: %s", fc->path, st.why);
+        return rc;
+    }
+    if (rc != BG_ERR_OK)
+        return rc;
+    char recovered[160] = "";
+    if (st.recovered > 0)
+        snprintf(recovered, sizeof recovered,
+                 "; %" PRIu64 " of %" PRIu64 " recovered-record candidates in free space read, marked recovered",
+                 st.recovered_read, st.recovered);
+    char chunks[96] = "";
+    if (st.chunks_unreadable > 0)
+        snprintf(chunks, sizeof chunks, ", %u of its %u chunks missing or unreadable", st.chunks_unreadable, st.chunks);
+    if (st.skipped > 0 || st.corrupted || st.chunks_unreadable > 0)
+        fprintf(stderr, "bitsguard scan: %s: %s .evtx log: %" PRIu64 " records read, %" PRIu64 " skipped%s%s (%s)\n",
+                fc->path, st.corrupted ? "corrupted" : "damaged", st.read, st.skipped, chunks, recovered,
+                st.why[0] ? st.why : "libevtx gave no reason");
+    else
+        fprintf(stderr, "bitsguard scan: %s: %" PRIu64 " records read%s\n", fc->path, st.read, recovered);
+    return BG_ERR_OK;
+}
+
+/* Reads one input (an .evtx log, told by its signature, or an event export) and feeds its events;
+ * returns BG_ERR_IO / BG_ERR_NOMEM on failures that stop the file. A file that yields no event at all is
+ * an error: a scan must never end clean because nothing was read. */
 static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char *path)
 {
     FILE *fp = NULL;
     bg_error result = BG_ERR_OK;
     int is_stdin = strcmp(path, "-") == 0;
+    scan_input fc = {sc, corr, path, 0, 0};
 
     fp = is_stdin ? stdin : bg_os_file_open(path, "rb");
     if (!fp) {
@@ -292,10 +319,28 @@ static bg_error scan_file(scan_ctx *sc, correlator *corr, event *ev, const char 
         result = BG_ERR_IO;
         goto cleanup;
     }
-    scan_input fc = {sc, corr, path};
-    result = export_events_read(fp, is_stdin ? "-" : path, ev, NULL, scan_input_event, &fc, NULL);
-    if (result == BG_ERR_IO)
-        cli_error("scan", "%s: %s", path, bg_error_str(result));
+    /* Only a regular file can be peeked at and read again from its start; stdin is always XML. */
+    unsigned char head[EVTX_SIGNATURE_LEN];
+    size_t got = 0;
+    if (!is_stdin && bg_os_file_is_regular(fp)) {
+        got = fread(head, 1, sizeof head, fp);
+        if (bg_os_file_seek(fp, 0) != 0) {
+            cli_error("scan", "%s: cannot read it again from its start", path);
+            result = BG_ERR_IO;
+            goto cleanup;
+        }
+    }
+    if (evtx_signature_match(head, got)) {
+        result = scan_evtx(&fc, fp, ev);
+    } else {
+        result = export_events_read(fp, is_stdin ? "-" : path, ev, NULL, scan_input_event, &fc, NULL);
+        if (result == BG_ERR_IO)
+            cli_error("scan", "%s: %s", path, bg_error_str(result));
+    }
+    if (result == BG_ERR_OK && fc.events == 0) {
+        cli_error("scan", "%s: no event could be read from it", path);
+        result = BG_ERR_IO;
+    }
 
 cleanup:
     if (fp && !is_stdin)
@@ -337,16 +382,16 @@ int cli_scan_main(int argc, char **argv)
     const cli_spec spec = {
         "scan",
         "FILE...|-",
-        "Reads Microsoft-Windows-Bits-Client/Operational events exported as XML (wevtutil qe /f:xml,\n"
-        "Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin) and prints\n"
-        "one line per BITS job fetching a file from a direct, globally reachable IP address, and per\n"
-        "other abuse: a notify command line (persistence), job credentials sent to a direct IP, the\n"
-        "channel cleared (event 104 of a System export given beside it).",
+        "Reads Microsoft-Windows-Bits-Client/Operational events from .evtx logs (told by their signature,\n"
+        "read with libevtx on every platform, recovered records included) or exported as XML (wevtutil qe\n"
+        "/f:xml, Get-WinEvent ToXml, <Events> files, python-evtx or evtxexport output; '-' is stdin, XML only)\n"
+        "and prints one line per BITS job fetching a file from a direct, globally reachable IP address, and\n"
+        "per other abuse: a notify command line (persistence), job credentials sent to a direct IP, the\n"
+        "channel cleared (event 104 of a System export or log given beside it).",
         opts,
-        "On Windows, FILE may also be an .evtx log (read with EvtQuery); elsewhere export it to XML first\n"
-        "(wevtutil qe FILE /lf:true /f:xml, or evtx_dump.py).\n"
-        "\n"
-        "A summary goes to stderr. Malformed events are reported with their position and skipped.\n"
+        "A summary goes to stderr. Malformed events and unreadable .evtx records are reported with their\n"
+        "position and skipped; a damaged .evtx log is reported with the records read and skipped; a file\n"
+        "that yields no event at all is an input error.\n"
         "exit status: 0 nothing found, 1 detections found, 2 usage error, 3 input or database error\n",
     };
     int files = cli_opt_parse(&spec, argc, argv, &status);
@@ -375,9 +420,9 @@ int cli_scan_main(int argc, char **argv)
         /* Channels (--channel) come after the files. */
         const char *name = i < files ? argv[i] : channels.name[i - files];
         bg_error err;
-        if (i >= files || path_is_evtx(name)) {
+        if (i >= files) {
             char why[200] = "";
-            event_source *src = cli_platform_source_new(name, i < files, why, sizeof why);
+            event_source *src = cli_platform_channel_new(name, why, sizeof why);
             if (!src) {
                 cli_error("scan", "%s: %s", name, why);
                 err = BG_ERR_IO;

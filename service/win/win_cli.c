@@ -1,4 +1,4 @@
-/* What Windows adds to the command line: the service, run and administration commands; .evtx files and channels. */
+/* What Windows adds to the command line: the service, run and administration commands; live channels. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,10 +31,12 @@ char *cli_platform_db_path(char *why, size_t why_len)
     return win_config_db_path(why, why_len);
 }
 
-event_source *cli_platform_source_new(const char *name, int is_file, char *why, size_t why_len)
+event_source *cli_platform_channel_new(const char *name, char *why, size_t why_len)
 {
+    /* .evtx files are not read here: EvtQuery on a file needs the Event Log service, returns nothing
+     * for a damaged log and knows no recovered records, so scan reads them with libevtx everywhere. */
     wchar_t *wname = bg_utf16_from_utf8(name);
-    event_source *src = wname ? win_evt_query_new(wname, is_file) : NULL;
+    event_source *src = wname ? win_evt_query_new(wname, 0) : NULL;
     free(wname);
     if (!src)
         snprintf(why, why_len, "cannot open the event query");

@@ -1,4 +1,4 @@
-/* Unit tests of the platform layer (common/bg_os.h): UTF-8 file names, folders, regular-file check. */
+/* Unit tests of the platform layer (common/bg_os.h): UTF-8 file names, folders, regular-file check, 64-bit size and seek. */
 #include "check.h"
 
 #include <errno.h>
@@ -58,6 +58,28 @@ static void test_utf8_names(void)
     remove(dir);
 }
 
+/* Size and seek past 2 GiB (msvcrt's fseek and ftell take a 32-bit long): a sparse file of 3 GiB + 1. */
+static void test_size_seek(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s%cbg_test_os_big_%d", test_tmp_dir(), bg_os_path_sep, rand());
+    FILE *fp = bg_os_file_open(path, "w+b");
+    CHECK(fp != NULL);
+    if (!fp)
+        return;
+    const int64_t far = (int64_t)3 << 30;
+    CHECK_INT_EQ(bg_os_file_size(fp), 0);
+    CHECK_INT_EQ(bg_os_file_seek(fp, far), 0);
+    CHECK_INT_EQ(fputc('x', fp), 'x');
+    CHECK_INT_EQ(fflush(fp), 0);
+    CHECK(bg_os_file_size(fp) == far + 1);
+    CHECK_INT_EQ(bg_os_file_seek(fp, far), 0);
+    CHECK_INT_EQ(fgetc(fp), 'x');
+    CHECK_INT_EQ(bg_os_file_seek(fp, -1), -1);
+    fclose(fp);
+    remove(path);
+}
+
 static void test_create_private(void)
 {
     char path[600];
@@ -85,6 +107,7 @@ static void test_data_home(void)
 int main(void)
 {
     CHECK_RUN(test_utf8_names);
+    CHECK_RUN(test_size_seek);
     CHECK_RUN(test_create_private);
     CHECK_RUN(test_data_home);
     return CHECK_DONE();

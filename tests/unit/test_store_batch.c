@@ -117,6 +117,48 @@ static void test_insert_replay_is_new(void)
     db_remove();
 }
 
+static int recovered_read(void *arg, const detection *d)
+{
+    *(int *)arg = d->recovered;
+    return 0;
+}
+
+/* A detection known only from recovered .evtx records is stored and read back so; once a record in
+ * use shows it, in either order of arrival, it is not recovered any more. */
+static void test_recovered_merge(void)
+{
+    db_path_make("recovered");
+    store *s = db_open(NULL);
+    if (!s)
+        return;
+    detection a, b;
+    det_make(&a, 10);
+    det_make(&b, 10);
+    a.recovered = 1;
+    const detection *pa = &a, *pb = &b;
+    CHECK_INT_EQ(store_batch_commit(s, &pa, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_batch_commit(s, &pa, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT recovered FROM detections"), 1);
+    store_filter f;
+    store_filter_init(&f);
+    f.include_allowed = 1;
+    int got = -1;
+    CHECK_INT_EQ(store_query_run(s, &f, recovered_read, &got), BG_ERR_OK);
+    CHECK_INT_EQ(got, 1);
+    CHECK_INT_EQ(store_batch_commit(s, &pb, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT recovered FROM detections"), 0);
+    CHECK_INT_EQ(scalar(s, "DELETE FROM detections"), -1);
+    CHECK_INT_EQ(store_batch_commit(s, &pb, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_batch_commit(s, &pa, 1, NULL, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT recovered FROM detections"), 0);
+    CHECK_INT_EQ(store_query_run(s, &f, recovered_read, &got), BG_ERR_OK);
+    CHECK_INT_EQ(got, 0);
+    detection_clear(&a);
+    detection_clear(&b);
+    store_close(s);
+    db_remove();
+}
+
 static void test_merge_semantics(void)
 {
     db_path_make("merge");
@@ -459,6 +501,7 @@ int main(void)
     seed_init();
     CHECK_RUN(test_insert_replay_is_new);
     CHECK_RUN(test_merge_semantics);
+    CHECK_RUN(test_recovered_merge);
     CHECK_RUN(test_query_filters);
     CHECK_RUN(test_retention);
     CHECK_RUN(test_status_and_lists);
