@@ -239,11 +239,17 @@ libyal_build() {
         tail -n 30 "$srcdir/$name.configure.log" >&2
         die "$name configure failed"
     }
-    make -C "$bld" -j "$jobs" >"$srcdir/$name.build.log" 2>&1 || {
+    # Only the library and what it is made of: not the command-line tools (evtxexport.exe ...) nor the
+    # libraries only they use (libexe, libregf, libwrc, libcdirectory: message resources), the tests,
+    # translations, manual pages or Python bindings.
+    local subdirs
+    subdirs=$(awk '/^SUBDIRS = /{f=1} f{print} f&&!/\\$/{exit}' "$bld/Makefile.am" | tr -d '\\' |
+        tr -s ' \t' '\n' | grep -vxE 'SUBDIRS|=|evtxtools|libexe|libregf|libwrc|libcdirectory|pyevtx.*|po|manuals|tests|ossfuzz|msvscpp|dpkg|' | tr '\n' ' ')
+    make -C "$bld" -j "$jobs" SUBDIRS="$subdirs" >"$srcdir/$name.build.log" 2>&1 || {
         tail -n 50 "$srcdir/$name.build.log" >&2
         die "$name build failed"
     }
-    make -C "$bld" install >"$srcdir/$name.install.log" 2>&1 || die "$name install failed"
+    make -C "$bld" SUBDIRS="$subdirs" install >"$srcdir/$name.install.log" 2>&1 || die "$name install failed"
     rm -f "$prefix/lib/$name.la"
 }
 
