@@ -881,6 +881,9 @@ bg_error correlate_event_feed(correlator *c, const event *ev)
                 created = touched != NULL;
             }
         }
+        /* Seen once in a record still in a log, the detection is no longer known only from recovered ones. */
+        if (touched && !ev->recovered)
+            touched->recovered = 0;
         if (touched && !created &&
             event_order_cmp(ev->record_id, ev->time_created, touched->record_id, touched->time) < 0) {
             /* An older event of the url (read newest first): the detection names the oldest. */

@@ -177,6 +177,35 @@ static void test_windows10_chain(void)
     recorder_clear(&r);
 }
 
+/* Recovered .evtx records: a detection created from one is marked recovered until an event of the same
+ * url in a record still in use (in either order) shows it. */
+static void test_recovered_mark(void)
+{
+    static recorder r;
+    const char *url = "http://45.33.32.156/a.exe";
+    for (int in_use_first = 0; in_use_first < 2; in_use_first++) {
+        for (int with_in_use = 0; with_in_use < 2; with_in_use++) {
+            correlator *c = correlate_new(NULL, recorder_emit, &r);
+            event ev;
+            event_make(&ev, EVENT_PROVIDER_BITS, 59, 11, "2021-03-15T10:00:01.0000000Z", "name", "x", "Id", JOB_A,
+                       "url", url, NULL);
+            ev.recovered = !(in_use_first && with_in_use);
+            feed(c, &ev);
+            event_make(&ev, EVENT_PROVIDER_BITS, 60, 12, "2021-03-15T10:00:02.0000000Z", "name", "x", "Id", JOB_A,
+                       "url", url, NULL);
+            ev.recovered = !(!in_use_first && with_in_use);
+            feed(c, &ev);
+            correlate_flush(c);
+            const detection *d = recorder_final(&r, url);
+            CHECK(d != NULL);
+            if (d)
+                CHECK_INT_EQ(d->recovered, !with_in_use);
+            correlate_free(c);
+            recorder_clear(&r);
+        }
+    }
+}
+
 /* Domains, private ranges and other providers make no detection; options change that. */
 static void test_what_is_not_a_detection(void)
 {
@@ -932,6 +961,7 @@ int main(void)
 {
     CHECK_RUN(test_windows11_chain);
     CHECK_RUN(test_windows10_chain);
+    CHECK_RUN(test_recovered_mark);
     CHECK_RUN(test_what_is_not_a_detection);
     CHECK_RUN(test_allowlist_marks);
     CHECK_RUN(test_notify_and_two_files);
