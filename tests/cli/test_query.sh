@@ -36,8 +36,8 @@ expect_exit 3 "$bin" query --db "$db"
 expect "query says how to upgrade it" grep -q "older than this program.*bitsguard scan --db" "$err"
 expect "query left the v1 file byte for byte" test "$(sha256sum <"$db")" = "$v1_sum"
 # One event with no detection: an input that yields no event at all would be an error (exit 3).
-one_event='<Event><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID></System></Event>'
-expect_exit 0 "$bin" scan --db "$db" - <<<"$one_event"
+printf '%s' '<Event><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID></System></Event>' >"$work/one.xml"
+expect_exit_in "$work/one.xml" 0 "$bin" scan --db "$db" -
 
 expect_exit 0 "$bin" query --help
 expect "--help lists the options" grep -q -- "--since" "$out"

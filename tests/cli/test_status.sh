@@ -36,8 +36,8 @@ SQL
 # status never migrates: scan --db upgrades the version-1 file first.
 expect_exit 3 "$bin" status --db "$db"
 # One event with no detection: an input that yields no event at all would be an error (exit 3).
-one_event='<Event><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID></System></Event>'
-expect_exit 0 "$bin" scan --db "$db" - <<<"$one_event"
+printf '%s' '<Event><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID></System></Event>' >"$work/one.xml"
+expect_exit_in "$work/one.xml" 0 "$bin" scan --db "$db" -
 
 expect_exit 0 "$bin" status --help
 expect "--help mentions --json" grep -q -- "--json" "$out"

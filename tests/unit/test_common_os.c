@@ -1,4 +1,4 @@
-/* Unit tests of the platform layer (common/bg_os.h): UTF-8 file names, folders, regular-file check, 64-bit size and seek. */
+/* Unit tests of the platform layer (common/bg_os.h): UTF-8 names, folders, regular-file check, 64-bit size and seek. */
 #include "check.h"
 
 #include <errno.h>
