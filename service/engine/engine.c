@@ -33,6 +33,9 @@ typedef struct engine_batch {
     int oom; /* A copy failed during emit: the batch is incomplete and must not be committed. */
 } engine_batch;
 
+/* The findings first reported since the last commit: alerted once the batch commits. */
+#define ENGINE_FINDINGS_MAX 256
+
 typedef struct engine {
     const engine_config *cfg;
     event_source *src;
@@ -44,8 +47,11 @@ typedef struct engine {
     correlator *cor;
     event ev;
     engine_batch batch;
-    char *bookmark; /* Bookmark after the last fetched event: committed together with batch. */
-    int in_hand;    /* Events were fetched since the last commit (even if they made no detection). */
+    finding findings[ENGINE_FINDINGS_MAX];
+    size_t finding_count;
+    uint64_t findings_dropped; /* Past ENGINE_FINDINGS_MAX in one batch: counted, reported. */
+    char *bookmark;            /* Bookmark after the last fetched event: committed together with batch. */
+    int in_hand;               /* Events were fetched since the last commit (even if they made no detection). */
     /* Malformed events of the batch in hand: one error row per batch, written after its commit, so a
      * flood of hostile events costs one row per batch rather than one transaction per event. */
     unsigned malformed;
@@ -216,6 +222,37 @@ static void engine_alert_lost(engine *e, const char *what, const detection *d)
     (void)rc; /* Best effort, like every error row. */
 }
 
+/* Correlator callback for findings: keeps a copy of each new one until its batch commits. */
+static void engine_finding_emit(void *ctx, const finding *f, correlate_change change)
+{
+    engine *e = ctx;
+    if (change != CORRELATE_NEW)
+        return;
+    if (e->finding_count == ENGINE_FINDINGS_MAX || finding_copy(&e->findings[e->finding_count], f) != BG_ERR_OK) {
+        e->findings_dropped++;
+        return;
+    }
+    e->finding_count++;
+}
+
+/* Alerts the findings of the committed batch, then forgets them. */
+static void engine_findings_alert(engine *e)
+{
+    for (size_t i = 0; i < e->finding_count; i++) {
+        if (e->alerts && e->alerts->finding)
+            e->alerts->finding(e->alerts->ctx, &e->findings[i]);
+        finding_clear(&e->findings[i]);
+    }
+    e->finding_count = 0;
+    if (e->findings_dropped) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%" PRIu64 " finding%s of one batch not alerted (at most %d per batch)",
+                 e->findings_dropped, e->findings_dropped == 1 ? "" : "s", ENGINE_FINDINGS_MAX);
+        engine_alert_error(e, BG_ERR_TOO_LARGE, "engine.finding", detail);
+        e->findings_dropped = 0;
+    }
+}
+
 /* One commit attempt of the batch in hand with its bookmark; alerts follow only a successful commit. */
 static bg_error engine_commit(engine *e)
 {
@@ -252,6 +289,7 @@ static bg_error engine_commit(engine *e)
             !e->alerts->detection(e->alerts->ctx, &b->dets[i]))
             engine_alert_lost(e, "detection", &b->dets[i]);
     }
+    engine_findings_alert(e);
     if (e->stats) {
         e->stats->batches++;
         e->stats->detections += fresh;
@@ -671,7 +709,8 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
             alerts->error(alerts->ctx, rc, errbuf[0] ? errbuf : cfg->db_path);
         goto cleanup;
     }
-    correlate_config ccfg = {.allow = cfg->allow, .report_private = cfg->report_private};
+    correlate_config ccfg = {
+        .allow = cfg->allow, .report_private = cfg->report_private, .finding = engine_finding_emit, .finding_ctx = &e};
     e.cor = correlate_new(&ccfg, engine_emit, &e);
     if (!e.cor) {
         rc = BG_ERR_NOMEM;
@@ -705,6 +744,8 @@ cleanup:
     if (e.cor)
         correlate_free(e.cor);
     engine_batch_free(&e.batch);
+    for (size_t i = 0; i < e.finding_count; i++)
+        finding_clear(&e.findings[i]);
     event_free(&e.ev);
     free(e.bookmark);
     free(e.rejected);

@@ -8,6 +8,7 @@
 #include "bg_error.h"
 #include "classify.h"
 #include "detection.h"
+#include "finding.h"
 
 #define ENGINE_CHANNEL_BITS "Microsoft-Windows-Bits-Client/Operational"
 #define ENGINE_BATCH_MAX    64
@@ -85,6 +86,11 @@ typedef struct engine_alert_sink {
      * administrator registered in the database (selftests table) and not yet alerted. It replaces the
      * detection alert; after it returns the self-test is marked alerted. */
     void (*selftest)(void *ctx, const detection *d, const char *nonce);
+    /* A notify command, credentials sent to a direct IP or the channel cleared (finding.h), once,
+     * when the batch in which the correlator first reported it committed. Findings are not
+     * stored in the database: a read again from the oldest record (a rejected bookmark) may
+     * report one again. */
+    void (*finding)(void *ctx, const finding *f);
 } engine_alert_sink;
 
 /* A sample of the running process's health: what `bitsguard status` shows to prove memory and handles

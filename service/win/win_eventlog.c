@@ -276,6 +276,55 @@ static void sink_selftest(void *ctx, const detection *d, const char *nonce)
     detection_report(ctx, d, MSG_SELFTEST);
 }
 
+/* A finding (notify command 1002, credentials to a direct IP 1003, channel cleared 1004): one string
+ * list for all three, fixed order (docs/alerts.md), append only. */
+static void sink_finding(void *ctx, const finding *f)
+{
+    win_eventlog *log = ctx;
+    char pid[24] = "", record[24], event_id[16], failures[16], error[24] = "";
+    if (f->process_id >= 0)
+        snprintf(pid, sizeof pid, "%" PRId64, f->process_id);
+    snprintf(record, sizeof record, "%" PRIu64, f->record_id);
+    snprintf(event_id, sizeof event_id, "%u", f->event_id);
+    snprintf(failures, sizeof failures, "%" PRIu32, f->notify_failures);
+    if (f->notify_error != INT64_MIN)
+        snprintf(error, sizeof error, "%" PRId64, f->notify_error);
+    int creds = f->kind == FINDING_CREDENTIALS_DIRECT_IP;
+    const char *s[WIN_FINDING_STRINGS] = {
+        finding_kind_name(f->kind),                             /* %1 */
+        f->job_id,                                              /* %2 */
+        f->job_title,                                           /* %3 */
+        f->job_owner,                                           /* %4 */
+        pid,                                                    /* %5 */
+        f->process_path,                                        /* %6 */
+        f->computer,                                            /* %7 */
+        f->time,                                                /* %8 */
+        record,                                                 /* %9 */
+        event_id,                                               /* %10 */
+        f->program,                                             /* %11 */
+        f->parameters,                                          /* %12 */
+        failures,                                               /* %13 */
+        error,                                                  /* %14 */
+        f->server,                                              /* %15 */
+        f->url,                                                 /* %16 */
+        f->cls.ip,                                              /* %17 */
+        creds ? classify_reading_name(f->cls.reading) : NULL,   /* %18 */
+        f->scheme,                                              /* %19 */
+        f->user,                                                /* %20 */
+        creds ? (f->accepted ? "accepted" : "rejected") : NULL, /* %21 */
+        f->channel,                                             /* %22 */
+    };
+    DWORD id = f->kind == FINDING_CREDENTIALS_DIRECT_IP ? MSG_DETECTION_CREDENTIALS
+               : f->kind == FINDING_CHANNEL_CLEARED     ? MSG_DETECTION_CHANNEL_CLEARED
+                                                        : MSG_DETECTION_NOTIFY_COMMAND;
+    /* Credentials handed to a direct IP are the high-severity one: Error. */
+    win_eventlog_report(log, creds ? EVENTLOG_ERROR_TYPE : EVENTLOG_WARNING_TYPE, id, s, WIN_FINDING_STRINGS);
+    eventlog_echo(
+        log, "finding: alert=%s job=%s title=%s owner=%s process=%s program=%s parameters=%s ip=%s user=%s channel=%s",
+        finding_kind_name(f->kind), nz(f->job_id), nz(f->job_title), nz(f->job_owner), nz(f->process_path),
+        nz(f->program), nz(f->parameters), nz(f->cls.ip), nz(f->user), nz(f->channel));
+}
+
 static int sink_gap(void *ctx, const char *channel, const char *reason)
 {
     win_eventlog *log = ctx;
@@ -310,6 +359,7 @@ void win_eventlog_sink(win_eventlog *log, engine_alert_sink *sink)
     sink->error = sink_error;
     sink->state = sink_state;
     sink->selftest = sink_selftest;
+    sink->finding = sink_finding;
 }
 
 void win_eventlog_config_invalid(void *ctx, const char *name, const char *value, const char *why)

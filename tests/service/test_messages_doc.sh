@@ -30,13 +30,14 @@ if [ -n "$hdr" ] && [ -f "$hdr" ]; then
     done <<<"$mc_ids"
     [ "$fail" -eq 0 ] && echo "ok: generated header matches"
 fi
-# The detection events' insertion strings: the table lists %1..%N once each, in order.
-n=$(sed -n 's/^| *%\([0-9][0-9]*\) *|.*/\1/p' "$doc" | tr '\n' ' ')
-expected=$(seq -s ' ' 1 20)
-if [ "$n" != "$expected " ]; then
-    echo "FAIL: insertion string table is '$n', expected '$expected '"
+# The insertion strings: the detection table (1000, 1001, 1100) lists %1..%20 once each, in order, then
+# the finding table (1002..1004) %1..%22; each table ends where the next "## " heading starts.
+tables=$(awk '/^## /{t++} /^\| *%[0-9]+ *\|/{sub(/^\| *%/, ""); sub(/ *\|.*/, ""); printf "%s%s", (t != last ? (NR > 1 && last ? ";" : "") : " "), $0; last = t}' "$doc")
+expected="1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20;1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22"
+if [ "$tables" != "$expected" ]; then
+    echo "FAIL: insertion string tables are '$tables', expected '$expected'"
     fail=1
 else
-    echo "ok: insertion strings %1..%20 documented in order"
+    echo "ok: insertion strings %1..%20 (detections) and %1..%22 (findings) documented in order"
 fi
 exit $fail

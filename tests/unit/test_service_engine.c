@@ -332,6 +332,8 @@ typedef struct recorder {
     int states;
     char state_log[512];
     int refuse; /* detection and gap report failure */
+    int findings;
+    char finding_program[256];
 } recorder;
 
 static int rec_detection(void *ctx, const detection *d)
@@ -369,10 +371,19 @@ static void rec_state(void *ctx, const char *what)
     r->states++;
 }
 
+static void rec_finding(void *ctx, const finding *f)
+{
+    recorder *r = ctx;
+    if (f->kind == FINDING_NOTIFY_COMMAND)
+        snprintf(r->finding_program, sizeof r->finding_program, "%s|%s", f->program ? f->program : "-",
+                 f->process_path ? f->process_path : "-");
+    r->findings++;
+}
+
 static engine_alert_sink rec_sink(recorder *r)
 {
     memset(r, 0, sizeof *r);
-    engine_alert_sink s = {r, rec_detection, rec_gap, rec_error, rec_state, NULL};
+    engine_alert_sink s = {r, rec_detection, rec_gap, rec_error, rec_state, NULL, rec_finding};
     return s;
 }
 
@@ -578,6 +589,45 @@ static void test_newest_first(void)
                         "'C:\\Windows\\System32\\bitsadmin.exe' AND events_seen = 1 + 2 + 128",
                         NULL),
                  6);
+    script_free(&s);
+    db_remove();
+}
+
+/* A notify command line (event 6) on a job is alerted once, after its batch committed, with the job's
+ * creating process; a restart after the bookmark reads nothing again and alerts nothing again. */
+static void test_finding_alert(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 2);
+    char guid[40], data[512];
+    job_guid(1, guid);
+    snprintf(data, sizeof data,
+             "<Data Name='jobId'>%s</Data><Data Name='jobOwner'>CORP\\alice</Data>"
+             "<Data Name='program'>C:\\ProgramData\\u.exe</Data><Data Name='parameters'>/q</Data>",
+             guid);
+    /* Job 1 is events 4-6: the notify command goes after its 16403, before its 4. */
+    char *last = s.xml[--s.n];
+    script_event_add(&s, 6, 0, data);
+    script_add(&s, last);
+    free(last);
+    db_fresh("finding");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 2;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.findings, 1);
+    CHECK_STR_EQ(r.finding_program, "C:\\ProgramData\\u.exe|C:\\Windows\\System32\\bitsadmin.exe");
+    CHECK_INT_EQ(r.detections, 2);
+    fake_source again;
+    fake_init(&again, &s);
+    recorder r2;
+    engine_alert_sink sink2 = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r2.findings, 0);
     script_free(&s);
     db_remove();
 }
@@ -1475,6 +1525,7 @@ int main(void)
     CHECK_RUN(test_normal_single_batch);
     CHECK_RUN(test_normal_many_batches);
     CHECK_RUN(test_newest_first);
+    CHECK_RUN(test_finding_alert);
     CHECK_RUN(test_allowlist_and_future_only);
     CHECK_RUN(test_restart_resumes);
     CHECK_RUN(test_source_retry_midstream);
