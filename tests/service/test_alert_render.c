@@ -148,7 +148,7 @@ static void test_long_url(void)
     CHECK(url != NULL);
     if (!url)
         return;
-    size_t n = (size_t)sprintf(url, "http://203.0.113.9/");
+    size_t n = (size_t)snprintf(url, want * 4 + 64, "http://203.0.113.9/");
     for (size_t chars = n; chars < want; chars += 5) {
         memcpy(url + n, "\xF0\x9F\x98\x80%2F", 7); /* U+1F600 (2 UTF-16 units) + "%2F" */
         n += 7;

@@ -26,14 +26,15 @@ static char *event_line(const event *ev)
     size_t cap = 512;
     for (size_t i = 0; i < ev->field_count; i++)
         cap += strlen(ev->fields[i].name) + strlen(ev->fields[i].value) + 4;
-    char *s = malloc(cap + strlen(ev->provider) + strlen(ev->computer) + strlen(ev->channel) + strlen(ev->user_sid));
+    cap += strlen(ev->provider) + strlen(ev->computer) + strlen(ev->channel) + strlen(ev->user_sid);
+    char *s = malloc(cap);
     if (s == NULL)
         return NULL;
-    int n = sprintf(s, "%s|%u|%u|%u|%llu|%s|%s|%s|%s|%d", ev->provider, ev->event_id, ev->version, ev->level,
-                    (unsigned long long)ev->record_id, ev->time_created, ev->computer, ev->channel, ev->user_sid,
-                    ev->recovered);
+    int n = snprintf(s, cap, "%s|%u|%u|%u|%llu|%s|%s|%s|%s|%d", ev->provider, ev->event_id, ev->version, ev->level,
+                     (unsigned long long)ev->record_id, ev->time_created, ev->computer, ev->channel, ev->user_sid,
+                     ev->recovered);
     for (size_t i = 0; i < ev->field_count; i++)
-        n += sprintf(s + n, "|%s=%s", ev->fields[i].name, ev->fields[i].value);
+        n += snprintf(s + n, cap - (size_t)n, "|%s=%s", ev->fields[i].name, ev->fields[i].value);
     return s;
 }
 
