@@ -52,4 +52,11 @@ void bg_os_stream_binary(FILE *fp);
  * *argv when it succeeds; the new array lives until the process exits. */
 void bg_os_argv_utf8(int *argc, char ***argv);
 
+/* A thread running fn(arg) (pthreads on POSIX, CreateThread on Windows): the service reads each
+ * configured channel on a thread of its own. bg_os_thread_start returns NULL when no thread could be
+ * created; bg_os_thread_join waits until fn has returned and frees the handle. */
+typedef struct bg_os_thread bg_os_thread;
+bg_os_thread *bg_os_thread_start(void (*fn)(void *arg), void *arg);
+void bg_os_thread_join(bg_os_thread *t);
+
 #endif

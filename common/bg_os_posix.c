@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,4 +107,39 @@ void bg_os_argv_utf8(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+}
+
+struct bg_os_thread {
+    pthread_t id;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void *bg_os_thread_main(void *p)
+{
+    bg_os_thread *t = p;
+    t->fn(t->arg);
+    return NULL;
+}
+
+bg_os_thread *bg_os_thread_start(void (*fn)(void *arg), void *arg)
+{
+    bg_os_thread *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->fn = fn;
+    t->arg = arg;
+    if (pthread_create(&t->id, NULL, bg_os_thread_main, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void bg_os_thread_join(bg_os_thread *t)
+{
+    if (!t)
+        return;
+    pthread_join(t->id, NULL);
+    free(t);
 }

@@ -148,3 +148,40 @@ void bg_os_argv_utf8(int *argc, char ***argv)
     *argc = n;
     *argv = out;
 }
+
+struct bg_os_thread {
+    HANDLE handle;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static DWORD WINAPI bg_os_thread_main(LPVOID p)
+{
+    bg_os_thread *t = p;
+    t->fn(t->arg);
+    return 0;
+}
+
+bg_os_thread *bg_os_thread_start(void (*fn)(void *arg), void *arg)
+{
+    bg_os_thread *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->fn = fn;
+    t->arg = arg;
+    t->handle = CreateThread(NULL, 0, bg_os_thread_main, t, 0, NULL);
+    if (!t->handle) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void bg_os_thread_join(bg_os_thread *t)
+{
+    if (!t)
+        return;
+    WaitForSingleObject(t->handle, INFINITE);
+    CloseHandle(t->handle);
+    free(t);
+}

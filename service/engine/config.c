@@ -56,7 +56,7 @@ config_value_id config_value_lookup(const char *name)
 static void config_engine_sync(service_config *cfg)
 {
     cfg->engine.db_path = cfg->db_path;
-    cfg->engine.channel = cfg->channel ? cfg->channel : ENGINE_CHANNEL_BITS;
+    cfg->engine.channel = cfg->channel_count ? cfg->channels[0] : ENGINE_CHANNEL_BITS;
     cfg->engine.allow = cfg->allow;
 }
 
@@ -85,7 +85,8 @@ void service_config_clear(service_config *cfg)
     free(cfg->warnings);
     allowlist_free(cfg->allow);
     free(cfg->db_path);
-    free(cfg->channel);
+    for (size_t i = 0; i < cfg->channel_count; i++)
+        free(cfg->channels[i]);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -206,6 +207,178 @@ static bg_error config_allowlist_apply(service_config *cfg, const char *text)
     return result;
 }
 
+int config_channel_name_check(const char *name, char *why, size_t why_len)
+{
+    size_t n = strlen(name);
+    const char *problem = NULL;
+    if (n == 0)
+        problem = "empty channel name";
+    else if (n > CONFIG_CHANNEL_NAME_MAX)
+        problem = "channel name is too long";
+    else if (name[0] == ' ' || name[0] == '/' || name[n - 1] == ' ' || name[n - 1] == '/')
+        problem = "a channel name does not start or end with a space or '/'";
+    for (size_t i = 0; !problem && i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != ' ' && c != '-' && c != '_' && c != '.' && c != '/')
+            problem = c == '\\' || c == ':' ? "a channel name, not a file path"
+                      : c == '<' || c == '*' || c == '[' || c == '\'' || c == '"'
+                          ? "a channel name, not a query"
+                          : "a channel name holds only letters, digits, spaces and - _ . /";
+    }
+    if (!problem)
+        return 0;
+    snprintf(why, why_len, "%s", problem);
+    return -1;
+}
+
+const char *const *service_config_channels(const service_config *cfg, size_t *count)
+{
+    static const char *const bits[1] = {ENGINE_CHANNEL_BITS};
+    if (cfg->channel_count == 0) {
+        *count = 1;
+        return bits;
+    }
+    *count = cfg->channel_count;
+    return (const char *const *)cfg->channels;
+}
+
+void service_config_channels_join(const service_config *cfg, char *out, size_t n)
+{
+    size_t count = 0, used = 0;
+    const char *const *names = service_config_channels(cfg, &count);
+    if (n == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < count && used < n; i++) {
+        int w = snprintf(out + used, n - used, "%s%s", i ? "; " : "", names[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* Index of name in names[0..n) compared case-insensitively, as the Event Log compares channel names;
+ * n when absent. */
+static size_t config_channel_find(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ascii_casecmp(names[i], name) == 0)
+            return i;
+    }
+    return n;
+}
+
+/* Replaces cfg's channels by names[0..n) (already checked), taking them over. */
+static void config_channels_replace(service_config *cfg, char **names, size_t n)
+{
+    for (size_t i = 0; i < cfg->channel_count; i++)
+        free(cfg->channels[i]);
+    for (size_t i = 0; i < n; i++)
+        cfg->channels[i] = names[i];
+    cfg->channel_count = n;
+    config_engine_sync(cfg);
+}
+
+bg_error service_config_channels_set(service_config *cfg, const char *const *names, size_t n, char *why, size_t why_len)
+{
+    char *copies[CONFIG_CHANNELS_MAX];
+    size_t kept = 0;
+    bg_error rc = BG_ERR_OK;
+    if (n == 0 || n > CONFIG_CHANNELS_MAX) {
+        snprintf(why, why_len, "between 1 and %u channels", CONFIG_CHANNELS_MAX);
+        return BG_ERR_CONFIG;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char reason[96];
+        if (config_channel_name_check(names[i], reason, sizeof reason) != 0) {
+            snprintf(why, why_len, "%s: %.80s", reason, names[i]);
+            rc = BG_ERR_CONFIG;
+            goto cleanup;
+        }
+        if (config_channel_find(copies, kept, names[i]) != kept) {
+            snprintf(why, why_len, "channel given twice: %.80s", names[i]);
+            rc = BG_ERR_CONFIG;
+            goto cleanup;
+        }
+        copies[kept] = bg_text_dup(names[i]);
+        if (!copies[kept]) {
+            rc = BG_ERR_NOMEM;
+            goto cleanup;
+        }
+        kept++;
+    }
+    config_channels_replace(cfg, copies, kept);
+    kept = 0;
+
+cleanup:
+    for (size_t i = 0; i < kept; i++)
+        free(copies[i]);
+    return rc;
+}
+
+/*
+ * Replaces the channels with the entries of text, one per line (REG_MULTI_SZ joined with '\n') or
+ * separated by ';' (wixl writes multi-strings as REG_SZ); blanks around an entry are dropped, blanks
+ * inside kept ("Windows PowerShell" is a channel). A bad, repeated or surplus entry is reported and
+ * skipped; the good ones apply. With no good entry at all the previous channels stay.
+ */
+static bg_error config_channels_apply(service_config *cfg, const char *text)
+{
+    if (strlen(text) > CONFIG_CHANNELS_TEXT_MAX)
+        return service_config_invalid(cfg, CONFIG_VALUE_CHANNELS, text, "channel list is too long");
+    char *names[CONFIG_CHANNELS_MAX];
+    size_t kept = 0;
+    bg_error result = BG_ERR_OK;
+    const char *p = text;
+    while (*p) {
+        while (*p && (*p == ';' || *p == '\n' || *p == '\r' || *p == ' ' || *p == '\t'))
+            p++;
+        const char *start = p;
+        while (*p && *p != ';' && *p != '\n' && *p != '\r')
+            p++;
+        size_t n = (size_t)(p - start);
+        while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+            n--;
+        if (n == 0)
+            continue;
+        char entry[CONFIG_CHANNEL_NAME_MAX + 2];
+        char why[96];
+        if (n > CONFIG_CHANNEL_NAME_MAX) {
+            char shown[64];
+            snprintf(shown, sizeof shown, "%.*s...", 48, start);
+            result = service_config_invalid(cfg, CONFIG_VALUE_CHANNELS, shown, "channel name is too long");
+            continue;
+        }
+        memcpy(entry, start, n);
+        entry[n] = '\0';
+        if (config_channel_name_check(entry, why, sizeof why) != 0) {
+            result = service_config_invalid(cfg, CONFIG_VALUE_CHANNELS, entry, why);
+            continue;
+        }
+        if (config_channel_find(names, kept, entry) != kept) {
+            result = service_config_invalid(cfg, CONFIG_VALUE_CHANNELS, entry,
+                                            "channel given twice (names are case-insensitive); read once");
+            continue;
+        }
+        if (kept == CONFIG_CHANNELS_MAX) {
+            snprintf(why, sizeof why, "more than %u channels; ignored", CONFIG_CHANNELS_MAX);
+            result = service_config_invalid(cfg, CONFIG_VALUE_CHANNELS, entry, why);
+            continue;
+        }
+        names[kept] = bg_text_dup(entry);
+        if (!names[kept]) {
+            for (size_t i = 0; i < kept; i++)
+                free(names[i]);
+            return BG_ERR_NOMEM;
+        }
+        kept++;
+    }
+    if (kept == 0)
+        return service_config_invalid(cfg, CONFIG_VALUE_CHANNELS, text, "no valid channel; the previous channels stay");
+    config_channels_replace(cfg, names, kept);
+    return result;
+}
+
 bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uint32_t value)
 {
     char text[16];
@@ -238,6 +411,7 @@ bg_error service_config_dword_apply(service_config *cfg, config_value_id id, uin
         return BG_ERR_OK;
     case CONFIG_VALUE_ALLOWLIST:
     case CONFIG_VALUE_DATABASE_PATH:
+    case CONFIG_VALUE_CHANNELS:
         return service_config_invalid(cfg, id, text, "must be a string, not a number");
     case CONFIG_VALUE_COUNT:
         break;
@@ -259,7 +433,7 @@ bg_error service_config_text_apply(service_config *cfg, config_value_id id, cons
         return service_config_dword_apply(cfg, id, (uint32_t)v);
     }
     case CONFIG_TYPE_multi:
-        return config_allowlist_apply(cfg, text);
+        return id == CONFIG_VALUE_CHANNELS ? config_channels_apply(cfg, text) : config_allowlist_apply(cfg, text);
     case CONFIG_TYPE_string:
         break;
     }
@@ -285,19 +459,6 @@ bg_error service_config_db_path_set(service_config *cfg, const char *path)
         return BG_ERR_NOMEM;
     free(cfg->db_path);
     cfg->db_path = copy;
-    config_engine_sync(cfg);
-    return BG_ERR_OK;
-}
-
-bg_error service_config_channel_set(service_config *cfg, const char *channel)
-{
-    if (!channel || !channel[0])
-        return BG_ERR_INVALID_ARG;
-    char *copy = bg_text_dup(channel);
-    if (!copy)
-        return BG_ERR_NOMEM;
-    free(cfg->channel);
-    cfg->channel = copy;
     config_engine_sync(cfg);
     return BG_ERR_OK;
 }

@@ -26,7 +26,8 @@
     XX(RETENTION_DAYS, "RetentionDays", dword)     /* Delete detections older than this; 0 keeps forever. */    \
     XX(RETENTION_ROWS, "RetentionRows", dword)     /* Keep at most this many detections; 0: no cap. */          \
     XX(ALERT_PRIVATE, "AlertPrivateRanges", dword) /* 1: alert on private-range IPs too (event 1001). */        \
-    XX(DATABASE_PATH, "DatabasePath", string)      /* Absolute path of the database file. */
+    XX(DATABASE_PATH, "DatabasePath", string)      /* Absolute path of the database file. */                    \
+    XX(CHANNELS, "Channels", multi)                /* Event channels read, each with its own bookmark. */
 
 typedef enum config_value_id {
 #define CONFIG_VALUE_ENUM(sym, name, type) CONFIG_VALUE_##sym,
@@ -50,6 +51,13 @@ typedef enum config_value_type {
 #define CONFIG_PATH_MAX 32767u
 /* Allowlist text longer than this is rejected as a whole (a registry value of 1 MB is a mistake). */
 #define CONFIG_ALLOWLIST_TEXT_MAX (256u * 1024u)
+/* Channels: at most this many (each is one reader thread, one subscription and one database
+ * connection), each name at most CONFIG_CHANNEL_NAME_MAX bytes (Windows limits channel names to 255
+ * characters). Names are compared case-insensitively, as the Event Log compares them, so a name given
+ * twice in another case is a duplicate and refused. */
+#define CONFIG_CHANNELS_MAX      16u
+#define CONFIG_CHANNEL_NAME_MAX  255u
+#define CONFIG_CHANNELS_TEXT_MAX (CONFIG_CHANNELS_MAX * (CONFIG_CHANNEL_NAME_MAX + 2u) * 4u)
 
 /* Value name ("Allowlist", ...) and declared type of an id; NULL for an unknown id. */
 const char *config_value_name(config_value_id id);
@@ -63,9 +71,12 @@ typedef void (*config_report_fn)(void *ctx, const char *name, const char *value,
 /* A loaded configuration. engine points into the other members: valid until service_config_clear. */
 typedef struct service_config {
     engine_config engine;
-    allowlist *allow;   /* Never NULL after init (an empty list allows nothing). */
-    char *db_path;      /* Heap; NULL until set (the caller supplies the platform default). */
-    char *channel;      /* Heap; NULL means ENGINE_CHANNEL_BITS. */
+    allowlist *allow; /* Never NULL after init (an empty list allows nothing). */
+    char *db_path;    /* Heap; NULL until set (the caller supplies the platform default). */
+    /* The channels to read (heap names), channel_count of them; none means ENGINE_CHANNEL_BITS alone.
+     * engine.channel is the first. */
+    char *channels[CONFIG_CHANNELS_MAX];
+    size_t channel_count;
     size_t allow_count; /* Entries accepted into the allowlist. */
     unsigned invalid;   /* Values (or allowlist entries) reported and ignored. */
     /* The first CONFIG_WARNINGS_MAX of them as "ValueName: why (\"value\")" (heap), which
@@ -104,6 +115,25 @@ bg_error service_config_db_path_set(service_config *cfg, const char *path) BG_WA
 #define CONFIG_DB_PATH_NOT_LOCAL                                                                           \
     "on the network: the service account (LocalService) is anonymous there, and SQLite's write-ahead log " \
     "does not work on network file systems; use a local path"
-bg_error service_config_channel_set(service_config *cfg, const char *channel) BG_WARN_UNUSED;
+
+/* The channels read (channels of cfg, or ENGINE_CHANNEL_BITS alone): *count of them, never 0. */
+const char *const *service_config_channels(const service_config *cfg, size_t *count);
+/* The same as one text, "A; B" (for messages), cut to fit out[n]. */
+void service_config_channels_join(const service_config *cfg, char *out, size_t n);
+
+/*
+ * Checks one channel name: 1..CONFIG_CHANNEL_NAME_MAX bytes of letters, digits, space, '-', '_', '.'
+ * and '/', not starting or ending with a space or '/'. Only a name: a file path (\, :), a query or
+ * XPath (<, *, [, quotes) is refused. Returns 0, or -1 with the reason in why.
+ */
+int config_channel_name_check(const char *name, char *why, size_t why_len);
+
+/*
+ * Replaces the channels (the command line's repeatable --channel): every name must pass
+ * config_channel_name_check, appear once (case-insensitively) and there be 1..CONFIG_CHANNELS_MAX of
+ * them; otherwise BG_ERR_CONFIG with the reason in why and nothing changes. BG_ERR_NOMEM.
+ */
+bg_error service_config_channels_set(service_config *cfg, const char *const *names, size_t n, char *why,
+                                     size_t why_len) BG_WARN_UNUSED;
 
 #endif

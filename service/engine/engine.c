@@ -703,7 +703,25 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
         .busy_retry_ms = cfg->store_busy_ms > 0 ? cfg->store_busy_ms : ENGINE_STORE_BUSY_DEFAULT_MS,
     };
     char errbuf[256] = "";
-    rc = store_open(&e.st, cfg->db_path, &opt, errbuf, sizeof errbuf);
+    uint32_t open_backoff = 0;
+    int busy_reported = 0;
+    for (;;) {
+        rc = store_open(&e.st, cfg->db_path, &opt, errbuf, sizeof errbuf);
+        if (rc != BG_ERR_DB_BUSY)
+            break;
+        /* Another connection holds the file: one of the other channels' readers creating or migrating
+         * it at the same start, or an administrator's sqlite3 shell. Wait for it with backoff (a stop
+         * still ends the wait) instead of ending the service. Reported once. */
+        if (!busy_reported && alerts && alerts->error)
+            alerts->error(alerts->ctx, rc, errbuf[0] ? errbuf : cfg->db_path);
+        busy_reported = 1;
+        rc = engine_backoff_sleep(&e, &open_backoff);
+        if (rc != BG_ERR_OK) {
+            if (rc == BG_ERR_STOPPED)
+                rc = BG_ERR_OK;
+            goto cleanup;
+        }
+    }
     if (rc != BG_ERR_OK) {
         if (alerts && alerts->error)
             alerts->error(alerts->ctx, rc, errbuf[0] ? errbuf : cfg->db_path);

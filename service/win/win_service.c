@@ -11,6 +11,7 @@
 #include "cli_opt.h"
 #include "config.h"
 #include "engine.h"
+#include "engine_group.h"
 #include "messages.h"
 #include "win_config.h"
 #include "win_eventlog.h"
@@ -27,31 +28,51 @@
 
 /*
  * The service's state. The control handler runs on the dispatcher thread and only signals: it
- * reports STOP_PENDING, sets stop_event and asks the current source to stop (thread-safe by the
+ * reports STOP_PENDING, sets stop_event and asks the current sources to stop (thread-safe by the
  * engine contract). Everything else happens on the ServiceMain thread.
  */
 typedef struct svc_state {
-    CRITICAL_SECTION lock; /* Guards status, src and stopping (recursive: report is called under it). */
+    CRITICAL_SECTION lock; /* Guards status, srcs and stopping (recursive: report is called under it). */
     SERVICE_STATUS_HANDLE handle;
     SERVICE_STATUS status;
     HANDLE stop_event;  /* Manual reset: stop, shutdown or preshutdown was requested. */
     HANDLE param_event; /* Auto reset: PARAMCHANGE, reload the configuration. */
-    event_source *src;  /* The running engine's source, NULL between runs. */
+    /* The running engines' sources, one per channel; src_count 0 between runs. */
+    event_source *srcs[CONFIG_CHANNELS_MAX];
+    size_t src_count;
     int stopping;
     win_eventlog *log;
 } svc_state;
 
 static svc_state svc;
 
-/* The engine run on the worker thread. */
+/* The engines run by the worker thread: one per configured channel (engine_group_run), each with
+ * its own source, so one channel's failure or backoff never holds up another. */
 typedef struct svc_worker {
     const service_config *cfg;
-    event_source *src;
+    engine_group_member members[CONFIG_CHANNELS_MAX];
+    size_t count;
     engine_alert_sink sink;
-    engine_stats stats;
     bg_error rc;
     HANDLE thread;
 } svc_worker;
+
+/* Asks every running engine to stop; called under svc.lock. */
+static void svc_sources_stop(void)
+{
+    for (size_t i = 0; i < svc.src_count; i++)
+        svc.srcs[i]->ops->stop(svc.srcs[i]);
+}
+
+/* Destroys the worker's sources (after its thread ended, or before it started). */
+static void svc_worker_sources_free(svc_worker *w)
+{
+    for (size_t i = 0; i < w->count; i++) {
+        if (w->members[i].src)
+            w->members[i].src->ops->destroy(w->members[i].src);
+        w->members[i].src = NULL;
+    }
+}
 
 static void svc_status_report(DWORD state, DWORD exit_code, DWORD service_code, DWORD wait_hint)
 {
@@ -91,8 +112,7 @@ static DWORD WINAPI svc_control_handler(DWORD control, DWORD event_type, LPVOID 
              * STOPPED and make the SCM report error 1053 to whoever asked for the stop. */
             svc_status_report(SERVICE_STOP_PENDING, NO_ERROR, 0, WIN_STOP_WAIT_HINT_MS);
             SetEvent(svc.stop_event);
-            if (svc.src)
-                svc.src->ops->stop(svc.src);
+            svc_sources_stop();
         }
         LeaveCriticalSection(&svc.lock);
         return NO_ERROR;
@@ -109,7 +129,7 @@ static DWORD WINAPI svc_control_handler(DWORD control, DWORD event_type, LPVOID 
 static DWORD WINAPI svc_worker_main(LPVOID arg)
 {
     svc_worker *w = arg;
-    w->rc = engine_run(&w->cfg->engine, w->src, &w->sink, &w->stats);
+    w->rc = engine_group_run(&w->cfg->engine, w->members, w->count, &w->sink);
     return 0;
 }
 
@@ -139,28 +159,36 @@ static bg_error svc_config_load(service_config *cfg, const char *why)
     return BG_ERR_OK;
 }
 
-/* Creates a source and starts the engine on a worker thread. */
+/* Creates one source per channel and starts the engines on a worker thread. */
 static bg_error svc_worker_start(svc_worker *w, const service_config *cfg)
 {
     char err[256] = "";
     memset(w, 0, sizeof *w);
     w->cfg = cfg;
     win_eventlog_sink(svc.log, &w->sink);
-    w->src = win_evt_source_new(err, sizeof err);
-    if (!w->src) {
-        const char *s[2] = {bg_error_name(BG_ERR_SOURCE), err[0] ? err : "cannot create the event source"};
-        win_eventlog_report(svc.log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
-        return BG_ERR_SOURCE;
+    size_t count = 0;
+    const char *const *channels = service_config_channels(cfg, &count);
+    for (; w->count < count; w->count++) {
+        w->members[w->count].channel = channels[w->count];
+        w->members[w->count].src = win_evt_source_new(err, sizeof err);
+        if (!w->members[w->count].src) {
+            const char *s[2] = {bg_error_name(BG_ERR_SOURCE), err[0] ? err : "cannot create the event source"};
+            win_eventlog_report(svc.log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
+            svc_worker_sources_free(w);
+            return BG_ERR_SOURCE;
+        }
     }
     EnterCriticalSection(&svc.lock);
     int stopping = svc.stopping;
-    if (!stopping)
-        svc.src = w->src;
+    if (!stopping) {
+        for (size_t i = 0; i < w->count; i++)
+            svc.srcs[i] = w->members[i].src;
+        svc.src_count = w->count;
+    }
     LeaveCriticalSection(&svc.lock);
     if (stopping) {
-        /* A stop arrived while the source was being created: do not start at all. */
-        w->src->ops->destroy(w->src);
-        w->src = NULL;
+        /* A stop arrived while the sources were being created: do not start at all. */
+        svc_worker_sources_free(w);
         return BG_ERR_STOPPED;
     }
     w->thread = CreateThread(NULL, 0, svc_worker_main, w, 0, NULL);
@@ -169,10 +197,9 @@ static bg_error svc_worker_start(svc_worker *w, const service_config *cfg)
         const char *s[2] = {bg_error_name(BG_ERR_PLATFORM), win_error_text(GetLastError(), text, sizeof text)};
         win_eventlog_report(svc.log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
         EnterCriticalSection(&svc.lock);
-        svc.src = NULL;
+        svc.src_count = 0;
         LeaveCriticalSection(&svc.lock);
-        w->src->ops->destroy(w->src);
-        w->src = NULL;
+        svc_worker_sources_free(w);
         return BG_ERR_PLATFORM;
     }
     return BG_ERR_OK;
@@ -193,28 +220,29 @@ static void svc_worker_join(svc_worker *w, int report_progress, engine_stats *to
         if (waited >= SVC_STOP_GIVE_UP_MS) {
             const char *s[2] = {bg_error_name(BG_ERR_STOPPED), "the reader did not stop in time"};
             win_eventlog_report(svc.log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
-            /* The thread still uses the source: leak both rather than free them under it. */
+            /* The threads still use the sources: leak them rather than free them under them. */
             CloseHandle(w->thread);
             w->thread = NULL;
-            w->src = NULL;
+            w->count = 0;
             return;
         }
         CloseHandle(w->thread);
         w->thread = NULL;
     }
     EnterCriticalSection(&svc.lock);
-    if (svc.src == w->src)
-        svc.src = NULL;
+    svc.src_count = 0;
     LeaveCriticalSection(&svc.lock);
-    if (w->src)
-        w->src->ops->destroy(w->src);
-    w->src = NULL;
-    total->events += w->stats.events;
-    total->malformed += w->stats.malformed;
-    total->batches += w->stats.batches;
-    total->detections += w->stats.detections;
-    total->resubscribes += w->stats.resubscribes;
-    total->gaps += w->stats.gaps;
+    svc_worker_sources_free(w);
+    for (size_t i = 0; i < w->count; i++) {
+        const engine_stats *st = &w->members[i].stats;
+        total->events += st->events;
+        total->malformed += st->malformed;
+        total->batches += st->batches;
+        total->detections += st->detections;
+        total->resubscribes += st->resubscribes;
+        total->gaps += st->gaps;
+    }
+    w->count = 0;
 }
 
 /*
@@ -242,8 +270,7 @@ static void svc_reload(svc_worker *w, service_config *cfg, engine_stats *total)
     if (svc_config_load(&next, "reloaded on PARAMCHANGE") != BG_ERR_OK)
         return;
     EnterCriticalSection(&svc.lock);
-    if (svc.src)
-        svc.src->ops->stop(svc.src);
+    svc_sources_stop();
     LeaveCriticalSection(&svc.lock);
     if (!svc_worker_ended(w)) {
         /* A stop request came first: the old worker still uses cfg, and the stop path takes over. */
@@ -300,7 +327,9 @@ static void WINAPI svc_service_main(DWORD argc, LPWSTR *argv)
         goto cleanup;
     svc_status_report(SERVICE_RUNNING, NO_ERROR, 0, 0);
     {
-        const char *s[3] = {BG_VERSION, cfg.engine.db_path, cfg.engine.channel};
+        char channels[CONFIG_CHANNELS_MAX * (CONFIG_CHANNEL_NAME_MAX + 2)];
+        service_config_channels_join(&cfg, channels, sizeof channels);
+        const char *s[3] = {BG_VERSION, cfg.engine.db_path, channels};
         win_eventlog_report(svc.log, EVENTLOG_INFORMATION_TYPE, MSG_SERVICE_STARTED, s, 3);
     }
 
@@ -331,8 +360,7 @@ cleanup:
     if (svc.status.dwCurrentState != SERVICE_STOP_PENDING)
         svc_status_report(SERVICE_STOP_PENDING, NO_ERROR, 0, WIN_STOP_WAIT_HINT_MS);
     EnterCriticalSection(&svc.lock);
-    if (svc.src)
-        svc.src->ops->stop(svc.src);
+    svc_sources_stop();
     LeaveCriticalSection(&svc.lock);
     svc_worker_join(&worker, 1, &total);
     if (rc == BG_ERR_OK && worker.rc != BG_ERR_OK && worker.rc != BG_ERR_STOPPED)

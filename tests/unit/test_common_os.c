@@ -104,11 +104,41 @@ static void test_data_home(void)
     CHECK(bg_os_env_get("BG_TEST_SURELY_UNSET_VARIABLE") == NULL);
 }
 
+typedef struct thread_probe {
+    int ran;
+    unsigned long long sum;
+} thread_probe;
+
+static void thread_probe_main(void *arg)
+{
+    thread_probe *p = arg;
+    for (unsigned i = 1; i <= 1000; i++)
+        p->sum += i;
+    p->ran = 1;
+}
+
+/* Two threads run and join returns only after each function has returned (its writes are visible). */
+static void test_thread(void)
+{
+    thread_probe a = {0, 0}, b = {0, 0};
+    bg_os_thread *ta = bg_os_thread_start(thread_probe_main, &a);
+    bg_os_thread *tb = bg_os_thread_start(thread_probe_main, &b);
+    CHECK(ta != NULL);
+    CHECK(tb != NULL);
+    bg_os_thread_join(ta);
+    bg_os_thread_join(tb);
+    CHECK_INT_EQ(a.ran, 1);
+    CHECK_INT_EQ(b.ran, 1);
+    CHECK(a.sum == 500500u && b.sum == 500500u);
+    bg_os_thread_join(NULL); /* Nothing to wait for: no crash. */
+}
+
 int main(void)
 {
     CHECK_RUN(test_utf8_names);
     CHECK_RUN(test_size_seek);
     CHECK_RUN(test_create_private);
     CHECK_RUN(test_data_home);
+    CHECK_RUN(test_thread);
     return CHECK_DONE();
 }

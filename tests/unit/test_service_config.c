@@ -32,6 +32,8 @@ static void test_value_names(void)
     CHECK_STR_EQ(config_value_name(CONFIG_VALUE_RETENTION_ROWS), "RetentionRows");
     CHECK_STR_EQ(config_value_name(CONFIG_VALUE_ALERT_PRIVATE), "AlertPrivateRanges");
     CHECK_STR_EQ(config_value_name(CONFIG_VALUE_DATABASE_PATH), "DatabasePath");
+    CHECK_STR_EQ(config_value_name(CONFIG_VALUE_CHANNELS), "Channels");
+    CHECK_INT_EQ(config_value_type_of(CONFIG_VALUE_CHANNELS), CONFIG_TYPE_multi);
     CHECK(config_value_name(CONFIG_VALUE_COUNT) == NULL);
     CHECK_INT_EQ(config_value_lookup("allowlist"), CONFIG_VALUE_ALLOWLIST);
     CHECK_INT_EQ(config_value_lookup("DATABASEPATH"), CONFIG_VALUE_DATABASE_PATH);
@@ -252,9 +254,12 @@ static void test_overrides(void)
 {
     service_config cfg;
     CHECK_INT_EQ(service_config_init(&cfg, NULL, NULL), BG_ERR_OK);
-    CHECK_INT_EQ(service_config_channel_set(&cfg, "Test/Channel"), BG_ERR_OK);
+    const char *one[1] = {"Test/Channel"};
+    char why[128] = "";
+    CHECK_INT_EQ(service_config_channels_set(&cfg, one, 1, why, sizeof why), BG_ERR_OK);
     CHECK_STR_EQ(cfg.engine.channel, "Test/Channel");
-    CHECK_INT_EQ(service_config_channel_set(&cfg, ""), BG_ERR_INVALID_ARG);
+    const char *empty[1] = {""};
+    CHECK_INT_EQ(service_config_channels_set(&cfg, empty, 1, why, sizeof why), BG_ERR_CONFIG);
     CHECK_STR_EQ(cfg.engine.channel, "Test/Channel");
     /* Relative paths are fine on the command line (run --db), unlike in the registry. */
     CHECK_INT_EQ(service_config_db_path_set(&cfg, "rel.db"), BG_ERR_OK);
@@ -288,6 +293,98 @@ static void test_warnings_kept(void)
     CHECK(cfg.warnings == NULL && cfg.engine.config_warning_count == 0);
 }
 
+/* The channels a configuration reads, joined with '|' for comparison. */
+static void channels_text(const service_config *cfg, char *out, size_t n)
+{
+    size_t count = 0;
+    const char *const *names = service_config_channels(cfg, &count);
+    out[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, "%s%s", i ? "|" : "", names[i]);
+    }
+}
+
+/* Channels: the default is the Bits-Client channel alone; a list of names replaces it; names only,
+ * each once (case-insensitively), at most CONFIG_CHANNELS_MAX; bad entries reported and skipped. */
+static void test_channels(void)
+{
+    service_config cfg;
+    report_log log = {0};
+    char text[4096];
+    CHECK_INT_EQ(service_config_init(&cfg, report_record, &log), BG_ERR_OK);
+    channels_text(&cfg, text, sizeof text);
+    CHECK_STR_EQ(text, ENGINE_CHANNEL_BITS);
+
+    /* REG_MULTI_SZ joined with '\n', blanks around entries dropped, inside kept. */
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS,
+                                           " ForwardedEvents \n" ENGINE_CHANNEL_BITS "\r\nWindows PowerShell\n\n"),
+                 BG_ERR_OK);
+    channels_text(&cfg, text, sizeof text);
+    CHECK_STR_EQ(text, "ForwardedEvents|" ENGINE_CHANNEL_BITS "|Windows PowerShell");
+    CHECK_STR_EQ(cfg.engine.channel, "ForwardedEvents");
+    CHECK_INT_EQ(log.count, 0);
+
+    /* wixl's REG_SZ with ';'; a repeat in another case is refused (read once), a path and a query too. */
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS,
+                                           "System;forwardedevents;FORWARDEDEVENTS;C:\\logs\\a.evtx;*[System];"
+                                           "Microsoft-Windows-Bits-Client/Operational;/x"),
+                 BG_ERR_CONFIG);
+    channels_text(&cfg, text, sizeof text);
+    CHECK_STR_EQ(text, "System|forwardedevents|" ENGINE_CHANNEL_BITS);
+    CHECK_INT_EQ(log.count, 4);
+    CHECK_STR_EQ(log.last_name, "Channels");
+    CHECK_STR_EQ(log.last_value, "/x");
+    CHECK_INT_EQ(cfg.invalid, 4u);
+
+    /* More than the bound: the first CONFIG_CHANNELS_MAX are read, the rest reported. */
+    text[0] = '\0';
+    for (unsigned i = 0; i < CONFIG_CHANNELS_MAX + 2; i++) {
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof text - used, "Channel-%u\n", i);
+    }
+    log.count = 0;
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS, text), BG_ERR_CONFIG);
+    CHECK_INT_EQ(cfg.channel_count, CONFIG_CHANNELS_MAX);
+    CHECK_INT_EQ(log.count, 2);
+    CHECK(strstr(log.last_why, "more than 16 channels") != NULL);
+
+    /* Nothing valid: the previous channels stay. Too long a name: refused. A number: refused. */
+    log.count = 0;
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS, " ;\n"), BG_ERR_CONFIG);
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS, "a<b"), BG_ERR_CONFIG);
+    CHECK_INT_EQ(cfg.channel_count, CONFIG_CHANNELS_MAX);
+    char longname[CONFIG_CHANNEL_NAME_MAX + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS, longname), BG_ERR_CONFIG);
+    longname[CONFIG_CHANNEL_NAME_MAX] = '\0'; /* Exactly the limit: accepted. */
+    CHECK_INT_EQ(service_config_text_apply(&cfg, CONFIG_VALUE_CHANNELS, longname), BG_ERR_OK);
+    CHECK_INT_EQ(cfg.channel_count, 1);
+    CHECK_INT_EQ(service_config_dword_apply(&cfg, CONFIG_VALUE_CHANNELS, 1), BG_ERR_CONFIG);
+    CHECK_INT_EQ(cfg.channel_count, 1);
+
+    /* The command line's list: all or nothing. */
+    char why[128] = "";
+    const char *dup[2] = {"ForwardedEvents", "forwardedEVENTS"};
+    CHECK_INT_EQ(service_config_channels_set(&cfg, dup, 2, why, sizeof why), BG_ERR_CONFIG);
+    CHECK(strstr(why, "twice") != NULL);
+    const char *path[1] = {"C:\\Windows\\System32\\winevt\\Logs\\System.evtx"};
+    CHECK_INT_EQ(service_config_channels_set(&cfg, path, 1, why, sizeof why), BG_ERR_CONFIG);
+    CHECK(strstr(why, "not a file path") != NULL);
+    CHECK_STR_EQ(cfg.engine.channel, longname);
+    const char *two[2] = {"ForwardedEvents", ENGINE_CHANNEL_BITS};
+    CHECK_INT_EQ(service_config_channels_set(&cfg, two, 2, why, sizeof why), BG_ERR_OK);
+    channels_text(&cfg, text, sizeof text);
+    CHECK_STR_EQ(text, "ForwardedEvents|" ENGINE_CHANNEL_BITS);
+    service_config_channels_join(&cfg, text, sizeof text);
+    CHECK_STR_EQ(text, "ForwardedEvents; " ENGINE_CHANNEL_BITS);
+    service_config_channels_join(&cfg, text, 10); /* Cut, still terminated. */
+    CHECK_STR_EQ(text, "Forwarded");
+    CHECK_INT_EQ(service_config_channels_set(&cfg, two, 0, why, sizeof why), BG_ERR_CONFIG);
+    service_config_clear(&cfg);
+}
+
 int main(void)
 {
     CHECK_RUN(test_warnings_kept);
@@ -299,5 +396,6 @@ int main(void)
     CHECK_RUN(test_allowlist);
     CHECK_RUN(test_allowlist_limits);
     CHECK_RUN(test_overrides);
+    CHECK_RUN(test_channels);
     return CHECK_DONE();
 }

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "classify.h"
 #include "engine.h"
+#include "engine_group.h"
 #include "store.h"
 
 #define TEST_CHANNEL ENGINE_CHANNEL_BITS
@@ -125,11 +126,15 @@ struct fake_source {
     size_t available; /* Events written to the log so far (the rest appear later). */
     size_t batch_max; /* Serve at most this many per next (0: what the engine asks). */
     int subscribed;
-    size_t pos;          /* Index of the next event to hand out. */
-    size_t last_handed;  /* Record id of the last event handed out since subscribe, 0 when none. */
-    size_t handed_total; /* Events handed out over the whole run (replays included). */
-    int broken;          /* The subscription failed: everything but unsubscribe fails until resubscribe. */
-    int stopped;
+    size_t pos;               /* Index of the next event to hand out. */
+    size_t last_handed;       /* Record id of the last event handed out since subscribe, 0 when none. */
+    size_t handed_total;      /* Events handed out over the whole run (replays included). */
+    int broken;               /* The subscription failed: everything but unsubscribe fails until resubscribe. */
+    _Atomic int stopped;      /* Atomic: the group tests stop a source from another engine's thread. */
+    const char *channel;      /* The channel this log is (NULL: TEST_CHANNEL); others are missing. */
+    int live;                 /* Drained: wait blocks until stopped (as a real source does) instead of ending. */
+    int live_timed_out;       /* ... and gave up after 10 s without a stop (the test then fails). */
+    _Atomic int live_waiting; /* Set once wait blocks on a drained live log. */
     /* Faults. */
     size_t fail_after;    /* When handed_total reaches this, the next call of next fails once... */
     bg_error fail_code;   /* ...with this code (BG_ERR_OK: no fault). */
@@ -166,7 +171,7 @@ static bg_error fake_subscribe(event_source *src, const char *channel, const cha
             s->after = strtoull(p + 10, NULL, 10);
     }
     f->sub_count++;
-    if (strcmp(channel, TEST_CHANNEL) != 0)
+    if (strcmp(channel, f->channel ? f->channel : TEST_CHANNEL) != 0)
         return BG_ERR_SOURCE_CHANNEL;
     if (f->channel_missing > 0) {
         f->channel_missing--;
@@ -200,6 +205,17 @@ static bg_error fake_wait(event_source *src)
         return BG_ERR_INVALID_ARG;
     if (f->broken)
         return BG_ERR_SOURCE_RETRY;
+    if (f->live && f->pos >= f->available) {
+        /* Blocks like a real source until another thread stops it; bounded so a missing stop fails the
+         * test instead of hanging it. */
+        time_t deadline = time(NULL) + 10;
+        f->live_waiting = 1;
+        while (!f->stopped && time(NULL) < deadline)
+            ;
+        if (!f->stopped)
+            f->live_timed_out = 1;
+        return BG_ERR_STOPPED;
+    }
     /* A real source would block until the next event; the script ends the run instead. */
     return f->pos < f->available ? BG_ERR_OK : BG_ERR_STOPPED;
 }
@@ -260,7 +276,7 @@ static bg_error fake_bookmark_render(event_source *src, char **out)
         return BG_ERR_OK;
     char buf[256];
     snprintf(buf, sizeof buf, "<BookmarkList><Bookmark Channel='%s' RecordId='%u' IsCurrent='true'/></BookmarkList>",
-             TEST_CHANNEL, (unsigned)f->last_handed);
+             f->channel ? f->channel : TEST_CHANNEL, (unsigned)f->last_handed);
     size_t n = strlen(buf) + 1;
     *out = malloc(n);
     if (!*out)
@@ -463,14 +479,14 @@ cleanup:
     return v;
 }
 
-/* The RecordId in a connection's stored bookmark, 0 when none, -1 on error. */
-static int64_t db_bookmark_rid_on(sqlite3 *db)
+/* The RecordId in a connection's stored bookmark of channel, 0 when none, -1 on error. */
+static int64_t db_bookmark_rid_of(sqlite3 *db, const char *channel)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
     if (sqlite3_prepare_v2(db, "SELECT bookmark FROM bookmarks WHERE channel = ?", -1, &st, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_text(st, 1, TEST_CHANNEL, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         v = 0;
@@ -480,6 +496,22 @@ static int64_t db_bookmark_rid_on(sqlite3 *db)
         v = p ? (int64_t)strtoull(p + 10, NULL, 10) : -1;
     }
     sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t db_bookmark_rid_on(sqlite3 *db)
+{
+    return db_bookmark_rid_of(db, TEST_CHANNEL);
+}
+
+/* The RecordId of channel's stored bookmark in the test database. */
+static int64_t db_channel_rid(const char *channel)
+{
+    sqlite3 *db = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+        v = db_bookmark_rid_of(db, channel);
+    sqlite3_close(db);
     return v;
 }
 
@@ -1093,6 +1125,41 @@ static void lock_on_sleep(fake_source *f, void *ctx)
         f->stopped = 1;
 }
 
+static void open_lock_release(fake_source *f, void *ctx)
+{
+    (void)f;
+    lock_release(ctx);
+}
+
+/* The database is locked when the engine opens it (another channel's reader migrating a new file, an
+ * admin's shell): the open is retried with backoff rather than ending the reader, and reading goes on. */
+static void test_db_locked_at_open(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 3);
+    db_fresh("locked_open");
+    lock_ctx lc;
+    memset(&lc, 0, sizeof lc);
+    CHECK(sqlite3_open(db_path, &lc.holder) == SQLITE_OK);
+    CHECK(sqlite3_exec(lc.holder, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+    fake_source f;
+    fake_init(&f, &s);
+    f.on_sleep = open_lock_release;
+    f.hook_ctx = &lc;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(f.sleep_count, 1);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_DB_BUSY), 1);
+    CHECK_INT_EQ(st.events, 9);
+    check_each_job_once(3);
+    lock_release(&lc);
+    script_free(&s);
+    db_remove();
+}
+
 static void test_db_locked(void)
 {
     script s = {0};
@@ -1519,6 +1586,226 @@ static void test_selftest_recognized(void)
     db_remove();
 }
 
+/* ---- several channels at once (engine_group) ---------------------------------------------------- */
+
+#define GROUP_CHANNEL_B "ForwardedEvents"
+/* Channel B's jobs are numbered from here, so its URLs and GUIDs differ from channel A's. */
+#define GROUP_JOB_B 100u
+
+/* An alert sink the members' threads share: counters only, atomically. */
+typedef struct group_counts {
+    _Atomic int detections;
+    _Atomic int gaps;
+    _Atomic int errors;
+} group_counts;
+
+static int group_detection(void *ctx, const detection *d)
+{
+    (void)d;
+    ((group_counts *)ctx)->detections++;
+    return 1;
+}
+
+static int group_gap(void *ctx, const char *channel, const char *reason)
+{
+    (void)channel;
+    (void)reason;
+    ((group_counts *)ctx)->gaps++;
+    return 1;
+}
+
+static void group_error(void *ctx, bg_error code, const char *detail)
+{
+    (void)code;
+    (void)detail;
+    ((group_counts *)ctx)->errors++;
+}
+
+static engine_alert_sink group_sink(group_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    engine_alert_sink s = {c, group_detection, group_gap, group_error, NULL, NULL, NULL};
+    return s;
+}
+
+static void script_jobs_from(script *s, unsigned first, unsigned jobs)
+{
+    for (unsigned j = first; j < first + jobs; j++)
+        script_job_add(s, j);
+}
+
+static void group_members(engine_group_member m[2], fake_source *a, fake_source *b)
+{
+    memset(m, 0, 2 * sizeof *m);
+    m[0].channel = TEST_CHANNEL;
+    m[0].src = &a->base;
+    m[1].channel = GROUP_CHANNEL_B;
+    m[1].src = &b->base;
+}
+
+/* Two channels read at once into one database: each event of each channel handed out once, each
+ * channel's bookmark its own, and after a restart each resumes after its own bookmark. */
+static void test_group_exactly_once_per_channel(void)
+{
+    script sa = {0}, sb = {0};
+    script_jobs_from(&sa, 0, 10);           /* 30 events */
+    script_jobs_from(&sb, GROUP_JOB_B, 20); /* 60 events */
+    db_fresh("group");
+    fake_source a, b;
+    fake_init(&a, &sa);
+    fake_init(&b, &sb);
+    b.channel = GROUP_CHANNEL_B;
+    a.batch_max = 7;
+    b.batch_max = 5;
+    a.available = 18; /* Both logs grow after the first run. */
+    b.available = 33;
+    engine_group_member m[2];
+    group_members(m, &a, &b);
+    group_counts c;
+    engine_alert_sink sink = group_sink(&c);
+    engine_config cfg = config_default();
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
+    CHECK_INT_EQ(m[0].rc, BG_ERR_OK);
+    CHECK_INT_EQ(m[1].rc, BG_ERR_OK);
+    CHECK_INT_EQ(m[0].stats.events, 18);
+    CHECK_INT_EQ(m[1].stats.events, 33);
+    CHECK_INT_EQ(db_channel_rid(TEST_CHANNEL), 18);
+    CHECK_INT_EQ(db_channel_rid(GROUP_CHANNEL_B), 33);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM bookmarks", NULL), 2);
+
+    fake_init(&a, &sa); /* Restart: the logs are whole now. */
+    fake_init(&b, &sb);
+    b.channel = GROUP_CHANNEL_B;
+    a.batch_max = 7;
+    b.batch_max = 5;
+    group_members(m, &a, &b);
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
+    CHECK_INT_EQ(a.subs[0].after, 18);
+    CHECK_INT_EQ(b.subs[0].after, 33);
+    CHECK_INT_EQ(a.handed_total, 30 - 18);
+    CHECK_INT_EQ(b.handed_total, 60 - 33);
+    CHECK_INT_EQ(db_channel_rid(TEST_CHANNEL), 30);
+    CHECK_INT_EQ(db_channel_rid(GROUP_CHANNEL_B), 60);
+    CHECK_INT_EQ(db_detections(), 30);
+    for (unsigned j = 0; j < 30; j++) {
+        char url[128];
+        job_url(j < 10 ? j : GROUP_JOB_B + j - 10, url, sizeof url);
+        CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE url = ?", url), 1);
+    }
+    CHECK_INT_EQ(c.detections, 30); /* Every detection alerted once over both runs. */
+    CHECK_INT_EQ(c.gaps, 0);
+    script_free(&sa);
+    script_free(&sb);
+    db_remove();
+}
+
+/* A missing channel (retried with backoff for as long as the run lasts) does not stop or delay the
+ * other: it reads its whole log; and a rejected bookmark of one channel rewinds that channel only. */
+static void test_group_channel_failures_independent(void)
+{
+    script sa = {0}, sb = {0};
+    script_jobs_from(&sa, 0, 4);
+    script_jobs_from(&sb, GROUP_JOB_B, 12);
+    db_fresh("group_indep");
+    fake_source a, b;
+    fake_init(&a, &sa);
+    fake_init(&b, &sb);
+    b.channel = GROUP_CHANNEL_B;
+    a.channel_missing = 1000000; /* Never there: ends by the fake's runaway guard (1,000 sleeps). */
+    b.batch_max = 4;
+    engine_group_member m[2];
+    group_members(m, &a, &b);
+    group_counts c;
+    engine_alert_sink sink = group_sink(&c);
+    engine_config cfg = config_default();
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
+    CHECK(a.sub_count > 1);
+    CHECK_INT_EQ(a.handed_total, 0);
+    CHECK_INT_EQ(b.handed_total, 36);
+    CHECK_INT_EQ(db_channel_rid(TEST_CHANNEL), 0);
+    CHECK_INT_EQ(db_channel_rid(GROUP_CHANNEL_B), 36);
+    CHECK_INT_EQ(db_detections(), 12);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE detail LIKE ?", "reading " TEST_CHANNEL " failed%"), 1);
+
+    /* Channel A appears and is read whole; then both restart and A's bookmark is rejected: A reads
+     * again from its oldest record (a gap recorded for A only), B resumes after its own bookmark. */
+    fake_init(&a, &sa);
+    fake_init(&b, &sb);
+    b.channel = GROUP_CHANNEL_B;
+    group_members(m, &a, &b);
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
+    CHECK_INT_EQ(db_channel_rid(TEST_CHANNEL), 12);
+    CHECK_INT_EQ(b.handed_total, 0);
+    fake_init(&a, &sa);
+    fake_init(&b, &sb);
+    b.channel = GROUP_CHANNEL_B;
+    a.reject_bookmark = 1;
+    group_members(m, &a, &b);
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
+    CHECK_INT_EQ(a.handed_total, 12);
+    CHECK_INT_EQ(b.sub_count, 1);
+    CHECK_INT_EQ(b.subs[0].after, 36);
+    CHECK_INT_EQ(b.handed_total, 0);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps", NULL), 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps WHERE channel = ?", TEST_CHANNEL), 1);
+    CHECK_INT_EQ(db_detections(), 16);
+    CHECK_INT_EQ(c.detections, 16); /* The replayed channel raised no second alert. */
+    script_free(&sa);
+    script_free(&sb);
+    db_remove();
+}
+
+/* on_next hook: holds this source back until the other (ctx) waits on its drained live log. */
+static void hook_wait_for_live(fake_source *f, void *ctx)
+{
+    (void)f;
+    fake_source *other = ctx;
+    time_t deadline = time(NULL) + 10;
+    while (!other->live_waiting && time(NULL) < deadline)
+        ;
+}
+
+/* One engine ending on an unrecoverable error stops the others (which would otherwise wait for events
+ * for ever), and the group reports that error; the configuration warnings are recorded once. */
+static void test_group_fatal_stops_all(void)
+{
+    script sa = {0}, sb = {0};
+    script_jobs_from(&sa, 0, 4);
+    script_jobs_from(&sb, GROUP_JOB_B, 4);
+    db_fresh("group_fatal");
+    fake_source a, b;
+    fake_init(&a, &sa);
+    fake_init(&b, &sb);
+    b.channel = GROUP_CHANNEL_B;
+    b.live = 1;
+    a.fail_after = 6;
+    a.fail_code = BG_ERR_INVALID_ARG; /* Not a source failure the engine retries: it ends. */
+    a.on_next = hook_wait_for_live;   /* ... once B has read its log and waits for more. */
+    a.hook_ctx = &b;
+    engine_group_member m[2];
+    group_members(m, &a, &b);
+    group_counts c;
+    engine_alert_sink sink = group_sink(&c);
+    engine_config cfg = config_default();
+    const char *warnings[1] = {"Channels: channel given twice (\"forwardedevents\")"};
+    cfg.config_warnings = warnings;
+    cfg.config_warning_count = 1;
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_INVALID_ARG);
+    CHECK_INT_EQ(m[0].rc, BG_ERR_INVALID_ARG);
+    CHECK_INT_EQ(m[1].rc, BG_ERR_OK);
+    CHECK_INT_EQ(b.live_timed_out, 0);
+    CHECK_INT_EQ(b.handed_total, 12);
+    CHECK_INT_EQ(db_channel_rid(GROUP_CHANNEL_B), 12);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'config'", NULL), 1);
+
+    engine_group_member none[1] = {{NULL, &b.base, {0}, BG_ERR_OK}};
+    CHECK_INT_EQ(engine_group_run(&cfg, none, 1, &sink), BG_ERR_INVALID_ARG);
+    CHECK_INT_EQ(engine_group_run(&cfg, m, 0, &sink), BG_ERR_INVALID_ARG);
+    script_free(&sa);
+    script_free(&sb);
+    db_remove();
+}
+
 int main(void)
 {
     CHECK_RUN(test_invalid_args);
@@ -1538,6 +1825,7 @@ int main(void)
     CHECK_RUN(test_per_job_cap);
     CHECK_RUN(test_errors_reported_once_per_cause);
     CHECK_RUN(test_db_locked);
+    CHECK_RUN(test_db_locked_at_open);
     CHECK_RUN(test_malformed_midbatch);
     CHECK_RUN(test_stop_commits_batch_in_hand);
     CHECK_RUN(test_stop_uncommitted_then_restart);
@@ -1546,5 +1834,8 @@ int main(void)
     CHECK_RUN(test_health_samples);
     CHECK_RUN(test_config_warnings_recorded);
     CHECK_RUN(test_selftest_recognized);
+    CHECK_RUN(test_group_exactly_once_per_channel);
+    CHECK_RUN(test_group_channel_failures_independent);
+    CHECK_RUN(test_group_fatal_stops_all);
     return CHECK_DONE();
 }

@@ -95,6 +95,30 @@ static void test_database_path(void)
     service_config_clear(&cfg);
 }
 
+/* Channels as REG_MULTI_SZ (one name per string), overridden by the policy key's REG_SZ with ';'. */
+static void test_channels(void)
+{
+    service_config cfg;
+    report_log log;
+    keys_reset();
+    static const wchar_t multi[] = L"ForwardedEvents\0Microsoft-Windows-Bits-Client/Operational\0forwardedevents\0";
+    CHECK(RegSetValueExW(g_settings, L"Channels", 0, REG_MULTI_SZ, (const BYTE *)multi, (DWORD)sizeof multi) ==
+          ERROR_SUCCESS);
+    CHECK_INT_EQ(load(&cfg, &log), BG_ERR_OK);
+    CHECK_INT_EQ(cfg.channel_count, 2);
+    CHECK_STR_EQ(cfg.channels[0], "ForwardedEvents");
+    CHECK_STR_EQ(cfg.channels[1], "Microsoft-Windows-Bits-Client/Operational");
+    CHECK_INT_EQ(log.count, 1); /* The repeat in another case. */
+    CHECK(strstr(log.last, "Channels: channel given twice") != NULL);
+    service_config_clear(&cfg);
+    string_set(g_policy, L"Channels", L"System; ForwardedEvents");
+    CHECK_INT_EQ(load(&cfg, &log), BG_ERR_OK);
+    CHECK_INT_EQ(cfg.channel_count, 2);
+    CHECK_STR_EQ(cfg.channels[0], "System");
+    CHECK_STR_EQ(cfg.channels[1], "ForwardedEvents");
+    service_config_clear(&cfg);
+}
+
 /* A value of a type the reader does not take is reported AND kept for the database (status lists it). */
 static void test_unsupported_type_recorded(void)
 {
@@ -140,6 +164,7 @@ int main(void)
     _snwprintf(g_root, sizeof g_root / sizeof g_root[0], L"Software\\bitsguard-test-%lu",
                (unsigned long)GetCurrentProcessId());
     CHECK_RUN(test_database_path);
+    CHECK_RUN(test_channels);
     CHECK_RUN(test_unsupported_type_recorded);
     CHECK_RUN(test_unreadable_recorded);
     if (g_settings)
