@@ -58,6 +58,9 @@ typedef struct job {
     uint32_t notify_failures;
     int64_t notify_error;
     event_order notify_error_order;
+    /* The newest time and greatest record id of those failures: the notify finding's last seen, whatever
+     * the order the events came in (a failure read first waits in the pending list). */
+    event_order failures_last;
     finding *notify; /* The notify-command finding, once event 6 is in (and findings are wanted). */
     size_t cred_count;
     finding *creds[CORRELATE_MAX_CREDENTIALS_PER_JOB];
@@ -410,6 +413,10 @@ static finding *finding_new(finding_kind kind, const event *ev)
     f->event_id = ev->event_id;
     f->record_id = ev->record_id;
     memcpy(f->time, ev->time_created, sizeof f->time);
+    memcpy(f->first_seen, ev->time_created, sizeof f->first_seen);
+    memcpy(f->last_seen, ev->time_created, sizeof f->last_seen);
+    f->last_record_id = ev->record_id;
+    f->recovered = ev->recovered;
     if (string_set(&f->computer, ev->computer) != 0 || (!f->computer && !(f->computer = calloc(1, 1)))) {
         finding_clear(f);
         free(f);
@@ -426,9 +433,12 @@ static void finding_free(finding *f)
     }
 }
 
-/* The finding names the oldest event that raised it, as a detection does. */
+/* The finding names the oldest event that raised it, as a detection does; seen once in a record still in
+ * a log, it is no longer known only from recovered ones. */
 static void finding_event_older(finding *f, const event *ev)
 {
+    if (!ev->recovered)
+        f->recovered = 0;
     if (event_order_cmp(ev->record_id, ev->time_created, f->record_id, f->time) < 0) {
         f->event_id = ev->event_id;
         f->record_id = ev->record_id;
@@ -449,11 +459,36 @@ static int finding_context_apply(finding *f, const job *j)
     if (f->kind == FINDING_NOTIFY_COMMAND) {
         if (string_set(&f->program, j->notify_program) != 0 || string_set(&f->parameters, j->notify_parameters) != 0)
             return -1;
-        f->notify_failures = j->notify_failures;
-        f->notify_error = j->notify_error;
+        /* A finding restored from the database (correlate_finding_restore) keeps its stored count. */
+        if (j->notify_failures > f->notify_failures)
+            f->notify_failures = j->notify_failures;
+        if (j->notify_error != INT64_MIN)
+            f->notify_error = j->notify_error;
         f->state = j->state;
+        if (strcmp(j->failures_last.time, f->last_seen) > 0)
+            memcpy(f->last_seen, j->failures_last.time, sizeof f->last_seen);
+        if (j->failures_last.record_id > f->last_record_id)
+            f->last_record_id = j->failures_last.record_id;
     }
+    if (j->first_seen[0] && (!f->first_seen[0] || strcmp(j->first_seen, f->first_seen) < 0))
+        memcpy(f->first_seen, j->first_seen, sizeof f->first_seen);
+    if (j->last_seen[0] && strcmp(j->last_seen, f->last_seen) > 0)
+        memcpy(f->last_seen, j->last_seen, sizeof f->last_seen);
+    if (j->last_record_id > f->last_record_id)
+        f->last_record_id = j->last_record_id;
     return 0;
+}
+
+/* An event that touched a finding without going through its job's facts (63/64, 203/204): its time and
+ * record still bound what the finding has seen. */
+static void finding_seen_apply(finding *f, const event *ev)
+{
+    if (ev->time_created[0] && (!f->first_seen[0] || strcmp(ev->time_created, f->first_seen) < 0))
+        memcpy(f->first_seen, ev->time_created, sizeof f->first_seen);
+    if (strcmp(ev->time_created, f->last_seen) > 0)
+        memcpy(f->last_seen, ev->time_created, sizeof f->last_seen);
+    if (ev->record_id > f->last_record_id)
+        f->last_record_id = ev->record_id;
 }
 
 /* Gives the job's findings its context and reports them (fresh: the one this event created). */
@@ -542,6 +577,10 @@ static int64_t hr_parse(const char *text)
 static void job_failures_add(job *j, uint32_t count, int64_t error, const event_order *order)
 {
     j->notify_failures += count;
+    if (strcmp(order->time, j->failures_last.time) > 0)
+        memcpy(j->failures_last.time, order->time, sizeof j->failures_last.time);
+    if (order->record_id > j->failures_last.record_id)
+        j->failures_last.record_id = order->record_id;
     const event_order *o = &j->notify_error_order;
     if (error != INT64_MIN && ((!o->record_id && !o->time[0]) ||
                                event_order_cmp(order->record_id, order->time, o->record_id, o->time) >= 0)) {
@@ -668,6 +707,7 @@ static bg_error credentials_feed(correlator *c, const event *ev)
         fresh = 1;
     } else {
         finding_event_older(f, ev);
+        finding_seen_apply(f, ev);
     }
     /* Values of the newest 203/204 of this url (accepted or rejected may change on a retry). */
     if (fresh || event_order_cmp(ev->record_id, ev->time_created, f->record_id, f->time) >= 0) {
@@ -953,6 +993,47 @@ bg_error correlate_detection_restore(correlator *c, const detection *d)
     j->dets[j->det_count++] = copy;
     if (copy->allowed)
         j->allowed_count++;
+    jobs_evict(c, 0);
+    return BG_ERR_OK;
+}
+
+bg_error correlate_finding_restore(correlator *c, const finding *f)
+{
+    if (!c->cfg.finding || f->kind != FINDING_NOTIFY_COMMAND || !f->job_id[0])
+        return BG_ERR_OK;
+    job *j = job_touch(c, f->computer ? f->computer : "", f->job_id);
+    if (!j)
+        return BG_ERR_NOMEM;
+    if (j->notify)
+        return BG_ERR_OK;
+    finding *copy = malloc(sizeof *copy);
+    if (!copy)
+        return BG_ERR_NOMEM;
+    if (finding_copy(copy, f) != BG_ERR_OK) {
+        free(copy);
+        return BG_ERR_NOMEM;
+    }
+    if (string_set(&j->title, f->job_title) != 0 || string_set(&j->owner, f->job_owner) != 0 ||
+        string_set(&j->process_path, f->process_path) != 0 || string_set(&j->notify_program, f->program) != 0 ||
+        string_set(&j->notify_parameters, f->parameters) != 0) {
+        finding_free(copy);
+        return BG_ERR_NOMEM;
+    }
+    if (f->process_id >= 0)
+        j->process_id = f->process_id;
+    if (f->notify_failures > j->notify_failures)
+        j->notify_failures = f->notify_failures;
+    if (f->notify_error != INT64_MIN && j->notify_error == INT64_MIN)
+        j->notify_error = f->notify_error;
+    if (f->first_seen[0] && (!j->first_seen[0] || strcmp(f->first_seen, j->first_seen) < 0))
+        memcpy(j->first_seen, f->first_seen, sizeof j->first_seen);
+    if (strcmp(f->last_seen, j->last_seen) > 0)
+        memcpy(j->last_seen, f->last_seen, sizeof j->last_seen);
+    if (f->last_record_id > j->last_record_id)
+        j->last_record_id = f->last_record_id;
+    j->first_unix = time_unix(j->first_seen);
+    j->last_unix = time_unix(j->last_seen);
+    j->notify = copy;
     jobs_evict(c, 0);
     return BG_ERR_OK;
 }

@@ -73,6 +73,11 @@ bg_error correlate_event_feed(correlator *c, const event *ev) BG_WARN_UNUSED;
  * enrich it instead of being lost. Emits nothing. */
 bg_error correlate_detection_restore(correlator *c, const detection *d) BG_WARN_UNUSED;
 
+/* Re-creates a job's notify-command finding stored earlier (service restart), so that later failures to
+ * run the command (63/64, which name the job by its title) and the job's outcome update it. Other kinds,
+ * and a finding without a job id, are left alone (nothing later joins them). Emits nothing. */
+bg_error correlate_finding_restore(correlator *c, const finding *f) BG_WARN_UNUSED;
+
 /* Emits CORRELATE_FINAL for every open detection and forgets all jobs (end of a scan). */
 void correlate_flush(correlator *c);
 

@@ -69,6 +69,37 @@ const char *finding_kind_name(finding_kind k)
     return "unknown";
 }
 
+finding_kind finding_kind_parse(const char *text)
+{
+    for (int k = 1; text && k <= FINDING_KIND_LAST; k++)
+        if (strcmp(text, finding_kind_name((finding_kind)k)) == 0)
+            return (finding_kind)k;
+    return (finding_kind)0;
+}
+
+const char *finding_job_key(const finding *f)
+{
+    if (f->job_id[0])
+        return f->job_id;
+    return f->job_title ? f->job_title : "";
+}
+
+const char *finding_item_key(const finding *f, char buf[FINDING_ITEM_KEY_SIZE])
+{
+    switch (f->kind) {
+    case FINDING_CREDENTIALS_DIRECT_IP:
+        return f->url ? f->url : f->server ? f->server : "";
+    case FINDING_CHANNEL_CLEARED:
+        /* The channel name is bounded by the event's field limits; a longer one is cut, which keeps
+         * distinct clearings apart all the same (record id and time come first). */
+        snprintf(buf, FINDING_ITEM_KEY_SIZE, "%" PRIu64 "|%s|%s", f->record_id, f->time, f->channel ? f->channel : "");
+        return buf;
+    case FINDING_NOTIFY_COMMAND:
+        break;
+    }
+    return "";
+}
+
 static void json_text(FILE *fp, const char *key, const char *v)
 {
     fprintf(fp, ",\"%s\":", key);
@@ -116,5 +147,8 @@ void finding_json_write(FILE *fp, const finding *f)
     fputs(f->kind != FINDING_CREDENTIALS_DIRECT_IP ? "null" : f->accepted ? "\"accepted\"" : "\"rejected\"", fp);
     json_text(fp, "channel", f->channel);
     json_text(fp, "state", f->kind == FINDING_NOTIFY_COMMAND ? detection_state_name(f->state) : NULL);
+    json_text(fp, "first_seen", empty_null(f->first_seen));
+    json_text(fp, "last_seen", empty_null(f->last_seen));
+    fputs(f->recovered ? ",\"recovered\":true" : ",\"recovered\":false", fp);
     fputc('}', fp);
 }

@@ -16,6 +16,10 @@ typedef enum finding_kind {
     FINDING_CREDENTIALS_DIRECT_IP, /* Bits-Client 203/204: job credentials sent to a direct IP. */
     FINDING_CHANNEL_CLEARED,       /* Eventlog 104 in the System log naming the Bits-Client channel. */
 } finding_kind;
+#define FINDING_KIND_LAST FINDING_CHANNEL_CLEARED
+
+/* The kind whose name (finding_kind_name) is text; 0 when none is. */
+finding_kind finding_kind_parse(const char *text);
 
 /* Every string is a heap copy owned by the finding (free with finding_clear); NULL means unknown. */
 typedef struct finding {
@@ -45,6 +49,13 @@ typedef struct finding {
     /* FINDING_CHANNEL_CLEARED: the channel named by event 104. */
     char *channel;
     detection_state state; /* The job's outcome, for job findings. */
+    /* Earliest and latest TimeCreated of the events behind it (its job's, for a job's finding), and the
+     * greatest record id among them: a stored row takes a value from the newer of two states. */
+    char first_seen[BG_TIME_TEXT_SIZE];
+    char last_seen[BG_TIME_TEXT_SIZE];
+    uint64_t last_record_id;
+    int recovered; /* 1 while every event that raised it came from a record libevtx recovered from an .evtx
+                    * log's free space (deleted or overwritten), as for detections. */
 } finding;
 
 void finding_init(finding *f);
@@ -54,6 +65,18 @@ bg_error finding_copy(finding *dst, const finding *src) BG_WARN_UNUSED;
 
 /* "notify-command", "credentials-direct-ip", "channel-cleared". */
 const char *finding_kind_name(finding_kind k);
+
+/*
+ * A finding's natural identity, which the store keeps unique so that reading the same events again (a
+ * restart, a rejected bookmark) updates its row instead of adding one: (computer, kind, job key, item
+ * key). The job key is the job's GUID, else the title an event named it by, else "". The item key is ""
+ * for a notify command (one per job, its newest command line), the url (else the server) credentials
+ * went to, and for a cleared channel the channel, the record id and the time of the event (each
+ * clearing is its own finding). The item key is written to buf when it is not one of f's strings.
+ */
+#define FINDING_ITEM_KEY_SIZE 640
+const char *finding_job_key(const finding *f);
+const char *finding_item_key(const finding *f, char buf[FINDING_ITEM_KEY_SIZE]);
 
 /* Writes the finding as one JSON object (no newline); "alert" names its kind, unknown values are null. */
 void finding_json_write(FILE *fp, const finding *f);

@@ -103,6 +103,22 @@ static const char schema_v5[] =
     " process_id, process_path, notify_program, notify_parameters, transfer_hr, bytes_total,"
     " bytes_transferred, event_id, record_id, time, reading, embedded_ipv4, recovered FROM detections;";
 
+/* Version 6: the findings (detector/finding.h: a notify command, credentials sent to a direct IP, the
+ * channel cleared), one row per natural identity (computer, kind, job_key, item_key; finding_job_key and
+ * finding_item_key say what the keys hold), so events read again update their row instead of adding one. */
+static const char schema_v6[] =
+    "CREATE TABLE findings("
+    " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, computer TEXT NOT NULL, job_key TEXT NOT NULL,"
+    " item_key TEXT NOT NULL, event_id INTEGER NOT NULL, record_id INTEGER NOT NULL, time TEXT NOT NULL,"
+    " job_id TEXT, job_title TEXT, job_owner TEXT, process_id INTEGER, process_path TEXT, notify_program TEXT,"
+    " notify_parameters TEXT, notify_failures INTEGER NOT NULL DEFAULT 0, notify_error INTEGER, server TEXT,"
+    " url TEXT, auth_scheme TEXT, user TEXT, credentials TEXT, ip TEXT, verdict TEXT, range TEXT, reading TEXT,"
+    " embedded_ipv4 TEXT, ip_bytes BLOB, channel TEXT, state INTEGER, first_seen TEXT, last_seen TEXT,"
+    " last_record_id INTEGER, source TEXT NOT NULL DEFAULT 'events', recovered INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(computer, kind, job_key, item_key));"
+    "CREATE INDEX findings_last_seen ON findings(last_seen);"
+    "CREATE INDEX findings_computer ON findings(computer, last_seen);";
+
 /* Numbered parameters ?1..?31 are shared by the insert and the merge so one bind serves both; ?32 (the
  * source) is the insert's alone. */
 #define DETECTION_COLUMNS                                                                                   \
@@ -141,6 +157,39 @@ static const char merge_sql[] =
     "WHERE computer = ?4 AND job_id = ?5 AND url = ?8";
 /* clang-format on */
 
+/* The findings' columns; ?1..?33 are shared by the insert and the merge, ?34 (the source) is the insert's. */
+#define FINDING_COLUMNS                                                                                          \
+    "kind, computer, job_key, item_key, event_id, record_id, time, job_id, job_title, job_owner, process_id,"    \
+    " process_path, notify_program, notify_parameters, notify_failures, notify_error, server, url, auth_scheme," \
+    " user, credentials, ip, verdict, range, reading, embedded_ipv4, ip_bytes, channel, state, first_seen,"      \
+    " last_seen, last_record_id, recovered"
+
+/* A finding merged into its row, with the same rules as a detection: the oldest raising event, context
+ * from the newer state (by last_record_id) where known, failures and state that only grow. */
+#define FNEWER        "(?32 >= COALESCE(last_record_id, 0))"
+#define FPICK(col, n) col " = CASE WHEN " FNEWER " THEN COALESCE(?" #n ", " col ") ELSE COALESCE(" col ", ?" #n ") END"
+/* clang-format off */
+static const char finding_merge_sql[] =
+    "UPDATE findings SET "
+    "event_id = CASE WHEN ?6 < record_id THEN ?5 ELSE event_id END,"
+    "time = CASE WHEN ?6 < record_id THEN ?7 ELSE time END,"
+    "record_id = MIN(record_id, ?6),"
+    FPICK("job_id", 8) "," FPICK("job_title", 9) "," FPICK("job_owner", 10) "," FPICK("process_id", 11) ","
+    FPICK("process_path", 12) "," FPICK("notify_program", 13) "," FPICK("notify_parameters", 14) ","
+    "notify_failures = MAX(notify_failures, ?15)," FPICK("notify_error", 16) "," FPICK("server", 17) ","
+    FPICK("url", 18) "," FPICK("auth_scheme", 19) "," FPICK("user", 20) "," FPICK("credentials", 21) ","
+    FPICK("ip", 22) "," FPICK("verdict", 23) "," FPICK("range", 24) "," FPICK("reading", 25) ","
+    FPICK("embedded_ipv4", 26) "," FPICK("ip_bytes", 27) "," FPICK("channel", 28) ","
+    "state = CASE WHEN ?29 IS NULL THEN state ELSE MAX(COALESCE(state, 0), ?29) END,"
+    "first_seen = CASE WHEN ?30 IS NULL THEN first_seen WHEN first_seen IS NULL THEN ?30"
+    " ELSE MIN(first_seen, ?30) END,"
+    "last_seen = CASE WHEN ?31 IS NULL THEN last_seen WHEN last_seen IS NULL THEN ?31"
+    " ELSE MAX(last_seen, ?31) END,"
+    "recovered = MIN(recovered, ?33),"
+    "last_record_id = MAX(COALESCE(last_record_id, 0), ?32) "
+    "WHERE computer = ?2 AND kind = ?1 AND job_key = ?3 AND item_key = ?4";
+/* clang-format on */
+
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
@@ -151,6 +200,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " ?32)"
         " ON CONFLICT(computer, job_id, url) DO NOTHING",
     [STMT_MERGE] = merge_sql,
+    [STMT_FINDING_INSERT] =
+        "INSERT INTO findings(" FINDING_COLUMNS ", source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+        " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33,"
+        " 'events') ON CONFLICT(computer, kind, job_key, item_key) DO NOTHING",
+    [STMT_FINDING_MERGE] = finding_merge_sql,
     [STMT_BOOKMARK_SET] = "INSERT INTO bookmarks(channel, bookmark, updated_at) VALUES(?1, ?2, ?3)"
                           " ON CONFLICT(channel) DO UPDATE SET bookmark = excluded.bookmark,"
                           " updated_at = excluded.updated_at",
@@ -330,6 +384,55 @@ static int detection_bind(sqlite3_stmt *st, const detection *d)
     /* Only the insert names the source: a merge keeps the row's first source. */
     if (sqlite3_bind_parameter_count(st) >= 32)
         rc |= sqlite3_bind_text(st, 32, detection_source_name(d->source), -1, SQLITE_STATIC);
+    return rc;
+}
+
+/* Binds a finding to the insert or the merge (the same numbered parameters). */
+static int finding_bind(sqlite3_stmt *st, const finding *f)
+{
+    int rc = SQLITE_OK;
+    uint8_t ipb[16];
+    char item[FINDING_ITEM_KEY_SIZE];
+    int creds = f->kind == FINDING_CREDENTIALS_DIRECT_IP;
+    rc |= sqlite3_bind_text(st, 1, finding_kind_name(f->kind), -1, SQLITE_STATIC);
+    /* Key columns are never NULL: NULLs are distinct, so a replay would add a row. */
+    rc |= sqlite3_bind_text(st, 2, f->computer ? f->computer : "", -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 3, finding_job_key(f), -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 4, finding_item_key(f, item), -1, SQLITE_TRANSIENT);
+    rc |= sqlite3_bind_int64(st, 5, f->event_id);
+    rc |= sqlite3_bind_int64(st, 6, (sqlite3_int64)f->record_id);
+    rc |= sqlite3_bind_text(st, 7, f->time, -1, SQLITE_STATIC);
+    rc |= bind_text_or_null(st, 8, f->job_id);
+    rc |= bind_text_or_null(st, 9, f->job_title);
+    rc |= bind_text_or_null(st, 10, f->job_owner);
+    rc |= f->process_id >= 0 ? sqlite3_bind_int64(st, 11, f->process_id) : sqlite3_bind_null(st, 11);
+    rc |= bind_text_or_null(st, 12, f->process_path);
+    rc |= bind_text_or_null(st, 13, f->program);
+    rc |= bind_text_or_null(st, 14, f->parameters);
+    rc |= sqlite3_bind_int64(st, 15, f->notify_failures);
+    rc |= f->notify_error != INT64_MIN ? sqlite3_bind_int64(st, 16, f->notify_error) : sqlite3_bind_null(st, 16);
+    rc |= bind_text_or_null(st, 17, f->server);
+    rc |= bind_text_or_null(st, 18, f->url);
+    rc |= bind_text_or_null(st, 19, f->scheme);
+    rc |= bind_text_or_null(st, 20, f->user);
+    rc |= creds ? sqlite3_bind_text(st, 21, f->accepted ? "accepted" : "rejected", -1, SQLITE_STATIC)
+                : sqlite3_bind_null(st, 21);
+    rc |= bind_text_or_null(st, 22, creds ? f->cls.ip : NULL);
+    rc |= creds ? sqlite3_bind_text(st, 23, classify_verdict_name(f->cls.verdict), -1, SQLITE_STATIC)
+                : sqlite3_bind_null(st, 23);
+    rc |= bind_text_or_null(st, 24, creds ? f->cls.range : NULL);
+    rc |= bind_text_or_null(st, 25, creds ? classify_reading_name(f->cls.reading) : NULL);
+    rc |= bind_text_or_null(st, 26, creds ? f->cls.embedded_ipv4 : NULL);
+    if (creds && store_ip_bytes(f->cls.ip, ipb) == 0)
+        rc |= sqlite3_bind_blob(st, 27, ipb, 16, SQLITE_TRANSIENT);
+    else
+        rc |= sqlite3_bind_null(st, 27);
+    rc |= bind_text_or_null(st, 28, f->channel);
+    rc |= f->kind == FINDING_NOTIFY_COMMAND ? sqlite3_bind_int(st, 29, (int)f->state) : sqlite3_bind_null(st, 29);
+    rc |= bind_text_or_null(st, 30, f->first_seen[0] ? f->first_seen : f->time);
+    rc |= bind_text_or_null(st, 31, f->last_seen[0] ? f->last_seen : f->time);
+    rc |= sqlite3_bind_int64(st, 32, (sqlite3_int64)(f->last_record_id ? f->last_record_id : f->record_id));
+    rc |= sqlite3_bind_int(st, 33, f->recovered ? 1 : 0);
     return rc;
 }
 
@@ -596,7 +699,7 @@ static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
     int want_rows = 0, have_rows = 0;
     bg_error e = BG_ERR_OK;
     int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
     for (int v = 1; rc == SQLITE_OK && v <= version; v++)
         rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
@@ -682,6 +785,8 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                 rc = sqlite3_exec(s->db, schema_v4, NULL, NULL, NULL);
             } else if (next == 5) {
                 rc = sqlite3_exec(s->db, schema_v5, NULL, NULL, NULL);
+            } else if (next == 6) {
+                rc = sqlite3_exec(s->db, schema_v6, NULL, NULL, NULL);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);
@@ -1055,41 +1160,64 @@ static void write_rollback(store *s)
         exec_simple(s, STMT_ROLLBACK);
 }
 
-bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
-                            int *is_new)
+/* Writes one row (detection or finding) with the insert, else merges it into its existing row; *fresh
+ * is 1 when the insert added the row. */
+static int row_upsert(store *s, sqlite3_stmt *ins, sqlite3_stmt *mrg, const detection *d, const finding *f, int *fresh)
 {
-    if (!s || (n && !dets))
+    int rc = d ? detection_bind(ins, d) : finding_bind(ins, f);
+    if (rc == SQLITE_OK)
+        rc = stmt_step_done(ins);
+    if (rc != SQLITE_OK)
+        return rc;
+    *fresh = sqlite3_changes(s->db) == 1;
+    if (*fresh)
+        return SQLITE_OK;
+    /* The row existed (before this batch, or earlier in it): merge into it. */
+    rc = d ? detection_bind(mrg, d) : finding_bind(mrg, f);
+    return rc == SQLITE_OK ? stmt_step_done(mrg) : rc;
+}
+
+static void batch_flags_clear(const store_batch *b)
+{
+    if (b->is_new)
+        memset(b->is_new, 0, b->n * sizeof *b->is_new);
+    if (b->finding_is_new)
+        memset(b->finding_is_new, 0, b->finding_count * sizeof *b->finding_is_new);
+}
+
+bg_error store_batch_write(store *s, const store_batch *b)
+{
+    if (!s || !b || (b->n && !b->dets) || (b->finding_count && !b->findings))
         return BG_ERR_INVALID_ARG;
-    if (is_new)
-        memset(is_new, 0, n * sizeof *is_new);
+    batch_flags_clear(b);
     int rc = write_begin(s);
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_stmt *ins = stmt_get(s, STMT_INSERT);
     sqlite3_stmt *mrg = stmt_get(s, STMT_MERGE);
-    if (!ins || !mrg) {
+    sqlite3_stmt *fins = b->finding_count ? stmt_get(s, STMT_FINDING_INSERT) : NULL;
+    sqlite3_stmt *fmrg = b->finding_count ? stmt_get(s, STMT_FINDING_MERGE) : NULL;
+    if (!ins || !mrg || (b->finding_count && (!fins || !fmrg))) {
         rc = sqlite3_errcode(s->db);
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) {
-        rc = detection_bind(ins, dets[i]);
-        if (rc == SQLITE_OK)
-            rc = stmt_step_done(ins);
+    for (size_t i = 0; i < b->n; i++) {
+        int fresh = 0;
+        rc = row_upsert(s, ins, mrg, b->dets[i], NULL, &fresh);
         if (rc != SQLITE_OK)
             goto fail;
-        if (sqlite3_changes(s->db) == 1) {
-            if (is_new)
-                is_new[i] = 1;
-            continue;
-        }
-        /* The row existed (before this batch, or earlier in it): merge into it. */
-        rc = detection_bind(mrg, dets[i]);
-        if (rc == SQLITE_OK)
-            rc = stmt_step_done(mrg);
-        if (rc != SQLITE_OK)
-            goto fail;
+        if (b->is_new)
+            b->is_new[i] = fresh;
     }
-    if (channel && bookmark) {
+    for (size_t i = 0; i < b->finding_count; i++) {
+        int fresh = 0;
+        rc = row_upsert(s, fins, fmrg, NULL, b->findings[i], &fresh);
+        if (rc != SQLITE_OK)
+            goto fail;
+        if (b->finding_is_new)
+            b->finding_is_new[i] = fresh;
+    }
+    if (b->channel && b->bookmark) {
         sqlite3_stmt *bm = stmt_get(s, STMT_BOOKMARK_SET);
         char now[BG_TIME_TEXT_SIZE];
         now_text(now, sizeof now);
@@ -1097,8 +1225,8 @@ bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, co
             rc = sqlite3_errcode(s->db);
             goto fail;
         }
-        sqlite3_bind_text(bm, 1, channel, -1, SQLITE_STATIC);
-        sqlite3_bind_text(bm, 2, bookmark, -1, SQLITE_STATIC);
+        sqlite3_bind_text(bm, 1, b->channel, -1, SQLITE_STATIC);
+        sqlite3_bind_text(bm, 2, b->bookmark, -1, SQLITE_STATIC);
         sqlite3_bind_text(bm, 3, now, -1, SQLITE_TRANSIENT);
         rc = stmt_step_done(bm);
         if (rc != SQLITE_OK)
@@ -1110,9 +1238,15 @@ bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, co
     return BG_ERR_OK;
 fail:
     write_rollback(s);
-    if (is_new)
-        memset(is_new, 0, n * sizeof *is_new);
+    batch_flags_clear(b);
     return store_sqlite_error(rc ? rc : SQLITE_ERROR);
+}
+
+bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
+                            int *is_new)
+{
+    store_batch b = {.dets = dets, .n = n, .is_new = is_new, .channel = channel, .bookmark = bookmark};
+    return store_batch_write(s, &b);
 }
 
 bg_error store_bookmark_get(store *s, const char *channel, char **out)
@@ -1250,7 +1384,11 @@ bg_error store_retention_apply(store *s, int64_t now_unix)
                          "DELETE FROM detections WHERE id IN (SELECT id FROM detections"
                          " WHERE last_seen < ?1 LIMIT ?2)",
                          cutoff, -1);
-        /* Gaps and errors age out with the detections they explain. */
+        /* Findings age out like detections; gaps and errors with the detections they explain. */
+        if (e == BG_ERR_OK)
+            e = prune_chunks(s,
+                             "DELETE FROM findings WHERE id IN (SELECT id FROM findings WHERE last_seen < ?1 LIMIT ?2)",
+                             cutoff, -1);
         if (e == BG_ERR_OK)
             e = prune_chunks(s, "DELETE FROM gaps WHERE id IN (SELECT id FROM gaps WHERE time < ?1 LIMIT ?2)", cutoff,
                              -1);

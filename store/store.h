@@ -7,6 +7,7 @@
 
 #include "bg_error.h"
 #include "detection.h"
+#include "finding.h"
 
 typedef struct store store;
 
@@ -56,6 +57,25 @@ void store_close(store *s);
  */
 bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
                             int *is_new) BG_WARN_UNUSED;
+
+/* A batch with its findings too: what store_batch_write commits in one transaction. */
+typedef struct store_batch {
+    const detection *const *dets;
+    size_t n;
+    int *is_new; /* May be NULL; else n flags, 1 for each detection whose row this batch added. */
+    /* Findings (finding.h), inserted or merged into the row of the same natural identity (computer, kind,
+     * finding_job_key, finding_item_key): failures to run a notify command and the job's outcome update
+     * the row, and a finding read again never adds one. */
+    const finding *const *findings;
+    size_t finding_count;
+    int *finding_is_new; /* May be NULL; else finding_count flags, as is_new. */
+    const char *channel; /* With bookmark: the channel's new bookmark; both NULL for none. */
+    const char *bookmark;
+} store_batch;
+
+/* store_batch_commit with findings: the same single transaction, retries and failures. The new-row
+ * flags are what the service alerts on: exactly once per detection and per finding. */
+bg_error store_batch_write(store *s, const store_batch *b) BG_WARN_UNUSED;
 
 /* The stored bookmark of a channel (heap string for the caller to free), *out = NULL when none. */
 bg_error store_bookmark_get(store *s, const char *channel, char **out) BG_WARN_UNUSED;
@@ -121,6 +141,14 @@ typedef int (*store_row_fn)(void *ctx, const detection *d);
 
 bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void *ctx) BG_WARN_UNUSED;
 
+/* Called once per selected finding (valid only during the call); non-zero stops the query. */
+typedef int (*store_finding_fn)(void *ctx, const finding *f);
+
+/* The stored findings that f selects (since/until on last_seen, ip on the address credentials went to,
+ * job_id, computer, limit; active_only: notify commands of jobs neither completed nor cancelled), newest
+ * first. include_allowed does not apply: an allow-listed address makes no finding. */
+bg_error store_finding_query_run(store *s, const store_filter *f, store_finding_fn fn, void *ctx) BG_WARN_UNUSED;
+
 /*
  * The health of the process running the reader (service or `bitsguard run`), sampled by the engine and
  * kept as meta rows (service_pid, service_rss_bytes, service_peak_rss_bytes, service_handles,
@@ -146,6 +174,9 @@ typedef struct store_status {
     char newest_event[40]; /* Greatest last_seen, "" when empty. */
     int64_t gaps_total;
     int64_t errors_total;
+    /* Stored findings by kind, indexed by finding_kind (index 0 unused), and their total. */
+    int64_t findings_by_kind[FINDING_KIND_LAST + 1];
+    int64_t findings_total;
     store_health health; /* The last health sample; updated_at "" when none was recorded. */
 } store_status;
 

@@ -1,4 +1,5 @@
-/* Printing stored detections: a 100-column table, JSON lines and RFC 4180 CSV, built on common/output.h. */
+/* Printing stored detections and findings: a 100-column table, JSON lines and RFC 4180 CSV, built on common/output.h.
+ */
 #include "store_format.h"
 
 #include <inttypes.h>
@@ -177,6 +178,156 @@ void store_format_row(FILE *fp, store_format fmt, const detection *d)
         break;
     default:
         row_table(fp, d);
+        break;
+    }
+}
+
+/* ---- findings --------------------------------------------------------------------------------- */
+
+/* Finding table columns: LAST SEEN, recovered flag, COMPUTER, ALERT, JOB TITLE, WHAT; one space between. */
+enum { FW_ALERT = 21 };
+#define FW_WHAT (STORE_FORMAT_TABLE_WIDTH - W_TIME - W_FLAG - W_COMPUTER - FW_ALERT - W_TITLE - 5)
+
+static const char *const finding_field_names[] = {
+    "alert",
+    "event_id",
+    "record_id",
+    "time",
+    "computer",
+    "job_id",
+    "job_title",
+    "job_owner",
+    "process_id",
+    "process_path",
+    "notify_program",
+    "notify_parameters",
+    "notify_failures",
+    "notify_error",
+    "server",
+    "url",
+    "ip",
+    "verdict",
+    "reading",
+    "auth_scheme",
+    "user",
+    "credentials",
+    "channel",
+    "state",
+    "first_seen",
+    "last_seen",
+    "recovered",
+};
+
+void store_format_finding_header(FILE *fp, store_format fmt)
+{
+    if (fmt == STORE_FORMAT_TABLE) {
+        cell(fp, "LAST SEEN (UTC)", W_TIME, 0);
+        cell(fp, "R", W_FLAG, 0);
+        cell(fp, "COMPUTER", W_COMPUTER, 0);
+        cell(fp, "ALERT", FW_ALERT, 0);
+        cell(fp, "JOB TITLE", W_TITLE, 0);
+        cell(fp, "WHAT", FW_WHAT, 1);
+        fputc('\n', fp);
+    } else if (fmt == STORE_FORMAT_CSV) {
+        for (size_t i = 0; i < sizeof finding_field_names / sizeof finding_field_names[0]; i++) {
+            if (i)
+                fputc(',', fp);
+            output_csv_cell(fp, finding_field_names[i]);
+        }
+        fputs("\r\n", fp);
+    }
+}
+
+static void finding_row_csv(FILE *fp, const finding *f)
+{
+    int creds = f->kind == FINDING_CREDENTIALS_DIRECT_IP;
+    output_csv_cell(fp, finding_kind_name(f->kind));
+    fprintf(fp, ",%u,%" PRIu64, f->event_id, f->record_id);
+    csv_text(fp, f->time);
+    csv_text(fp, f->computer);
+    csv_text(fp, f->job_id);
+    csv_text(fp, f->job_title);
+    csv_text(fp, f->job_owner);
+    csv_int(fp, f->process_id, f->process_id >= 0);
+    csv_text(fp, f->process_path);
+    csv_text(fp, f->program);
+    csv_text(fp, f->parameters);
+    csv_int(fp, f->notify_failures, 1);
+    csv_int(fp, f->notify_error, f->notify_error != INT64_MIN);
+    csv_text(fp, f->server);
+    csv_text(fp, f->url);
+    csv_text(fp, creds ? f->cls.ip : NULL);
+    csv_text(fp, creds ? classify_verdict_name(f->cls.verdict) : NULL);
+    csv_text(fp, creds ? classify_reading_name(f->cls.reading) : NULL);
+    csv_text(fp, f->scheme);
+    csv_text(fp, f->user);
+    csv_text(fp, creds ? (f->accepted ? "accepted" : "rejected") : NULL);
+    csv_text(fp, f->channel);
+    csv_text(fp, f->kind == FINDING_NOTIFY_COMMAND ? store_format_state_name(f->state) : NULL);
+    csv_text(fp, f->first_seen);
+    csv_text(fp, f->last_seen);
+    fputs(f->recovered ? ",1" : ",0", fp);
+    fputs("\r\n", fp);
+}
+
+/* The WHAT cell: the command line, where the credentials went, or which channel was cleared and by whom.
+ * Each part goes through the terminal-safe writer; the cell's width bounds their sum. */
+static void finding_what_cell(FILE *fp, const finding *f)
+{
+    size_t left = FW_WHAT;
+    const char *parts[4] = {NULL, NULL, NULL, NULL};
+    switch (f->kind) {
+    case FINDING_NOTIFY_COMMAND:
+        parts[0] = f->program;
+        parts[1] = f->parameters;
+        break;
+    case FINDING_CREDENTIALS_DIRECT_IP:
+        parts[0] = f->cls.ip;
+        parts[1] = f->accepted ? "accepted" : "rejected";
+        parts[2] = f->user;
+        parts[3] = f->url;
+        break;
+    case FINDING_CHANNEL_CLEARED:
+        parts[0] = f->channel;
+        parts[1] = "by";
+        parts[2] = f->user;
+        break;
+    }
+    for (size_t i = 0; i < 4 && left > 1; i++) {
+        if (!parts[i] || !*parts[i])
+            continue;
+        if (left < FW_WHAT) {
+            fputc(' ', fp);
+            left--;
+        }
+        left -= output_terminal_text(fp, parts[i], left);
+    }
+}
+
+static void finding_row_table(FILE *fp, const finding *f)
+{
+    time_cell(fp, f->last_seen[0] ? f->last_seen : f->time);
+    /* R: known only from records recovered from an .evtx log's free space. */
+    cell(fp, f->recovered ? "R" : "", W_FLAG, 0);
+    cell(fp, f->computer, W_COMPUTER, 0);
+    cell(fp, finding_kind_name(f->kind), FW_ALERT, 0);
+    cell(fp, f->job_title, W_TITLE, 0);
+    finding_what_cell(fp, f);
+    fputc('\n', fp);
+}
+
+void store_format_finding_row(FILE *fp, store_format fmt, const finding *f)
+{
+    switch (fmt) {
+    case STORE_FORMAT_JSON:
+        finding_json_write(fp, f);
+        fputc('\n', fp);
+        break;
+    case STORE_FORMAT_CSV:
+        finding_row_csv(fp, f);
+        break;
+    default:
+        finding_row_table(fp, f);
         break;
     }
 }

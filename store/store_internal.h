@@ -11,7 +11,7 @@
 #include "store.h"
 
 /* The schema version this program writes; store_open migrates older files up to it. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Prepared statements, prepared once per connection on first use and reset after each use. */
 enum {
@@ -20,6 +20,8 @@ enum {
     STMT_ROLLBACK,
     STMT_INSERT,
     STMT_MERGE,
+    STMT_FINDING_INSERT,
+    STMT_FINDING_MERGE,
     STMT_BOOKMARK_SET,
     STMT_BOOKMARK_GET,
     STMT_GAP_ADD,

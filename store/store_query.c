@@ -1,4 +1,4 @@
-/* Reading the store for the admins' commands: filtered detection queries, status counts and lists. */
+/* Reading the store for the admins' commands: filtered detection and finding queries, status counts and lists. */
 #include <stdio.h>
 #include <string.h>
 
@@ -154,6 +154,109 @@ cleanup:
     return store_sqlite_error(rc);
 }
 
+/* The columns read back into a finding, in this order (see finding_row_read). */
+#define FINDING_QUERY_COLUMNS                                                                            \
+    "kind, event_id, record_id, time, computer, job_id, job_title, job_owner, process_id, process_path," \
+    " notify_program, notify_parameters, notify_failures, notify_error, server, url, auth_scheme, user," \
+    " credentials, ip, verdict, range, reading, embedded_ipv4, channel, state, first_seen, last_seen,"   \
+    " last_record_id, recovered"
+
+/* Fills f with pointers into the statement's current row (valid until the next step). */
+static void finding_row_read(sqlite3_stmt *st, finding *f)
+{
+    finding_init(f);
+    f->kind = finding_kind_parse(col_text(st, 0));
+    f->event_id = (unsigned)sqlite3_column_int64(st, 1);
+    f->record_id = (uint64_t)sqlite3_column_int64(st, 2);
+    text_copy(f->time, sizeof f->time, col_text(st, 3));
+    /* Borrowed from SQLite, as in row_read: the callee must not clear the finding. */
+    f->computer = (char *)col_text(st, 4);
+    text_copy(f->job_id, sizeof f->job_id, col_text(st, 5));
+    f->job_title = (char *)col_text(st, 6);
+    f->job_owner = (char *)col_text(st, 7);
+    f->process_id = col_int_or(st, 8, -1);
+    f->process_path = (char *)col_text(st, 9);
+    f->program = (char *)col_text(st, 10);
+    f->parameters = (char *)col_text(st, 11);
+    int64_t failures = sqlite3_column_int64(st, 12);
+    f->notify_failures = failures < 0 ? 0 : failures > UINT32_MAX ? UINT32_MAX : (uint32_t)failures;
+    f->notify_error = col_int_or(st, 13, INT64_MIN);
+    f->server = (char *)col_text(st, 14);
+    f->url = (char *)col_text(st, 15);
+    f->scheme = (char *)col_text(st, 16);
+    f->user = (char *)col_text(st, 17);
+    const char *creds = col_text(st, 18);
+    f->accepted = creds && strcmp(creds, "accepted") == 0;
+    text_copy(f->cls.ip, sizeof f->cls.ip, col_text(st, 19));
+    f->cls.verdict = (classify_verdict)name_index(col_text(st, 20), verdict_name, VERDICT_LOCAL + 1);
+    f->cls.range = col_text(st, 21);
+    f->cls.reading = (classify_reading)name_index(col_text(st, 22), reading_name, READING_WILDCARD_DNS + 1);
+    text_copy(f->cls.embedded_ipv4, sizeof f->cls.embedded_ipv4, col_text(st, 23));
+    if (f->cls.ip[0])
+        f->cls.is_ipv6 = strchr(f->cls.ip, ':') != NULL;
+    f->channel = (char *)col_text(st, 24);
+    int state = sqlite3_column_int(st, 25);
+    f->state = state == 1 ? JOB_STATE_COMPLETED : state == 2 ? JOB_STATE_CANCELLED : JOB_STATE_ACTIVE;
+    text_copy(f->first_seen, sizeof f->first_seen, col_text(st, 26));
+    text_copy(f->last_seen, sizeof f->last_seen, col_text(st, 27));
+    f->last_record_id = (uint64_t)col_int_or(st, 28, 0);
+    f->recovered = sqlite3_column_int(st, 29);
+}
+
+bg_error store_finding_query_run(store *s, const store_filter *f, store_finding_fn fn, void *ctx)
+{
+    if (!s || !f || !fn)
+        return BG_ERR_INVALID_ARG;
+    /* Every value is a bound parameter; only fixed fragments are concatenated. */
+    char sql[1024];
+    int len =
+        snprintf(sql, sizeof sql,
+                 "SELECT " FINDING_QUERY_COLUMNS " FROM findings WHERE 1"
+                 "%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
+                 f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
+                 f->has_ip ? " AND ip_bytes BETWEEN ?3 AND ?4" : "", f->job_id ? " AND job_id = ?5" : "",
+                 f->computer ? " AND computer = ?6 COLLATE NOCASE" : "",
+                 f->active_only ? " AND kind = 'notify-command' AND state = 0" : "", f->limit > 0 ? " LIMIT ?7" : "");
+    if (len < 0 || (size_t)len >= sizeof sql)
+        return BG_ERR_TOO_LARGE;
+    sqlite3_stmt *st = NULL;
+    s->busy_slept_ms = 0;
+    store_work_reset(s);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto cleanup;
+    if (f->since[0])
+        sqlite3_bind_text(st, 1, f->since, -1, SQLITE_STATIC);
+    if (f->until[0])
+        sqlite3_bind_text(st, 2, f->until, -1, SQLITE_STATIC);
+    if (f->has_ip) {
+        sqlite3_bind_blob(st, 3, f->ip_lo, 16, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, f->ip_hi, 16, SQLITE_STATIC);
+    }
+    if (f->job_id)
+        sqlite3_bind_text(st, 5, f->job_id, -1, SQLITE_STATIC);
+    if (f->computer)
+        sqlite3_bind_text(st, 6, f->computer, -1, SQLITE_STATIC);
+    if (f->limit > 0)
+        sqlite3_bind_int64(st, 7, f->limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        finding row;
+        finding_row_read(st, &row);
+        store_work_reset(s);
+        if (row.kind == 0)
+            continue; /* A kind this version does not know (written by a newer one): not shown as another. */
+        if (fn(ctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+cleanup:
+    sqlite3_finalize(st);
+    return store_sqlite_error(rc);
+}
+
 /* Runs a one-row, one-column integer query. */
 static int scalar_int(sqlite3 *db, const char *sql, const char *arg, int64_t *out)
 {
@@ -236,6 +339,11 @@ bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
         rc = scalar_int(s->db, "SELECT count(*) FROM gaps", NULL, &st->gaps_total);
     if (rc == SQLITE_OK)
         rc = scalar_int(s->db, "SELECT count(*) FROM errors", NULL, &st->errors_total);
+    for (int k = 1; rc == SQLITE_OK && k <= FINDING_KIND_LAST; k++) {
+        rc = scalar_int(s->db, "SELECT count(*) FROM findings WHERE kind = ?1", finding_kind_name((finding_kind)k),
+                        &st->findings_by_kind[k]);
+        st->findings_total += st->findings_by_kind[k];
+    }
     if (rc == SQLITE_OK) {
         sqlite3_stmt *q = NULL;
         rc = sqlite3_prepare_v2(s->db, "SELECT max(last_seen) FROM detections", -1, &q, NULL);

@@ -1,4 +1,5 @@
-/* bitsguard query: lists stored detections, filtered by time, IP range, job or computer, as a table, JSON or CSV. */
+/* bitsguard query: lists stored detections (or findings), filtered by time, IP range, job or computer, as a table, JSON
+ * or CSV. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +26,8 @@ static int usage_error(const char *msg, const char *arg)
 typedef struct query_ctx {
     store_format fmt;
     int64_t rows;
-    int64_t allowed; /* rows shown that are allow-listed (the table then explains its A column) */
+    int64_t allowed;   /* rows shown that are allow-listed (the table then explains its A column) */
+    int64_t recovered; /* rows shown known only from recovered records (findings' R column) */
 } query_ctx;
 
 static int row_print(void *arg, const detection *d)
@@ -34,6 +36,16 @@ static int row_print(void *arg, const detection *d)
     store_format_row(stdout, q->fmt, d);
     q->rows++;
     q->allowed += d->allowed != 0;
+    q->recovered += d->recovered != 0;
+    return 0;
+}
+
+static int finding_print(void *arg, const finding *f)
+{
+    query_ctx *q = arg;
+    store_format_finding_row(stdout, q->fmt, f);
+    q->rows++;
+    q->recovered += f->recovered != 0;
     return 0;
 }
 
@@ -46,8 +58,9 @@ int cli_query_main(int argc, char **argv)
     char errbuf[4096];
     store *s = NULL;
     store_filter f;
-    query_ctx q = {STORE_FORMAT_TABLE, 0, 0};
+    query_ctx q = {STORE_FORMAT_TABLE, 0, 0, 0};
     int status = CLI_EXIT_OK;
+    int findings = 0;
     store_filter_init(&f);
 
     const cli_opt opts[] = {
@@ -65,12 +78,16 @@ int cli_query_main(int argc, char **argv)
          "table (default; fits 100 columns), json (one object per line) or csv"},
         {"all", CLI_OPT_FLAG, &f.include_allowed, NULL, NULL,
          "also list allow-listed detections (marked A in the table)"},
+        {"findings", CLI_OPT_FLAG, &findings, NULL, NULL,
+         "list the findings instead (notify commands, credentials sent to a direct\nIP, the channel cleared); "
+         "the same filters apply (--ip: where credentials\nwent), --all has no effect"},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
     const cli_spec spec = {
         "query",
         NULL,
-        "Lists the detections stored by the service or by 'scan --db', newest first.",
+        "Lists the detections (or with --findings the findings) stored by the service or by 'scan --db',\n"
+        "newest first.",
         opts,
         "exit status: 0 success (also when nothing matches), 2 usage error, 3 database error\n",
     };
@@ -124,15 +141,22 @@ int cli_query_main(int argc, char **argv)
         fflush(stdout);
         bg_os_stream_binary(stdout);
     }
-    store_format_header(stdout, q.fmt);
-    e = store_query_run(s, &f, row_print, &q);
+    if (findings) {
+        store_format_finding_header(stdout, q.fmt);
+        e = store_finding_query_run(s, &f, finding_print, &q);
+    } else {
+        store_format_header(stdout, q.fmt);
+        e = store_query_run(s, &f, row_print, &q);
+    }
     if (e != BG_ERR_OK) {
         cli_error("query", "%s: %s", db_path, bg_error_str(e));
         status = CLI_EXIT_ERROR;
     } else if (q.fmt == STORE_FORMAT_TABLE && q.rows == 0) {
-        fputs("(no detections match)\n", stdout);
+        fputs(findings ? "(no findings match)\n" : "(no detections match)\n", stdout);
     } else if (q.fmt == STORE_FORMAT_TABLE && q.allowed) {
         fputs("A: allow-listed (stored, no alert)\n", stdout);
+    } else if (q.fmt == STORE_FORMAT_TABLE && findings && q.recovered) {
+        fputs("R: known only from records recovered from an .evtx log's free space\n", stdout);
     }
     if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {
         cli_error("query", "cannot write the output");

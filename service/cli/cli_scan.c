@@ -33,6 +33,8 @@ typedef struct scan_ctx {
     store *db;            /* NULL unless --db. */
     detection pending[SCAN_STORE_BATCH];
     size_t pending_count;
+    finding pending_findings[SCAN_STORE_BATCH];
+    size_t pending_finding_count;
     bg_error store_err; /* First store failure; later batches are not attempted. */
     char errbuf[512];
 } scan_ctx;
@@ -86,15 +88,21 @@ static void scan_text_write(FILE *fp, const detection *d)
     fputc('\n', fp);
 }
 
+/* Stores the detections and findings in hand in one transaction (the service's batch, without a bookmark). */
 static void scan_store_flush(scan_ctx *sc)
 {
-    if (!sc->db || sc->pending_count == 0)
+    if (!sc->db || (sc->pending_count == 0 && sc->pending_finding_count == 0))
         return;
     if (sc->store_err == BG_ERR_OK) {
         const detection *batch[SCAN_STORE_BATCH];
+        const finding *findings[SCAN_STORE_BATCH];
         for (size_t i = 0; i < sc->pending_count; i++)
             batch[i] = &sc->pending[i];
-        bg_error err = store_batch_commit(sc->db, batch, sc->pending_count, NULL, NULL, NULL);
+        for (size_t i = 0; i < sc->pending_finding_count; i++)
+            findings[i] = &sc->pending_findings[i];
+        store_batch b = {
+            .dets = batch, .n = sc->pending_count, .findings = findings, .finding_count = sc->pending_finding_count};
+        bg_error err = store_batch_write(sc->db, &b);
         if (err != BG_ERR_OK) {
             sc->store_err = err;
             cli_error("scan", "storing detections failed: %s", bg_error_str(err));
@@ -103,6 +111,9 @@ static void scan_store_flush(scan_ctx *sc)
     for (size_t i = 0; i < sc->pending_count; i++)
         detection_clear(&sc->pending[i]);
     sc->pending_count = 0;
+    for (size_t i = 0; i < sc->pending_finding_count; i++)
+        finding_clear(&sc->pending_findings[i]);
+    sc->pending_finding_count = 0;
 }
 
 /* Correlator callback: a detection is printed and stored once, when its job is final. */
@@ -139,6 +150,13 @@ static void scan_finding_emit(void *ctx, const finding *f, correlate_change chan
     if (change != CORRELATE_FINAL)
         return;
     sc->findings++;
+    if (sc->db) {
+        if (finding_copy(&sc->pending_findings[sc->pending_finding_count], f) != BG_ERR_OK) {
+            sc->store_err = BG_ERR_NOMEM;
+        } else if (++sc->pending_finding_count == SCAN_STORE_BATCH) {
+            scan_store_flush(sc);
+        }
+    }
     if (sc->json) {
         finding_json_write(stdout, f);
         fputc('\n', stdout);
@@ -148,6 +166,8 @@ static void scan_finding_emit(void *ctx, const finding *f, correlate_change chan
     output_terminal_text(stdout, f->time[0] ? f->time : "-", 0);
     fputc(' ', stdout);
     fputs(finding_kind_name(f->kind), stdout);
+    if (f->recovered)
+        fputs(" (recovered)", stdout);
     switch (f->kind) {
     case FINDING_NOTIFY_COMMAND:
         fputs(" program=", stdout);

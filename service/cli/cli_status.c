@@ -196,6 +196,11 @@ int cli_status_main(int argc, char **argv)
                 ",\"detections_24h\":%" PRId64 ",\"detections_allowed\":%" PRId64 ",\"newest_event\":",
                 st.size_bytes, st.schema_version, st.detections_total, st.detections_24h, st.detections_allowed);
         output_json_string(stdout, st.newest_event[0] ? st.newest_event : NULL);
+        fprintf(stdout, ",\"findings_total\":%" PRId64 ",\"findings\":{", st.findings_total);
+        for (int k = 1; k <= FINDING_KIND_LAST; k++)
+            fprintf(stdout, "%s\"%s\":%" PRId64, k > 1 ? "," : "", finding_kind_name((finding_kind)k),
+                    st.findings_by_kind[k]);
+        fputc('}', stdout);
         health_print(&c, &st.health);
     } else {
         fputs("database:         ", stdout);
@@ -204,6 +209,11 @@ int cli_status_main(int argc, char **argv)
         fprintf(stdout, "schema version:   %d\n", st.schema_version);
         fprintf(stdout, "detections:       %" PRId64 " total, %" PRId64 " in the last 24 h, %" PRId64 " allow-listed\n",
                 st.detections_total, st.detections_24h, st.detections_allowed);
+        fprintf(stdout, "findings:         %" PRId64 " total", st.findings_total);
+        for (int k = 1; k <= FINDING_KIND_LAST; k++)
+            fprintf(stdout, "%s%" PRId64 " %s", k > 1 ? ", " : ": ", st.findings_by_kind[k],
+                    finding_kind_name((finding_kind)k));
+        fputc('\n', stdout);
         fputs("newest event:     ", stdout);
         output_terminal_text(stdout, st.newest_event[0] ? st.newest_event : "(none)", 40);
         fputc('\n', stdout);

@@ -33,8 +33,14 @@ typedef struct engine_batch {
     int oom; /* A copy failed during emit: the batch is incomplete and must not be committed. */
 } engine_batch;
 
-/* The findings first reported since the last commit: alerted once the batch commits. */
-#define ENGINE_FINDINGS_MAX 256
+/* The findings the correlator reported (new or changed) since the last commit: one entry per natural
+ * identity (finding_job_key, finding_item_key), holding its latest state. Stored with the batch; alerted
+ * when the store reports its row new. */
+typedef struct engine_findings {
+    finding *items;
+    size_t n;
+    size_t cap;
+} engine_findings;
 
 typedef struct engine {
     const engine_config *cfg;
@@ -47,11 +53,9 @@ typedef struct engine {
     correlator *cor;
     event ev;
     engine_batch batch;
-    finding findings[ENGINE_FINDINGS_MAX];
-    size_t finding_count;
-    uint64_t findings_dropped; /* Past ENGINE_FINDINGS_MAX in one batch: counted, reported. */
-    char *bookmark;            /* Bookmark after the last fetched event: committed together with batch. */
-    int in_hand;               /* Events were fetched since the last commit (even if they made no detection). */
+    engine_findings findings;
+    char *bookmark; /* Bookmark after the last fetched event: committed together with batch. */
+    int in_hand;    /* Events were fetched since the last commit (even if they made no detection). */
     /* Malformed events of the batch in hand: one error row per batch, written after its commit, so a
      * flood of hostile events costs one row per batch rather than one transaction per event. */
     unsigned malformed;
@@ -222,44 +226,78 @@ static void engine_alert_lost(engine *e, const char *what, const detection *d)
     (void)rc; /* Best effort, like every error row. */
 }
 
-/* Correlator callback for findings: keeps a copy of each new one until its batch commits. */
-static void engine_finding_emit(void *ctx, const finding *f, correlate_change change)
+static int engine_finding_same(const finding *a, const finding *b)
 {
-    engine *e = ctx;
-    if (change != CORRELATE_NEW)
-        return;
-    if (e->finding_count == ENGINE_FINDINGS_MAX || finding_copy(&e->findings[e->finding_count], f) != BG_ERR_OK) {
-        e->findings_dropped++;
-        return;
-    }
-    e->finding_count++;
+    char ka[FINDING_ITEM_KEY_SIZE], kb[FINDING_ITEM_KEY_SIZE];
+    return a->kind == b->kind && engine_str_eq(a->computer, b->computer) &&
+           strcmp(finding_job_key(a), finding_job_key(b)) == 0 &&
+           strcmp(finding_item_key(a, ka), finding_item_key(b, kb)) == 0;
 }
 
-/* Alerts the findings of the committed batch, then forgets them. */
-static void engine_findings_alert(engine *e)
+/* Correlator callback for findings: keeps the latest state of each finding until its batch commits. A
+ * copy that fails fails the batch (as for detections): nothing of it is committed, the events are read
+ * again. */
+static void engine_finding_emit(void *ctx, const finding *f, correlate_change change)
 {
-    for (size_t i = 0; i < e->finding_count; i++) {
-        if (e->alerts && e->alerts->finding)
-            e->alerts->finding(e->alerts->ctx, &e->findings[i]);
-        finding_clear(&e->findings[i]);
+    (void)change; /* New or changed alike: the store tells which rows are new. */
+    engine *e = ctx;
+    engine_findings *fs = &e->findings;
+    if (e->batch.oom)
+        return;
+    for (size_t i = 0; i < fs->n; i++) {
+        if (!engine_finding_same(&fs->items[i], f))
+            continue;
+        finding_clear(&fs->items[i]);
+        if (finding_copy(&fs->items[i], f) != BG_ERR_OK) {
+            fs->items[i] = fs->items[fs->n - 1];
+            fs->n--;
+            e->batch.oom = 1;
+        }
+        return;
     }
-    e->finding_count = 0;
-    if (e->findings_dropped) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "%" PRIu64 " finding%s of one batch not alerted (at most %d per batch)",
-                 e->findings_dropped, e->findings_dropped == 1 ? "" : "s", ENGINE_FINDINGS_MAX);
-        engine_alert_error(e, BG_ERR_TOO_LARGE, "engine.finding", detail);
-        e->findings_dropped = 0;
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? fs->cap * 2 : 16;
+        finding *grown = realloc(fs->items, cap * sizeof *grown);
+        if (!grown) {
+            e->batch.oom = 1;
+            return;
+        }
+        fs->items = grown;
+        fs->cap = cap;
     }
+    if (finding_copy(&fs->items[fs->n], f) != BG_ERR_OK) {
+        e->batch.oom = 1;
+        return;
+    }
+    fs->n++;
+}
+
+static void engine_findings_clear(engine_findings *fs)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        finding_clear(&fs->items[i]);
+    fs->n = 0;
+}
+
+/* An alert the sink could not deliver, for a finding: recorded like engine_alert_lost. */
+static void engine_finding_alert_lost(engine *e, const finding *f)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "the %s alert could not be written (record %" PRIu64 ", job %.40s)",
+             finding_kind_name(f->kind), f->record_id, f->job_id[0] ? f->job_id : "-");
+    bg_error rc = store_error_record(e->st, "engine.alert", BG_ERR_PLATFORM, detail);
+    (void)rc; /* Best effort, like every error row. */
 }
 
 /* One commit attempt of the batch in hand with its bookmark; alerts follow only a successful commit. */
 static bg_error engine_commit(engine *e)
 {
     engine_batch *b = &e->batch;
+    engine_findings *fs = &e->findings;
     const detection **ptrs = NULL;
+    const finding **fptrs = NULL;
     int *is_new = NULL;
-    const detection *none = NULL;
+    int *finding_new = NULL;
     bg_error rc = BG_ERR_OK;
 
     if (b->n) {
@@ -272,8 +310,27 @@ static bg_error engine_commit(engine *e)
         for (size_t i = 0; i < b->n; i++)
             ptrs[i] = &b->dets[i];
     }
-    rc =
-        store_batch_commit(e->st, b->n ? ptrs : &none, b->n, e->bookmark ? e->cfg->channel : NULL, e->bookmark, is_new);
+    if (fs->n) {
+        fptrs = malloc(fs->n * sizeof *fptrs);
+        finding_new = calloc(fs->n, sizeof *finding_new);
+        if (!fptrs || !finding_new) {
+            rc = BG_ERR_NOMEM;
+            goto cleanup;
+        }
+        for (size_t i = 0; i < fs->n; i++)
+            fptrs[i] = &fs->items[i];
+    }
+    store_batch sb = {
+        .dets = ptrs,
+        .n = b->n,
+        .is_new = is_new,
+        .findings = fptrs,
+        .finding_count = fs->n,
+        .finding_is_new = finding_new,
+        .channel = e->bookmark ? e->cfg->channel : NULL,
+        .bookmark = e->bookmark,
+    };
+    rc = store_batch_write(e->st, &sb);
     if (rc != BG_ERR_OK)
         goto cleanup;
 
@@ -289,7 +346,13 @@ static bg_error engine_commit(engine *e)
             !e->alerts->detection(e->alerts->ctx, &b->dets[i]))
             engine_alert_lost(e, "detection", &b->dets[i]);
     }
-    engine_findings_alert(e);
+    /* Findings likewise: alerted when their row is new, so events read again (a restart, a rejected
+     * bookmark) never alert one twice; a later state of a stored finding only updates its row. */
+    for (size_t i = 0; i < fs->n; i++) {
+        if (finding_new[i] && e->alerts && e->alerts->finding && !e->alerts->finding(e->alerts->ctx, &fs->items[i]))
+            engine_finding_alert_lost(e, &fs->items[i]);
+    }
+    engine_findings_clear(fs);
     if (e->stats) {
         e->stats->batches++;
         e->stats->detections += fresh;
@@ -318,6 +381,8 @@ static bg_error engine_commit(engine *e)
 cleanup:
     free(ptrs);
     free(is_new);
+    free(fptrs);
+    free(finding_new);
     return rc;
 }
 
@@ -422,6 +487,13 @@ static int engine_restore_row(void *ctx, const detection *d)
     return 0;
 }
 
+static int engine_restore_finding(void *ctx, const finding *f)
+{
+    engine_restore_ctx *r = ctx;
+    r->rc = correlate_finding_restore(r->e->cor, f);
+    return r->rc != BG_ERR_OK;
+}
+
 /* Re-creates the correlator's state of open jobs from the database. Best effort: without it, later
  * events of a job seen before the restart are only not merged into its row (nothing is lost). */
 static void engine_restore(engine *e)
@@ -437,6 +509,14 @@ static void engine_restore(engine *e)
         rc = r.rc;
     if (rc != BG_ERR_OK)
         engine_alert_error(e, rc, "engine.restore", "restoring open jobs from the database failed");
+    /* Notify commands of open jobs too, so that failures to run one (63/64, naming the job by its title)
+     * and the job's outcome still update its row after a restart. */
+    r.rc = BG_ERR_OK;
+    rc = store_finding_query_run(e->st, &f, engine_restore_finding, &r);
+    if (rc == BG_ERR_OK)
+        rc = r.rc;
+    if (rc != BG_ERR_OK)
+        engine_alert_error(e, rc, "engine.restore", "restoring open jobs' findings from the database failed");
     correlate_stats cs;
     correlate_stats_get(e->cor, &cs);
     if (cs.over_cap > 0) {
@@ -762,8 +842,8 @@ cleanup:
     if (e.cor)
         correlate_free(e.cor);
     engine_batch_free(&e.batch);
-    for (size_t i = 0; i < e.finding_count; i++)
-        finding_clear(&e.findings[i]);
+    engine_findings_clear(&e.findings);
+    free(e.findings.items);
     event_free(&e.ev);
     free(e.bookmark);
     free(e.rejected);

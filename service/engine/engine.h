@@ -70,6 +70,7 @@ struct event_source {
  * on the thread running engine_run.
  *   detection: only after the batch that produced it committed, only for rows the store reports as new
  *              and not allow-listed; never again for a replayed batch or a later enrichment;
+ *   finding:   the same for findings (their rows are in the findings table);
  *   gap:       a rejected bookmark (also recorded in the database);
  *   error:     once per cause in a streak of failures (source, store commit), plus fatal errors;
  *   state:     "started" (database open), "subscribed" (after every successful subscribe),
@@ -86,11 +87,13 @@ typedef struct engine_alert_sink {
      * administrator registered in the database (selftests table) and not yet alerted. It replaces the
      * detection alert; after it returns the self-test is marked alerted. */
     void (*selftest)(void *ctx, const detection *d, const char *nonce);
-    /* A notify command, credentials sent to a direct IP or the channel cleared (finding.h), once,
-     * when the batch in which the correlator first reported it committed. Findings are not
-     * stored in the database: a read again from the oldest record (a rejected bookmark) may
-     * report one again. */
-    void (*finding)(void *ctx, const finding *f);
+    /* A notify command, credentials sent to a direct IP or the channel cleared (finding.h): like
+     * detection, only after the batch that produced it committed and only when the store reports its
+     * row (table findings) new, so events read again (a restart, a rejected bookmark read from the
+     * oldest record) never alert it twice; later events (63/64 failures, the job's outcome) update the
+     * row without a new alert. The state given is the finding's at the commit. Returns 0 when the alert
+     * could not be delivered (recorded in the errors table). */
+    int (*finding)(void *ctx, const finding *f);
 } engine_alert_sink;
 
 /* A sample of the running process's health: what `bitsguard status` shows to prove memory and handles
@@ -145,8 +148,9 @@ typedef struct engine_stats {
  * last attempt to commit the batch in hand; if that fails the bookmark has not moved and the events are
  * read again at the next start) or an unrecoverable error (database that cannot be opened or written
  * for reasons other than a lock or a full disk, out of memory). Opens the database, restores the open
- * jobs into the correlator, resumes after the stored bookmark, commits detections and bookmark per batch
- * in one transaction, raises alerts after commit. Source failures never end the loop: they are reported
+ * jobs (their detections and notify-command findings) into the correlator, resumes after the stored
+ * bookmark, commits detections, findings and bookmark per batch in one transaction, raises alerts after
+ * commit. Source failures never end the loop: they are reported
  * and retried with backoff. stats may be NULL.
  */
 bg_error engine_run(const engine_config *cfg, event_source *src, const engine_alert_sink *alerts,

@@ -278,7 +278,7 @@ static void sink_selftest(void *ctx, const detection *d, const char *nonce)
 
 /* A finding (notify command 1002, credentials to a direct IP 1003, channel cleared 1004): one string
  * list for all three, fixed order (docs/alerts.md), append only. */
-static void sink_finding(void *ctx, const finding *f)
+static int sink_finding(void *ctx, const finding *f)
 {
     win_eventlog *log = ctx;
     char pid[24] = "", record[24], event_id[16], failures[16], error[24] = "";
@@ -318,11 +318,12 @@ static void sink_finding(void *ctx, const finding *f)
                : f->kind == FINDING_CHANNEL_CLEARED     ? MSG_DETECTION_CHANNEL_CLEARED
                                                         : MSG_DETECTION_NOTIFY_COMMAND;
     /* Credentials handed to a direct IP are the high-severity one: Error. */
-    win_eventlog_report(log, creds ? EVENTLOG_ERROR_TYPE : EVENTLOG_WARNING_TYPE, id, s, WIN_FINDING_STRINGS);
+    int ok = win_eventlog_report(log, creds ? EVENTLOG_ERROR_TYPE : EVENTLOG_WARNING_TYPE, id, s, WIN_FINDING_STRINGS);
     eventlog_echo(
         log, "finding: alert=%s job=%s title=%s owner=%s process=%s program=%s parameters=%s ip=%s user=%s channel=%s",
         finding_kind_name(f->kind), nz(f->job_id), nz(f->job_title), nz(f->job_owner), nz(f->process_path),
         nz(f->program), nz(f->parameters), nz(f->cls.ip), nz(f->user), nz(f->channel));
+    return ok;
 }
 
 static int sink_gap(void *ctx, const char *channel, const char *reason)

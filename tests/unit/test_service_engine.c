@@ -387,13 +387,14 @@ static void rec_state(void *ctx, const char *what)
     r->states++;
 }
 
-static void rec_finding(void *ctx, const finding *f)
+static int rec_finding(void *ctx, const finding *f)
 {
     recorder *r = ctx;
     if (f->kind == FINDING_NOTIFY_COMMAND)
         snprintf(r->finding_program, sizeof r->finding_program, "%s|%s", f->program ? f->program : "-",
                  f->process_path ? f->process_path : "-");
     r->findings++;
+    return !r->refuse;
 }
 
 static engine_alert_sink rec_sink(recorder *r)
@@ -660,6 +661,134 @@ static void test_finding_alert(void)
     engine_alert_sink sink2 = rec_sink(&r2);
     CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st), BG_ERR_OK);
     CHECK_INT_EQ(r2.findings, 0);
+    script_free(&s);
+    db_remove();
+}
+
+/* Job 1 of script_jobs_build(2) with a notify command (event 6, record 6) and a failure to run it (63 naming
+ * the job by its title, record 7) before its completion (4, record 8). */
+static void script_notify_build(script *s)
+{
+    script_jobs_build(s, 2);
+    char guid[40], data[512];
+    job_guid(1, guid);
+    char *last = s->xml[--s->n];
+    snprintf(data, sizeof data,
+             "<Data Name='jobId'>%s</Data><Data Name='jobOwner'>CORP\\alice</Data>"
+             "<Data Name='program'>C:\\ProgramData\\u.exe</Data><Data Name='parameters'>/q</Data>",
+             guid);
+    script_event_add(s, 6, 0, data);
+    script_event_add(s, 63, 0,
+                     "<Data Name='Job'>upd1</Data><Data Name='Url'>http://45.33.33.156/x1.exe</Data>"
+                     "<Data Name='Pgm'>C:\\ProgramData\\u.exe</Data><Data Name='hr'>0x80070002</Data>");
+    free(last); /* The completion (4) goes after the two inserted events, with its new record id. */
+    snprintf(data, sizeof data,
+             "<Data Name='User'>CORP\\alice</Data><Data Name='jobTitle'>upd1</Data><Data Name='jobId'>%s</Data>"
+             "<Data Name='jobOwner'>CORP\\alice</Data><Data Name='fileCount'>1</Data>"
+             "<Data Name='bytesTransferred'>73802</Data><Data Name='bytesTransferredFromPeer'>0</Data>",
+             guid);
+    script_event_add(s, 4, 1, data);
+}
+
+static int64_t db_findings(void)
+{
+    return db_int("SELECT count(*) FROM findings", NULL);
+}
+
+/* A finding is stored in the batch's transaction and alerted when its row is new; the failure to run the
+ * command (63, a later batch) and the job's completion update the row; reading everything again from
+ * the oldest record (a rejected bookmark) adds no row and no alert. */
+static void test_finding_stored_once(void)
+{
+    script s = {0};
+    script_notify_build(&s);
+    db_fresh("finding_stored");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 2; /* 6 is committed in the batch before 63 and 4. */
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.findings, 1);
+    CHECK_INT_EQ(db_findings(), 1);
+    CHECK_INT_EQ(db_int("SELECT notify_failures FROM findings WHERE kind = 'notify-command'", NULL), 1);
+    CHECK_INT_EQ(db_int("SELECT notify_error FROM findings", NULL), 0x80070002);
+    CHECK_INT_EQ(db_int("SELECT state FROM findings", NULL), 1); /* completed */
+    CHECK_INT_EQ(db_int("SELECT record_id FROM findings", NULL), 6);
+    CHECK_INT_EQ(db_int("SELECT last_record_id FROM findings", NULL), 8);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM findings WHERE job_title = 'upd1' AND notify_program = ?",
+                        "C:\\ProgramData\\u.exe"),
+                 1);
+
+    fake_source again;
+    fake_init(&again, &s);
+    again.reject_bookmark = 1;
+    recorder r2;
+    engine_alert_sink sink2 = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r2.gaps, 1);
+    CHECK_INT_EQ(r2.findings, 0);
+    CHECK_INT_EQ(r2.detections, 0);
+    CHECK_INT_EQ(db_findings(), 1);
+    CHECK_INT_EQ(db_int("SELECT notify_failures FROM findings", NULL), 1);
+    script_free(&s);
+    db_remove();
+}
+
+/* Stopped after the notify command was committed: the restarted engine restores the open job's finding,
+ * so the failure read after the restart (63 names the job by its title only) updates the stored row,
+ * and nothing is alerted again. */
+static void test_finding_updated_after_restart(void)
+{
+    script s = {0};
+    script_notify_build(&s);
+    db_fresh("finding_restart");
+    fake_source f;
+    fake_init(&f, &s);
+    f.stop_after = 6;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.findings, 1);
+    CHECK_INT_EQ(db_int("SELECT notify_failures FROM findings", NULL), 0);
+    CHECK_INT_EQ(db_int("SELECT state FROM findings", NULL), 0);
+
+    fake_source again;
+    fake_init(&again, &s);
+    recorder r2;
+    engine_alert_sink sink2 = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st), BG_ERR_OK);
+    CHECK_INT_EQ(again.subs[0].after, 6);
+    CHECK_INT_EQ(r2.findings, 0);
+    CHECK_INT_EQ(db_findings(), 1);
+    CHECK_INT_EQ(db_int("SELECT notify_failures FROM findings", NULL), 1);
+    CHECK_INT_EQ(db_int("SELECT state FROM findings", NULL), 1);
+    script_free(&s);
+    db_remove();
+}
+
+/* A finding alert the sink refuses is recorded in the errors table; the finding is stored either way. */
+static void test_finding_alert_lost(void)
+{
+    script s = {0};
+    script_notify_build(&s);
+    db_fresh("finding_lost");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    r.refuse = 1;
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(db_findings(), 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'engine.alert' AND detail LIKE ?",
+                        "the notify-command alert could not be written%"),
+                 1);
     script_free(&s);
     db_remove();
 }
@@ -1813,6 +1942,9 @@ int main(void)
     CHECK_RUN(test_normal_many_batches);
     CHECK_RUN(test_newest_first);
     CHECK_RUN(test_finding_alert);
+    CHECK_RUN(test_finding_stored_once);
+    CHECK_RUN(test_finding_updated_after_restart);
+    CHECK_RUN(test_finding_alert_lost);
     CHECK_RUN(test_allowlist_and_future_only);
     CHECK_RUN(test_restart_resumes);
     CHECK_RUN(test_source_retry_midstream);

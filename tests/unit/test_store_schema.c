@@ -141,6 +141,8 @@ static void test_migrate_from_v1(void)
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM selftests"), 0);
     /* Version 5: rows from before .evtx files were read came from records in use. */
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections_readable WHERE recovered = 0"), 3);
+    /* Version 6: the findings table, empty (older versions did not store findings). */
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM findings"), 0);
     char *bm = NULL;
     CHECK_INT_EQ(store_bookmark_get(s, "Microsoft-Windows-Bits-Client/Operational", &bm), BG_ERR_OK);
     CHECK_STR_EQ(bm, "<BookmarkList/>");
