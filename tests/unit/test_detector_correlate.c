@@ -957,11 +957,135 @@ static void test_finding_channel_cleared(void)
     recorder_clear(&r);
 }
 
+/* Findings raised by records recovered from an .evtx log's free space are marked recovered, as detections
+ * are, until the raising event is seen in a record still in use; findings from records in use never are. */
+static void test_finding_recovered_mark(void)
+{
+    static recorder r;
+    static finding_log fl;
+    for (int with_in_use = 0; with_in_use < 2; with_in_use++) {
+        correlate_config cfg = {.finding = finding_log_emit, .finding_ctx = &fl};
+        correlator *c = correlate_new(&cfg, recorder_emit, &r);
+        event ev;
+        event_make(&ev, EVENT_PROVIDER_BITS, 6, 3, "2023-01-01T00:00:02.0000000Z", "jobId", JOB_A, "program",
+                   "C:\\p.exe", NULL);
+        ev.recovered = 1;
+        feed(c, &ev);
+        if (with_in_use) {
+            event_make(&ev, EVENT_PROVIDER_BITS, 6, 4, "2023-01-01T00:00:03.0000000Z", "jobId", JOB_A, "program",
+                       "C:\\p.exe", NULL);
+            feed(c, &ev);
+        }
+        event_make(&ev, EVENT_PROVIDER_BITS, 203, 5, "2023-01-01T00:00:04.0000000Z", "server", "45.33.32.156", "job",
+                   "other", "url", "http://45.33.32.156/", NULL);
+        ev.recovered = 1;
+        feed(c, &ev);
+        event_make(&ev, EVENT_PROVIDER_EVENTLOG, 104, 6, "2023-01-01T00:00:05.0000000Z", "Channel", EVENT_CHANNEL_BITS,
+                   NULL);
+        feed(c, &ev); /* A record in use. */
+        correlate_flush(c);
+        const finding *n = finding_log_final(&fl, FINDING_NOTIFY_COMMAND);
+        const finding *cr = finding_log_final(&fl, FINDING_CREDENTIALS_DIRECT_IP);
+        const finding *cl = finding_log_final(&fl, FINDING_CHANNEL_CLEARED);
+        CHECK(n != NULL && cr != NULL && cl != NULL);
+        if (n && cr && cl) {
+            CHECK_INT_EQ(n->recovered, !with_in_use);
+            CHECK_INT_EQ(cr->recovered, 1);
+            CHECK_INT_EQ(cl->recovered, 0);
+        }
+        correlate_free(c);
+        finding_log_clear(&fl);
+        recorder_clear(&r);
+    }
+}
+
+/* A finding's first and last seen span its job's events and the failures to run its command, in
+ * whichever order they come, and its last record id is the greatest of them. */
+static void test_finding_seen_range(void)
+{
+    static recorder r;
+    static finding_log fl;
+    for (int reversed = 0; reversed < 2; reversed++) {
+        correlate_config cfg = {.finding = finding_log_emit, .finding_ctx = &fl};
+        correlator *c = correlate_new(&cfg, recorder_emit, &r);
+        event evs[3];
+        event_make(&evs[0], EVENT_PROVIDER_BITS, 3, 1, "2023-01-01T00:00:01.0000000Z", "jobTitle", "upd", "jobId",
+                   JOB_A, NULL);
+        event_make(&evs[1], EVENT_PROVIDER_BITS, 6, 2, "2023-01-01T00:00:02.0000000Z", "jobId", JOB_A, "program",
+                   "C:\\p.exe", NULL);
+        event_make(&evs[2], EVENT_PROVIDER_BITS, 63, 9, "2023-01-01T00:09:00.0000000Z", "Job", "upd", "Pgm",
+                   "C:\\p.exe", "hr", "1", NULL);
+        for (int i = 0; i < 3; i++)
+            feed(c, &evs[reversed ? 2 - i : i]);
+        correlate_flush(c);
+        const finding *f = finding_log_final(&fl, FINDING_NOTIFY_COMMAND);
+        CHECK(f != NULL);
+        if (f) {
+            CHECK_STR_EQ(f->first_seen, "2023-01-01T00:00:01.0000000Z");
+            CHECK_STR_EQ(f->last_seen, "2023-01-01T00:09:00.0000000Z");
+            CHECK_INT_EQ(f->last_record_id, 9);
+            CHECK_INT_EQ(f->notify_failures, 1);
+        }
+        correlate_free(c);
+        finding_log_clear(&fl);
+        recorder_clear(&r);
+    }
+}
+
+/* A notify command restored from the database (service restart) takes the failures read afterwards,
+ * which name the job by its title only, and the job's outcome; restoring emits nothing. */
+static void test_finding_restore(void)
+{
+    static recorder r;
+    static finding_log fl;
+    correlate_config cfg = {.finding = finding_log_emit, .finding_ctx = &fl};
+    correlator *c = correlate_new(&cfg, recorder_emit, &r);
+    finding stored;
+    finding_init(&stored);
+    stored.kind = FINDING_NOTIFY_COMMAND;
+    stored.event_id = 6;
+    stored.record_id = 3;
+    snprintf(stored.time, sizeof stored.time, "2023-01-01T00:00:02.0000000Z");
+    memcpy(stored.first_seen, stored.time, sizeof stored.time);
+    memcpy(stored.last_seen, stored.time, sizeof stored.time);
+    snprintf(stored.job_id, sizeof stored.job_id, "%s", JOB_A_NORM);
+    stored.computer = "WIN11";
+    stored.job_title = "upd";
+    stored.program = "C:\\p.exe";
+    stored.notify_failures = 2;
+    CHECK_INT_EQ(correlate_finding_restore(c, &stored), BG_ERR_OK);
+    CHECK_INT_EQ(fl.count, 0);
+    event ev;
+    event_make(&ev, EVENT_PROVIDER_BITS, 64, 10, "2023-01-01T00:10:00.0000000Z", "Job", "upd", "Pgm", "C:\\p.exe", "hr",
+               "7", NULL);
+    feed(c, &ev);
+    event_make(&ev, EVENT_PROVIDER_BITS, 5, 11, "2023-01-01T00:11:00.0000000Z", "jobTitle", "upd", "jobId", JOB_A,
+               NULL);
+    feed(c, &ev);
+    correlate_flush(c);
+    const finding *f = finding_log_final(&fl, FINDING_NOTIFY_COMMAND);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT_EQ(f->notify_failures, 3);
+        CHECK_INT_EQ(f->notify_error, 7);
+        CHECK_INT_EQ(f->state, JOB_STATE_CANCELLED);
+        CHECK_INT_EQ(f->record_id, 3);
+        CHECK_STR_EQ(f->program, "C:\\p.exe");
+    }
+    CHECK_INT_EQ(finding_log_count(&fl, CORRELATE_NEW), 0);
+    correlate_free(c);
+    finding_log_clear(&fl);
+    recorder_clear(&r);
+}
+
 int main(void)
 {
     CHECK_RUN(test_windows11_chain);
     CHECK_RUN(test_windows10_chain);
     CHECK_RUN(test_recovered_mark);
+    CHECK_RUN(test_finding_recovered_mark);
+    CHECK_RUN(test_finding_seen_range);
+    CHECK_RUN(test_finding_restore);
     CHECK_RUN(test_what_is_not_a_detection);
     CHECK_RUN(test_allowlist_marks);
     CHECK_RUN(test_notify_and_two_files);
