@@ -61,6 +61,10 @@ typedef struct job {
     /* The newest time and greatest record id of those failures: the notify finding's last seen, whatever
      * the order the events came in (a failure read first waits in the pending list). */
     event_order failures_last;
+    /* A notify command restored from the database: the newest event its stored row had seen. A failure
+     * no newer than that (by record id and time) is one the row already counts, read again after the
+     * restart (a rejected bookmark reads from the oldest record): not counted twice. */
+    event_order restored;
     finding *notify; /* The notify-command finding, once event 6 is in (and findings are wanted). */
     size_t cred_count;
     finding *creds[CORRELATE_MAX_CREDENTIALS_PER_JOB];
@@ -576,6 +580,9 @@ static int64_t hr_parse(const char *text)
 /* Adds failures to run the job's notify command; the newest one's error code is kept. */
 static void job_failures_add(job *j, uint32_t count, int64_t error, const event_order *order)
 {
+    if (j->restored.record_id && order->record_id <= j->restored.record_id &&
+        strcmp(order->time, j->restored.time) <= 0)
+        return;
     j->notify_failures += count;
     if (strcmp(order->time, j->failures_last.time) > 0)
         memcpy(j->failures_last.time, order->time, sizeof j->failures_last.time);
@@ -1033,6 +1040,8 @@ bg_error correlate_finding_restore(correlator *c, const finding *f)
         j->last_record_id = f->last_record_id;
     j->first_unix = time_unix(j->first_seen);
     j->last_unix = time_unix(j->last_seen);
+    j->restored.record_id = f->last_record_id;
+    memcpy(j->restored.time, f->last_seen, sizeof j->restored.time);
     j->notify = copy;
     jobs_evict(c, 0);
     return BG_ERR_OK;

@@ -771,6 +771,37 @@ static void test_finding_updated_after_restart(void)
     db_remove();
 }
 
+/* Restored after a stop, then every event read again from the oldest record (a rejected bookmark): the
+ * failure the row already counts is not counted twice, and nothing is alerted again. */
+static void test_finding_restored_replay(void)
+{
+    script s = {0};
+    script_notify_build(&s);
+    /* Without the completion, so the job stays active and its finding is restored. */
+    free(s.xml[--s.n]);
+    db_fresh("finding_replay");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(db_int("SELECT notify_failures FROM findings", NULL), 1);
+    fake_source again;
+    fake_init(&again, &s);
+    again.reject_bookmark = 1;
+    recorder r2;
+    engine_alert_sink sink2 = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r2.gaps, 1);
+    CHECK_INT_EQ(r2.findings, 0);
+    CHECK_INT_EQ(db_findings(), 1);
+    CHECK_INT_EQ(db_int("SELECT notify_failures FROM findings", NULL), 1);
+    script_free(&s);
+    db_remove();
+}
+
 /* A finding alert the sink refuses is recorded in the errors table; the finding is stored either way. */
 static void test_finding_alert_lost(void)
 {
@@ -1944,6 +1975,7 @@ int main(void)
     CHECK_RUN(test_finding_alert);
     CHECK_RUN(test_finding_stored_once);
     CHECK_RUN(test_finding_updated_after_restart);
+    CHECK_RUN(test_finding_restored_replay);
     CHECK_RUN(test_finding_alert_lost);
     CHECK_RUN(test_allowlist_and_future_only);
     CHECK_RUN(test_restart_resumes);
