@@ -119,6 +119,15 @@ static const char schema_v6[] =
     "CREATE INDEX findings_last_seen ON findings(last_seen);"
     "CREATE INDEX findings_computer ON findings(computer, last_seen);";
 
+/* Version 7: collector mode. Per channel and computer, the events read, the new detections and the
+ * earliest and latest event time, updated in each batch's transaction, so `status` shows a computer
+ * that stopped forwarding. */
+static const char schema_v7[] =
+    "CREATE TABLE computers(channel TEXT NOT NULL, computer TEXT NOT NULL, events INTEGER NOT NULL DEFAULT 0,"
+    " detections INTEGER NOT NULL DEFAULT 0, first_event TEXT, last_event TEXT, updated_at TEXT NOT NULL,"
+    " PRIMARY KEY(channel, computer));"
+    "CREATE INDEX computers_last_event ON computers(last_event);";
+
 /* Numbered parameters ?1..?31 are shared by the insert and the merge so one bind serves both; ?32 (the
  * source) is the insert's alone. */
 #define DETECTION_COLUMNS                                                                                   \
@@ -699,7 +708,7 @@ static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
     int want_rows = 0, have_rows = 0;
     bg_error e = BG_ERR_OK;
     int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
     for (int v = 1; rc == SQLITE_OK && v <= version; v++)
         rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
@@ -787,6 +796,8 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                 rc = sqlite3_exec(s->db, schema_v5, NULL, NULL, NULL);
             } else if (next == 6) {
                 rc = sqlite3_exec(s->db, schema_v6, NULL, NULL, NULL);
+            } else if (next == 7) {
+                rc = sqlite3_exec(s->db, schema_v7, NULL, NULL, NULL);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);
@@ -1189,6 +1200,15 @@ bg_error store_batch_write(store *s, const store_batch *b)
 {
     if (!s || !b || (b->n && !b->dets) || (b->finding_count && !b->findings))
         return BG_ERR_INVALID_ARG;
+    int *fresh_rows = NULL;
+    int *is_new = b->is_new;
+    if (b->tally_channel && !is_new && b->n) {
+        /* The computers' detection counts need to know which rows are new. */
+        fresh_rows = calloc(b->n, sizeof *fresh_rows);
+        if (!fresh_rows)
+            return BG_ERR_NOMEM;
+        is_new = fresh_rows;
+    }
     batch_flags_clear(b);
     int rc = write_begin(s);
     if (rc != SQLITE_OK)
@@ -1206,8 +1226,8 @@ bg_error store_batch_write(store *s, const store_batch *b)
         rc = row_upsert(s, ins, mrg, b->dets[i], NULL, &fresh);
         if (rc != SQLITE_OK)
             goto fail;
-        if (b->is_new)
-            b->is_new[i] = fresh;
+        if (is_new)
+            is_new[i] = fresh;
     }
     for (size_t i = 0; i < b->finding_count; i++) {
         int fresh = 0;
@@ -1232,13 +1252,22 @@ bg_error store_batch_write(store *s, const store_batch *b)
         if (rc != SQLITE_OK)
             goto fail;
     }
+    if (b->tally_channel) {
+        char now[BG_TIME_TEXT_SIZE];
+        now_text(now, sizeof now);
+        rc = store_tally_write(s, b->tally_channel, b->tally, b->dets, is_new, b->n, now);
+        if (rc != SQLITE_OK)
+            goto fail;
+    }
     rc = write_commit(s);
     if (rc != SQLITE_OK)
         goto fail;
+    free(fresh_rows);
     return BG_ERR_OK;
 fail:
     write_rollback(s);
     batch_flags_clear(b);
+    free(fresh_rows);
     return store_sqlite_error(rc ? rc : SQLITE_ERROR);
 }
 

@@ -58,6 +58,47 @@ void store_close(store *s);
 bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, const char *channel, const char *bookmark,
                             int *is_new) BG_WARN_UNUSED;
 
+/* --- Computers seen (schema 7; store_computers.c): collector mode, one row per channel and computer --- */
+
+/* The channel under which `scan --db` counts the computers of the files it read. */
+#define STORE_CHANNEL_SCAN "scan"
+/* Computer names are kept to this many bytes (a DNS name's limit), cut at a character boundary. */
+#define STORE_COMPUTER_NAME_MAX 255u
+
+/* What a batch (or a scan) read from each computer: events counted, earliest and latest TimeCreated. */
+typedef struct store_tally store_tally;
+store_tally *store_tally_new(void);
+void store_tally_free(store_tally *t);
+/* Forgets every computer (after a commit, or before events in hand are read again). */
+void store_tally_clear(store_tally *t);
+/* Counts one event of computer ("" or NULL when it named none) with its normalized TimeCreated (may be
+ * "" or NULL). BG_ERR_NOMEM, or BG_ERR_TOO_LARGE for a new computer past 65,536 in one tally. */
+bg_error store_tally_add(store_tally *t, const char *computer, const char *time_created) BG_WARN_UNUSED;
+size_t store_tally_count(const store_tally *t);
+/* t's counts under channel in a transaction of their own (scan --db: STORE_CHANNEL_SCAN). */
+bg_error store_tally_commit(store *s, const char *channel, const store_tally *t) BG_WARN_UNUSED;
+
+/* One row of the computers table (texts valid during the callback only; times NULL when unknown). */
+typedef struct store_computer {
+    const char *channel;
+    const char *computer;
+    int64_t events;
+    int64_t detections;
+    const char *first_event; /* Earliest TimeCreated read from it on this channel. */
+    const char *last_event;  /* Latest one: a computer that stops forwarding stands out by its age. */
+    const char *updated_at;  /* When its counts last changed (UTC, "YYYY-MM-DDTHH:MM:SSZ"). */
+} store_computer;
+typedef int (*store_computer_fn)(void *ctx, const store_computer *c);
+
+/* The rows of computer (NULL: every computer, those silent longest first), at most limit (0: all).
+ * A name matches as query --computer does: the whole name without regard to case, or, for a name
+ * without a dot, the host part of a DNS name ("ws01" matches "WS01.corp.example"). */
+bg_error store_computers_run(store *s, const char *computer, int64_t limit, store_computer_fn fn,
+                             void *ctx) BG_WARN_UNUSED;
+/* How many computers are known, and how many of them sent no event with a TimeCreated at or after
+ * silent_before (text comparable with stored times, e.g. from store_time_format; "" counts none). */
+bg_error store_computers_count(store *s, const char *silent_before, int64_t *total, int64_t *silent) BG_WARN_UNUSED;
+
 /* A batch with its findings too: what store_batch_write commits in one transaction. */
 typedef struct store_batch {
     const detection *const *dets;
@@ -71,6 +112,12 @@ typedef struct store_batch {
     int *finding_is_new; /* May be NULL; else finding_count flags, as is_new. */
     const char *channel; /* With bookmark: the channel's new bookmark; both NULL for none. */
     const char *bookmark;
+    /* Collector mode (store_computers.c): with tally_channel, tally's events and times (tally may be
+     * NULL) are added to each computer's row of the computers table under it, and each detection new
+     * to the database is counted to its computer, in the same transaction; so after any crash the
+     * counts agree with the detections and the bookmark. */
+    const char *tally_channel;
+    const store_tally *tally;
 } store_batch;
 
 /* store_batch_commit with findings: the same single transaction, retries and failures. The new-row

@@ -11,7 +11,7 @@
 #include "store.h"
 
 /* The schema version this program writes; store_open migrates older files up to it. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* Prepared statements, prepared once per connection on first use and reset after each use. */
 enum {
@@ -56,6 +56,17 @@ void store_connection_harden(sqlite3 *db);
  * size; store_work_reset starts a new allowance (each call, each row returned). */
 void store_work_bound(store *s);
 void store_work_reset(store *s);
+
+/* SQL that is true when column col names the computer in parameter p as query --computer means it:
+ * the whole name without regard to case, or p without a dot naming the host part of a DNS name. */
+#define STORE_COMPUTER_MATCH(col, p)                                                                           \
+    "(" col " = " p " COLLATE NOCASE OR (instr(" p ", '.') = 0 AND substr(" col ", 1, length(" p ") + 1) = " p \
+    " || '.' COLLATE NOCASE))"
+
+/* store_computers.c: writes t's counts under channel and counts the new detections (is_new[i] of
+ * dets[0..n)) to their computers, inside the caller's transaction. Returns an SQLite code. */
+int store_tally_write(store *s, const char *channel, const store_tally *t, const detection *const *dets,
+                      const int *is_new, size_t n, const char *now);
 
 /* Maps an SQLite result code (extended codes allowed) to the project's error enum. */
 bg_error store_sqlite_error(int rc);

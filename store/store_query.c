@@ -108,14 +108,15 @@ bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void 
         return BG_ERR_INVALID_ARG;
     /* Every value is a bound parameter; only fixed fragments are concatenated. */
     char sql[1024];
-    int len = snprintf(sql, sizeof sql,
-                       "SELECT " QUERY_COLUMNS " FROM detections WHERE 1"
-                       "%s%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
-                       f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
-                       f->has_ip ? " AND (ip_bytes BETWEEN ?3 AND ?4 OR embedded_ip_bytes BETWEEN ?3 AND ?4)" : "",
-                       f->job_id ? " AND job_id = ?5" : "", f->computer ? " AND computer = ?6 COLLATE NOCASE" : "",
-                       f->include_allowed ? "" : " AND allowed = 0", f->active_only ? " AND state = 0" : "",
-                       f->limit > 0 ? " LIMIT ?7" : "");
+    int len =
+        snprintf(sql, sizeof sql,
+                 "SELECT " QUERY_COLUMNS " FROM detections WHERE 1"
+                 "%s%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
+                 f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
+                 f->has_ip ? " AND (ip_bytes BETWEEN ?3 AND ?4 OR embedded_ip_bytes BETWEEN ?3 AND ?4)" : "",
+                 f->job_id ? " AND job_id = ?5" : "", f->computer ? " AND " STORE_COMPUTER_MATCH("computer", "?6") : "",
+                 f->include_allowed ? "" : " AND allowed = 0", f->active_only ? " AND state = 0" : "",
+                 f->limit > 0 ? " LIMIT ?7" : "");
     if (len < 0 || (size_t)len >= sizeof sql)
         return BG_ERR_TOO_LARGE;
     sqlite3_stmt *st = NULL;

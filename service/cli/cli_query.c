@@ -1,6 +1,7 @@
 /* bitsguard query: lists stored detections (or findings), filtered by time, IP range, job or computer, as a table, JSON
  * or CSV. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "cli_opt.h"
 #include "event.h"
+#include "output.h"
 #include "store.h"
 #include "store_format.h"
 
@@ -49,6 +51,22 @@ static int finding_print(void *arg, const finding *f)
     return 0;
 }
 
+/* The computers table's rows of the --computer asked for, under the table: what was read from it. */
+static int computer_summary_print(void *ctx, const store_computer *r)
+{
+    (void)ctx;
+    fputs("computer ", stdout);
+    output_terminal_text(stdout, r->computer, 64);
+    fputs(" on ", stdout);
+    output_terminal_text(stdout, r->channel, 64);
+    fprintf(stdout, ": events read %" PRId64 ", detections %" PRId64 ", first event ", r->events, r->detections);
+    output_terminal_text(stdout, r->first_event ? r->first_event : "(none)", 32);
+    fputs(", last event ", stdout);
+    output_terminal_text(stdout, r->last_event ? r->last_event : "(none)", 32);
+    fputc('\n', stdout);
+    return 0;
+}
+
 int cli_query_main(int argc, char **argv)
 {
     const char *db_path = NULL, *since = NULL, *until = NULL, *ip = NULL, *job = NULL, *computer = NULL;
@@ -72,7 +90,9 @@ int cli_query_main(int argc, char **argv)
          "only detections last seen at or before WHEN (inclusive at its\nprecision)"},
         {"ip", CLI_OPT_STRING, &ip, NULL, "CIDR", "only this address or range: 192.0.2.7, 192.0.2.0/24, 2001:db8::/32"},
         {"job", CLI_OPT_STRING, &job, NULL, "GUID", "only this BITS job"},
-        {"computer", CLI_OPT_STRING, &computer, NULL, "NAME", "only this computer (case-insensitive)"},
+        {"computer", CLI_OPT_STRING, &computer, NULL, "NAME",
+         "only this computer: its name in any case, or its host name alone\n(ws01 for WS01.corp.example); "
+         "the table ends with what was read\nfrom it (events, detections, first and last event)"},
         {"limit", CLI_OPT_STRING, &limit, NULL, "N", "at most N detections (0: all, the default)"},
         {"format", CLI_OPT_STRING, &format, NULL, "FORMAT",
          "table (default; fits 100 columns), json (one object per line) or csv"},
@@ -157,6 +177,13 @@ int cli_query_main(int argc, char **argv)
         fputs("A: allow-listed (stored, no alert)\n", stdout);
     } else if (q.fmt == STORE_FORMAT_TABLE && findings && q.recovered) {
         fputs("R: known only from records recovered from an .evtx log's free space\n", stdout);
+    }
+    if (e == BG_ERR_OK && q.fmt == STORE_FORMAT_TABLE && computer) {
+        e = store_computers_run(s, computer, 0, computer_summary_print, NULL);
+        if (e != BG_ERR_OK) {
+            cli_error("query", "%s: %s", db_path, bg_error_str(e));
+            status = CLI_EXIT_ERROR;
+        }
     }
     if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {
         cli_error("query", "cannot write the output");

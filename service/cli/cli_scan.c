@@ -31,6 +31,8 @@ typedef struct scan_ctx {
     uint64_t over_cap;    /* The correlator's count of detections dropped past the per-job cap, so far. */
     uint64_t many_fields; /* Events with more than EVENT_MAX_FIELDS fields (key fields kept, others dropped). */
     store *db;            /* NULL unless --db. */
+    store_tally *tally;   /* With --db: the events read per computer (the computers table). */
+    uint64_t untallied;   /* Events of computers past the tally's bound (counted nowhere, reported). */
     detection pending[SCAN_STORE_BATCH];
     size_t pending_count;
     finding pending_findings[SCAN_STORE_BATCH];
@@ -100,8 +102,11 @@ static void scan_store_flush(scan_ctx *sc)
             batch[i] = &sc->pending[i];
         for (size_t i = 0; i < sc->pending_finding_count; i++)
             findings[i] = &sc->pending_findings[i];
-        store_batch b = {
-            .dets = batch, .n = sc->pending_count, .findings = findings, .finding_count = sc->pending_finding_count};
+        store_batch b = {.dets = batch,
+                         .n = sc->pending_count,
+                         .findings = findings,
+                         .finding_count = sc->pending_finding_count,
+                         .tally_channel = STORE_CHANNEL_SCAN};
         bg_error err = store_batch_write(sc->db, &b);
         if (err != BG_ERR_OK) {
             sc->store_err = err;
@@ -234,6 +239,13 @@ static bg_error scan_input_event(void *ctx, const event *ev, const export_skip *
     }
     if (ev->fields_dropped > 0)
         fc->sc->many_fields++;
+    if (fc->sc->tally) {
+        bg_error trc = store_tally_add(fc->sc->tally, ev->computer, ev->time_created);
+        if (trc == BG_ERR_NOMEM)
+            return trc;
+        if (trc != BG_ERR_OK)
+            fc->sc->untallied++;
+    }
     fc->events++;
     if (ev->recovered)
         fc->recovered++;
@@ -428,6 +440,10 @@ int cli_scan_main(int argc, char **argv)
     }
     if (sc.db && sc.errbuf[0] != '\0') /* Opened, with something to say (a damaged file moved aside). */
         cli_error("scan", "%s", sc.errbuf);
+    if (sc.db && !(sc.tally = store_tally_new())) {
+        cli_error("scan", "out of memory");
+        goto cleanup;
+    }
 
     correlate_config cfg = {
         .allow = allow, .report_private = report_private, .finding = scan_finding_emit, .finding_ctx = &sc};
@@ -462,6 +478,16 @@ int cli_scan_main(int argc, char **argv)
     }
     correlate_flush(corr);
     scan_store_flush(&sc);
+    if (sc.db && sc.store_err == BG_ERR_OK) {
+        bg_error terr = store_tally_commit(sc.db, STORE_CHANNEL_SCAN, sc.tally);
+        if (terr != BG_ERR_OK) {
+            sc.store_err = terr;
+            cli_error("scan", "storing the per-computer counts failed: %s", bg_error_str(terr));
+        }
+    }
+    if (sc.untallied > 0)
+        cli_error("scan", "%" PRIu64 " events of computers past the first %lu were not counted per computer",
+                  sc.untallied, (unsigned long)store_tally_count(sc.tally));
     fflush(stdout);
 
     correlate_stats st;
@@ -495,6 +521,7 @@ cleanup:
     for (size_t i = 0; i < sc.pending_count; i++)
         detection_clear(&sc.pending[i]);
     store_close(sc.db);
+    store_tally_free(sc.tally);
     allowlist_free(allow);
     event_free(&ev);
     return status;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bg_text.h"
 #include "cli.h"
 #include "cli_opt.h"
 #include "output.h"
@@ -12,11 +13,18 @@
 
 /* How many of the latest gaps and errors are shown. */
 #define STATUS_LAST 5
+/* How many computers the text lists (silent longest first); JSON lists them all. */
+#define STATUS_COMPUTERS 20
+/* A computer whose newest event is older than this is flagged silent (--silent-hours). */
+#define STATUS_SILENT_HOURS_DEFAULT 24u
+#define STATUS_SILENT_HOURS_MAX     87600u
 
 typedef struct status_ctx {
     int json;
     int first;
     int64_t now;
+    int64_t silent_seconds;
+    int64_t shown;
 } status_ctx;
 
 /* Seconds since an updated_at text, -1 when it does not parse. */
@@ -48,6 +56,82 @@ static int bookmark_print(void *arg, const char *const *cols, int n)
     }
     c->first = 0;
     return 0;
+}
+
+/* An age in seconds as "42 min", "5 h" or "12 d". */
+static void age_print(int64_t age)
+{
+    if (age < 0)
+        fputs("?", stdout);
+    else if (age < 2 * 3600)
+        fprintf(stdout, "%" PRId64 " min", age / 60);
+    else if (age < 48 * 3600)
+        fprintf(stdout, "%" PRId64 " h", age / 3600);
+    else
+        fprintf(stdout, "%" PRId64 " d", age / 86400);
+}
+
+/* One row of the computers table: a computer that stopped sending events stands out as silent. */
+static int computer_print(void *arg, const store_computer *r)
+{
+    status_ctx *c = arg;
+    int64_t age = age_of(r->last_event, c->now);
+    int silent = age < 0 || age > c->silent_seconds;
+    if (c->json) {
+        fputs(c->first ? "{\"computer\":" : ",{\"computer\":", stdout);
+        output_json_string(stdout, r->computer);
+        fputs(",\"channel\":", stdout);
+        output_json_string(stdout, r->channel);
+        fprintf(stdout, ",\"events\":%" PRId64 ",\"detections\":%" PRId64 ",\"first_event\":", r->events,
+                r->detections);
+        output_json_string(stdout, r->first_event);
+        fputs(",\"last_event\":", stdout);
+        output_json_string(stdout, r->last_event);
+        fprintf(stdout, ",\"last_event_age_seconds\":%" PRId64 ",\"silent\":%s}", age, silent ? "true" : "false");
+    } else {
+        fputs("  ", stdout);
+        output_terminal_text(stdout, r->computer[0] ? r->computer : "(none)", 64);
+        fputs(" on ", stdout);
+        output_terminal_text(stdout, r->channel, 64);
+        fprintf(stdout, ": events read %" PRId64 ", detections %" PRId64 ", last event ", r->events, r->detections);
+        output_terminal_text(stdout, r->last_event ? r->last_event : "(none)", 32);
+        if (r->last_event) {
+            fputs(" (", stdout);
+            age_print(age);
+            fputs(" ago)", stdout);
+        }
+        fputs(silent ? "  SILENT\n" : "\n", stdout);
+    }
+    c->first = 0;
+    c->shown++;
+    return 0;
+}
+
+/* Per computer (collector mode): counts, the last event seen, and which computers went silent. */
+static bg_error computers_print(store *s, status_ctx *c)
+{
+    char before[BG_TIME_TEXT_SIZE];
+    int64_t total = 0, silent = 0;
+    store_time_format(c->now - c->silent_seconds, before, sizeof before);
+    bg_error e = store_computers_count(s, before, &total, &silent);
+    if (e != BG_ERR_OK)
+        return e;
+    if (c->json)
+        fprintf(stdout,
+                ",\"silent_hours\":%" PRId64 ",\"computers_total\":%" PRId64 ",\"computers_silent\":%" PRId64
+                ",\"computers\":[",
+                c->silent_seconds / 3600, total, silent);
+    else
+        fprintf(stdout, "computers:        %" PRId64 " (%" PRId64 " silent for more than %" PRId64 " h)\n", total,
+                silent, c->silent_seconds / 3600);
+    c->first = 1;
+    c->shown = 0;
+    e = store_computers_run(s, NULL, c->json ? 0 : STATUS_COMPUTERS, computer_print, c);
+    if (c->json)
+        fputs("]", stdout);
+    else if (e == BG_ERR_OK && total > c->shown)
+        fprintf(stdout, "  (%" PRId64 " more; bitsguard query --computer NAME shows one)\n", total - c->shown);
+    return e;
 }
 
 /* A gap (time, channel, reason) or an error (time, where, code_name, detail). */
@@ -132,7 +216,12 @@ static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
     if (!c->json && c->first)
         fputs("  (none yet)\n", stdout);
     if (c->json)
-        fprintf(stdout, "],\"gaps_total\":%" PRId64 ",\"gaps_last\":[", st->gaps_total);
+        fputs("]", stdout);
+    e = computers_print(s, c);
+    if (e != BG_ERR_OK)
+        return e;
+    if (c->json)
+        fprintf(stdout, ",\"gaps_total\":%" PRId64 ",\"gaps_last\":[", st->gaps_total);
     else
         fprintf(stdout, "gaps:             %" PRId64 "%s\n", st->gaps_total, st->gaps_total > STATUS_LAST ? last : "");
     c->first = 1;
@@ -156,7 +245,8 @@ int cli_status_main(int argc, char **argv)
     const char *db_path = NULL;
     char path_buf[4096];
     char errbuf[4096];
-    status_ctx c = {0, 1, (int64_t)time(NULL)};
+    status_ctx c = {0, 1, (int64_t)time(NULL), (int64_t)STATUS_SILENT_HOURS_DEFAULT * 3600, 0};
+    const char *silent_hours = NULL;
     store *s = NULL;
     store_status st;
     int status = CLI_EXIT_OK;
@@ -164,6 +254,8 @@ int cli_status_main(int argc, char **argv)
     const cli_opt opts[] = {
         {"db", CLI_OPT_STRING, &db_path, NULL, "PATH", "database file (default: the service's database)"},
         {"json", CLI_OPT_FLAG, &c.json, NULL, NULL, "one JSON object instead of text"},
+        {"silent-hours", CLI_OPT_STRING, &silent_hours, NULL, "N",
+         "flag a computer whose newest event is older than N hours (default 24)"},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
     const cli_spec spec = {
@@ -171,12 +263,23 @@ int cli_status_main(int argc, char **argv)
         NULL,
         "Shows the database path and size, schema version, detections (total and last 24 h), the newest\n"
         "event, the service's last health sample (process id, resident memory, handles), each channel's\n"
-        "bookmark and its age, and the recorded gaps and errors (the last few).",
+        "bookmark and its age, each computer's events read, detections and last event (collector mode:\n"
+        "a computer that stopped forwarding is flagged SILENT), and the recorded gaps and errors (the last\n"
+        "few).",
         opts,
         "exit status: 0 success, 2 usage error, 3 database error\n",
     };
     if (cli_opt_parse(&spec, argc, argv, &status) < 0)
         return status;
+    if (silent_hours) {
+        uint64_t h = 0;
+        if (!bg_text_parse_u64(silent_hours, STATUS_SILENT_HOURS_MAX, &h) || h == 0) {
+            cli_error("status", "--silent-hours wants a number of hours from 1 to %u: %s", STATUS_SILENT_HOURS_MAX,
+                      silent_hours);
+            return CLI_EXIT_USAGE;
+        }
+        c.silent_seconds = (int64_t)h * 3600;
+    }
     db_path = cli_db_path("status", db_path, path_buf, sizeof path_buf);
     if (!db_path)
         return CLI_EXIT_ERROR;

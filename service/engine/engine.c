@@ -53,6 +53,9 @@ typedef struct engine {
     correlator *cor;
     event ev;
     engine_batch batch;
+    /* The events of the batch in hand per computer (the computers table, updated with the batch).
+     * Cleared at each subscribe: events fetched but not committed are read again after it. */
+    store_tally *tally;
     engine_findings findings;
     char *bookmark; /* Bookmark after the last fetched event: committed together with batch. */
     int in_hand;    /* Events were fetched since the last commit (even if they made no detection). */
@@ -329,10 +332,13 @@ static bg_error engine_commit(engine *e)
         .finding_is_new = finding_new,
         .channel = e->bookmark ? e->cfg->channel : NULL,
         .bookmark = e->bookmark,
+        .tally_channel = e->cfg->channel,
+        .tally = e->tally,
     };
     rc = store_batch_write(e->st, &sb);
     if (rc != BG_ERR_OK)
         goto cleanup;
+    store_tally_clear(e->tally);
 
     /* Committed: from here on a crash re-reads nothing of this batch, so alerting now is exactly once. */
     uint64_t fresh = 0;
@@ -561,6 +567,11 @@ static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
         }
         return BG_ERR_OK;
     }
+    /* Every event read counts for its computer, Bits-Client or not: on ForwardedEvents any event shows
+     * that the computer still forwards. */
+    rc = store_tally_add(e->tally, e->ev.computer, e->ev.time_created);
+    if (rc != BG_ERR_OK)
+        return rc; /* Out of memory (a batch never holds 65,536 computers). */
     rc = correlate_event_feed(e->cor, &e->ev);
     if (rc == BG_ERR_OK && e->batch.oom)
         rc = BG_ERR_NOMEM;
@@ -620,6 +631,8 @@ static bg_error engine_subscribe(engine *e)
         bm = NULL;
         from_oldest = 1;
     }
+    /* What was fetched and not committed is read again from here: count it once. */
+    store_tally_clear(e->tally);
     rc = e->src->ops->subscribe(e->src, e->cfg->channel, bm, from_oldest);
     if ((rc == BG_ERR_SOURCE_BOOKMARK || rc == BG_ERR_SOURCE_LOG_CLEARED) && bm) {
         engine_gap_record(e, rc == BG_ERR_SOURCE_LOG_CLEARED ? ENGINE_GAP_CLEARED : ENGINE_GAP_REJECTED);
@@ -810,7 +823,8 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
     correlate_config ccfg = {
         .allow = cfg->allow, .report_private = cfg->report_private, .finding = engine_finding_emit, .finding_ctx = &e};
     e.cor = correlate_new(&ccfg, engine_emit, &e);
-    if (!e.cor) {
+    e.tally = store_tally_new();
+    if (!e.cor || !e.tally) {
         rc = BG_ERR_NOMEM;
         goto cleanup;
     }
@@ -841,6 +855,7 @@ cleanup:
         engine_alert_state(&e, "stopped");
     if (e.cor)
         correlate_free(e.cor);
+    store_tally_free(e.tally);
     engine_batch_free(&e.batch);
     engine_findings_clear(&e.findings);
     free(e.findings.items);

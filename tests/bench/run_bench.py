@@ -105,7 +105,7 @@ def main():
 
     b = os.path.abspath(a.build)
     exe = {n: os.path.join(b, "tests", "bench", n) for n in
-           ("bench_gen", "bench_ceiling", "bench_compare", "bench_classify", "bench_store")}
+           ("bench_gen", "bench_ceiling", "bench_compare", "bench_classify", "bench_store", "bench_collector")}
     bitsguard = os.path.join(b, "service", "bitsguard")
     work = tempfile.mkdtemp(prefix="bitsguard-bench-")
     big, big_truth = os.path.join(work, "big.xml"), os.path.join(work, "big.tsv")
@@ -158,6 +158,11 @@ def main():
         if m:
             store[m.group(1)] = {"store_per_s": float(m.group(2)), "raw_per_s": float(m.group(3))}
 
+    # Collector mode: forwarded events from 1,000 computers through engine_run (bench_collector.c).
+    _, _, out = run_timed([exe["bench_collector"], work, "200000", "1000"], stdout=subprocess.PIPE)
+    m = re.search(r"([\d.]+) events/s through engine_run", out)
+    collector_eps = float(m.group(1)) if m else 0.0
+
     # .evtx: scan (libevtx rendering, the hardened parser, classification, correlation) against
     # evtxexport -f xml (libevtx's own tool: the rendering alone, written to /dev/null), same file, same
     # run. scan reads the file --evtx-repeat times in one process; evtxexport runs that many times.
@@ -186,6 +191,7 @@ def main():
         "classify_stream_names_per_s": speed.get("classify", 0.0), "classify_typical_names_per_s": classify_typical,
         "sigma_names_per_s": speed.get("sigma", 0.0),
         "store": store,
+        "collector_forwarded_events_per_s": collector_eps,
         "rss_kib_small": rss_small, "rss_kib_big": rss_big, "rss_ratio": rss_big / max(rss_small, 1),
         "categories": cats,
         "bitsguard_misses": bg_miss, "bitsguard_false_alarms": bg_fa,
@@ -232,6 +238,7 @@ def main():
     for sync, s in sorted(store.items()):
         row(f"store, batches of 64 + bookmark, sync={sync}", f"{s['store_per_s']:,.0f}/s",
             f"raw {s['raw_per_s']:,.0f}/s", f">=50k, <=2x: {s['raw_per_s'] / s['store_per_s']:.2f}x")
+    row("collector: forwarded events, 1,000 computers", f"{collector_eps:,.0f}/s", "-", "engine_run, store")
     row(f"peak RSS scanning {a.small:,} events", f"{rss_small / 1024:.1f} MB", "", "")
     row(f"peak RSS scanning {n:,} events", f"{rss_big / 1024:.1f} MB", f"{rss_small / 1024:.1f} MB",
         f"<=1.2x, <32MB: {rss_big / max(rss_small, 1):.2f}x")

@@ -44,6 +44,11 @@ static void script_free(script *s)
     s->n = 0;
 }
 
+/* The computer the next events come from, and whether they are shaped as on ForwardedEvents (with the
+ * RenderingInfo section a WEF subscription's RenderedText format adds after EventData). */
+static const char *script_computer = "WS01.corp.example";
+static int script_forwarded = 0;
+
 /* Appends one Bits-Client event shaped like EvtRender output; its record id is its position + 1. */
 static void script_event_add(script *s, unsigned id, unsigned version, const char *data)
 {
@@ -57,9 +62,14 @@ static void script_event_add(script *s, unsigned id, unsigned version, const cha
              "<TimeCreated SystemTime='2026-11-30T%02u:%02u:%02u.1234567Z'/>"
              "<EventRecordID>%u</EventRecordID><Correlation ActivityID='{E4DB489E-1037-0002-3588-E4E43710DA01}'/>"
              "<Execution ProcessID='1064' ThreadID='4200'/>"
-             "<Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WS01.corp.example</Computer>"
-             "<Security UserID='S-1-5-18'/></System><EventData>%s</EventData></Event>",
-             id, version, 1 + rid / 3600 % 20, rid / 60 % 60, rid % 60, rid, data);
+             "<Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>%s</Computer>"
+             "<Security UserID='S-1-5-18'/></System><EventData>%s</EventData>%s</Event>",
+             id, version, 1 + rid / 3600 % 20, rid / 60 % 60, rid % 60, rid, script_computer, data,
+             script_forwarded ? "<RenderingInfo Culture='en-US'><Message>BITS event</Message><Level>Information</Level>"
+                                "<Task></Task><Opcode>Info</Opcode><Channel>Microsoft-Windows-Bits-Client/Operational"
+                                "</Channel><Provider>Microsoft-Windows-Bits-Client</Provider><Keywords></Keywords>"
+                                "</RenderingInfo>"
+                              : "");
     script_add(s, buf);
 }
 
@@ -1824,6 +1834,7 @@ static void test_group_exactly_once_per_channel(void)
     group_counts c;
     engine_alert_sink sink = group_sink(&c);
     engine_config cfg = config_default();
+    cfg.store_busy_ms = 5000; /* Two readers commit side by side: as in the service, wait for the lock. */
     CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
     CHECK_INT_EQ(m[0].rc, BG_ERR_OK);
     CHECK_INT_EQ(m[1].rc, BG_ERR_OK);
@@ -1878,6 +1889,7 @@ static void test_group_channel_failures_independent(void)
     group_counts c;
     engine_alert_sink sink = group_sink(&c);
     engine_config cfg = config_default();
+    cfg.store_busy_ms = 5000; /* Two readers commit side by side: as in the service, wait for the lock. */
     CHECK_INT_EQ(engine_group_run(&cfg, m, 2, &sink), BG_ERR_OK);
     CHECK(a.sub_count > 1);
     CHECK_INT_EQ(a.handed_total, 0);
@@ -1947,6 +1959,7 @@ static void test_group_fatal_stops_all(void)
     group_counts c;
     engine_alert_sink sink = group_sink(&c);
     engine_config cfg = config_default();
+    cfg.store_busy_ms = 5000; /* Two readers commit side by side: as in the service, wait for the lock. */
     const char *warnings[1] = {"Channels: channel given twice (\"forwardedevents\")"};
     cfg.config_warnings = warnings;
     cfg.config_warning_count = 1;
@@ -1963,6 +1976,116 @@ static void test_group_fatal_stops_all(void)
     CHECK_INT_EQ(engine_group_run(&cfg, m, 0, &sink), BG_ERR_INVALID_ARG);
     script_free(&sa);
     script_free(&sb);
+    db_remove();
+}
+
+/* ---- collector mode: ForwardedEvents from several computers ------------------------------------- */
+
+static const char *const fwd_computers[3] = {"PC1.corp.example", "PC2.corp.example", "PC3.corp.example"};
+
+/* One step (0: created, 1: file added, 2: completed) of job j: the events script_job_add writes. */
+static void script_job_step_add(script *s, unsigned j, int step)
+{
+    script one = {0};
+    script_job_add(&one, j);
+    /* Rebuild the chosen event with this script's record id: re-add it through script_event_add. */
+    const char *xml = one.xml[step];
+    const char *d0 = strstr(xml, "<EventData>") + strlen("<EventData>");
+    const char *d1 = strstr(xml, "</EventData>");
+    char data[2048];
+    snprintf(data, sizeof data, "%.*s", (int)(d1 - d0), d0);
+    static const unsigned ids[3] = {3, 16403, 4}, versions[3] = {2, 0, 1};
+    script_event_add(s, ids[step], versions[step], data);
+    script_free(&one);
+}
+
+/* jobs jobs with the same GUIDs on each of the three computers, their events interleaved as a
+ * collector receives them, then one event of another provider from a fourth computer. */
+static void script_forwarded_build(script *s, unsigned jobs)
+{
+    script_forwarded = 1;
+    for (unsigned j = 0; j < jobs; j++) {
+        for (int step = 0; step < 3; step++) {
+            for (int c = 0; c < 3; c++) {
+                script_computer = fwd_computers[c];
+                script_job_step_add(s, j, step);
+            }
+        }
+    }
+    script_computer = "PC4.corp.example";
+    script_add(s,
+               "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+               "<Provider Name='Microsoft-Windows-Security-Auditing'/><EventID>4624</EventID>"
+               "<TimeCreated SystemTime='2026-11-30T02:00:00.0000000Z'/><EventRecordID>9999</EventRecordID>"
+               "<Channel>Security</Channel><Computer>PC4.corp.example</Computer></System>"
+               "<EventData><Data Name='TargetUserName'>alice</Data></EventData>"
+               "<RenderingInfo Culture='en-US'><Message>An account was logged on.</Message></RenderingInfo></Event>");
+    script_computer = "WS01.corp.example";
+    script_forwarded = 0;
+}
+
+static int64_t db_computer_int(const char *column, const char *computer)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT %s FROM computers WHERE channel = '%s' AND computer = ?", column,
+             GROUP_CHANNEL_B);
+    return db_int(sql, computer);
+}
+
+static int db_computer_text_eq(const char *column, const char *computer, const char *expected)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM computers WHERE channel = '%s' AND computer = ? AND %s = '%s'",
+             GROUP_CHANNEL_B, column, expected);
+    return db_int(sql, computer) == 1;
+}
+
+/* ForwardedEvents: the same job GUIDs on three computers stay three detections each (correlation per
+ * computer), RenderingInfo changes nothing, and each computer's row counts its events, new detections
+ * and first and last event time exactly once, also across a broken subscription mid-stream (events
+ * fetched and not committed are read again) and a restart. */
+static void test_forwarded_per_computer(void)
+{
+    script s = {0};
+    script_forwarded_build(&s, 5); /* 45 Bits-Client events and one other. */
+    db_fresh("forwarded");
+    fake_source f;
+    fake_init(&f, &s);
+    f.channel = GROUP_CHANNEL_B;
+    f.batch_max = 4;
+    f.fail_render_once = 3; /* The third batch is fetched, then the subscription breaks: read again. */
+    f.available = 30;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    cfg.channel = GROUP_CHANNEL_B;
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK(f.handed_total > 30);                                          /* Something was read twice by the source... */
+    CHECK_INT_EQ(db_int("SELECT sum(events) FROM computers", NULL), 30); /* ...and counted once. */
+
+    fake_init(&f, &s); /* Restart with the whole feed. */
+    f.channel = GROUP_CHANNEL_B;
+    f.batch_max = 7;
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(db_detections(), 15);
+    CHECK_INT_EQ(r.detections, 15);
+    for (int c = 0; c < 3; c++) {
+        CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE computer = ?", fwd_computers[c]), 5);
+        CHECK_INT_EQ(db_int("SELECT count(*) FROM detections WHERE computer = ? AND state = 1", fwd_computers[c]), 5);
+        CHECK_INT_EQ(db_computer_int("events", fwd_computers[c]), 15);
+        CHECK_INT_EQ(db_computer_int("detections", fwd_computers[c]), 5);
+    }
+    /* PC1's events are records 1, 4, 7, ... 43; the last event is record 46, PC4's own time. */
+    CHECK(db_computer_text_eq("first_event", "PC1.corp.example", "2026-11-30T01:00:01.1234567Z"));
+    CHECK(db_computer_text_eq("last_event", "PC1.corp.example", "2026-11-30T01:00:43.1234567Z"));
+    CHECK(db_computer_text_eq("last_event", "PC3.corp.example", "2026-11-30T01:00:45.1234567Z"));
+    CHECK_INT_EQ(db_computer_int("events", "PC4.corp.example"), 1);
+    CHECK_INT_EQ(db_computer_int("detections", "PC4.corp.example"), 0);
+    CHECK(db_computer_text_eq("last_event", "PC4.corp.example", "2026-11-30T02:00:00.0000000Z"));
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM computers", NULL), 4);
+    CHECK_INT_EQ(st.malformed, 0);
+    script_free(&s);
     db_remove();
 }
 
@@ -2001,5 +2124,6 @@ int main(void)
     CHECK_RUN(test_group_exactly_once_per_channel);
     CHECK_RUN(test_group_channel_failures_independent);
     CHECK_RUN(test_group_fatal_stops_all);
+    CHECK_RUN(test_forwarded_per_computer);
     return CHECK_DONE();
 }

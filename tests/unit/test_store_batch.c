@@ -496,6 +496,131 @@ static void seed_init(void)
     srand((unsigned)time(NULL) ^ pid * 2654435761u ^ (unsigned)(uintptr_t)&local);
 }
 
+typedef struct computer_rows {
+    int n;
+    char names[8][300];
+    int64_t events[8];
+} computer_rows;
+
+static int computer_collect(void *arg, const store_computer *c)
+{
+    computer_rows *r = arg;
+    if (r->n < 8) {
+        snprintf(r->names[r->n], sizeof r->names[0], "%s|%s", c->channel, c->computer);
+        r->events[r->n] = c->events;
+    }
+    r->n++;
+    return 0;
+}
+
+/* The computers table: a tally's counts and times written with the batch (and not when it fails), new
+ * detections counted to their computer once, a replay adding no detection, names cut at 255 bytes on a
+ * character boundary, a tally bounded in computers, and the name matching of --computer. */
+static void test_computers_tally(void)
+{
+    db_path_make("computers");
+    store *s = db_open(NULL);
+    store_tally *t = store_tally_new();
+    CHECK(s != NULL && t != NULL);
+    if (!s || !t)
+        return;
+    detection d[2];
+    det_make(&d[0], 1);
+    det_make(&d[1], 2);
+    free(d[1].computer);
+    d[1].computer = test_text_dup("WS02.corp.example");
+    const detection *ptrs[2] = {&d[0], &d[1]};
+    store_batch sb = {.dets = ptrs,
+                      .n = 2,
+                      .channel = "ForwardedEvents",
+                      .bookmark = "<b/>",
+                      .tally_channel = "ForwardedEvents",
+                      .tally = t};
+    CHECK_INT_EQ(store_tally_add(t, "PC1.corp.example", "2023-11-06T00:01:21.0240780Z"), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_add(t, "PC1.corp.example", "2023-11-06T00:00:21.0240780Z"), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_add(t, "WS02.corp.example", ""), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_add(t, NULL, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_count(t), 3);
+    CHECK_INT_EQ(store_batch_write(s, &sb), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT events FROM computers WHERE computer = 'PC1.corp.example'"), 2);
+    CHECK_INT_EQ(scalar(s, "SELECT detections FROM computers WHERE computer = 'PC1.corp.example'"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT first_event = '2023-11-06T00:00:21.0240780Z' AND last_event ="
+                           " '2023-11-06T00:01:21.0240780Z' FROM computers WHERE computer = 'PC1.corp.example'"),
+                 1);
+    CHECK_INT_EQ(scalar(s, "SELECT first_event IS NULL AND detections = 1 FROM computers WHERE computer ="
+                           " 'WS02.corp.example'"),
+                 1);
+    CHECK_INT_EQ(scalar(s, "SELECT events FROM computers WHERE computer = ''"), 1);
+    /* The same batch again (a replay): events counted again by the caller's choice, no new detection. */
+    CHECK_INT_EQ(store_batch_write(s, &sb), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT detections FROM computers WHERE computer = 'PC1.corp.example'"), 1);
+    CHECK_INT_EQ(scalar(s, "SELECT events FROM computers WHERE computer = 'PC1.corp.example'"), 4);
+    /* A commit that fails writes no count either. */
+    sqlite3 *lock = NULL;
+    CHECK(sqlite3_open(db_path, &lock) == SQLITE_OK);
+    CHECK(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    store_close(s);
+    store_options quick = {0, 0, 50};
+    s = db_open(&quick);
+    CHECK_INT_EQ(store_batch_write(s, &sb), BG_ERR_DB_BUSY);
+    sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(lock);
+    CHECK_INT_EQ(scalar(s, "SELECT events FROM computers WHERE computer = 'PC1.corp.example'"), 4);
+
+    /* A 300-byte name of 2-byte characters is kept to 254 bytes (255 would split a character). */
+    char longname[301];
+    for (int i = 0; i < 300; i += 2)
+        memcpy(longname + i, "\xc3\xa9", 2);
+    longname[300] = '\0';
+    store_tally_clear(t);
+    CHECK_INT_EQ(store_tally_count(t), 0);
+    CHECK_INT_EQ(store_tally_add(t, longname, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_commit(s, STORE_CHANNEL_SCAN, t), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT length(CAST(computer AS BLOB)) FROM computers WHERE channel = 'scan'"), 254);
+
+    /* --computer matching: any case, or the host part alone; never a prefix that is not a label. */
+    computer_rows r;
+    memset(&r, 0, sizeof r);
+    CHECK_INT_EQ(store_computers_run(s, "pc1", 0, computer_collect, &r), BG_ERR_OK);
+    CHECK_INT_EQ(r.n, 1);
+    CHECK_STR_EQ(r.names[0], "ForwardedEvents|PC1.corp.example");
+    memset(&r, 0, sizeof r);
+    CHECK_INT_EQ(store_computers_run(s, "PC", 0, computer_collect, &r), BG_ERR_OK);
+    CHECK_INT_EQ(r.n, 0);
+    memset(&r, 0, sizeof r);
+    CHECK_INT_EQ(store_computers_run(s, "ws02.CORP.example", 0, computer_collect, &r), BG_ERR_OK);
+    CHECK_INT_EQ(r.n, 1);
+    /* All, silent longest first: the rows without a time first, then by their last event. */
+    memset(&r, 0, sizeof r);
+    CHECK_INT_EQ(store_computers_run(s, NULL, 0, computer_collect, &r), BG_ERR_OK);
+    CHECK_INT_EQ(r.n, 4);
+    CHECK_STR_EQ(r.names[3], "ForwardedEvents|PC1.corp.example");
+    int64_t total = 0, silent = 0;
+    CHECK_INT_EQ(store_computers_count(s, "2023-11-06T00:01:00Z", &total, &silent), BG_ERR_OK);
+    CHECK_INT_EQ(total, 4);
+    CHECK_INT_EQ(silent, 3);
+    CHECK_INT_EQ(store_computers_count(s, "2023-11-06T00:02:00Z", &total, &silent), BG_ERR_OK);
+    CHECK_INT_EQ(silent, 4);
+
+    /* Bounded: the 65,537th computer of one tally is refused. */
+    store_tally_clear(t);
+    char name[32];
+    bg_error last = BG_ERR_OK;
+    for (unsigned i = 0; i <= 65536u && last == BG_ERR_OK; i++) {
+        snprintf(name, sizeof name, "PC%u", i);
+        last = store_tally_add(t, name, NULL);
+    }
+    CHECK_INT_EQ(last, BG_ERR_TOO_LARGE);
+    CHECK_INT_EQ(store_tally_count(t), 65536);
+    CHECK_INT_EQ(store_tally_add(t, "PC7", NULL), BG_ERR_OK); /* A known one still counts. */
+
+    store_tally_free(t);
+    detection_clear(&d[0]);
+    detection_clear(&d[1]);
+    store_close(s);
+    db_remove();
+}
+
 int main(void)
 {
     seed_init();
@@ -505,5 +630,6 @@ int main(void)
     CHECK_RUN(test_query_filters);
     CHECK_RUN(test_retention);
     CHECK_RUN(test_status_and_lists);
+    CHECK_RUN(test_computers_tally);
     return CHECK_DONE();
 }
