@@ -47,7 +47,12 @@ craft mem "ALTER TABLE detections RENAME TO d0; CREATE VIEW detections AS SELECT
  last_seen, last_record_id, transfer_hr, bytes_total, bytes_transferred, state, ip_bytes FROM d0;"
 craft uvmin "PRAGMA user_version = -2147483648"
 craft trig "CREATE TRIGGER hide AFTER INSERT ON detections BEGIN DELETE FROM detections; END;"
-for name in loop mem uvmin trig; do
+# The findings table (schema 6) is checked like every other object: a view in its place that never ends,
+# a trigger that would erase what the service stores.
+craft floop "ALTER TABLE findings RENAME TO f0; CREATE VIEW findings AS WITH RECURSIVE c(x) AS
+ (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT f0.* FROM c JOIN f0 WHERE c.x < 0;"
+craft ftrig "CREATE TRIGGER fhide AFTER INSERT ON findings BEGIN DELETE FROM findings; END;"
+for name in loop mem uvmin trig floop ftrig; do
     before=$(sums "$work/$name.db")
     for cmd in query status; do
         expect_exit 3 "$bin" $cmd --db "$work/$name.db"
@@ -74,6 +79,18 @@ if [ "${BG_TEST_PLATFORM:-}" != wine ]; then
     check "escaped file name: scan reports the broken event" status_is 0 "$bin" scan "$work/$name"
     check "escaped file name: no ESC or BEL on stderr" bash -c "grep -q 'PWNED' '$work/err' && ! grep -q $'[\x1b\x07]' '$work/err'"
 fi
+
+# A version-5 file (before findings were stored): query refuses it unchanged, scan --db migrates it, and its
+# findings are stored and listed from then on.
+craft v5 "DROP INDEX findings_computer; DROP INDEX findings_last_seen; DROP TABLE findings; PRAGMA user_version = 5;"
+before=$(sums "$work/v5.db")
+expect_exit 3 "$bin" query --db "$work/v5.db" --findings
+expect "v5: query says how to upgrade it" grep -q "older than this program" "$err"
+expect "v5: query left it unchanged" test "$(sums "$work/v5.db")" = "$before"
+expect_exit 1 "$bin" scan --db "$work/v5.db" "$fixtures/exports/abuse.xml"
+expect "v5: migrated to 6" test "$(sqlite3 "$work/v5.db" 'PRAGMA user_version')" = 6
+expect_exit 0 "$bin" query --db "$work/v5.db" --findings --format json
+expect "v5: the findings stored after the migration" test "$(grep -c '"alert"' "$out")" -eq 3
 
 # 3. Another program's database and a newer bitsguard's: refused before the switch to WAL, with the real reason.
 sqlite3 "$work/app.db" "CREATE TABLE app(x); INSERT INTO app VALUES(1);"
