@@ -82,13 +82,15 @@ fi
 
 # A version-5 file (before findings were stored): query refuses it unchanged, scan --db migrates it, and its
 # findings are stored and listed from then on.
-craft v5 "DROP INDEX findings_computer; DROP INDEX findings_last_seen; DROP TABLE findings; PRAGMA user_version = 5;"
+craft v5 "DROP INDEX computers_last_event; DROP TABLE computers; DROP INDEX findings_computer;
+ DROP INDEX findings_last_seen; DROP TABLE findings; PRAGMA user_version = 5;"
 before=$(sums "$work/v5.db")
 expect_exit 3 "$bin" query --db "$work/v5.db" --findings
 expect "v5: query says how to upgrade it" grep -q "older than this program" "$err"
 expect "v5: query left it unchanged" test "$(sums "$work/v5.db")" = "$before"
 expect_exit 1 "$bin" scan --db "$work/v5.db" "$fixtures/exports/abuse.xml"
-expect "v5: migrated to 6" test "$(sqlite3 "$work/v5.db" 'PRAGMA user_version')" = 6
+expect "v5: migrated to the current version" \
+    test "$(sqlite3 "$work/v5.db" 'PRAGMA user_version')" = "$(sqlite3 "$work/ref.db" 'PRAGMA user_version')"
 expect_exit 0 "$bin" query --db "$work/v5.db" --findings --format json
 expect "v5: the findings stored after the migration" test "$(grep -c '"alert"' "$out")" -eq 3
 
