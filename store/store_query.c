@@ -216,7 +216,7 @@ bg_error store_finding_query_run(store *s, const store_filter *f, store_finding_
                  "%s%s%s%s%s%s ORDER BY last_seen DESC, id DESC%s",
                  f->since[0] ? " AND last_seen >= ?1" : "", f->until[0] ? " AND last_seen <= ?2" : "",
                  f->has_ip ? " AND ip_bytes BETWEEN ?3 AND ?4" : "", f->job_id ? " AND job_id = ?5" : "",
-                 f->computer ? " AND computer = ?6 COLLATE NOCASE" : "",
+                 f->computer ? " AND " STORE_COMPUTER_MATCH("computer", "?6") : "",
                  f->active_only ? " AND kind = 'notify-command' AND state = 0" : "", f->limit > 0 ? " LIMIT ?7" : "");
     if (len < 0 || (size_t)len >= sizeof sql)
         return BG_ERR_TOO_LARGE;

@@ -38,6 +38,11 @@ expect_exit 0 "$bin" query --db "$db" --findings --ip 45.33.32.0/24 --format jso
 expect "--ip selects the credentials" bash -c "test \$(wc -l <'$out') -eq 1 && grep -q credentials-direct-ip '$out'"
 expect_exit 0 "$bin" query --db "$db" --findings --computer win11-fin-03 --format json
 expect "--computer selects all three" test "$(wc -l <"$out")" -eq 3
+# The host part of a DNS name matches as for detections (a copy of the log whose computer has a domain).
+sed 's|<Computer>WIN11-FIN-03</Computer>|<Computer>WIN11-FIN-03.corp.example</Computer>|' "$abuse" >"$work/dns.xml"
+expect_exit 1 "$bin" scan --db "$work/dns.db" "$work/dns.xml"
+expect_exit 0 "$bin" query --db "$work/dns.db" --findings --computer win11-fin-03 --format json
+expect "--computer HOST matches HOST.domain" test "$(wc -l <"$out")" -eq 3
 expect_exit 0 "$bin" query --db "$db" --findings --computer other
 expect "--computer other: none" grep -q '^(no findings match)$' "$out"
 expect_exit 0 "$bin" query --db "$db" --findings --since 2024-06-01T08:10 --format json
