@@ -90,13 +90,18 @@ typedef struct store_computer {
 } store_computer;
 typedef int (*store_computer_fn)(void *ctx, const store_computer *c);
 
+/* 1 when rows of channel come from other computers (ForwardedEvents, a scan), 0 for the channels a service
+ * reads about its own computer (the Bits-Client channel, the System log): only the former can go silent. */
+int store_computer_forwarded(const char *channel);
+
 /* The rows of computer (NULL: every computer, those silent longest first), at most limit (0: all).
  * A name matches as query --computer does: the whole name without regard to case, or, for a name
  * without a dot, the host part of a DNS name ("ws01" matches "WS01.corp.example"). */
 bg_error store_computers_run(store *s, const char *computer, int64_t limit, store_computer_fn fn,
                              void *ctx) BG_WARN_UNUSED;
-/* How many computers are known, and how many of them sent no event with a TimeCreated at or after
- * silent_before (text comparable with stored times, e.g. from store_time_format; "" counts none). */
+/* How many computers are known, and how many of them sent no forwarded event (store_computer_forwarded)
+ * with a TimeCreated at or after silent_before (text comparable with stored times, e.g. from
+ * store_time_format; "" counts none). A computer known from local channels only is never silent. */
 bg_error store_computers_count(store *s, const char *silent_before, int64_t *total, int64_t *silent) BG_WARN_UNUSED;
 
 /* A batch with its findings too: what store_batch_write commits in one transaction. */

@@ -1,4 +1,5 @@
 /* The computers table: per channel and computer, the events read, detections and event times seen (collector mode). */
+#include <ctype.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,12 +258,18 @@ bg_error store_computers_count(store *s, const char *silent_before, int64_t *tot
     sqlite3_stmt *st = NULL;
     s->busy_slept_ms = 0;
     store_work_reset(s);
-    /* A computer is counted once however many channels it was read on; silent when its newest event
-     * on every channel is older than the bound (or it never sent one with a time). */
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT count(*), coalesce(sum(newest IS NULL OR newest < ?1), 0) FROM"
-                                " (SELECT max(last_event) AS newest FROM computers GROUP BY computer)",
-                                -1, &st, NULL);
+    /* A computer is counted once however many channels it was read on. Silence is judged on forwarded
+     * rows only: a computer's own logs (the Bits-Client channel, the System reader) are read locally, and
+     * a quiet BITS service there is no forwarding that stopped. Silent: no forwarded event with a time at
+     * or after the bound. */
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT count(*), coalesce(sum(forwarded AND (newest IS NULL OR newest < ?1)), 0) FROM"
+        " (SELECT max(" STORE_COMPUTER_FORWARDED("channel") ") AS forwarded,"
+                                                            " max(CASE WHEN " STORE_COMPUTER_FORWARDED(
+                                                                "channel") " THEN last_event END) AS newest"
+                                                                           " FROM computers GROUP BY computer)",
+        -1, &st, NULL);
     if (rc != SQLITE_OK)
         goto cleanup;
     sqlite3_bind_text(st, 1, silent_before ? silent_before : "", -1, SQLITE_STATIC);
@@ -275,4 +282,19 @@ bg_error store_computers_count(store *s, const char *silent_before, int64_t *tot
 cleanup:
     sqlite3_finalize(st);
     return store_sqlite_error(rc);
+}
+
+int store_computer_forwarded(const char *channel)
+{
+    static const char *const local[] = {"Microsoft-Windows-Bits-Client/Operational", "System"};
+    for (size_t i = 0; channel && i < sizeof local / sizeof local[0]; i++) {
+        const char *a = channel, *b = local[i];
+        while (*a && *b && tolower((unsigned char)*a) == tolower((unsigned char)*b)) {
+            a++;
+            b++;
+        }
+        if (!*a && !*b)
+            return 0;
+    }
+    return channel != NULL;
 }

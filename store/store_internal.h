@@ -63,6 +63,10 @@ void store_work_reset(store *s);
     "(" col " = " p " COLLATE NOCASE OR (instr(" p ", '.') = 0 AND substr(" col ", 1, length(" p ") + 1) = " p \
     " || '.' COLLATE NOCASE))"
 
+/* SQL that is true for a channel whose rows come from other computers (store_computer_forwarded). */
+#define STORE_COMPUTER_FORWARDED(col) \
+    "(" col " <> 'Microsoft-Windows-Bits-Client/Operational' COLLATE NOCASE AND " col " <> 'System' COLLATE NOCASE)"
+
 /* store_computers.c: writes t's counts under channel and counts the new detections (is_new[i] of
  * dets[0..n)) to their computers, inside the caller's transaction. Returns an SQLite code. */
 int store_tally_write(store *s, const char *channel, const store_tally *t, const detection *const *dets,

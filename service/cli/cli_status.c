@@ -76,7 +76,8 @@ static int computer_print(void *arg, const store_computer *r)
 {
     status_ctx *c = arg;
     int64_t age = age_of(r->last_event, c->now);
-    int silent = age < 0 || age > c->silent_seconds;
+    /* A computer's own logs read locally cannot stop forwarding: only forwarded rows go silent. */
+    int silent = store_computer_forwarded(r->channel) && (age < 0 || age > c->silent_seconds);
     if (c->json) {
         fputs(c->first ? "{\"computer\":" : ",{\"computer\":", stdout);
         output_json_string(stdout, r->computer);

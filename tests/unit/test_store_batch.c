@@ -601,6 +601,19 @@ static void test_computers_tally(void)
     CHECK_INT_EQ(silent, 3);
     CHECK_INT_EQ(store_computers_count(s, "2023-11-06T00:02:00Z", &total, &silent), BG_ERR_OK);
     CHECK_INT_EQ(silent, 4);
+    /* A computer known only from its own, local logs never counts as silent, however old its events. */
+    store_tally_clear(t);
+    CHECK_INT_EQ(store_tally_add(t, "LOCAL", "2001-01-01T00:00:00.0000000Z"), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_commit(s, "Microsoft-Windows-Bits-Client/Operational", t), BG_ERR_OK);
+    CHECK_INT_EQ(store_tally_commit(s, "system", t), BG_ERR_OK);
+    CHECK_INT_EQ(store_computers_count(s, "2023-11-06T00:02:00Z", &total, &silent), BG_ERR_OK);
+    CHECK_INT_EQ(total, 5);
+    CHECK_INT_EQ(silent, 4);
+    CHECK_INT_EQ(store_computer_forwarded("ForwardedEvents"), 1);
+    CHECK_INT_EQ(store_computer_forwarded(STORE_CHANNEL_SCAN), 1);
+    CHECK_INT_EQ(store_computer_forwarded("microsoft-windows-bits-client/operational"), 0);
+    CHECK_INT_EQ(store_computer_forwarded("System"), 0);
+    CHECK_INT_EQ(store_computer_forwarded("Systems"), 1);
 
     /* Bounded: the 65,537th computer of one tally is refused. */
     store_tally_clear(t);
