@@ -6,6 +6,7 @@
 #ifndef BG_OS_H
 #define BG_OS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,6 +43,11 @@ char *bg_os_env_get(const char *name);
  * absolute (the XDG specification says to ignore a relative one), else $HOME/.local/share. NULL when
  * the variables are unset or empty, or no memory. */
 char *bg_os_data_home(void);
+
+/* The name of the user running this process, written into buf (n bytes), for audit rows (`ack`): on
+ * Windows DOMAIN\user of the process token; elsewhere the login name of the effective user id, or
+ * "uid N" when it has none. "" when it cannot be told (then the audit row says NULL). */
+void bg_os_user_name(char *buf, size_t n);
 
 /* Puts fp in binary mode on Windows (no CR LF translation, no stop at a 0x1A byte); nothing elsewhere.
  * An output stream must be flushed first. */

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,4 +144,18 @@ void bg_os_thread_join(bg_os_thread *t)
         return;
     pthread_join(t->id, NULL);
     free(t);
+}
+
+void bg_os_user_name(char *buf, size_t n)
+{
+    if (buf == NULL || n == 0)
+        return;
+    buf[0] = '\0';
+    uid_t uid = geteuid();
+    struct passwd pw, *found = NULL;
+    char scratch[1024];
+    if (getpwuid_r(uid, &pw, scratch, sizeof scratch, &found) == 0 && found != NULL && found->pw_name != NULL)
+        snprintf(buf, n, "%s", found->pw_name);
+    else
+        snprintf(buf, n, "uid %lu", (unsigned long)uid);
 }

@@ -185,3 +185,31 @@ void bg_os_thread_join(bg_os_thread *t)
     CloseHandle(t->handle);
     free(t);
 }
+
+void bg_os_user_name(char *buf, size_t n)
+{
+    if (buf == NULL || n == 0)
+        return;
+    buf[0] = '\0';
+    HANDLE token = NULL;
+    union {
+        TOKEN_USER user;
+        BYTE raw[256];
+    } info;
+    DWORD size = 0;
+    wchar_t name[256], domain[256], both[520];
+    DWORD nn = 256, dn = 256;
+    SID_NAME_USE use;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+        return;
+    if (GetTokenInformation(token, TokenUser, &info, sizeof info, &size) &&
+        LookupAccountSidW(NULL, info.user.User.Sid, name, &nn, domain, &dn, &use)) {
+        _snwprintf(both, sizeof both / sizeof both[0], L"%ls%ls%ls", domain, domain[0] ? L"\\" : L"", name);
+        both[sizeof both / sizeof both[0] - 1] = L'\0';
+        char *u = bg_utf8_from_utf16(both);
+        if (u != NULL)
+            snprintf(buf, n, "%s", u);
+        free(u);
+    }
+    CloseHandle(token);
+}

@@ -127,6 +127,30 @@ static const char schema_v7[] =
     " detections INTEGER NOT NULL DEFAULT 0, first_event TEXT, last_event TEXT, updated_at TEXT NOT NULL,"
     " PRIMARY KEY(channel, computer));"
     "CREATE INDEX computers_last_event ON computers(last_event);";
+/* Version 8: acknowledgements (`bitsguard ack`: who acknowledged which detections, when) and
+ * detections_v1, the versioned view external readers (osquery, Velociraptor, SIEM exports) are given:
+ * its columns never change (docs/fleet.md); a change is a new view, detections_v2, beside it. */
+static const char schema_v8[] =
+    "ALTER TABLE detections ADD COLUMN ack_id INTEGER;"
+    "CREATE TABLE acknowledgements(id INTEGER PRIMARY KEY, time TEXT NOT NULL, who TEXT, how TEXT NOT NULL,"
+    " first_id INTEGER, last_id INTEGER, count INTEGER NOT NULL, note TEXT);"
+    "CREATE VIEW detections_v1 AS SELECT d.id AS id, d.first_seen AS first_seen, d.last_seen AS last_seen,"
+    " d.time AS event_time, d.computer AS computer, d.job_id AS job_id, d.job_title AS job_title,"
+    " d.job_owner AS job_owner, d.url AS url, d.ip AS ip, d.embedded_ipv4 AS embedded_ipv4,"
+    " d.verdict AS verdict, d.kind AS kind, d.range AS range, d.reading AS reading, d.allowed AS allowed,"
+    " CASE d.state WHEN 0 THEN 'active' WHEN 1 THEN 'completed' WHEN 2 THEN 'cancelled' ELSE 'unknown' END AS state,"
+    " rtrim((CASE WHEN d.events_seen & 1 THEN '3,' ELSE '' END) || (CASE WHEN d.events_seen & 2 THEN '4,' ELSE '' END)"
+    " || (CASE WHEN d.events_seen & 4 THEN '5,' ELSE '' END) || (CASE WHEN d.events_seen & 8 THEN '6,' ELSE '' END)"
+    " || (CASE WHEN d.events_seen & 16 THEN '59,' ELSE '' END) || (CASE WHEN d.events_seen & 32 THEN '60,' ELSE '' END)"
+    " || (CASE WHEN d.events_seen & 64 THEN '61,' ELSE '' END)"
+    " || (CASE WHEN d.events_seen & 128 THEN '16403,' ELSE '' END), ',') AS events,"
+    " d.event_id AS event_id, d.record_id AS record_id, d.process_id AS process_id,"
+    " d.process_path AS process_path, d.notify_program AS notify_program,"
+    " d.notify_parameters AS notify_parameters, d.transfer_hr AS transfer_hr, d.bytes_total AS bytes_total,"
+    " d.bytes_transferred AS bytes_transferred, d.local_name AS local_name, d.source AS source,"
+    " d.recovered AS recovered, CASE WHEN d.ack_id IS NULL THEN 0 ELSE 1 END AS acknowledged,"
+    " a.time AS acknowledged_at, a.who AS acknowledged_by"
+    " FROM detections AS d LEFT JOIN acknowledgements AS a ON a.id = d.ack_id;";
 
 /* Numbered parameters ?1..?31 are shared by the insert and the merge so one bind serves both; ?32 (the
  * source) is the insert's alone. */
@@ -708,7 +732,8 @@ static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
     int want_rows = 0, have_rows = 0;
     bg_error e = BG_ERR_OK;
     int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6, schema_v7};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                        schema_v5, schema_v6, schema_v7, schema_v8};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
     for (int v = 1; rc == SQLITE_OK && v <= version; v++)
         rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
@@ -798,6 +823,8 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                 rc = sqlite3_exec(s->db, schema_v6, NULL, NULL, NULL);
             } else if (next == 7) {
                 rc = sqlite3_exec(s->db, schema_v7, NULL, NULL, NULL);
+            } else if (next == 8) {
+                rc = sqlite3_exec(s->db, schema_v8, NULL, NULL, NULL);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);
@@ -1276,6 +1303,18 @@ bg_error store_batch_commit(store *s, const detection *const *dets, size_t n, co
 {
     store_batch b = {.dets = dets, .n = n, .is_new = is_new, .channel = channel, .bookmark = bookmark};
     return store_batch_write(s, &b);
+}
+
+bg_error store_checkpoint(store *s)
+{
+    if (!s)
+        return BG_ERR_INVALID_ARG;
+    /* PASSIVE, not FULL/RESTART/TRUNCATE: those wait (through the busy handler, up to the store's budget)
+     * for readers to finish, so a reader holding a snapshot (an osquery or Velociraptor query, an admin's
+     * sqlite3 shell) would hold back ingestion. PASSIVE copies what no reader needs now; the rest goes
+     * at the next batch. SQLITE_BUSY here only means another checkpoint was running. */
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return (rc & 0xff) == SQLITE_BUSY ? BG_ERR_OK : store_sqlite_error(rc);
 }
 
 bg_error store_bookmark_get(store *s, const char *channel, char **out)

@@ -128,6 +128,14 @@ typedef struct store_batch {
 /* store_batch_commit with findings: the same single transaction, retries and failures. The new-row
  * flags are what the service alerts on: exactly once per detection and per finding. */
 bg_error store_batch_write(store *s, const store_batch *b) BG_WARN_UNUSED;
+/*
+ * Copies the committed pages from the WAL into the database file (a PASSIVE checkpoint), so a reader that
+ * copies only the main file (Velociraptor's sqlite() works on a copy) or cannot use the WAL (osquery's
+ * automatic tables open it read-only without locks) sees every committed row. PASSIVE never waits for
+ * a lock and never blocks a reader: pages a reader's snapshot still needs stay in the WAL until the
+ * next call. The service calls it after each committed batch. A lock held elsewhere is not an error.
+ */
+bg_error store_checkpoint(store *s) BG_WARN_UNUSED;
 
 /* The stored bookmark of a channel (heap string for the caller to free), *out = NULL when none. */
 bg_error store_bookmark_get(store *s, const char *channel, char **out) BG_WARN_UNUSED;
@@ -229,7 +237,8 @@ typedef struct store_status {
     /* Stored findings by kind, indexed by finding_kind (index 0 unused), and their total. */
     int64_t findings_by_kind[FINDING_KIND_LAST + 1];
     int64_t findings_total;
-    store_health health; /* The last health sample; updated_at "" when none was recorded. */
+    int64_t detections_unacknowledged; /* Not allow-listed and not acknowledged (`bitsguard ack`; schema 8). */
+    store_health health;               /* The last health sample; updated_at "" when none was recorded. */
 } store_status;
 
 bg_error store_status_get(store *s, int64_t now_unix, store_status *st) BG_WARN_UNUSED;
@@ -238,9 +247,12 @@ typedef enum store_list {
     STORE_LIST_BOOKMARKS, /* channel, bookmark, updated_at */
     STORE_LIST_GAPS,      /* time, channel, reason (newest first) */
     STORE_LIST_ERRORS,    /* time, where, code_name, detail (newest first) */
+    STORE_LIST_UNACKED,   /* id, last_seen, computer, ip, url of unacknowledged detections (newest id first) */
 } store_list;
 
-/* Called per row of a store_list with its text columns (NULL for SQL NULL); non-zero stops. */
+/* Called per row of a store_list with its text columns (NULL for SQL NULL; at most STORE_LIST_COLUMNS);
+ * non-zero stops. */
+#define STORE_LIST_COLUMNS 5
 typedef int (*store_text_fn)(void *ctx, const char *const *cols, int ncols);
 
 bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn, void *ctx) BG_WARN_UNUSED;
@@ -272,5 +284,24 @@ typedef struct store_selftest {
     char alerted_at[40]; /* "" until the service wrote the alert. */
 } store_selftest;
 bg_error store_selftest_get(store *s, const char *nonce, store_selftest *out) BG_WARN_UNUSED;
+
+/* --- Acknowledgements (schema 8; store_ack.c) --- */
+
+typedef struct store_ack_result {
+    int64_t ack_id;       /* The acknowledgements row written; 0 when nothing was acknowledged. */
+    int64_t acknowledged; /* Detections this call acknowledged. */
+    int64_t already;      /* Of the ids given, those acknowledged before (left as they were). */
+    int64_t missing;      /* Of the ids given, the first with no detection (0: none); nothing is written then. */
+} store_ack_result;
+
+/* Acknowledges the detections with these ids (allow-listed ones too), recording who, when and the note in
+ * acknowledgements, all in one transaction. An id with no detection writes nothing (out->missing names it,
+ * BG_ERR_INVALID_ARG); ids already acknowledged keep their first acknowledgement. */
+bg_error store_ack_ids(store *s, const int64_t *ids, size_t n, const char *who, const char *note, int64_t now_unix,
+                       store_ack_result *out) BG_WARN_UNUSED;
+/* Acknowledges every detection that is not allow-listed, not yet acknowledged and has an id <= up_to: the
+ * last id the admin has seen, so a detection stored meanwhile is never acknowledged unseen. */
+bg_error store_ack_up_to(store *s, int64_t up_to, const char *who, const char *note, int64_t now_unix,
+                         store_ack_result *out) BG_WARN_UNUSED;
 
 #endif

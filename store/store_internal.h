@@ -11,7 +11,7 @@
 #include "store.h"
 
 /* The schema version this program writes; store_open migrates older files up to it. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Prepared statements, prepared once per connection on first use and reset after each use. */
 enum {

@@ -337,6 +337,9 @@ bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
     if (rc == SQLITE_OK)
         rc = scalar_int(s->db, "SELECT count(*) FROM detections WHERE allowed != 0", NULL, &st->detections_allowed);
     if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM detections WHERE allowed = 0 AND ack_id IS NULL", NULL,
+                        &st->detections_unacknowledged);
+    if (rc == SQLITE_OK)
         rc = scalar_int(s->db, "SELECT count(*) FROM gaps", NULL, &st->gaps_total);
     if (rc == SQLITE_OK)
         rc = scalar_int(s->db, "SELECT count(*) FROM errors", NULL, &st->errors_total);
@@ -367,8 +370,10 @@ bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn,
         [STORE_LIST_BOOKMARKS] = "SELECT channel, bookmark, updated_at FROM bookmarks ORDER BY channel LIMIT ?1",
         [STORE_LIST_GAPS] = "SELECT time, channel, reason FROM gaps ORDER BY id DESC LIMIT ?1",
         [STORE_LIST_ERRORS] = "SELECT time, where_, code_name, detail FROM errors ORDER BY id DESC LIMIT ?1",
+        [STORE_LIST_UNACKED] = "SELECT id, last_seen, computer, ip, url FROM detections"
+                               " WHERE allowed = 0 AND ack_id IS NULL ORDER BY id DESC LIMIT ?1",
     };
-    if (!s || !fn || (unsigned)which > STORE_LIST_ERRORS)
+    if (!s || !fn || (unsigned)which > STORE_LIST_UNACKED)
         return BG_ERR_INVALID_ARG;
     sqlite3_stmt *st = NULL;
     s->busy_slept_ms = 0;
@@ -378,12 +383,14 @@ bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn,
         goto cleanup;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *cols[4];
+        const char *cols[STORE_LIST_COLUMNS];
         int n = sqlite3_column_count(st);
+        if (n > STORE_LIST_COLUMNS)
+            n = STORE_LIST_COLUMNS;
         store_work_reset(s);
-        for (int i = 0; i < n && i < 4; i++)
+        for (int i = 0; i < n; i++)
             cols[i] = col_text(st, i);
-        if (fn(ctx, cols, n < 4 ? n : 4) != 0) {
+        if (fn(ctx, cols, n) != 0) {
             rc = SQLITE_DONE;
             break;
         }

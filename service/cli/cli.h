@@ -54,5 +54,6 @@ int cli_scan_main(int argc, char **argv);
 int cli_query_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv);
 int cli_jobs_main(int argc, char **argv);
+int cli_ack_main(int argc, char **argv);
 
 #endif

@@ -160,6 +160,34 @@ static int record_print(void *arg, const char *const *cols, int n)
     return 0;
 }
 
+/* An unacknowledged detection (id, last_seen, computer, ip, url), newest first. */
+static int unacked_print(void *arg, const char *const *cols, int n)
+{
+    static const char *const keys[] = {"id", "last_seen", "computer", "ip", "url"};
+    status_ctx *c = arg;
+    if (n < 5)
+        return 1;
+    if (c->json) {
+        /* The id is a number, as in detections_v1: a reader passes it to `bitsguard ack` as it is. */
+        fprintf(stdout, "%s{\"id\":%s", c->first ? "" : ",", cols[0] ? cols[0] : "null");
+        for (int i = 1; i < n; i++) {
+            fprintf(stdout, ",\"%s\":", keys[i]);
+            output_json_string(stdout, cols[i]);
+        }
+        fputc('}', stdout);
+    } else {
+        fputs("  #", stdout);
+        output_terminal_text(stdout, cols[0], 20);
+        for (int i = 1; i < n; i++) {
+            fputs("  ", stdout);
+            output_terminal_text(stdout, cols[i] ? cols[i] : "-", i == n - 1 ? 60 : 40);
+        }
+        fputc('\n', stdout);
+    }
+    c->first = 0;
+    return 0;
+}
+
 /* Bytes as "28.8 MB" (decimal megabytes, as Task Manager's details and `ps` users read them). */
 static void megabytes_print(int64_t bytes)
 {
@@ -236,6 +264,16 @@ static bg_error lists_print(store *s, status_ctx *c, const store_status *st)
                 st->errors_total > STATUS_LAST ? last : "");
     c->first = 1;
     e = store_list_run(s, STORE_LIST_ERRORS, STATUS_LAST, record_print, c);
+    if (e != BG_ERR_OK)
+        return e;
+    if (c->json)
+        fprintf(stdout, "],\"detections_unacknowledged\":%" PRId64 ",\"unacknowledged_last\":[",
+                st->detections_unacknowledged);
+    else
+        fprintf(stdout, "unacknowledged:   %" PRId64 "%s\n", st->detections_unacknowledged,
+                st->detections_unacknowledged > STATUS_LAST ? last : "");
+    c->first = 1;
+    e = store_list_run(s, STORE_LIST_UNACKED, STATUS_LAST, unacked_print, c);
     if (c->json)
         fputs("]", stdout);
     return e;
@@ -265,8 +303,8 @@ int cli_status_main(int argc, char **argv)
         "Shows the database path and size, schema version, detections (total and last 24 h), the newest\n"
         "event, the service's last health sample (process id, resident memory, handles), each channel's\n"
         "bookmark and its age, each computer's events read, detections and last event (collector mode:\n"
-        "a computer that stopped forwarding is flagged SILENT), and the recorded gaps and errors (the last\n"
-        "few).",
+        "a computer that stopped forwarding is flagged SILENT), the recorded gaps and errors, and the\n"
+        "detections not acknowledged yet (`bitsguard ack`; the last few of each).",
         opts,
         "exit status: 0 success, 2 usage error, 3 database error\n",
     };

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"scan", cli_scan_main, "scan exported Bits-Client event XML for downloads from direct IPs"},
     {"query", cli_query_main, "list stored detections"},
     {"status", cli_status_main, "show the database's state"},
+    {"ack", cli_ack_main, "acknowledge detections (by id, or all up to an id), recording who and when"},
     {"jobs", cli_jobs_main, "list the BITS service's jobs, flag direct-IP and notify-command jobs"},
 };
 

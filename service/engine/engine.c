@@ -339,6 +339,9 @@ static bg_error engine_commit(engine *e)
     if (rc != BG_ERR_OK)
         goto cleanup;
     store_tally_clear(e->tally);
+    /* Into the main file at once, for readers that copy only it or cannot read the WAL (store.h). */
+    bg_error ckpt = store_checkpoint(e->st);
+    (void)ckpt; /* Best effort: the batch is committed; the next one checkpoints again. */
 
     /* Committed: from here on a crash re-reads nothing of this batch, so alerting now is exactly once. */
     uint64_t fresh = 0;

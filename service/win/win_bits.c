@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg_os.h"
 #include "bg_utf.h"
 
 /* CLSID_BackgroundCopyManager and the IIDs come from mingw-w64's libbits.a (data only, no DLL). */
@@ -318,28 +319,7 @@ cleanup:
 static void bits_who(jobs_client *c, char *buf, size_t n)
 {
     (void)c;
-    HANDLE token = NULL;
-    union {
-        TOKEN_USER user;
-        BYTE raw[256];
-    } info;
-    DWORD size = 0;
-    wchar_t name[256], domain[256], both[520];
-    DWORD nn = 256, dn = 256;
-    SID_NAME_USE use;
-    buf[0] = '\0';
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
-        return;
-    if (GetTokenInformation(token, TokenUser, &info, sizeof info, &size) &&
-        LookupAccountSidW(NULL, info.user.User.Sid, name, &nn, domain, &dn, &use)) {
-        _snwprintf(both, sizeof both / sizeof both[0], L"%ls%ls%ls", domain, domain[0] ? L"\\" : L"", name);
-        both[sizeof both / sizeof both[0] - 1] = L'\0';
-        char *u = bg_utf8_from_utf16(both);
-        if (u)
-            snprintf(buf, n, "%s", u);
-        free(u);
-    }
-    CloseHandle(token);
+    bg_os_user_name(buf, n); /* The process token's DOMAIN\user, as `ack` records it too. */
 }
 
 static void bits_destroy(jobs_client *c)

@@ -49,12 +49,14 @@ expect "no empty database created" test ! -e "$work/none.db"
 
 expect_exit 0 "$bin" status --db "$db"
 expect "text: path" grep -q "^database: .*$work/bits.db ([0-9]* bytes)" "$out"
-expect "text: schema version (migrated)" grep -q "^schema version: *7$" "$out"
+expect "text: schema version (migrated)" grep -q "^schema version: *8$" "$out"
 expect "text: counts" grep -q "^detections: *2 total, 1 in the last 24 h, 1 allow-listed" "$out"
 expect "text: bookmark age" grep -Eq "Microsoft-Windows-Bits-Client/Operational  updated .* \((8[0-9]|9[0-9]|1[0-9][0-9]) s ago\)" "$out"
 expect "text: service health" grep -Eq "^service: *pid 4321, 28\.8 MB resident \(peak 36\.0 MB\), 143 handles, sampled (2[0-9]|[3-9][0-9]|1[0-9][0-9]) s ago$" "$out"
 expect "text: gaps" grep -q "^gaps: *1$" "$out"
 expect "text: errors" grep -q "^errors: *2$" "$out"
+expect "text: unacknowledged (the allow-listed one aside)" grep -q "^unacknowledged: *1$" "$out"
+expect "text: the unacknowledged detection" grep -q "^  #1  2023-11-06T01:45:21.0240780Z  PC1  203.0.113.5  http://203.0.113.5/a$" "$out"
 expect "text: newest error first" bash -c "grep -A1 '^errors:' '$out' | tail -n 1 | grep -q DB_BUSY"
 expect "text: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$out'"
 
@@ -63,7 +65,7 @@ if command -v python3 >/dev/null; then
     expect "json: parses, with the counts" python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["schema_version"] == 7 and s["detections_total"] == 2 and s["detections_24h"] == 1, s
+assert s["schema_version"] == 8 and s["detections_total"] == 2 and s["detections_24h"] == 1, s
 assert s["gaps_total"] == 1 and s["errors_total"] == 2 and len(s["errors_last"]) == 2, s
 assert s["bookmarks"][0]["channel"] == "Microsoft-Windows-Bits-Client/Operational"
 assert 80 <= s["bookmarks"][0]["age_seconds"] < 200, s["bookmarks"]
@@ -72,6 +74,10 @@ assert s["size_bytes"] > 0
 h = s["service"]
 assert (h["pid"], h["rss_bytes"], h["peak_rss_bytes"], h["handles"]) == (4321, 28812345, 36000000, 143), h
 assert 20 <= h["age_seconds"] < 200, h
+# One of the two detections is allow-listed: one unacknowledged, the id a number `ack` takes.
+assert s["detections_unacknowledged"] == 1, s
+u = s["unacknowledged_last"]
+assert len(u) == 1 and u[0]["id"] == 1 and u[0]["ip"] == "203.0.113.5" and u[0]["url"] == "http://203.0.113.5/a", u
 ' "$out"
 fi
 

@@ -577,6 +577,73 @@ static engine_config config_default(void)
 
 /* ---- the tests ---------------------------------------------------------------------------------- */
 
+/* What the main file alone holds while the engine runs: it is copied (without -wal and -shm, as
+ * Velociraptor's sqlite() copies it) before the second fetch, after the first batch committed. */
+typedef struct copy_probe {
+    int copied;
+    int64_t rows; /* Detections in the copy: -1 when it has no detections table or cannot be read. */
+} copy_probe;
+
+static void copy_on_next(fake_source *f, void *ctx)
+{
+    copy_probe *p = ctx;
+    if (f->next_calls != 2 || p->copied)
+        return;
+    p->copied = 1;
+    p->rows = -1;
+    char copy[1100];
+    snprintf(copy, sizeof copy, "%s.copy", db_path);
+    FILE *in = fopen(db_path, "rb"), *out = fopen(copy, "wb");
+    char buf[8192];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            break;
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open(copy, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM detections", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        p->rows = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char q[1200];
+        snprintf(q, sizeof q, "%s%s", copy, suffixes[i]);
+        remove(q);
+    }
+}
+
+/* Each committed batch is checkpointed into the main file while the engine keeps its connection (and
+ * so the WAL) open: a copy of the main file alone has the batch's rows. Without the checkpoint the copy
+ * holds no table at all (the schema too is still in the WAL). */
+static void test_checkpoint_each_batch(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 2);
+    db_fresh("checkpoint");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 3; /* One job per fetch. */
+    copy_probe probe = {0, -1};
+    f.on_next = copy_on_next;
+    f.hook_ctx = &probe;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, NULL), BG_ERR_OK);
+    CHECK_INT_EQ(probe.copied, 1);
+    CHECK_INT_EQ(probe.rows, 1);
+    check_each_job_once(2);
+    script_free(&s);
+    db_remove();
+}
+
 /* All events in one fetch: one detection per job (3, 16403 and 4 of a job deduplicated in the batch). */
 static void test_normal_single_batch(void)
 {
@@ -2093,6 +2160,7 @@ int main(void)
 {
     CHECK_RUN(test_invalid_args);
     CHECK_RUN(test_normal_single_batch);
+    CHECK_RUN(test_checkpoint_each_batch);
     CHECK_RUN(test_normal_many_batches);
     CHECK_RUN(test_newest_first);
     CHECK_RUN(test_finding_alert);

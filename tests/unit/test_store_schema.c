@@ -143,6 +143,9 @@ static void test_migrate_from_v1(void)
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections_readable WHERE recovered = 0"), 3);
     /* Version 6: the findings table, empty (older versions did not store findings). */
     CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM findings"), 0);
+    /* Version 8: nothing acknowledged yet; the fleet view reads the migrated rows. */
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM acknowledgements"), 0);
+    CHECK_INT_EQ(scalar(db, "SELECT count(*) FROM detections_v1 WHERE acknowledged = 0 AND events = '59'"), 3);
     char *bm = NULL;
     CHECK_INT_EQ(store_bookmark_get(s, "Microsoft-Windows-Bits-Client/Operational", &bm), BG_ERR_OK);
     CHECK_STR_EQ(bm, "<BookmarkList/>");

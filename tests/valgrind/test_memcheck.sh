@@ -3,7 +3,7 @@
 # Zero errors and zero leaks of any kind (definite, indirect, possible, still reachable) are required.
 # usage: test_memcheck.sh cli-scan|cli-read BITSGUARD FIXTURES-DIR [SHARED-SAMPLES-DIR]
 #        test_memcheck.sh exe TEST-EXECUTABLE
-# cli-scan checks scan (and the usage errors); cli-read checks classify, query and status, on a database
+# cli-scan checks scan (and the usage errors); cli-read checks classify, query, status and ack, on a database
 # a scan made outside memcheck. Two halves so that ctest -j runs them side by side.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -194,4 +194,11 @@ memcheck "0 3" "$bg" query --db "$work/text.db"
 memcheck "0" "$bg" status --db "$db"
 memcheck "0" "$bg" status --db "$db" --json
 memcheck "0 3" "$bg" status --db "$work/text.db"
+# ack writes the scanned database (last: the reads above saw it unacknowledged).
+memcheck "0" "$bg" ack --db "$db" --note memcheck 1
+memcheck "0" "$bg" ack --db "$db" --all --up-to 1000
+memcheck "3" "$bg" ack --db "$db" 999999
+memcheck "2" "$bg" ack --db "$db" --all
+memcheck "3" "$bg" ack --db "$work/none.db" 1
+memcheck "0" "$bg" status --db "$db" --json
 finish
