@@ -9,7 +9,7 @@ packages=(
   clang llvm libclang-rt-14-dev valgrind
   gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-tools
   wine wine64 wixl msitools
-  dpkg-dev tcl xz-utils python3
+  dpkg-dev tcl xz-utils python3 python3-yaml
   shellcheck clang-format git
 )
 
