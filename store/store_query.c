@@ -370,8 +370,10 @@ bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn,
         [STORE_LIST_BOOKMARKS] = "SELECT channel, bookmark, updated_at FROM bookmarks ORDER BY channel LIMIT ?1",
         [STORE_LIST_GAPS] = "SELECT time, channel, reason FROM gaps ORDER BY id DESC LIMIT ?1",
         [STORE_LIST_ERRORS] = "SELECT time, where_, code_name, detail FROM errors ORDER BY id DESC LIMIT ?1",
-        [STORE_LIST_UNACKED] = "SELECT id, last_seen, computer, ip, url FROM detections"
-                               " WHERE allowed = 0 AND ack_id IS NULL ORDER BY id DESC LIMIT ?1",
+        /* One literal in parentheses: clang's -Wstring-concatenation reads adjacent ones in an array as a
+         * missing comma. */
+        [STORE_LIST_UNACKED] = ("SELECT id, last_seen, computer, ip, url FROM detections"
+                                " WHERE allowed = 0 AND ack_id IS NULL ORDER BY id DESC LIMIT ?1"),
     };
     if (!s || !fn || (unsigned)which > STORE_LIST_UNACKED)
         return BG_ERR_INVALID_ARG;
