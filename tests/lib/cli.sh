@@ -97,6 +97,7 @@ expect_stdout_file() {
     if cmp -s "$out" "$1"; then pass "stdout is $(basename "$1")"; else
         fail "stdout differs from $1: $last_cmd"
         diff "$1" "$out" | head -n 10
+        show stderr "$err"
     fi
 }
 

@@ -101,6 +101,16 @@ grep -q 'PRODUCT FAILURE in attempt 1' "$out" && ! grep -q 'attempt 2 of' "$out"
 check "product: reported as a product failure and not retried" $?
 no_leftovers product
 check "product: no process left" $?
+# The next script on the same prefix writes its body's pid where the finished one's watchdog looks: that
+# watchdog must have ended with its script (it outlived it and killed the next body: 2 of 10 wine legs).
+sleep 600 &
+victim=$!
+echo "$victim" >"$work/prefix-product.harness/body.pid"
+sleep 3
+kill -0 "$victim" 2>/dev/null
+check "product: its watchdog ended with it (the next body in that prefix lives)" $?
+kill "$victim" 2>/dev/null
+wait "$victim" 2>/dev/null
 
 run_case crash-then-product 3
 check "crash-then-product: fails (exit $rc)" "$([ "$rc" = 1 ]; echo $?)"
