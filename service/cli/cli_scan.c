@@ -488,7 +488,12 @@ int cli_scan_main(int argc, char **argv)
     if (sc.untallied > 0)
         cli_error("scan", "%" PRIu64 " events of computers past the first %lu were not counted per computer",
                   sc.untallied, (unsigned long)store_tally_count(sc.tally));
-    fflush(stdout);
+    /* An incident responder's `scan ... > out.json` on a full disk must not end as "detections found"
+     * with nothing written: a failed write is an error (exit 3), as classify, jobs and query treat it. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("scan", "error writing the output: the detections printed are incomplete");
+        io_failed = 1;
+    }
 
     correlate_stats st;
     correlate_stats_get(corr, &st);

@@ -204,4 +204,15 @@ expect_ok "abuse fixture: channel cleared line" $?
 grep -q '3 other findings' "$work/abuse.err"
 expect_ok "abuse fixture: the summary counts the findings" $?
 
+# Output that cannot be written (a full disk) is an error, never "detections found" with nothing written
+# (was exit 1). Native only: under Wine the wrapper, not the program, writes to our stdout.
+case $bin in
+*-wine) ;;
+*)
+    "$bin" scan "$fixtures/exports/mixed-detections.xml" --json >/dev/full 2>"$err"
+    expect_ok "scan to a full disk exits 3" "$([ $? -eq 3 ]; echo $?)"
+    expect_stderr 'error writing the output'
+    ;;
+esac
+
 test_done
