@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bg_error.h"
+#include "bg_text.h"
 #include "detection.h"
 #include "finding.h"
 
@@ -242,6 +243,20 @@ typedef struct store_status {
 } store_status;
 
 bg_error store_status_get(store *s, int64_t now_unix, store_status *st) BG_WARN_UNUSED;
+
+/* What the service publishes for fleet tools after its batches (the registry's Status key on Windows):
+ * a few cheap counts and the newest detection. */
+typedef struct store_summary {
+    int64_t detections;     /* Stored detections, allow-listed ones aside. */
+    int64_t unacknowledged; /* Of those, not acknowledged (`bitsguard ack`). */
+    int64_t errors;         /* Rows of the errors table. */
+    int64_t last_id;        /* The newest such detection's id (0: none), its last_seen, ip and url. */
+    char last_seen[BG_TIME_TEXT_SIZE];
+    char last_ip[64];
+    char last_url[1024]; /* Cut to fit (a registry value for people, not the evidence). */
+} store_summary;
+
+bg_error store_summary_get(store *s, store_summary *out) BG_WARN_UNUSED;
 
 typedef enum store_list {
     STORE_LIST_BOOKMARKS, /* channel, bookmark, updated_at */

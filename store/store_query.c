@@ -364,6 +364,37 @@ bg_error store_status_get(store *s, int64_t now_unix, store_status *st)
     return store_sqlite_error(rc);
 }
 
+bg_error store_summary_get(store *s, store_summary *out)
+{
+    if (!s || !out)
+        return BG_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    s->busy_slept_ms = 0;
+    store_work_reset(s);
+    int rc = scalar_int(s->db, "SELECT count(*) FROM detections WHERE allowed = 0", NULL, &out->detections);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM detections WHERE allowed = 0 AND ack_id IS NULL", NULL,
+                        &out->unacknowledged);
+    if (rc == SQLITE_OK)
+        rc = scalar_int(s->db, "SELECT count(*) FROM errors", NULL, &out->errors);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *q = NULL;
+        rc = sqlite3_prepare_v2(
+            s->db, "SELECT id, last_seen, ip, url FROM detections WHERE allowed = 0 ORDER BY id DESC LIMIT 1", -1, &q,
+            NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            out->last_id = sqlite3_column_int64(q, 0);
+            text_copy(out->last_seen, sizeof out->last_seen, col_text(q, 1));
+            text_copy(out->last_ip, sizeof out->last_ip, col_text(q, 2));
+            text_copy(out->last_url, sizeof out->last_url, col_text(q, 3));
+        }
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_finalize(q);
+    }
+    return store_sqlite_error(rc);
+}
+
 bg_error store_list_run(store *s, store_list which, int limit, store_text_fn fn, void *ctx)
 {
     static const char *const sql[] = {

@@ -78,7 +78,12 @@ typedef struct engine {
     uint64_t rng;
     unsigned batches_since_retention;
     int64_t retention_last;
-    int64_t health_last; /* When the last health sample was recorded (0: never). */
+    int64_t health_last;  /* When the last health sample was recorded (0: never). */
+    int64_t summary_last; /* When the summary was last published (0: never). */
+    int summary_dirty;    /* A batch was committed since then. */
+    /* The newest TimeCreated of the events read since the last commit, and of those committed. */
+    char event_time_pending[BG_TIME_TEXT_SIZE];
+    char event_time_committed[BG_TIME_TEXT_SIZE];
 } engine;
 
 static void engine_alert_error(engine *e, bg_error code, const char *where, const char *detail)
@@ -370,6 +375,9 @@ static bg_error engine_commit(engine *e)
     free(e->bookmark);
     e->bookmark = NULL;
     e->in_hand = 0;
+    if (strcmp(e->event_time_pending, e->event_time_committed) > 0)
+        memcpy(e->event_time_committed, e->event_time_pending, sizeof e->event_time_committed);
+    e->summary_dirty = 1;
     if (e->malformed) {
         char detail[320];
         snprintf(detail, sizeof detail, "skipped %u malformed event%s of %s; first: %s", e->malformed,
@@ -464,6 +472,39 @@ static void engine_health_maybe(engine *e, int force)
     };
     bg_error rc = store_health_record(e->st, &sh, now);
     (void)rc; /* Diagnostics only: a locked database just delays the next sample. */
+}
+
+/* Publishes the summary for fleet tools when at least min_gap_s seconds passed since the last time (0:
+ * always). Like the health sample it piggybacks on commits and on the wait returning, so an idle engine
+ * stays idle; the callee writes only what changed, so an unchanged summary costs three counts. */
+static void engine_summary_maybe(engine *e, int64_t min_gap_s)
+{
+    if (!e->cfg->summary_publish || !e->st)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    if (min_gap_s > 0 && e->summary_last && now - e->summary_last < min_gap_s)
+        return;
+    store_summary ss;
+    if (store_summary_get(e->st, &ss) != BG_ERR_OK)
+        return; /* A locked database: the next commit or wake publishes. */
+    e->summary_last = now;
+    e->summary_dirty = 0;
+    engine_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.detections = ss.detections;
+    sum.unacknowledged = ss.unacknowledged;
+    sum.errors = ss.errors;
+    if (ss.last_id > 0)
+        snprintf(sum.last_detection, sizeof sum.last_detection, "%s %s %s", ss.last_seen,
+                 ss.last_ip[0] ? ss.last_ip : "-", ss.last_url);
+    memcpy(sum.last_event_time, e->event_time_committed, sizeof sum.last_event_time);
+    e->cfg->summary_publish(e->cfg->summary_ctx, &sum);
+}
+
+/* The interval of the summary when nothing was committed: the health sample's. */
+static int64_t engine_summary_idle_s(const engine *e)
+{
+    return e->cfg->health_interval_s ? e->cfg->health_interval_s : ENGINE_HEALTH_SECONDS_DEFAULT;
 }
 
 /* The invalid configuration values of this start, as error rows that `bitsguard status` lists. */
@@ -575,6 +616,9 @@ static bg_error engine_event_handle(engine *e, const char *xml, size_t len)
     rc = store_tally_add(e->tally, e->ev.computer, e->ev.time_created);
     if (rc != BG_ERR_OK)
         return rc; /* Out of memory (a batch never holds 65,536 computers). */
+    /* ISO 8601 UTC text of one fixed form: its order is the time's. */
+    if (strcmp(e->ev.time_created, e->event_time_pending) > 0)
+        memcpy(e->event_time_pending, e->ev.time_created, sizeof e->event_time_pending);
     rc = correlate_event_feed(e->cor, &e->ev);
     if (rc == BG_ERR_OK && e->batch.oom)
         rc = BG_ERR_NOMEM;
@@ -662,13 +706,19 @@ static bg_error engine_drain(engine *e)
         if (rc != BG_ERR_OK)
             return rc;
         engine_health_maybe(e, 0);
+        engine_summary_maybe(e, engine_summary_idle_s(e)); /* Acknowledgements made meanwhile, too. */
         for (;;) {
             size_t count = 0;
             rc = e->src->ops->next(e->src, ENGINE_BATCH_MAX, xml, len, &count);
             if (rc != BG_ERR_OK)
                 return rc;
-            if (count == 0)
+            if (count == 0) {
+                /* Drained: the last batch of a burst is published now, not at the next wake (up to a
+                 * minute away), whatever the once-a-second limit held back. */
+                if (e->summary_dirty)
+                    engine_summary_maybe(e, 0);
                 break;
+            }
             if (count > ENGINE_BATCH_MAX)
                 return BG_ERR_SOURCE; /* A broken source; never read past the arrays. */
             e->in_hand = 1;
@@ -692,6 +742,7 @@ static bg_error engine_drain(engine *e)
             e->batches_since_retention++;
             engine_retention_maybe(e, 0);
             engine_health_maybe(e, 0);
+            engine_summary_maybe(e, 1);
         }
     }
 }
@@ -837,6 +888,7 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
     engine_health_maybe(&e, 1);
     engine_retention_maybe(&e, 1);
     engine_restore(&e);
+    engine_summary_maybe(&e, 0);
 
     rc = engine_loop(&e);
     if (rc == BG_ERR_STOPPED) {
@@ -849,8 +901,10 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
         }
         rc = BG_ERR_OK;
     }
-    if (started)
+    if (started) {
         engine_health_maybe(&e, 1); /* The last word: what the process held when it stopped. */
+        engine_summary_maybe(&e, 0);
+    }
 
 cleanup:
     engine_unsubscribe(&e);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bg_error.h"
+#include "bg_text.h"
 #include "classify.h"
 #include "detection.h"
 #include "finding.h"
@@ -109,6 +110,23 @@ typedef struct engine_health {
 /* Fills *out and returns 0, or returns non-zero when no sample could be taken (nothing is recorded). */
 typedef int (*engine_health_fn)(void *ctx, engine_health *out);
 
+/* The state the engine publishes for fleet tools (the registry's Status key on Windows): counts read from
+ * the database, the newest detection, and the newest event time this engine committed. */
+typedef struct engine_summary {
+    int64_t detections;     /* Stored detections, allow-listed ones aside. */
+    int64_t unacknowledged; /* Of those, not acknowledged (`bitsguard ack`). */
+    int64_t errors;         /* Rows of the errors table. */
+    /* The newest detection: "LAST_SEEN IP URL" (the URL cut at 1,023 bytes), "" when none. */
+    char last_detection[1200];
+    /* The newest TimeCreated of the events this engine committed since it started ("" before the first):
+     * with several channels, each engine reports its own. */
+    char last_event_time[BG_TIME_TEXT_SIZE];
+} engine_summary;
+
+/* Called on the engine's thread (with several channels: on each engine's thread at once) with the
+ * current summary; the callee compares and writes only what changed. */
+typedef void (*engine_summary_fn)(void *ctx, const engine_summary *s);
+
 typedef struct engine_config {
     const char *db_path;     /* Database file. */
     const char *channel;     /* ENGINE_CHANNEL_BITS unless testing. */
@@ -128,6 +146,12 @@ typedef struct engine_config {
     engine_health_fn health_sample;
     void *health_ctx;
     uint32_t health_interval_s;
+    /* Optional: the summary for fleet tools, published at start, after a committed batch (at most once
+     * a second), when the source has drained after a batch (always: the end of a burst is never held
+     * back), when the wait for events returns (at most once per health_interval_s) and at stop. Each
+     * publication reads a few counts from the database; the callee writes only what changed. */
+    engine_summary_fn summary_publish;
+    void *summary_ctx;
     /* Invalid configuration values ("ValueName: why"), recorded as errors (where "config", BG_ERR_CONFIG)
      * once per engine_run, so `bitsguard status` shows them next to the Event Log's event 103. */
     const char *const *config_warnings;
