@@ -14,6 +14,9 @@
  */
 #define CONFIG_KEY_SETTINGS "SOFTWARE\\bitsguard"
 #define CONFIG_KEY_POLICY   "SOFTWARE\\Policies\\bitsguard"
+/* Not configuration: the status summary the service writes for ConfigMgr CMPivot and other registry
+ * readers (service/win/win_status.c; docs/fleet.md). */
+#define CONFIG_KEY_STATUS "SOFTWARE\\bitsguard\\Status"
 
 /*
  * The value names: the one list the registry reader, the ADMX template and the documentation use.

@@ -48,6 +48,11 @@ int admin_data_folder_remove(void);
  * (add 0). Never fatal: prints a warning where the channel cannot be configured. */
 void admin_channel_access_grant(int add);
 
+/* admin_status.c: the Status key the service writes its summary under (CMPivot): created with its own
+ * protected DACL (1 when it is in place), removed by teardown (1 when gone or never there). Both print. */
+int admin_status_key_setup(void);
+int admin_status_key_remove(void);
+
 /* admin_setup.c: what the MSI cannot express, applied to an existing service (1 when nothing failed);
  * an existing service kept only with our account and image path cmd (1 when it is, now, ours). granted:
  * the rights svc was opened with (win_open_access(WIN_OPEN_SVC_SETUP)), checked before every call. */

@@ -182,6 +182,8 @@ static int teardown_run(void)
         admin_step_print("remove event source", "ok", rc == ERROR_FILE_NOT_FOUND ? "was not registered" : NULL);
     else
         admin_step_failed("remove event source", (DWORD)rc);
+    if (!admin_status_key_remove())
+        ok = 0;
     admin_channel_access_grant(0);
     admin_log_end(L"" ADMIN_LOG_TEARDOWN, ok ? "bitsguard teardown: done (the data folder is kept)\n"
                                              : "bitsguard teardown: FAILED (the data folder is kept)\n");

@@ -161,6 +161,8 @@ int admin_service_setup(SC_HANDLE svc, DWORD granted)
         ok = 0;
     if (!event_source_register())
         ok = 0;
+    if (!admin_status_key_setup())
+        ok = 0;
     admin_channel_access_grant(1);
     return ok;
 }

@@ -27,6 +27,8 @@ static const win_access_rule win_access_table[WIN_CALL_COUNT] = {
     {WIN_CALL_SVC_DELETE, "DeleteService", DELETE, DOC_SVC "deleteservice"},
     {WIN_CALL_REG_QUERY_VALUE, "RegQueryValueExW", KEY_QUERY_VALUE, DOC_REG "regqueryvalueexw"},
     {WIN_CALL_REG_SET_VALUE, "RegSetValueExW", KEY_SET_VALUE, DOC_REG "regsetvalueexw"},
+    /* "The key must have been opened with the WRITE_DAC access right" (for DACL_SECURITY_INFORMATION). */
+    {WIN_CALL_REG_SET_SECURITY, "RegSetKeySecurity(DACL)", WRITE_DAC, DOC_REG "regsetkeysecurity"},
     {WIN_CALL_FILE_GET_SECURITY, "GetSecurityInfo(OWNER | DACL)", READ_CONTROL, DOC_ACL "getsecurityinfo"},
     {WIN_CALL_FILE_SET_DACL, "SetSecurityInfo(DACL)", WRITE_DAC, DOC_ACL "setsecurityinfo"},
     {WIN_CALL_FILE_SET_OWNER, "SetSecurityInfo(OWNER)", WRITE_OWNER, DOC_ACL "setsecurityinfo"},
@@ -52,6 +54,8 @@ static const win_call calls_data_folder[] = {WIN_CALL_FILE_SET_OWNER, WIN_CALL_F
 static const win_call calls_data_file[] = {WIN_CALL_FILE_SET_OWNER, WIN_CALL_FILE_SET_DACL, WIN_CALL_FILE_GET_SECURITY};
 static const win_call calls_data_file_delete[] = {WIN_CALL_FILE_DELETE_HANDLE};
 static const win_call calls_svc_selftest[] = {WIN_CALL_SVC_QUERY_STATUS};
+static const win_call calls_reg_status[] = {WIN_CALL_REG_QUERY_VALUE, WIN_CALL_REG_SET_VALUE};
+static const win_call calls_reg_status_setup[] = {WIN_CALL_REG_SET_SECURITY};
 
 #define PROFILE(o, what, calls)                        \
     {                                                  \
@@ -72,6 +76,8 @@ static const win_open_profile win_open_table[WIN_OPEN_COUNT] = {
     PROFILE(WIN_OPEN_DATA_FILE, "store file (ACL reset)", calls_data_file),
     PROFILE(WIN_OPEN_DATA_FILE_DELETE, "store file (removal)", calls_data_file_delete),
     PROFILE(WIN_OPEN_SVC_SELFTEST, "bitsguard service (selftest)", calls_svc_selftest),
+    PROFILE(WIN_OPEN_REG_STATUS, "Status registry key (service)", calls_reg_status),
+    PROFILE(WIN_OPEN_REG_STATUS_SETUP, "Status registry key (setup)", calls_reg_status_setup),
 };
 
 const win_open_profile *win_open_profile_get(win_open open)

@@ -31,8 +31,9 @@ typedef enum win_call {
     WIN_CALL_SVC_CONTROL_PARAMCHANGE,    /* ControlService(SERVICE_CONTROL_PARAMCHANGE): SERVICE_PAUSE_CONTINUE */
     WIN_CALL_SVC_DELETE,                 /* DeleteService: DELETE */
     /* On a registry key. */
-    WIN_CALL_REG_QUERY_VALUE, /* RegQueryValueExW: KEY_QUERY_VALUE */
-    WIN_CALL_REG_SET_VALUE,   /* RegSetValueExW: KEY_SET_VALUE */
+    WIN_CALL_REG_QUERY_VALUE,  /* RegQueryValueExW: KEY_QUERY_VALUE */
+    WIN_CALL_REG_SET_VALUE,    /* RegSetValueExW: KEY_SET_VALUE */
+    WIN_CALL_REG_SET_SECURITY, /* RegSetKeySecurity(DACL): WRITE_DAC */
     /* On a file or folder handle. */
     WIN_CALL_FILE_GET_SECURITY,  /* GetSecurityInfo(OWNER | DACL): READ_CONTROL */
     WIN_CALL_FILE_SET_DACL,      /* SetSecurityInfo(DACL): WRITE_DAC */
@@ -64,6 +65,8 @@ typedef enum win_open {
     WIN_OPEN_DATA_FILE,        /* CreateFileW of a store file: its owner and DACL reset, read back */
     WIN_OPEN_DATA_FILE_DELETE, /* CreateFileW of a store file deleted by uninstall --remove-data */
     WIN_OPEN_SVC_SELFTEST,     /* OpenServiceW for `bitsguard selftest`: is the service running */
+    WIN_OPEN_REG_STATUS,       /* RegOpenKeyExW of the Status key by the service: compare, then write */
+    WIN_OPEN_REG_STATUS_SETUP, /* RegCreateKeyExW of the Status key by setup: its DACL */
     WIN_OPEN_COUNT
 } win_open;
 

@@ -17,6 +17,7 @@
 #include "win_eventlog.h"
 #include "win_evt_source.h"
 #include "win_health.h"
+#include "win_status.h"
 #include "win_service.h"
 #include "win_util.h"
 
@@ -42,6 +43,7 @@ typedef struct svc_state {
     size_t src_count;
     int stopping;
     win_eventlog *log;
+    win_status *status_key; /* HKLM\SOFTWARE\bitsguard\Status (CMPivot); NULL when setup did not make it. */
 } svc_state;
 
 static svc_state svc;
@@ -147,6 +149,9 @@ static bg_error svc_config_load(service_config *cfg, const char *why)
     }
     /* The service's memory and handles, recorded in the database for `bitsguard status`. */
     cfg->engine.health_sample = win_health_sample;
+    /* The summary under the Status key, for ConfigMgr CMPivot: written only when a value changes. */
+    cfg->engine.summary_publish = svc.status_key ? win_status_publish : NULL;
+    cfg->engine.summary_ctx = svc.status_key;
     char allow[16], backfill[8], days[16], rows[24], priv[8], invalid[16];
     snprintf(allow, sizeof allow, "%u", (unsigned)cfg->allow_count);
     snprintf(backfill, sizeof backfill, "%d", cfg->engine.backfill);
@@ -315,6 +320,20 @@ static void WINAPI svc_service_main(DWORD argc, LPWSTR *argv)
         rc = BG_ERR_PLATFORM;
         goto cleanup;
     }
+    {
+        DWORD err = 0;
+        svc.status_key = win_status_open(HKEY_LOCAL_MACHINE, L"" CONFIG_KEY_STATUS, &err);
+        if (!svc.status_key) {
+            /* Not fatal: detection goes on; only the summary for registry readers is missing. */
+            char text[160], detail[320];
+            snprintf(detail, sizeof detail,
+                     "the Status registry key HKLM\\%s cannot be opened for writing (%s); run"
+                     " bitsguard setup",
+                     CONFIG_KEY_STATUS, win_error_text(err, text, sizeof text));
+            const char *s[2] = {bg_error_name(BG_ERR_PLATFORM), detail};
+            win_eventlog_report(svc.log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
+        }
+    }
 
     rc = svc_config_load(&cfg, "service start");
     if (rc != BG_ERR_OK)
@@ -380,6 +399,8 @@ cleanup:
         service_config_clear(&cfg);
     win_eventlog_close(svc.log);
     svc.log = NULL;
+    win_status_close(svc.status_key);
+    svc.status_key = NULL;
     /* A non-zero exit code makes the SCM run the recovery actions (with the non-crash failure flag). */
     if (rc == BG_ERR_OK)
         svc_status_report(SERVICE_STOPPED, NO_ERROR, 0, 0);

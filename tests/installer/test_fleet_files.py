@@ -91,6 +91,19 @@ def main():
         check(st["detections_unacknowledged"] == total - 2,
               f"status: {total - 2} unacknowledged ({total}, one allow-listed, one acknowledged)")
 
+        # --- docs/fleet.md: the contract lists the view's columns in order, and the Status key's values ---
+        top = os.path.dirname(os.path.dirname(os.path.abspath(fleet)))
+        doc = open(os.path.join(top, "docs", "fleet.md"), encoding="utf-8").read()
+        documented = re.findall(r"^\| (\d+) \| `(\w+)` \|", doc, re.M)
+        columns = [row["name"] for row in sqlite_rows(db, "SELECT name FROM pragma_table_xinfo('detections_v1')")]
+        check([int(n) for n, _ in documented] == list(range(len(columns))) and [c for _, c in documented] == columns,
+              f"docs/fleet.md documents the {len(columns)} columns of detections_v1 in order")
+        header = open(os.path.join(top, "service", "win", "win_status.h"), encoding="utf-8").read()
+        names = re.findall(r'XX\(\w+, "(\w+)"\)', header)
+        section = doc[doc.index("## ConfigMgr CMPivot"):]
+        check(len(names) == 7 and re.findall(r"^\| `(\w+)` \| REG_", section, re.M) == names,
+              f"docs/fleet.md documents the Status values of win_status.h in order ({names})")
+
         # --- osquery: the ATC configuration ---
         conf_path = os.path.join(fleet, "osquery", "bitsguard.conf")
         conf = json.load(open(conf_path, encoding="utf-8"))

@@ -150,6 +150,15 @@ install_test() {
         fail "event source registry values"; cat "$logs/regsrc.out"
     fi
 
+    # The Status key (CMPivot) exists for the service to write into; setup says it secured it (a warning
+    # where Wine keeps no registry ACL).
+    run regstatus reg query 'HKLM\SOFTWARE\bitsguard\Status'
+    if [ "$(cat "$logs/regstatus.rc" 2>/dev/null)" = 0 ] && grep -Eq "Status registry key +(ok|warning)" "$logs/install.out"; then
+        ok "Status key created by setup"
+    else
+        fail "no Status key after setup"; grep "Status registry key" "$logs/install.out"
+    fi
+
     # 3. start: RUNNING, and the started/configuration events reached the Event Log.
     if run start "$exe" start; then
         ok "start: $(grep 'start service' "$logs/start.out" | sed 's/  */ /g')"
@@ -369,6 +378,8 @@ install_test() {
     grep -q "ImagePath" "$logs/query3.out" && { fail "service still exists"; cat "$logs/query3.out"; } || ok "service deleted"
     run regsrc2 reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\bitsguard'
     grep -q 'EventMessageFile' "$logs/regsrc2.out" && fail "event source still registered" || ok "event source removed"
+    run regstatus2 reg query 'HKLM\SOFTWARE\bitsguard\Status'
+    [ "$(cat "$logs/regstatus2.rc" 2>/dev/null)" = 0 ] && fail "Status key still there after teardown" || ok "Status key removed"
     [ -d "$WINEPREFIX/drive_c/ProgramData/bitsguard" ] && ok "data folder kept" || fail "data folder removed without --remove-data"
     if [ -d "$dir/feed" ]; then
         access=$(cat "$dir/feed/channel-access.sddl" 2>/dev/null)

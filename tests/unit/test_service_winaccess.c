@@ -56,6 +56,7 @@ static void test_documented_rights(void)
         {WIN_CALL_SVC_DELETE, DELETE},
         {WIN_CALL_REG_QUERY_VALUE, KEY_QUERY_VALUE},
         {WIN_CALL_REG_SET_VALUE, KEY_SET_VALUE},
+        {WIN_CALL_REG_SET_SECURITY, WRITE_DAC},
         {WIN_CALL_FILE_GET_SECURITY, READ_CONTROL},
         {WIN_CALL_FILE_SET_DACL, WRITE_DAC},
         {WIN_CALL_FILE_SET_OWNER, WRITE_OWNER},
@@ -90,6 +91,9 @@ static void test_opens_request_what_calls_need(void)
         {WIN_OPEN_DATA_FILE, READ_CONTROL | WRITE_DAC | WRITE_OWNER},
         {WIN_OPEN_DATA_FILE_DELETE, DELETE},
         {WIN_OPEN_SVC_SELFTEST, SERVICE_QUERY_STATUS},
+        /* The service compares before it writes; it cannot create keys, change the DACL or delete. */
+        {WIN_OPEN_REG_STATUS, KEY_QUERY_VALUE | KEY_SET_VALUE},
+        {WIN_OPEN_REG_STATUS_SETUP, WRITE_DAC},
     };
     CHECK_INT_EQ(sizeof expected / sizeof expected[0], WIN_OPEN_COUNT);
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {

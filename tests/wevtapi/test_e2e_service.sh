@@ -5,7 +5,8 @@
 # Usage: test_e2e_service.sh BITSGUARD_EXE WEVTAPI_DLL
 # Checks database rows (`bitsguard query --format json`) and the Event Log alerts (ReportEventW lines that
 # Wine prints on its eventlog channel to the output of the command that booted the prefix):
-#   install; start; backfill and live events; stop within 5 s and restart resume with nothing lost or
+#   install; start; backfill and live events; the Status registry key (CMPivot) written once and not
+#   rewritten by an event that changes nothing or an idle wake; stop within 5 s and restart resume with nothing lost or
 #   repeated; an Event Log outage mid-stream; hostile events; SIGKILL of the service process mid-stream, restart,
 #   exactly-once rows and no alert twice; uninstall.
 # Exit 0 pass, 1 fail, 77 skip (no Wine).
@@ -37,6 +38,17 @@ alerted_records() {
     grep -o 'warn:eventlog:ReportEventW L"[0-9]*"' "$boot" | sed 's/.*L"//; s/"//' |
         awk -v lo="$1" -v hi="$2" '$1 >= lo && $1 <= hi && $1 % 2 == 1'
 }
+# The Status key (CMPivot) as `reg query` prints it, one "Name TYPE Value" line per value, sorted.
+status_key() {
+    w reg query 'HKLM\SOFTWARE\bitsguard\Status' 2>/dev/null | tr -d '\r' |
+        awk 'NF >= 2 && $1 !~ /^HKEY/ { v = $3; for (i = 4; i <= NF; i++) v = v " " $i; print $1, $2, v }' | sort
+}
+status_value() { status_key | awk -v n="$1" '$1 == n { print $3 }'; }
+# The service's last health sample time (status --json): it moves when the idle service wakes up.
+health_at() {
+    w "$work/bitsguard.exe" status --db "$db" --json 2>/dev/null | tr -d '\r' |
+        sed -n 's/.*"service":{[^}]*"updated_at":"\([^"]*\)".*/\1/p'
+}
 # One attempt on a fresh prefix (harness_main runs it again when Wine crashes under it).
 e2e_service() {
     work_make e2e-svc
@@ -56,6 +68,41 @@ e2e_service() {
     feed_jobs 002 101 5 200
     want2=$(expect_records 5 200)
     wait_stored 10 60 && echo "ok   live events"
+
+    # 1b. The Status key (setup made it at install): what the service stored, written once. A value is
+    # compared before it is written, so neither an event that changes nothing nor an idle wake rewrites
+    # the key: UpdatedAt (set with every change) and every value stay as they were.
+    version=$(w "$work/bitsguard.exe" version 2>/dev/null | tr -d '\r' | awk '{ print $2 }')
+    for _ in $(seq 50); do [ "$(status_value DetectionCount)" = 0xa ] && break; sleep 0.2; done
+    status_key >"$work/status1.txt"
+    grep -qx "Version REG_SZ $version" "$work/status1.txt" || fail "Status: Version is not $version"
+    grep -qx "DetectionCount REG_DWORD 0xa" "$work/status1.txt" || fail "Status: DetectionCount is not 10"
+    grep -qx "UnacknowledgedCount REG_DWORD 0xa" "$work/status1.txt" || fail "Status: UnacknowledgedCount is not 10"
+    grep -qx "ErrorCount REG_DWORD 0x0" "$work/status1.txt" || fail "Status: ErrorCount is not 0"
+    grep -qx "LastEventTime REG_SZ 2026-11-30T01:00:01.0000000Z" "$work/status1.txt" || fail "Status: LastEventTime"
+    grep -qx "LastDetection REG_SZ 2026-11-30T01:00:01.0000000Z 45.33.0.[0-9]* http://45.33.0.[0-9]*/payload[0-9]*.exe" \
+        "$work/status1.txt" || fail "Status: LastDetection"
+    grep -q "^UpdatedAt REG_SZ 20[0-9-]*T[0-9:]*Z$" "$work/status1.txt" || fail "Status: UpdatedAt"
+    [ "$failures" -eq 0 ] && echo "ok   Status key: $(tr '\n' ';' <"$work/status1.txt")"
+    # An event that changes no value (a job created, no remote name; same time), committed a few seconds
+    # later: the service publishes after the commit and finds nothing to write.
+    sleep 2
+    printf '<Events><Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Bits-Client"/><EventID>3</EventID><Version>3</Version><Level>4</Level><TimeCreated SystemTime="2026-11-30T01:00:00.0000000Z"/><EventRecordID>250</EventRecordID><Channel>Microsoft-Windows-Bits-Client/Operational</Channel><Computer>WINE</Computer><Security UserID="S-1-5-18"/></System><EventData><Data Name="jobTitle">quiet</Data><Data Name="jobId">{0000FFFF-0000-4000-8000-00000000FFFF}</Data><Data Name="jobOwner">WINE\\user</Data></EventData></Event></Events>\n' \
+        >"$work/gen/0025.tmp" && mv "$work/gen/0025.tmp" "$work/feed/0025.xml"
+    for _ in $(seq 100); do grep -qx 'event 250' "$work/feed/trace.txt" && break; sleep 0.2; done
+    grep -qx 'event 250' "$work/feed/trace.txt" || fail "the quiet event was not read"
+    sleep 6 # Its commit, and the health sample that follows it, are done.
+    h0=$(health_at)
+    # Idle: the service's wait wakes at least once a minute (its health sample moves then) and publishes
+    # again; still nothing to write.
+    for _ in $(seq 90); do [ "$(health_at)" != "$h0" ] && break; sleep 1; done
+    [ "$(health_at)" != "$h0" ] || fail "the idle service never woke (health sample at $h0)"
+    status_key >"$work/status2.txt"
+    if cmp -s "$work/status1.txt" "$work/status2.txt"; then
+        echo "ok   Status key not rewritten by an event that changes nothing nor by an idle wake"
+    else
+        fail "Status key rewritten: $(diff "$work/status1.txt" "$work/status2.txt" | tr '\n' ' ')"
+    fi
 
     # 2. Stop within 5 s, events while stopped, restart: resume after the bookmark.
     t0=$SECONDS
