@@ -15,6 +15,7 @@ function Out-Line([string]$Text) {
 }
 
 try {
+    [Console]::OutputEncoding = [Text.Encoding]::UTF8 # bitsguard writes UTF-8; the console default is the OEM code page.
     $raw = & $Exe status --json 2>$null
     if ($LASTEXITCODE -ne 0) { Out-Line "bitsguard: status failed (exit $LASTEXITCODE)"; exit 1 }
     $s = ($raw -join "`n") | ConvertFrom-Json
