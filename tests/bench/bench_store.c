@@ -64,7 +64,8 @@ static void files_remove(const char *path)
     remove(p);
 }
 
-static double bench_store(const char *path, const char *sync, detection *d, int replay)
+/* checkpoint: a PASSIVE checkpoint after each batch, as the service does (store_checkpoint). */
+static double bench_store(const char *path, const char *sync, detection *d, int replay, int checkpoint)
 {
     store *s = NULL;
     char err[512];
@@ -88,6 +89,10 @@ static double bench_store(const char *path, const char *sync, detection *d, int 
             snprintf(bm, sizeof bm, bookmark_fmt, b);
             if (store_batch_commit(s, p, BATCH, "Microsoft-Windows-Bits-Client/Operational", bm, is_new) != BG_ERR_OK) {
                 fprintf(stderr, "commit failed\n");
+                exit(1);
+            }
+            if (checkpoint && store_checkpoint(s) != BG_ERR_OK) {
+                fprintf(stderr, "checkpoint failed\n");
                 exit(1);
             }
         }
@@ -185,23 +190,25 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         /* Best of three: the shared disk's fsync time varies from run to run. A slow build (sanitizers,
          * as in the suite's smoke run) stops after 5 s of a mode so the benchmark stays bounded. */
-        double store_rate = 0, raw_rate = 0, replay_rate = 0;
+        double store_rate = 0, raw_rate = 0, replay_rate = 0, ckpt_rate = 0;
         double mode_start = now_seconds();
         for (int rep = 0; rep < 3 && (rep == 0 || now_seconds() - mode_start < 5.0); rep++) {
             files_remove(a);
             files_remove(b);
-            double r1 = bench_store(a, syncs[k], d, 0);
+            double r1 = bench_store(a, syncs[k], d, 0, 0);
             double r2 = bench_raw(b, syncs[k], d);
             files_remove(a);
-            double r3 = bench_store(a, syncs[k], d, 1);
+            double r3 = bench_store(a, syncs[k], d, 1, 0);
+            files_remove(a);
+            double r4 = bench_store(a, syncs[k], d, 0, 1);
+            ckpt_rate = r4 > ckpt_rate ? r4 : ckpt_rate;
             store_rate = r1 > store_rate ? r1 : store_rate;
             raw_rate = r2 > raw_rate ? r2 : raw_rate;
             replay_rate = r3 > replay_rate ? r3 : replay_rate;
         }
         printf("synchronous=%-6s store_batch_commit %9.0f det/s   raw INSERT %9.0f det/s   ratio %.2f   replay (merge) "
-               "%9.0f "
-               "det/s\n",
-               syncs[k], store_rate, raw_rate, raw_rate / store_rate, replay_rate);
+               "%9.0f det/s   with a checkpoint per batch (the service) %9.0f det/s\n",
+               syncs[k], store_rate, raw_rate, raw_rate / store_rate, replay_rate, ckpt_rate);
     }
     files_remove(a);
     files_remove(b);

@@ -157,6 +157,9 @@ def main():
         m = re.search(r"synchronous=(\w+)\s+store_batch_commit\s+([\d.]+) det/s\s+raw INSERT\s+([\d.]+) det/s", line)
         if m:
             store[m.group(1)] = {"store_per_s": float(m.group(2)), "raw_per_s": float(m.group(3))}
+            c = re.search(r"with a checkpoint per batch \(the service\)\s+([\d.]+) det/s", line)
+            if c:
+                store[m.group(1)]["checkpoint_per_s"] = float(c.group(1))
 
     # Collector mode: forwarded events from 1,000 computers through engine_run (bench_collector.c).
     _, _, out = run_timed([exe["bench_collector"], work, "200000", "1000"], stdout=subprocess.PIPE)
@@ -238,6 +241,9 @@ def main():
     for sync, s in sorted(store.items()):
         row(f"store, batches of 64 + bookmark, sync={sync}", f"{s['store_per_s']:,.0f}/s",
             f"raw {s['raw_per_s']:,.0f}/s", f">=50k, <=2x: {s['raw_per_s'] / s['store_per_s']:.2f}x")
+        if "checkpoint_per_s" in s:
+            row(f"store + PASSIVE checkpoint per batch (service), sync={sync}", f"{s['checkpoint_per_s']:,.0f}/s",
+                f"without {s['store_per_s']:,.0f}/s", f"{s['store_per_s'] / s['checkpoint_per_s']:.2f}x")
     row("collector: forwarded events, 1,000 computers", f"{collector_eps:,.0f}/s", "-", "engine_run, store")
     row(f"peak RSS scanning {a.small:,} events", f"{rss_small / 1024:.1f} MB", "", "")
     row(f"peak RSS scanning {n:,} events", f"{rss_big / 1024:.1f} MB", f"{rss_small / 1024:.1f} MB",
