@@ -44,6 +44,7 @@ typedef struct win_evt_source {
     SC_HANDLE eventlog;
     DWORD eventlog_pid;    /* As last seen at a safety-net wake; 0 when unknown. */
     wchar_t *channel;      /* The channel subscribed to (for its creation time at a safety-net wake). */
+    wchar_t *filter;       /* A structured query (<QueryList>) subscribed to instead of every event; NULL. */
     ULONGLONG log_created; /* The channel's creation time (FILETIME) at subscribe; 0 when unknown. */
     /* Query mode (win_evt_query_new). */
     int is_query;
@@ -355,7 +356,9 @@ static bg_error win_evt_subscribe(event_source *src, const char *channel, const 
         flags = from_oldest ? EvtSubscribeStartAtOldestRecord : EvtSubscribeToFutureEvents;
     }
     ResetEvent(w->signal_event);
-    w->results = EvtSubscribe(NULL, w->signal_event, wchannel, L"*", bookmark ? w->bookmark : NULL, NULL, NULL, flags);
+    /* With a structured query the Event Log ignores ChannelPath (the query names its channels). */
+    w->results = EvtSubscribe(NULL, w->signal_event, w->filter ? NULL : wchannel, w->filter ? w->filter : L"*",
+                              bookmark ? w->bookmark : NULL, NULL, NULL, flags);
     if (!w->results) {
         rc = win_evt_fail(w, GetLastError(), bookmark ? WIN_EVT_CALL_SUBSCRIBE_BOOKMARK : WIN_EVT_CALL_SUBSCRIBE);
         goto cleanup;
@@ -613,6 +616,7 @@ static void win_evt_destroy(event_source *src)
     if (w->scm)
         CloseServiceHandle(w->scm);
     free(w->query_path);
+    free(w->filter);
     free(w->channel);
     free(w->wbuf);
     free(w->ubuf);
@@ -678,4 +682,17 @@ unsigned long win_evt_source_last_error(const event_source *src)
 unsigned long win_evt_source_safety_wakeups(const event_source *src)
 {
     return src ? ((const win_evt_source *)src)->safety_wakeups : 0;
+}
+
+bg_error win_evt_source_filter_set(event_source *src, const char *query)
+{
+    win_evt_source *w = (win_evt_source *)src;
+    if (!w || w->is_query || !query)
+        return BG_ERR_INVALID_ARG;
+    wchar_t *wq = bg_utf16_from_utf8_strict(query);
+    if (!wq)
+        return BG_ERR_NOMEM;
+    free(w->filter);
+    w->filter = wq;
+    return BG_ERR_OK;
 }

@@ -26,6 +26,13 @@ event_source *win_evt_source_new(char *errbuf, size_t errlen);
  */
 event_source *win_evt_query_new(const wchar_t *path_or_channel, int is_file);
 
+/*
+ * Makes a live source subscribe with this structured query (a <QueryList>, UTF-8) instead of every event
+ * of the channel: the channel given to subscribe still names the bookmark (in the database) and the log
+ * (its creation time, its configuration). BG_ERR_INVALID_ARG for a query source, BG_ERR_NOMEM.
+ */
+bg_error win_evt_source_filter_set(event_source *src, const char *query) BG_WARN_UNUSED;
+
 /* The Windows error code behind the source's last failure (0 when none), for reports. */
 unsigned long win_evt_source_last_error(const event_source *src);
 

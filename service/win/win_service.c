@@ -21,6 +21,20 @@
 #include "win_service.h"
 #include "win_util.h"
 
+/*
+ * The built-in reader of the System log for alert 1004: the Event Log's event 104 (a log was cleared).
+ * Clearing the Bits-Client log is how an attacker erases a job's traces, so it is watched whatever
+ * Channels says, with its own bookmark (channel "System"). The XPath selects the provider and id only:
+ * the cleared channel is in UserData (LogFileCleared/Channel), which Microsoft documents no XPath form
+ * for, so the correlator checks it (FINDING_CHANNEL_CLEARED for the Bits-Client channel alone).
+ */
+#define SVC_CLEARED_CHANNEL "System"
+#define SVC_CLEARED_QUERY                                                                         \
+    "<QueryList><Query Id=\"0\" Path=\"System\"><Select Path=\"System\">*[System[Provider[@Name=" \
+    "'Microsoft-Windows-Eventlog'] and EventID=104]]</Select></Query></QueryList>"
+/* The configured channels and the built-in System reader. */
+#define SVC_READERS_MAX (CONFIG_CHANNELS_MAX + 1u)
+
 /* Start-up wait hint: loading the configuration and opening the database take well under this. */
 #define SVC_START_WAIT_HINT_MS 10000u
 /* After this long in STOP_PENDING the service reports STOPPED anyway: SQLite's journal makes an
@@ -39,7 +53,7 @@ typedef struct svc_state {
     HANDLE stop_event;  /* Manual reset: stop, shutdown or preshutdown was requested. */
     HANDLE param_event; /* Auto reset: PARAMCHANGE, reload the configuration. */
     /* The running engines' sources, one per channel; src_count 0 between runs. */
-    event_source *srcs[CONFIG_CHANNELS_MAX];
+    event_source *srcs[SVC_READERS_MAX];
     size_t src_count;
     int stopping;
     win_eventlog *log;
@@ -52,7 +66,7 @@ static svc_state svc;
  * its own source, so one channel's failure or backoff never holds up another. */
 typedef struct svc_worker {
     const service_config *cfg;
-    engine_group_member members[CONFIG_CHANNELS_MAX];
+    engine_group_member members[SVC_READERS_MAX];
     size_t count;
     engine_alert_sink sink;
     bg_error rc;
@@ -173,12 +187,22 @@ static bg_error svc_worker_start(svc_worker *w, const service_config *cfg)
     win_eventlog_sink(svc.log, &w->sink);
     size_t count = 0;
     const char *const *channels = service_config_channels(cfg, &count);
-    for (; w->count < count; w->count++) {
-        w->members[w->count].channel = channels[w->count];
+    int system_read = 0;
+    for (size_t i = 0; i < count; i++)
+        system_read |= _stricmp(channels[i], SVC_CLEARED_CHANNEL) == 0;
+    /* The System log read whole (configured) already feeds its event 104 to the correlator. */
+    size_t readers = count + (system_read ? 0 : 1);
+    for (; w->count < readers; w->count++) {
+        int cleared = w->count == count;
+        w->members[w->count].channel = cleared ? SVC_CLEARED_CHANNEL : channels[w->count];
         w->members[w->count].src = win_evt_source_new(err, sizeof err);
-        if (!w->members[w->count].src) {
+        bg_error frc = BG_ERR_OK;
+        if (w->members[w->count].src && cleared)
+            frc = win_evt_source_filter_set(w->members[w->count].src, SVC_CLEARED_QUERY);
+        if (!w->members[w->count].src || frc != BG_ERR_OK) {
             const char *s[2] = {bg_error_name(BG_ERR_SOURCE), err[0] ? err : "cannot create the event source"};
             win_eventlog_report(svc.log, EVENTLOG_ERROR_TYPE, MSG_ERROR, s, 2);
+            w->count++;
             svc_worker_sources_free(w);
             return BG_ERR_SOURCE;
         }

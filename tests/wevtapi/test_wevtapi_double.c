@@ -422,7 +422,7 @@ static void test_query_file(void)
     CHECK(q != NULL);
     CHECK_INT_EQ(drain_ids(q, 16, ids, 16), 10);
     EvtClose(q);
-    CHECK(EvtQuery(NULL, L"System", L"*", EvtQueryChannelPath) == NULL);
+    CHECK(EvtQuery(NULL, L"Application", L"*", EvtQueryChannelPath) == NULL);
     CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
 }
 
@@ -622,6 +622,78 @@ static void trace_read(char *buf, size_t cap)
     CloseHandle(fh);
 }
 
+/* Other channels have feeds of their own (feed\ForwardedEvents, feed\System): record ids, bookmarks and
+ * trace lines per channel; a bookmark of one channel has no position in another; a structured query
+ * names its channel in Path; a channel the double does not serve is not found. */
+static void test_channels(void)
+{
+    wchar_t dir[MAX_PATH], tmp[MAX_PATH], xml[MAX_PATH];
+    path_join(dir, g_feed, L"ForwardedEvents");
+    CHECK(CreateDirectoryW(dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS);
+    char text[4096] = "";
+    for (unsigned i = 0; i < 3; i++)
+        event_append(text, sizeof text, 0, "http://45.33.32.156/fwd");
+    path_join(tmp, dir, L"001.tmp");
+    path_join(xml, dir, L"001.xml");
+    CHECK(file_write(tmp, text, strlen(text)) && MoveFileExW(tmp, xml, MOVEFILE_REPLACE_EXISTING));
+    CHECK(control_write(L"trace.txt", ""));
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    EVT_HANDLE sub =
+        EvtSubscribe(NULL, sig, L"forwardedevents", L"*", NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(WaitForSingleObject(sig, 0), WAIT_OBJECT_0); /* Events are there at once. */
+    EVT_HANDLE ev[4];
+    DWORD got = 0;
+    CHECK(EvtNext(sub, 4, ev, INFINITE, 0, &got) && got == 3);
+    EVT_HANDLE bm = EvtCreateBookmark(NULL);
+    if (got == 3) {
+        CHECK_INT_EQ(rendered_id(ev[0]), 1); /* Its own numbering, not the Bits-Client log's. */
+        CHECK_INT_EQ(rendered_id(ev[2]), 3);
+        CHECK(EvtUpdateBookmark(bm, ev[1]));
+    }
+    for (DWORD i = 0; i < got; i++)
+        EvtClose(ev[i]);
+    EvtClose(sub);
+    wchar_t *bmtext = render_bookmark(bm);
+    CHECK(bmtext && wcscmp(bmtext, L"<BookmarkList>\r\n  <Bookmark Channel='ForwardedEvents' RecordId='2' "
+                                   L"IsCurrent='true'/>\r\n</BookmarkList>") == 0);
+    free(bmtext);
+    /* After the bookmark on its channel: event 3 only. On the Bits-Client channel: not found (strict). */
+    sub = EvtSubscribe(NULL, sig, L"ForwardedEvents", L"*", bm, NULL, NULL,
+                       EvtSubscribeStartAfterBookmark | EvtSubscribeStrict);
+    unsigned long long ids[8] = {0};
+    CHECK_INT_EQ(drain_ids(sub, 8, ids, 8), 1);
+    CHECK_INT_EQ(ids[0], 3);
+    EvtClose(sub);
+    CHECK(EvtSubscribe(NULL, sig, CHANNEL, L"*", bm, NULL, NULL, EvtSubscribeStartAfterBookmark | EvtSubscribeStrict) ==
+          NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_NOT_FOUND);
+    EvtClose(bm);
+    /* A structured query reads the channel of its Path; the System log is served (empty here). */
+    sub = EvtSubscribe(NULL, sig, NULL,
+                       L"<QueryList><Query Id='0' Path='ForwardedEvents'><Select Path='ForwardedEvents'>*</Select>"
+                       L"</Query></QueryList>",
+                       NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(drain_ids(sub, 8, ids, 8), 3);
+    EvtClose(sub);
+    sub = EvtSubscribe(NULL, sig, L"System", L"*", NULL, NULL, NULL, EvtSubscribeStartAtOldestRecord);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(drain_ids(sub, 8, ids, 8), 0);
+    EvtClose(sub);
+    CHECK(EvtSubscribe(NULL, sig, NULL, L"<QueryList><Query Id='0' Path='Application'/></QueryList>", NULL, NULL, NULL,
+                       EvtSubscribeStartAtOldestRecord) == NULL);
+    CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
+    CloseHandle(sig);
+    char trace[1024];
+    trace_read(trace, sizeof trace);
+    CHECK(strstr(trace, "subscribe origin 2 strict 0 after 0 ForwardedEvents\nevent 1 ForwardedEvents\n"
+                        "event 2 ForwardedEvents\nevent 3 ForwardedEvents\n") != NULL);
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, L"trace.txt");
+    DeleteFileW(path);
+}
+
 /* The answers Windows gives where mature readers lost events: 4317 on an empty pull subscription,
  * STALE/INVALID_POSITION for a strict bookmark, a silent Event Log restart, RPC_S_INVALID_BOUND for a
  * batch too large, and the log's creation time. Each fault appends "fault NAME CODE" to the trace. */
@@ -750,7 +822,7 @@ static void test_windows_faults(void)
     CHECK(!EvtGetLogInfo(log, EvtLogNumberOfLogRecords, sizeof v, &v, &used));
     CHECK_INT_EQ(GetLastError(), ERROR_NOT_SUPPORTED);
     CHECK(EvtClose(log));
-    CHECK(EvtOpenLog(NULL, L"System", EvtOpenChannelPath) == NULL);
+    CHECK(EvtOpenLog(NULL, L"Application", EvtOpenChannelPath) == NULL);
     CHECK_INT_EQ(GetLastError(), ERROR_EVT_CHANNEL_NOT_FOUND);
     path_join(path, g_feed, L"trace.txt");
     DeleteFileW(path);
@@ -842,5 +914,6 @@ int main(int argc, char **argv)
     CHECK_RUN(test_utf16_hostile_slow);
     CHECK_RUN(test_trace);
     CHECK_RUN(test_windows_faults);
+    CHECK_RUN(test_channels);
     return CHECK_DONE();
 }

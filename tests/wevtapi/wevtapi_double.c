@@ -94,6 +94,7 @@ typedef struct obj {
 typedef struct event_obj {
     obj h;
     uint64_t id;
+    int chan;     /* Index in g_chans of the channel it was read from. */
     wchar_t *xml; /* UTF-16, NUL-terminated. */
     size_t chars; /* Without the NUL. */
 } event_obj;
@@ -127,6 +128,7 @@ typedef struct result_obj {
     int silent;     /* Broken by an Event Log restart: nobody signals it any more (as on Windows). */
     int error_sent; /* Push model: the error was reported to the callback. */
     feed own;       /* EvtQuery on a file: a private feed of that one file. */
+    int chan;       /* Index in g_chans of the channel read (0 for a file query). */
     struct result_obj *next_sub;
 } result_obj;
 
@@ -135,7 +137,23 @@ typedef struct result_obj {
 static CRITICAL_SECTION g_lock;
 static HMODULE g_module;
 static wchar_t g_feed_dir[MAX_PATH];
-static feed g_feed;
+/*
+ * The channels the double serves, each from its own folder: Microsoft-Windows-Bits-Client/Operational from
+ * the feed folder itself (as always), the others from a sub-folder of it named like the channel
+ * (feed\ForwardedEvents, feed\System). Record ids are per channel, as in separate logs.
+ */
+typedef struct chan_feed {
+    const wchar_t *name;
+    const wchar_t *sub; /* Sub-folder of feed, NULL for the feed folder. */
+    feed f;
+} chan_feed;
+static chan_feed g_chans[] = {
+    {DOUBLE_CHANNEL, NULL, {0}},
+    {L"ForwardedEvents", L"ForwardedEvents", {0}},
+    {L"System", L"System", {0}},
+};
+#define DOUBLE_CHANS           ((int)(sizeof g_chans / sizeof g_chans[0]))
+#define DOUBLE_CHANNELS_SERVED DOUBLE_CHANS
 static obj g_handles = {OBJ_EVENT, &g_handles, &g_handles};
 static result_obj *g_subs;
 static HANDLE g_watcher;
@@ -506,14 +524,27 @@ static int name_cmp(const void *a, const void *b)
     return wcscmp(*(wchar_t *const *)a, *(wchar_t *const *)b);
 }
 
-/* Loads the feed folder's *.xml files not seen yet, in name order; returns how many files were added. */
-static size_t feed_refresh(void)
+/* "<feed dir>[\\sub]\\name" into out (MAX_PATH characters); 0 when it does not fit. */
+static int chan_path(const chan_feed *c, const wchar_t *name, wchar_t *out)
+{
+    wchar_t rel[MAX_PATH];
+    if (!c->sub)
+        return feed_path(name, out);
+    if (wcslen(c->sub) + 1 + wcslen(name) + 1 > MAX_PATH)
+        return 0;
+    _snwprintf(rel, MAX_PATH, L"%ls\\%ls", c->sub, name);
+    rel[MAX_PATH - 1] = L'\0';
+    return feed_path(rel, out);
+}
+
+/* Loads one channel folder's *.xml files not seen yet, in name order; returns how many files were added. */
+static size_t chan_refresh(chan_feed *c)
 {
     wchar_t pattern[MAX_PATH], path[MAX_PATH];
     WIN32_FIND_DATAW fd;
     wchar_t **names = NULL;
     size_t n = 0, cap = 0, added = 0;
-    if (!feed_path(L"*.xml", pattern))
+    if (!chan_path(c, L"*.xml", pattern))
         return 0;
     HANDLE fh = FindFirstFileW(pattern, &fd);
     if (fh == INVALID_HANDLE_VALUE)
@@ -525,7 +556,7 @@ static size_t feed_refresh(void)
         /* FindFirstFile's *.xml also matches 8.3 aliases like X~1.XML of name.xmlx: check the suffix. */
         if (nl < 4 || _wcsicmp(fd.cFileName + nl - 4, L".xml") != 0)
             continue;
-        if (!feed_path(fd.cFileName, path) || feed_has_path(&g_feed, path))
+        if (!chan_path(c, fd.cFileName, path) || feed_has_path(&c->f, path))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -542,11 +573,20 @@ static size_t feed_refresh(void)
     FindClose(fh);
     qsort(names, n, sizeof *names, name_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (feed_path(names[i], path) && feed_add_file(&g_feed, path))
+        if (chan_path(c, names[i], path) && feed_add_file(&c->f, path))
             added++;
         free(names[i]);
     }
     free(names);
+    return added;
+}
+
+/* Every channel's new files; returns how many were added in all. */
+static size_t feed_refresh(void)
+{
+    size_t added = 0;
+    for (int i = 0; i < DOUBLE_CHANS; i++)
+        added += chan_refresh(&g_chans[i]);
     return added;
 }
 
@@ -694,7 +734,7 @@ static DWORD WINAPI watcher_main(LPVOID arg)
     for (;;) {
         int notified = 0;
         if (change == INVALID_HANDLE_VALUE)
-            change = FindFirstChangeNotificationW(g_feed_dir, FALSE,
+            change = FindFirstChangeNotificationW(g_feed_dir, TRUE, /* The channels' sub-folders too. */
                                                   FILE_NOTIFY_CHANGE_FILE_NAME | FILE_NOTIFY_CHANGE_LAST_WRITE);
         if (change != INVALID_HANDLE_VALUE) {
             /* Wine's change notifications were seen to miss a rename now and then: the wait has a fallback
@@ -765,9 +805,34 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, LPVOID reserved)
 
 /* ---------- exported API ---------- */
 
+/* The index in g_chans of a channel name (case-insensitive, as Windows compares them), -1 when unknown. */
+static int chan_find(const wchar_t *channel)
+{
+    for (int i = 0; channel && i < DOUBLE_CHANNELS_SERVED; i++) {
+        if (_wcsicmp(channel, g_chans[i].name) == 0)
+            return i;
+    }
+    return -1;
+}
+
 static int channel_is_ours(const wchar_t *channel)
 {
-    return channel && _wcsicmp(channel, DOUBLE_CHANNEL) == 0;
+    return chan_find(channel) >= 0;
+}
+
+/* The channel a structured query (<QueryList>) reads: its first Path attribute; -1 when none is known. */
+static int chan_of_query(const wchar_t *query)
+{
+    const wchar_t *p = wcsstr(query, L"Path=");
+    wchar_t name[DOUBLE_CHANNEL_MAX + 1];
+    if (!p || (p[5] != L'\'' && p[5] != L'"'))
+        return -1;
+    const wchar_t *q = p + 6, *end = wcschr(q, p[5]);
+    if (!end || (size_t)(end - q) > DOUBLE_CHANNEL_MAX)
+        return -1;
+    memcpy(name, q, (size_t)(end - q) * sizeof(wchar_t));
+    name[end - q] = L'\0';
+    return chan_find(name);
 }
 
 static result_obj *result_new(void)
@@ -810,15 +875,18 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE Session, HANDLE SignalEvent, LPCWSTR C
         goto cleanup;
     }
     /* The query is not evaluated (every event matches). A structured <QueryList> names its channel inside. */
+    int chan = -1;
     if (Query && Query[0] == L'<') {
-        if (!wcsstr(Query, DOUBLE_CHANNEL)) {
+        chan = chan_of_query(Query);
+        if (chan < 0) {
             err = ERROR_EVT_CHANNEL_NOT_FOUND;
             goto cleanup;
         }
-    } else if (!channel_is_ours(ChannelPath)) {
+    } else if ((chan = chan_find(ChannelPath)) < 0) {
         err = ChannelPath ? ERROR_EVT_CHANNEL_NOT_FOUND : ERROR_INVALID_PARAMETER;
         goto cleanup;
     }
+    feed *cf = &g_chans[chan].f;
     if (control_read(L"outage.txt", &outage)) {
         if (outage > 0) {
             if (outage == 1)
@@ -845,14 +913,16 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE Session, HANDLE SignalEvent, LPCWSTR C
         err = ERROR_OUTOFMEMORY;
         goto cleanup;
     }
+    r->chan = chan;
     if (origin == EvtSubscribeToFutureEvents) {
-        cursor_init(&r->cur, &g_feed, g_feed.nfiles, g_feed.last_id);
+        cursor_init(&r->cur, cf, cf->nfiles, cf->last_id);
     } else if (origin == EvtSubscribeStartAtOldestRecord) {
-        cursor_init(&r->cur, &g_feed, 0, 0);
+        cursor_init(&r->cur, cf, 0, 0);
     } else {
         unsigned long dummy = 0, code = 0;
-        int usable = bm->has_position && channel_is_ours(bm->channel);
-        int exists = usable && !control_read(L"reject-bookmark", &dummy) && feed_has_id(&g_feed, bm->id);
+        /* A bookmark of another channel has no position in this one. */
+        int usable = bm->has_position && chan_find(bm->channel) == chan;
+        int exists = usable && !control_read(L"reject-bookmark", &dummy) && feed_has_id(cf, bm->id);
         if ((Flags & EvtSubscribeStrict) && !exists) {
             err = ERROR_NOT_FOUND; /* Documented for EvtSubscribeStrict when the bookmarked event is gone. */
             goto cleanup;
@@ -868,7 +938,7 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE Session, HANDLE SignalEvent, LPCWSTR C
             }
         }
         /* Not strict: start after the bookmarked record, or after the closest one (same thing here). */
-        cursor_init(&r->cur, &g_feed, 0, usable ? bm->id : 0);
+        cursor_init(&r->cur, cf, 0, usable ? bm->id : 0);
     }
     if (SignalEvent) {
         if (!DuplicateHandle(GetCurrentProcess(), SignalEvent, GetCurrentProcess(), &r->signal, 0, FALSE,
@@ -899,7 +969,7 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE Session, HANDLE SignalEvent, LPCWSTR C
         }
     }
     /* Existing events are available at once: signal like the service does when the result set has events. */
-    if (r->signal && r->cur.file_idx < g_feed.nfiles && g_feed.last_id > r->cur.after_id)
+    if (r->signal && r->cur.file_idx < cf->nfiles && cf->last_id > r->cur.after_id)
         SetEvent(r->signal);
     watcher_start();
 cleanup:
@@ -909,9 +979,12 @@ cleanup:
     }
     {
         char line[96];
-        int n = r ? snprintf(line, sizeof line, "subscribe origin %lu strict %d after %llu\n", (unsigned long)origin,
-                             (Flags & EvtSubscribeStrict) != 0, (unsigned long long)r->cur.after_id)
-                  : snprintf(line, sizeof line, "subscribe error %lu\n", (unsigned long)err);
+        /* Lines of another channel than Bits-Client name it, so a test can tell the channels apart. */
+        int n =
+            r ? snprintf(line, sizeof line, "subscribe origin %lu strict %d after %llu%s%ls\n", (unsigned long)origin,
+                         (Flags & EvtSubscribeStrict) != 0, (unsigned long long)r->cur.after_id, r->chan ? " " : "",
+                         r->chan ? g_chans[r->chan].name : L"")
+              : snprintf(line, sizeof line, "subscribe error %lu\n", (unsigned long)err);
         if (n > 0 && (size_t)n < sizeof line)
             trace_append(line, (size_t)n);
     }
@@ -963,12 +1036,14 @@ EVT_HANDLE WINAPI EvtQuery(EVT_HANDLE Session, LPCWSTR Path, LPCWSTR Query, DWOR
         }
         cursor_init(&r->cur, &r->own, 0, 0);
     } else {
-        if (!channel_is_ours(Path)) {
+        int chan = chan_find(Path);
+        if (chan < 0) {
             err = ERROR_EVT_CHANNEL_NOT_FOUND;
             goto cleanup;
         }
         feed_refresh();
-        cursor_init(&r->cur, &g_feed, 0, 0);
+        r->chan = chan;
+        cursor_init(&r->cur, &g_chans[chan].f, 0, 0);
     }
     registry_add(&r->h, OBJ_QUERY);
 cleanup:
@@ -986,7 +1061,9 @@ static DWORD result_next(result_obj *r, DWORD max, EVT_HANDLE *events, DWORD *re
 {
     unsigned long fault = 0;
     *returned = 0;
-    if (control_read(L"fault-next.txt", &fault)) {
+    /* Bits-Client result sets only: the service also reads the System log, whose reader must not take
+     * a fault a test aims at the Bits-Client reader. */
+    if (r->chan == 0 && control_read(L"fault-next.txt", &fault)) {
         control_delete(L"fault-next.txt"); /* Consumed: the fault happens once. */
         if (fault != 0)
             return (DWORD)fault;
@@ -1027,16 +1104,19 @@ static DWORD result_next(result_obj *r, DWORD max, EVT_HANDLE *events, DWORD *re
             trace_fault("max-batch-bytes", RPC_S_INVALID_BOUND);
             return RPC_S_INVALID_BOUND;
         }
+        ev->chan = r->chan;
         registry_add(&ev->h, OBJ_EVENT);
         events[(*returned)++] = (EVT_HANDLE)ev;
     }
     if (*returned) {
         /* One "event <record id>" line per handle handed out, written once per batch. */
-        char *lines = malloc((size_t)*returned * 32);
+        /* Another channel's lines name it: "event <record id> ForwardedEvents". */
+        char *lines = malloc((size_t)*returned * 64);
         size_t used = 0;
         for (DWORD i = 0; lines && i < *returned; i++) {
-            int n = snprintf(lines + used, 32, "event %llu\n", (unsigned long long)((event_obj *)events[i])->id);
-            if (n > 0 && n < 32)
+            int n = snprintf(lines + used, 64, "event %llu%s%ls\n", (unsigned long long)((event_obj *)events[i])->id,
+                             r->chan ? " " : "", r->chan ? g_chans[r->chan].name : L"");
+            if (n > 0 && n < 64)
                 used += (size_t)n;
         }
         if (lines)
@@ -1229,8 +1309,8 @@ static int bookmark_parse(const wchar_t *xml, bookmark_obj *bm)
         uint64_t id;
         if (!parse_u64(digits, dl, &id))
             return 0;
-        /* A multi-channel bookmark: keep ours, or the first one if none is ours. */
-        if (!bm->has_position || channel_is_ours(channel)) {
+        /* A multi-channel bookmark: keep the first of a channel served here, else the first one. */
+        if (!bm->has_position || (channel_is_ours(channel) && !channel_is_ours(bm->channel))) {
             bm->has_position = 1;
             bm->id = id;
             memcpy(bm->channel, channel, sizeof channel);
@@ -1272,7 +1352,8 @@ BOOL WINAPI EvtUpdateBookmark(EVT_HANDLE Bookmark, EVT_HANDLE Event)
     }
     bm->has_position = 1;
     bm->id = ev->id;
-    memcpy(bm->channel, DOUBLE_CHANNEL, sizeof DOUBLE_CHANNEL);
+    _snwprintf(bm->channel, DOUBLE_CHANNEL_MAX + 1, L"%ls", g_chans[ev->chan].name);
+    bm->channel[DOUBLE_CHANNEL_MAX] = L'\0';
     LeaveCriticalSection(&g_lock);
     SetLastError(ERROR_SUCCESS);
     return TRUE;
