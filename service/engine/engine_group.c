@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bg_os.h"
+#include "event.h"
 
 typedef struct engine_group engine_group;
 
@@ -67,6 +68,12 @@ bg_error engine_group_run(const engine_config *cfg, engine_group_member *members
             slots[i].cfg.config_warnings = NULL;
             slots[i].cfg.config_warning_count = 0;
         }
+    }
+    {
+        /* libxml2's one-time initialisation on this thread, before the readers parse side by side. */
+        event ev;
+        event_init(&ev);
+        event_free(&ev);
     }
     for (; started < n; started++) {
         slots[started].thread = bg_os_thread_start(engine_group_thread, &slots[started]);
