@@ -23,12 +23,13 @@
     XX(DB_SCHEMA, 16, "database schema is newer than this program")             \
     XX(SOURCE_RETRY, 17, "event source failed; resubscribe after the bookmark") \
     XX(SOURCE_BOOKMARK, 18, "event source rejected the bookmark")               \
-    XX(SOURCE_CHANNEL, 19, "event channel is missing or disabled")              \
+    XX(SOURCE_CHANNEL, 19, "event channel is missing")                          \
     XX(SOURCE, 20, "event source error")                                        \
     XX(STOPPED, 21, "stop requested")                                           \
     XX(CONFIG, 22, "invalid configuration value")                               \
     XX(PLATFORM, 23, "operating system call failed")                            \
-    XX(SOURCE_LOG_CLEARED, 24, "the event log was cleared since the bookmark")
+    XX(SOURCE_LOG_CLEARED, 24, "the event log was cleared since the bookmark")  \
+    XX(SOURCE_DISABLED, 25, "the event channel is disabled: nothing is logged to it")
 
 typedef enum bg_error {
 #define BG_ERROR_ENUM(name, value, text) BG_ERR_##name = value,

@@ -65,6 +65,8 @@ const char *finding_kind_name(finding_kind k)
         return "credentials-direct-ip";
     case FINDING_CHANNEL_CLEARED:
         return "channel-cleared";
+    case FINDING_CHANNEL_DISABLED:
+        return "channel-disabled";
     }
     return "unknown";
 }
@@ -90,6 +92,7 @@ const char *finding_item_key(const finding *f, char buf[FINDING_ITEM_KEY_SIZE])
     case FINDING_CREDENTIALS_DIRECT_IP:
         return f->url ? f->url : f->server ? f->server : "";
     case FINDING_CHANNEL_CLEARED:
+    case FINDING_CHANNEL_DISABLED:
         /* The channel name is bounded by the event's field limits; a longer one is cut, which keeps
          * distinct clearings apart all the same (record id and time come first). */
         snprintf(buf, FINDING_ITEM_KEY_SIZE, "%" PRIu64 "|%s|%s", f->record_id, f->time, f->channel ? f->channel : "");

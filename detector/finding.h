@@ -1,5 +1,5 @@
 /* A finding: BITS abuse other than a direct-IP download (notify-command persistence, credentials sent to a direct IP,
- * the channel cleared). */
+ * the channel cleared or disabled). */
 #ifndef BG_FINDING_H
 #define BG_FINDING_H
 
@@ -15,8 +15,9 @@ typedef enum finding_kind {
     FINDING_NOTIFY_COMMAND = 1,    /* Bits-Client 6: a job's notify command line (persistence). */
     FINDING_CREDENTIALS_DIRECT_IP, /* Bits-Client 203/204: job credentials sent to a direct IP. */
     FINDING_CHANNEL_CLEARED,       /* Eventlog 104 in the System log naming the Bits-Client channel. */
+    FINDING_CHANNEL_DISABLED,      /* The reader found the channel disabled (tampering): no event raises it. */
 } finding_kind;
-#define FINDING_KIND_LAST FINDING_CHANNEL_CLEARED
+#define FINDING_KIND_LAST FINDING_CHANNEL_DISABLED
 
 /* The kind whose name (finding_kind_name) is text; 0 when none is. */
 finding_kind finding_kind_parse(const char *text);
@@ -46,7 +47,9 @@ typedef struct finding {
     char *user;          /* Also FINDING_CHANNEL_CLEARED: DOMAIN\user who cleared the log. */
     int accepted;        /* 1: 203 (accepted), 0: 204 (rejected). */
     classify_result cls; /* The direct IP the credentials went to. */
-    /* FINDING_CHANNEL_CLEARED: the channel named by event 104. */
+    /* FINDING_CHANNEL_CLEARED: the channel named by event 104; FINDING_CHANNEL_DISABLED: the channel the
+     * reader found disabled (event_id 0, record_id the streak's number since the reader started, time
+     * when it was found). */
     char *channel;
     detection_state state; /* The job's outcome, for job findings. */
     /* Earliest and latest TimeCreated of the events behind it (its job's, for a job's finding), and the
@@ -63,7 +66,7 @@ void finding_clear(finding *f);
 /* Deep copy; BG_ERR_NOMEM leaves dst cleared. */
 bg_error finding_copy(finding *dst, const finding *src) BG_WARN_UNUSED;
 
-/* "notify-command", "credentials-direct-ip", "channel-cleared". */
+/* "notify-command", "credentials-direct-ip", "channel-cleared", "channel-disabled". */
 const char *finding_kind_name(finding_kind k);
 
 /*
@@ -72,7 +75,9 @@ const char *finding_kind_name(finding_kind k);
  * key). The job key is the job's GUID, else the title an event named it by, else "". The item key is ""
  * for a notify command (one per job, its newest command line), the url (else the server) credentials
  * went to, and for a cleared channel the channel, the record id and the time of the event (each
- * clearing is its own finding). The item key is written to buf when it is not one of f's strings.
+ * clearing is its own finding); for a disabled channel likewise, with the streak's number and the time
+ * the reader found it disabled (each streak is its own finding). The item key is written to buf when
+ * it is not one of f's strings.
  */
 #define FINDING_ITEM_KEY_SIZE 640
 const char *finding_job_key(const finding *f);

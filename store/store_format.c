@@ -292,6 +292,10 @@ static void finding_what_cell(FILE *fp, const finding *f)
         parts[1] = "by";
         parts[2] = f->user;
         break;
+    case FINDING_CHANNEL_DISABLED:
+        parts[0] = f->channel;
+        parts[1] = "disabled";
+        break;
     }
     for (size_t i = 0; i < 4 && left > 1; i++) {
         if (!parts[i] || !*parts[i])

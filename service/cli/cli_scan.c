@@ -190,13 +190,14 @@ static void scan_finding_emit(void *ctx, const finding *f, correlate_change chan
         output_terminal_text(stdout, f->user ? f->user : "-", 60);
         break;
     case FINDING_CHANNEL_CLEARED:
+    case FINDING_CHANNEL_DISABLED: /* Raised by the service's reader, never by an event; for completeness. */
         fputs(" channel=", stdout);
         output_terminal_text(stdout, f->channel ? f->channel : "-", 100);
         fputs(" by=", stdout);
         output_terminal_text(stdout, f->user && *f->user ? f->user : "-", 60);
         break;
     }
-    if (f->kind != FINDING_CHANNEL_CLEARED) {
+    if (f->kind != FINDING_CHANNEL_CLEARED && f->kind != FINDING_CHANNEL_DISABLED) {
         fputs(" job=", stdout);
         fputs(f->job_id[0] ? f->job_id : "-", stdout);
         fputs(" title=", stdout);

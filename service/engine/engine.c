@@ -72,6 +72,11 @@ typedef struct engine {
     int subscribed;
     char *rejected;  /* A stored bookmark the source rejected: do not record the same gap twice. */
     int log_cleared; /* The source saw the log cleared while subscribed: resubscribe from the oldest record. */
+    /* When the reader found the channel disabled (UTC text), "" while it is enabled: the streak's tamper
+     * alert is raised once, and the gap is recorded when the channel is enabled again. */
+    char disabled_since[BG_TIME_TEXT_SIZE];
+    uint64_t disabled_streak; /* The current streak's number in the database (its finding's record_id),
+                               * so two streaks starting within the same second are still two findings. */
     uint32_t source_backoff;
     bg_error reported;      /* The error last reported in the current streak of failures (OK: none yet). */
     char reported_why[240]; /* The source's description of it: a new one is reported too. */
@@ -747,6 +752,95 @@ static bg_error engine_drain(engine *e)
     }
 }
 
+/* The channel-disabled finding of the current streak (started at e->disabled_since, seen until now). */
+static bg_error engine_disabled_finding(engine *e, finding *f, const char *now)
+{
+    finding_init(f);
+    f->kind = FINDING_CHANNEL_DISABLED;
+    f->record_id = e->disabled_streak;
+    f->last_record_id = e->disabled_streak;
+    snprintf(f->time, sizeof f->time, "%s", e->disabled_since);
+    snprintf(f->first_seen, sizeof f->first_seen, "%s", e->disabled_since);
+    snprintf(f->last_seen, sizeof f->last_seen, "%s", now);
+    size_t n = strlen(e->cfg->channel) + 1;
+    /* The engine reads the local computer's channel; the alert's own Computer field names it. */
+    f->computer = calloc(1, 1);
+    f->channel = malloc(n);
+    if (!f->computer || !f->channel) {
+        finding_clear(f);
+        return BG_ERR_NOMEM;
+    }
+    memcpy(f->channel, e->cfg->channel, n);
+    return BG_ERR_OK;
+}
+
+/* Writes the streak's finding (a row of its own, updated with the time it was last seen disabled);
+ * *is_new receives whether the row is new. A store failure is recorded and reported as new, so the
+ * tamper alert is never held back by a locked or full database. */
+static void engine_disabled_store(engine *e, finding *f, int *is_new)
+{
+    const finding *one[1] = {f};
+    store_batch b = {.findings = one, .finding_count = 1, .finding_is_new = is_new};
+    bg_error rc = store_batch_write(e->st, &b);
+    if (rc != BG_ERR_OK) {
+        *is_new = 1;
+        engine_alert_error(e, rc, "engine.tamper", "recording the disabled channel failed");
+    }
+}
+
+/*
+ * The source found the channel disabled (at subscribe, or at the periodic check while subscribed: Windows
+ * keeps a subscription to a disabled channel alive and silent). Disabling the Bits-Client channel blinds
+ * every reader of it, an attacker's move: the first time in a streak, a channel-disabled finding is
+ * stored and alerted (Event Log 1005); retries of the same streak raise nothing more.
+ */
+static void engine_channel_disabled(engine *e)
+{
+    if (e->disabled_since[0])
+        return;
+    char now[BG_TIME_TEXT_SIZE];
+    store_time_format((int64_t)time(NULL), now, sizeof now);
+    memcpy(e->disabled_since, now, sizeof now);
+    /* Numbered after the streaks already stored (of any run): restarts within a second stay apart. */
+    store_status ss;
+    e->disabled_streak++;
+    if (store_status_get(e->st, (int64_t)time(NULL), &ss) == BG_ERR_OK &&
+        (uint64_t)ss.findings_by_kind[FINDING_CHANNEL_DISABLED] >= e->disabled_streak)
+        e->disabled_streak = (uint64_t)ss.findings_by_kind[FINDING_CHANNEL_DISABLED] + 1;
+    finding f;
+    if (engine_disabled_finding(e, &f, now) != BG_ERR_OK) {
+        engine_alert_error(e, BG_ERR_NOMEM, "engine.tamper", "the disabled channel could not be recorded");
+        return;
+    }
+    int is_new = 0;
+    engine_disabled_store(e, &f, &is_new);
+    if (is_new && e->alerts && e->alerts->finding && !e->alerts->finding(e->alerts->ctx, &f))
+        engine_finding_alert_lost(e, &f);
+    finding_clear(&f);
+}
+
+/* Subscribed again after a disabled streak: nothing was logged to the channel meanwhile, so the events of
+ * that time are lost. The gap is recorded (database and alert) and the streak's finding gets its end. */
+static void engine_channel_enabled(engine *e)
+{
+    if (!e->disabled_since[0])
+        return;
+    char now[BG_TIME_TEXT_SIZE];
+    store_time_format((int64_t)time(NULL), now, sizeof now);
+    char reason[200];
+    snprintf(reason, sizeof reason,
+             "channel disabled: from %s until %s nothing was logged to it; resumed after the stored bookmark",
+             e->disabled_since, now);
+    engine_gap_record(e, reason);
+    finding f;
+    if (engine_disabled_finding(e, &f, now) == BG_ERR_OK) {
+        int is_new = 0;
+        engine_disabled_store(e, &f, &is_new);
+        finding_clear(&f);
+    }
+    e->disabled_since[0] = '\0';
+}
+
 /* Errors after which the engine cannot usefully go on: the service ends and its recovery restarts it. */
 static int engine_error_fatal(bg_error rc)
 {
@@ -755,6 +849,7 @@ static int engine_error_fatal(bg_error rc)
     case BG_ERR_SOURCE_BOOKMARK:
     case BG_ERR_SOURCE_LOG_CLEARED:
     case BG_ERR_SOURCE_CHANNEL:
+    case BG_ERR_SOURCE_DISABLED:
     case BG_ERR_SOURCE:
     case BG_ERR_PLATFORM:
     case BG_ERR_DB_BUSY:
@@ -785,6 +880,7 @@ static bg_error engine_loop(engine *e)
             if (resubscribing && e->stats)
                 e->stats->resubscribes++;
             engine_alert_state(e, "subscribed");
+            engine_channel_enabled(e);
             rc = engine_drain(e);
         }
         if (rc == BG_ERR_STOPPED)
@@ -801,6 +897,16 @@ static bg_error engine_loop(engine *e)
         if (engine_error_fatal(rc)) {
             engine_alert_error(e, rc, "engine", "the event reader cannot continue");
             return rc;
+        }
+        if (rc == BG_ERR_SOURCE_DISABLED) {
+            /* Tampering, not a failure: its own alert once per streak (not event 300), then the same
+             * backoff as any source failure until the channel is enabled again. */
+            engine_channel_disabled(e);
+            resubscribing = 1;
+            rc = engine_backoff_sleep(e, &e->source_backoff);
+            if (rc != BG_ERR_OK)
+                return rc;
+            continue;
         }
         char why[sizeof e->reported_why] = "";
         if (e->src->ops->describe)

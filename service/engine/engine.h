@@ -27,7 +27,13 @@
  *   BG_ERR_SOURCE_LOG_CLEARED the log was cleared (or recreated) since the bookmark was taken, from
  *                          subscribe or later from wait/next: the same, with reason "log cleared"
  *                          (clearing the Bits-Client log is an attacker's move);
- *   BG_ERR_SOURCE_CHANNEL  the channel is missing or disabled: reported, retried with backoff;
+ *   BG_ERR_SOURCE_CHANNEL  the channel is missing: reported, retried with backoff;
+ *   BG_ERR_SOURCE_DISABLED the channel is disabled, from subscribe, or later from wait/next (Windows keeps
+ *                          a subscription to a disabled channel alive and silent, so the source asks the
+ *                          channel's configuration at its periodic wake): tampering, alerted once per
+ *                          streak as a channel-disabled finding (stored), retried with backoff; when a
+ *                          subscribe succeeds again the engine records a gap for the disabled time and
+ *                          resumes after the bookmark;
  *   BG_ERR_STOPPED         stop was requested (source_stop from another thread).
  */
 typedef struct event_source event_source;
@@ -88,7 +94,8 @@ typedef struct engine_alert_sink {
      * administrator registered in the database (selftests table) and not yet alerted. It replaces the
      * detection alert; after it returns the self-test is marked alerted. */
     void (*selftest)(void *ctx, const detection *d, const char *nonce);
-    /* A notify command, credentials sent to a direct IP or the channel cleared (finding.h): like
+    /* A notify command, credentials sent to a direct IP, the channel cleared (finding.h), or the
+     * channel found disabled by the engine itself (channel-disabled, once per streak): like
      * detection, only after the batch that produced it committed and only when the store reports its
      * row (table findings) new, so events read again (a restart, a rejected bookmark read from the
      * oldest record) never alert it twice; later events (63/64 failures, the job's outcome) update the

@@ -276,16 +276,21 @@ static void sink_selftest(void *ctx, const detection *d, const char *nonce)
     detection_report(ctx, d, MSG_SELFTEST);
 }
 
-/* A finding (notify command 1002, credentials to a direct IP 1003, channel cleared 1004): one string
- * list for all three, fixed order (docs/alerts.md), append only. */
+/* A finding (notify command 1002, credentials to a direct IP 1003, channel cleared 1004, channel disabled
+ * 1005): one string list for all, fixed order (docs/alerts.md), append only. */
 static int sink_finding(void *ctx, const finding *f)
 {
     win_eventlog *log = ctx;
     char pid[24] = "", record[24], event_id[16], failures[16], error[24] = "";
     if (f->process_id >= 0)
         snprintf(pid, sizeof pid, "%" PRId64, f->process_id);
-    snprintf(record, sizeof record, "%" PRIu64, f->record_id);
-    snprintf(event_id, sizeof event_id, "%u", f->event_id);
+    /* A disabled channel is found by the reader, not raised by an event: no record or event id ("-"). */
+    if (f->event_id) {
+        snprintf(record, sizeof record, "%" PRIu64, f->record_id);
+        snprintf(event_id, sizeof event_id, "%u", f->event_id);
+    } else {
+        record[0] = event_id[0] = '\0';
+    }
     snprintf(failures, sizeof failures, "%" PRIu32, f->notify_failures);
     if (f->notify_error != INT64_MIN)
         snprintf(error, sizeof error, "%" PRId64, f->notify_error);
@@ -316,9 +321,12 @@ static int sink_finding(void *ctx, const finding *f)
     };
     DWORD id = f->kind == FINDING_CREDENTIALS_DIRECT_IP ? MSG_DETECTION_CREDENTIALS
                : f->kind == FINDING_CHANNEL_CLEARED     ? MSG_DETECTION_CHANNEL_CLEARED
+               : f->kind == FINDING_CHANNEL_DISABLED    ? MSG_DETECTION_CHANNEL_DISABLED
                                                         : MSG_DETECTION_NOTIFY_COMMAND;
-    /* Credentials handed to a direct IP are the high-severity one: Error. */
-    int ok = win_eventlog_report(log, creds ? EVENTLOG_ERROR_TYPE : EVENTLOG_WARNING_TYPE, id, s, WIN_FINDING_STRINGS);
+    /* Credentials handed to a direct IP, and a reader blinded by a disabled channel, are the high-severity
+     * ones: Error. */
+    WORD type = creds || f->kind == FINDING_CHANNEL_DISABLED ? EVENTLOG_ERROR_TYPE : EVENTLOG_WARNING_TYPE;
+    int ok = win_eventlog_report(log, type, id, s, WIN_FINDING_STRINGS);
     eventlog_echo(
         log, "finding: alert=%s job=%s title=%s owner=%s process=%s program=%s parameters=%s ip=%s user=%s channel=%s",
         finding_kind_name(f->kind), nz(f->job_id), nz(f->job_title), nz(f->job_owner), nz(f->process_path),

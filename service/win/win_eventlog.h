@@ -55,7 +55,7 @@ typedef struct win_detection_text {
 
 /* The WIN_DETECTION_STRINGS insertion strings of d (UTF-8, pointing into d and t) into s. */
 void win_eventlog_detection_strings(const detection *d, win_detection_text *t, const char **s);
-/* Number of insertion strings of a finding event (1002, 1003, 1004), in the order of docs/alerts.md. */
+/* Number of insertion strings of a finding event (1002 to 1005), in the order of docs/alerts.md. */
 #define WIN_FINDING_STRINGS 22
 
 #endif

@@ -266,8 +266,9 @@ static void win_evt_unsubscribe(event_source *src)
     w->query_done = 0;
 }
 
-/* Reports a channel that exists but is disabled (a subscription to it would never deliver). Optional:
- * when the configuration cannot be read, the subscription stands. */
+/* Reports a channel that exists but is disabled: BG_ERR_SOURCE_DISABLED (Windows logs nothing to it, and
+ * a subscription to it stays alive and silent, so only its configuration tells). Asked at subscribe and
+ * at every safety-net wake. Optional: when the configuration cannot be read, the subscription stands. */
 static bg_error win_evt_channel_check(win_evt_source *w, const wchar_t *channel)
 {
     EVT_HANDLE cfg = EvtOpenChannelConfig(NULL, channel, 0);
@@ -281,8 +282,8 @@ static bg_error win_evt_channel_check(win_evt_source *w, const wchar_t *channel)
     memset(&v, 0, sizeof v);
     if (EvtGetChannelConfigProperty(cfg, EvtChannelConfigEnabled, 0, (DWORD)sizeof v, &v, &used) &&
         v.Type == EvtVarTypeBoolean && !v.BooleanVal) {
-        w->last_error = ERROR_EVT_CHANNEL_CANNOT_ACTIVATE;
-        rc = BG_ERR_SOURCE_CHANNEL;
+        w->last_error = 0; /* Not a Windows failure: the channel's Enabled property is false. */
+        rc = BG_ERR_SOURCE_DISABLED;
     }
     EvtClose(cfg);
     return rc;
@@ -412,6 +413,10 @@ static bg_error win_evt_wait(event_source *src)
             w->last_error = 0;
             return BG_ERR_SOURCE_LOG_CLEARED; /* Cleared while we were subscribed. */
         }
+        /* Disabled while we were subscribed: Windows keeps the subscription alive and silent. */
+        bg_error enabled = w->channel ? win_evt_channel_check(w, w->channel) : BG_ERR_OK;
+        if (enabled != BG_ERR_OK)
+            return enabled;
         /* Asked only here, never at subscribe, so the service makes no SCM call while it starts or reloads
          * (suspected, not proven, in intermittent service_install failures under Wine). The first wake sets
          * the baseline; a restart before it leaves a dead subscription, which the probe finds. */

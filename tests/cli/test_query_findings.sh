@@ -57,10 +57,10 @@ expect "detections: none" grep -q '^(no detections match)$' "$out"
 
 expect_exit 0 "$bin" status --db "$db"
 expect "status counts findings by kind" \
-    grep -q '^findings: *3 total: 1 notify-command, 1 credentials-direct-ip, 1 channel-cleared$' "$out"
+    grep -q '^findings: *3 total: 1 notify-command, 1 credentials-direct-ip, 1 channel-cleared, 0 channel-disabled$' "$out"
 expect_exit 0 "$bin" status --db "$db" --json
 expect "status --json counts findings by kind" \
-    grep -q '"findings_total":3,"findings":{"notify-command":1,"credentials-direct-ip":1,"channel-cleared":1}' "$out"
+    grep -q '"findings_total":3,"findings":{"notify-command":1,"credentials-direct-ip":1,"channel-cleared":1,"channel-disabled":0}' "$out"
 
 # Hostile text from the log (a C1 control sequence introducer, a right-to-left override, a formula) is
 # neutralized in every format. (XML 1.0 forbids ESC itself; C1 controls and bidi overrides are allowed.)

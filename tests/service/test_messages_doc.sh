@@ -31,7 +31,7 @@ if [ -n "$hdr" ] && [ -f "$hdr" ]; then
     [ "$fail" -eq 0 ] && echo "ok: generated header matches"
 fi
 # The insertion strings: the detection table (1000, 1001, 1100) lists %1..%20 once each, in order, then
-# the finding table (1002..1004) %1..%22; each table ends where the next "## " heading starts.
+# the finding table (1002..1005) %1..%22; each table ends where the next "## " heading starts.
 tables=$(awk '/^## /{t++} /^\| *%[0-9]+ *\|/{sub(/^\| *%/, ""); sub(/ *\|.*/, ""); printf "%s%s", (t != last ? (NR > 1 && last ? ";" : "") : " "), $0; last = t}' "$doc")
 expected="1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20;1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22"
 if [ "$tables" != "$expected" ]; then

@@ -152,6 +152,10 @@ struct fake_source {
     int reject_bookmark;  /* Subscribes with a bookmark to reject. */
     bg_error reject_code; /* How they are rejected: BG_ERR_SOURCE_BOOKMARK unless set. */
     int channel_missing;  /* Subscribes to fail with SOURCE_CHANNEL first. */
+    int channel_disabled; /* Subscribes to fail with SOURCE_DISABLED first (then this many more). */
+    size_t disable_at;    /* Once this many events were handed out in total, the next wait finds the
+                           * channel disabled (as the Windows source's periodic check does)... */
+    int disable_subs;     /* ...and this many subscribes after it fail with SOURCE_DISABLED. */
     const char *why;      /* What describe() says about the last failure (NULL: nothing). */
     size_t stop_after;    /* Stop once this many events were handed out in total (0: never). */
     /* Hooks the tests use to lock the database or stop at chosen points. */
@@ -187,6 +191,10 @@ static bg_error fake_subscribe(event_source *src, const char *channel, const cha
         f->channel_missing--;
         return BG_ERR_SOURCE_CHANNEL;
     }
+    if (f->channel_disabled > 0) {
+        f->channel_disabled--;
+        return BG_ERR_SOURCE_DISABLED;
+    }
     if (bookmark) {
         if (f->reject_bookmark > 0) {
             f->reject_bookmark--;
@@ -215,6 +223,12 @@ static bg_error fake_wait(event_source *src)
         return BG_ERR_INVALID_ARG;
     if (f->broken)
         return BG_ERR_SOURCE_RETRY;
+    if (f->disable_at && f->handed_total >= f->disable_at) {
+        f->disable_at = 0;
+        f->channel_disabled = f->disable_subs;
+        f->available = f->log->n; /* The rest of the script is what is written once it is enabled. */
+        return BG_ERR_SOURCE_DISABLED;
+    }
     if (f->live && f->pos >= f->available) {
         /* Blocks like a real source until another thread stops it; bounded so a missing stop fails the
          * test instead of hanging it. */
@@ -360,6 +374,8 @@ typedef struct recorder {
     int refuse; /* detection and gap report failure */
     int findings;
     char finding_program[256];
+    int disabled_alerts; /* channel-disabled findings alerted */
+    char disabled_channel[128];
 } recorder;
 
 static int rec_detection(void *ctx, const detection *d)
@@ -403,6 +419,10 @@ static int rec_finding(void *ctx, const finding *f)
     if (f->kind == FINDING_NOTIFY_COMMAND)
         snprintf(r->finding_program, sizeof r->finding_program, "%s|%s", f->program ? f->program : "-",
                  f->process_path ? f->process_path : "-");
+    if (f->kind == FINDING_CHANNEL_DISABLED) {
+        r->disabled_alerts++;
+        snprintf(r->disabled_channel, sizeof r->disabled_channel, "%s", f->channel ? f->channel : "-");
+    }
     r->findings++;
     return !r->refuse;
 }
@@ -963,6 +983,79 @@ static void test_finding_alert_lost(void)
     CHECK_INT_EQ(db_int("SELECT count(*) FROM errors WHERE where_ = 'engine.alert' AND detail LIKE ?",
                         "the notify-command alert could not be written%"),
                  1);
+    script_free(&s);
+    db_remove();
+}
+
+/* The channel disabled at subscribe: one tamper alert for the whole streak (not the error event), a
+ * stored channel-disabled finding, and once it is enabled a gap for the disabled time, then every event
+ * read and alerted once. */
+static void test_channel_disabled_at_start(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 3);
+    db_fresh("disabled_start");
+    fake_source f;
+    fake_init(&f, &s);
+    f.channel_disabled = 3;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.disabled_alerts, 1);
+    CHECK_STR_EQ(r.disabled_channel, TEST_CHANNEL);
+    CHECK_INT_EQ(rec_error_count(&r, BG_ERR_SOURCE_DISABLED), 0);
+    CHECK_INT_EQ(f.sleep_count, 3); /* Retried with backoff. */
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM findings WHERE kind = 'channel-disabled' AND channel = ?", TEST_CHANNEL),
+                 1);
+    CHECK_INT_EQ(db_int("SELECT last_seen >= first_seen FROM findings WHERE kind = 'channel-disabled'", NULL), 1);
+    CHECK_INT_EQ(r.gaps, 1);
+    CHECK(strncmp(r.gap_reason, "channel disabled: from ", 23) == 0);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps WHERE reason LIKE 'channel disabled: from %'", NULL), 1);
+    CHECK_INT_EQ(r.detections, 3);
+    check_each_job_once(3);
+    script_free(&s);
+    db_remove();
+}
+
+/* Disabled while subscribed (found at the source's periodic check): one alert, the subscription closed,
+ * retried until enabled, then resumed after the stored bookmark with a gap recorded; nothing read twice.
+ * A second streak later is a second finding and a second alert. */
+static void test_channel_disabled_while_running(void)
+{
+    script s = {0};
+    script_jobs_build(&s, 4);
+    db_fresh("disabled_running");
+    fake_source f;
+    fake_init(&f, &s);
+    f.batch_max = 3;
+    f.available = 6;
+    f.disable_at = 6;
+    f.disable_subs = 2;
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.disabled_alerts, 1);
+    CHECK_INT_EQ(f.sub_count, 4); /* The first, two refused while disabled, the one that resumed. */
+    CHECK_INT_EQ(f.subs[3].after, 6);
+    CHECK_INT_EQ(f.handed_total, 12); /* Nothing read twice. */
+    CHECK_INT_EQ(r.gaps, 1);
+    CHECK_INT_EQ(r.detections, 4);
+    check_each_job_once(4);
+
+    /* A restart during which it is disabled again: a new streak, a new finding, a new alert. */
+    fake_source again;
+    fake_init(&again, &s);
+    again.channel_disabled = 1;
+    recorder r2;
+    engine_alert_sink sink2 = rec_sink(&r2);
+    CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r2.disabled_alerts, 1);
+    CHECK_INT_EQ(r2.detections, 0);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM findings WHERE kind = 'channel-disabled'", NULL), 2);
     script_free(&s);
     db_remove();
 }
@@ -2235,6 +2328,8 @@ int main(void)
     CHECK_RUN(test_finding_updated_after_restart);
     CHECK_RUN(test_finding_restored_replay);
     CHECK_RUN(test_finding_alert_lost);
+    CHECK_RUN(test_channel_disabled_at_start);
+    CHECK_RUN(test_channel_disabled_while_running);
     CHECK_RUN(test_allowlist_and_future_only);
     CHECK_RUN(test_restart_resumes);
     CHECK_RUN(test_source_retry_midstream);

@@ -175,16 +175,23 @@ e2e_run() {
     rm -f "$work/feed/reject-bookmark"
     [ "$failures" -eq 0 ] && echo "ok   run5 rejected bookmark: gap recorded, nothing alerted twice"
 
-    # 8. A disabled channel is reported and retried; once enabled, events flow again.
+    # 8. A channel disabled at start is tampering: one alert (event 1005, not the error event 300), retried;
+    # what is written while it is disabled is never logged; once enabled, a gap is recorded and events flow.
     touch "$work/feed/channel-disabled"
     run_start run6
-    for _ in $(seq 300); do grep -q '^error:' "$work/run6.out" 2>/dev/null && break; sleep 0.1; done
-    grep -q '^error:.*' "$work/run6.out" || fail "run6: the disabled channel was not reported"
+    for _ in $(seq 300); do grep -q '^finding: alert=channel-disabled' "$work/run6.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q '^finding: alert=channel-disabled' "$work/run6.out" || fail "run6: the disabled channel raised no tamper alert"
+    grep -q 'err:eventlog:ReportEventW L"channel-disabled"' "$work/run6.err" || fail "run6: no Event Log error for it"
+    grep -q '^error:' "$work/run6.out" && fail "run6: the disabled channel was reported as an error too"
+    feed_jobs 009 2001 1 3000 # Written while disabled: never logged.
+    for _ in $(seq 50); do grep -q '^dropped' "$work/feed/trace.txt" && break; sleep 0.1; done
     rm -f "$work/feed/channel-disabled"
-    feed_jobs 009 2001 1 3000
-    wait_alerts run6 1 120 && echo "ok   run6 disabled channel reported, then read once enabled"
+    feed_jobs 010 2002 1 3100
+    wait_alerts run6 1 120 && echo "ok   run6 disabled channel alerted as tampering, then read once enabled"
+    grep -q '^possible gap: .*reason=channel disabled: from ' "$work/run6.out" || fail "run6: no gap for the disabled time"
+    [ "$(grep -c '^finding: alert=channel-disabled' "$work/run6.out")" -eq 1 ] || fail "run6: more than one tamper alert"
     run_stop run6
-    check_alerts run6 "$(expect_records 1 3000)"
+    check_alerts run6 "$(expect_records 1 3100)"
 
     [ "$failures" -eq 0 ] || { echo "$failures failure(s); work folder kept: $work"; exit 1; }
     echo "all end-to-end checks passed"

@@ -892,6 +892,60 @@ static int run_parent(void)
     return (int)code;
 }
 
+/* channel-disabled: the subscription stays alive but silent (Windows logs nothing to a disabled channel),
+ * the configuration says disabled, and what was written meanwhile is never handed out, also after the
+ * channel is enabled again; events written after that flow as before. */
+static void test_channel_disabled(void)
+{
+    HANDLE sig = CreateEventW(NULL, TRUE, FALSE, NULL);
+    unsigned long long ids[16] = {0};
+    EVT_HANDLE sub = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(sub != NULL);
+    CHECK_INT_EQ(drain_ids(sub, 4, ids, 16), 0);
+    ResetEvent(sig);
+    CHECK(control_write(L"channel-disabled", ""));
+    EVT_HANDLE cfg = EvtOpenChannelConfig(NULL, CHANNEL, 0);
+    EVT_VARIANT v;
+    DWORD used = 0;
+    CHECK(cfg != NULL);
+    CHECK(EvtGetChannelConfigProperty(cfg, EvtChannelConfigEnabled, 0, sizeof v, &v, &used));
+    CHECK(v.Type == EvtVarTypeBoolean && !v.BooleanVal);
+    g_text[0] = '\0';
+    event_append(g_text, sizeof g_text, 0, "http://198.51.100.30/lost.exe");
+    CHECK(feed_write(L"007", g_text));
+    CHECK_INT_EQ(WaitForSingleObject(sig, 2000), WAIT_TIMEOUT); /* Nothing logged: no signal. */
+    CHECK_INT_EQ(drain_ids(sub, 4, ids, 16), 0);
+    CHECK_INT_EQ(g_drain_end, ERROR_INVALID_OPERATION);
+    /* A subscription made while disabled succeeds and is just as silent. */
+    EVT_HANDLE sub2 = EvtSubscribe(NULL, sig, CHANNEL, L"*", NULL, NULL, NULL, EvtSubscribeToFutureEvents);
+    CHECK(sub2 != NULL);
+    CHECK_INT_EQ(drain_ids(sub2, 4, ids, 16), 0);
+    EvtClose(sub2);
+    wchar_t path[MAX_PATH];
+    path_join(path, g_feed, L"channel-disabled");
+    CHECK(DeleteFileW(path));
+    CHECK(EvtGetChannelConfigProperty(cfg, EvtChannelConfigEnabled, 0, sizeof v, &v, &used));
+    CHECK(v.BooleanVal);
+    EvtClose(cfg);
+    g_text[0] = '\0';
+    event_append(g_text, sizeof g_text, 0, "http://198.51.100.31/later.exe");
+    CHECK(feed_write(L"008", g_text));
+    CHECK_INT_EQ(WaitForSingleObject(sig, 10000), WAIT_OBJECT_0);
+    memset(ids, 0, sizeof ids);
+    CHECK_INT_EQ(drain_ids(sub, 4, ids, 16), 1); /* 008's event only: 007's was never logged. */
+    EvtClose(sub);
+    /* Read from the oldest record, the lost event is not there either. */
+    EVT_HANDLE q = EvtQuery(NULL, CHANNEL, L"*", EvtQueryChannelPath | EvtQueryForwardDirection);
+    CHECK(q != NULL);
+    unsigned long long all[64] = {0};
+    long n = drain_ids(q, 16, all, 64);
+    CHECK(n > 1);
+    CHECK(n > 0 && n <= 64 && all[n - 1] == ids[0]);
+    CHECK(n > 1 && n <= 64 && all[n - 2] + 1 == ids[0]); /* No record id was given to the lost event. */
+    EvtClose(q);
+    CloseHandle(sig);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--child") != 0)
@@ -915,5 +969,6 @@ int main(int argc, char **argv)
     CHECK_RUN(test_trace);
     CHECK_RUN(test_windows_faults);
     CHECK_RUN(test_channels);
+    CHECK_RUN(test_channel_disabled);
     return CHECK_DONE();
 }

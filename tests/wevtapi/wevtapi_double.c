@@ -487,12 +487,23 @@ static int feed_has_path(const feed *f, const wchar_t *path)
     return 0;
 }
 
-/* Appends one file's events to the feed; 0 if it could not be read (retried on the next refresh). */
+/* Appends one file's events to the feed; 0 if it could not be read (retried on the next refresh). While
+ * feed\channel-disabled exists the channel logs nothing, as Windows writes nothing to a disabled channel:
+ * a file that appears then is kept as seen but its events are never logged (no record ids, never handed
+ * out, not even after the channel is enabled again). */
 static int feed_add_file(feed *f, const wchar_t *path)
 {
     scan_result s;
+    unsigned long dummy = 0;
     if (!scan_file(path, f->last_id, &s))
         return 0;
+    if (control_read(L"channel-disabled", &dummy) && s.n > 0) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "dropped %llu events (channel disabled)\n", (unsigned long long)s.n);
+        if (n > 0 && (size_t)n < sizeof line)
+            trace_append(line, (size_t)n);
+        scan_free(&s); /* Nothing of the file is logged: it is kept with no events. */
+    }
     if (f->nfiles == f->cap) {
         size_t ncap = f->cap ? f->cap * 2 : 16;
         feed_file *nf = realloc(f->files, ncap * sizeof *nf);
