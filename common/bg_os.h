@@ -58,6 +58,10 @@ void bg_os_stream_binary(FILE *fp);
  * *argv when it succeeds; the new array lives until the process exits. */
 void bg_os_argv_utf8(int *argc, char ***argv);
 
+/* This computer's name, as the Event Log writes it in an event's Computer field (Windows: the DNS fully
+ * qualified name; elsewhere the host name), as a heap UTF-8 string; NULL when it cannot be had. */
+char *bg_os_computer_name(void);
+
 /* A thread running fn(arg) (pthreads on POSIX, CreateThread on Windows): the service reads each
  * configured channel on a thread of its own. bg_os_thread_start returns NULL when no thread could be
  * created; bg_os_thread_join waits until fn has returned and frees the handle. */

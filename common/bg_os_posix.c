@@ -159,3 +159,16 @@ void bg_os_user_name(char *buf, size_t n)
     else
         snprintf(buf, n, "uid %lu", (unsigned long)uid);
 }
+
+char *bg_os_computer_name(void)
+{
+    char name[256];
+    if (gethostname(name, sizeof name) != 0)
+        return NULL;
+    name[sizeof name - 1] = '\0'; /* POSIX leaves a cut name unterminated. */
+    size_t n = strlen(name) + 1;
+    char *copy = n > 1 ? malloc(n) : NULL;
+    if (copy)
+        memcpy(copy, name, n);
+    return copy;
+}

@@ -213,3 +213,12 @@ void bg_os_user_name(char *buf, size_t n)
     }
     CloseHandle(token);
 }
+
+char *bg_os_computer_name(void)
+{
+    wchar_t name[256];
+    DWORD len = (DWORD)(sizeof name / sizeof name[0]);
+    if (!GetComputerNameExW(ComputerNameDnsFullyQualified, name, &len) || len == 0)
+        return NULL;
+    return bg_utf8_from_utf16(name);
+}

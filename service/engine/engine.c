@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bg_os.h"
 #include "correlate.h"
 #include "event.h"
 #include "store.h"
@@ -763,8 +764,10 @@ static bg_error engine_disabled_finding(engine *e, finding *f, const char *now)
     snprintf(f->first_seen, sizeof f->first_seen, "%s", e->disabled_since);
     snprintf(f->last_seen, sizeof f->last_seen, "%s", now);
     size_t n = strlen(e->cfg->channel) + 1;
-    /* The engine reads the local computer's channel; the alert's own Computer field names it. */
-    f->computer = calloc(1, 1);
+    /* The engine reads the local computer's channel: it names the computer as its events do. */
+    f->computer = bg_os_computer_name();
+    if (!f->computer)
+        f->computer = calloc(1, 1);
     f->channel = malloc(n);
     if (!f->computer || !f->channel) {
         finding_clear(f);

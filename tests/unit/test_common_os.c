@@ -118,6 +118,18 @@ static void thread_probe_main(void *arg)
 }
 
 /* Two threads run and join returns only after each function has returned (its writes are visible). */
+/* The computer's name: a non-empty UTF-8 string (the channel-disabled finding names the computer with it). */
+static void test_computer_name(void)
+{
+    char *name = bg_os_computer_name();
+    CHECK(name != NULL);
+    if (name) {
+        CHECK(name[0] != '\0');
+        CHECK(strlen(name) < 256);
+    }
+    free(name);
+}
+
 static void test_thread(void)
 {
     thread_probe a = {0, 0}, b = {0, 0};
@@ -140,5 +152,6 @@ int main(void)
     CHECK_RUN(test_create_private);
     CHECK_RUN(test_data_home);
     CHECK_RUN(test_thread);
+    CHECK_RUN(test_computer_name);
     return CHECK_DONE();
 }

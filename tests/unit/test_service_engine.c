@@ -1010,6 +1010,7 @@ static void test_channel_disabled_at_start(void)
     CHECK_INT_EQ(db_int("SELECT count(*) FROM findings WHERE kind = 'channel-disabled' AND channel = ?", TEST_CHANNEL),
                  1);
     CHECK_INT_EQ(db_int("SELECT last_seen >= first_seen FROM findings WHERE kind = 'channel-disabled'", NULL), 1);
+    CHECK_INT_EQ(db_int("SELECT length(computer) > 0 FROM findings WHERE kind = 'channel-disabled'", NULL), 1);
     CHECK_INT_EQ(r.gaps, 1);
     CHECK(strncmp(r.gap_reason, "channel disabled: from ", 23) == 0);
     CHECK_INT_EQ(db_int("SELECT count(*) FROM gaps WHERE reason LIKE 'channel disabled: from %'", NULL), 1);
