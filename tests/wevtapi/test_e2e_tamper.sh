@@ -28,7 +28,8 @@ run_start() { # $1: log name
 alerts() { grep -o '^detection: .* record=[0-9]*' "$work/$1.out" 2>/dev/null | sed 's/.*record=//'; }
 wait_line() { # $1 log, $2 ERE, $3 seconds
     local deadline=$((SECONDS + $3))
-    until grep -Eq "$2" "$work/$1.out" 2>/dev/null; do
+    # The console writes CR LF: a line's end is matched without its CR.
+    until tr -d '\r' <"$work/$1.out" 2>/dev/null | grep -Eq "$2"; do
         if [ $SECONDS -ge $deadline ] || ! kill -0 "$pid" 2>/dev/null; then
             fail "$1: no line matching $2 within $3 s"
             tail -5 "$work/$1.err"

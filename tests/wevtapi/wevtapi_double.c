@@ -548,7 +548,7 @@ static int chan_path(const chan_feed *c, const wchar_t *name, wchar_t *out)
     return feed_path(rel, out);
 }
 
-/* Loads one channel folder's *.xml files not seen yet, in name order; returns how many files were added. */
+/* Loads one channel folder's *.xml files not seen yet, in name order; returns how many of them added events. */
 static size_t chan_refresh(chan_feed *c)
 {
     wchar_t pattern[MAX_PATH], path[MAX_PATH];
@@ -584,7 +584,8 @@ static size_t chan_refresh(chan_feed *c)
     FindClose(fh);
     qsort(names, n, sizeof *names, name_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (chan_path(c, names[i], path) && feed_add_file(&c->f, path))
+        /* Counted only when it brought events: a file never logged (the channel disabled) wakes nobody. */
+        if (chan_path(c, names[i], path) && feed_add_file(&c->f, path) && c->f.files[c->f.nfiles - 1].count > 0)
             added++;
         free(names[i]);
     }
