@@ -183,8 +183,10 @@ e2e_run() {
     grep -q '^finding: alert=channel-disabled' "$work/run6.out" || fail "run6: the disabled channel raised no tamper alert"
     grep -q 'err:eventlog:ReportEventW L"channel-disabled"' "$work/run6.err" || fail "run6: no Event Log error for it"
     grep -q '^error:' "$work/run6.out" && fail "run6: the disabled channel was reported as an error too"
+    dropped=$(grep -c '^dropped' "$work/feed/trace.txt")
     feed_jobs 009 2001 1 3000 # Written while disabled: never logged.
-    for _ in $(seq 50); do grep -q '^dropped' "$work/feed/trace.txt" && break; sleep 0.1; done
+    for _ in $(seq 100); do [ "$(grep -c '^dropped' "$work/feed/trace.txt")" -gt "$dropped" ] && break; sleep 0.1; done
+    [ "$(grep -c '^dropped' "$work/feed/trace.txt")" -gt "$dropped" ] || fail "run6: the double did not drop the file written while disabled"
     rm -f "$work/feed/channel-disabled"
     feed_jobs 010 2002 1 3100
     wait_alerts run6 1 120 && echo "ok   run6 disabled channel alerted as tampering, then read once enabled"

@@ -487,6 +487,19 @@ static int feed_has_path(const feed *f, const wchar_t *path)
     return 0;
 }
 
+/* Whether the feed file was written while feed\channel-disabled existed (not before it was created), by
+ * their modification times: the log persists across processes, so what was logged before the channel was
+ * disabled stays logged for a process that starts while it is disabled. */
+static int feed_written_while_disabled(const wchar_t *path)
+{
+    wchar_t control[MAX_PATH];
+    WIN32_FILE_ATTRIBUTE_DATA a, b;
+    if (!feed_path(L"channel-disabled", control) || !GetFileAttributesExW(control, GetFileExInfoStandard, &a) ||
+        !GetFileAttributesExW(path, GetFileExInfoStandard, &b))
+        return 0;
+    return CompareFileTime(&b.ftLastWriteTime, &a.ftLastWriteTime) >= 0;
+}
+
 /* Appends one file's events to the feed; 0 if it could not be read (retried on the next refresh). While
  * feed\channel-disabled exists the channel logs nothing, as Windows writes nothing to a disabled channel:
  * a file that appears then is kept as seen but its events are never logged (no record ids, never handed
@@ -497,7 +510,7 @@ static int feed_add_file(feed *f, const wchar_t *path)
     unsigned long dummy = 0;
     if (!scan_file(path, f->last_id, &s))
         return 0;
-    if (control_read(L"channel-disabled", &dummy) && s.n > 0) {
+    if (control_read(L"channel-disabled", &dummy) && s.n > 0 && feed_written_while_disabled(path)) {
         char line[64];
         int n = snprintf(line, sizeof line, "dropped %llu events (channel disabled)\n", (unsigned long long)s.n);
         if (n > 0 && (size_t)n < sizeof line)
