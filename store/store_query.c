@@ -102,6 +102,26 @@ static void row_read(sqlite3_stmt *st, detection *d)
         d->cls.is_ipv6 = strchr(d->cls.ip, ':') != NULL;
 }
 
+/* Binds a filter's values to the parameters ?1..?7 that the detection and finding queries both number the
+ * same way (since, until, IP range low/high, job, computer, limit); absent filters leave theirs unbound. */
+static void filter_bind(sqlite3_stmt *st, const store_filter *f)
+{
+    if (f->since[0])
+        sqlite3_bind_text(st, 1, f->since, -1, SQLITE_STATIC);
+    if (f->until[0])
+        sqlite3_bind_text(st, 2, f->until, -1, SQLITE_STATIC);
+    if (f->has_ip) {
+        sqlite3_bind_blob(st, 3, f->ip_lo, 16, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, f->ip_hi, 16, SQLITE_STATIC);
+    }
+    if (f->job_id)
+        sqlite3_bind_text(st, 5, f->job_id, -1, SQLITE_STATIC);
+    if (f->computer)
+        sqlite3_bind_text(st, 6, f->computer, -1, SQLITE_STATIC);
+    if (f->limit > 0)
+        sqlite3_bind_int64(st, 7, f->limit);
+}
+
 bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void *ctx)
 {
     if (!s || !f || !fn)
@@ -125,20 +145,7 @@ bg_error store_query_run(store *s, const store_filter *f, store_row_fn fn, void 
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         goto cleanup;
-    if (f->since[0])
-        sqlite3_bind_text(st, 1, f->since, -1, SQLITE_STATIC);
-    if (f->until[0])
-        sqlite3_bind_text(st, 2, f->until, -1, SQLITE_STATIC);
-    if (f->has_ip) {
-        sqlite3_bind_blob(st, 3, f->ip_lo, 16, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, f->ip_hi, 16, SQLITE_STATIC);
-    }
-    if (f->job_id)
-        sqlite3_bind_text(st, 5, f->job_id, -1, SQLITE_STATIC);
-    if (f->computer)
-        sqlite3_bind_text(st, 6, f->computer, -1, SQLITE_STATIC);
-    if (f->limit > 0)
-        sqlite3_bind_int64(st, 7, f->limit);
+    filter_bind(st, f);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         detection d;
         row_read(st, &d);
@@ -226,20 +233,7 @@ bg_error store_finding_query_run(store *s, const store_filter *f, store_finding_
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         goto cleanup;
-    if (f->since[0])
-        sqlite3_bind_text(st, 1, f->since, -1, SQLITE_STATIC);
-    if (f->until[0])
-        sqlite3_bind_text(st, 2, f->until, -1, SQLITE_STATIC);
-    if (f->has_ip) {
-        sqlite3_bind_blob(st, 3, f->ip_lo, 16, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, f->ip_hi, 16, SQLITE_STATIC);
-    }
-    if (f->job_id)
-        sqlite3_bind_text(st, 5, f->job_id, -1, SQLITE_STATIC);
-    if (f->computer)
-        sqlite3_bind_text(st, 6, f->computer, -1, SQLITE_STATIC);
-    if (f->limit > 0)
-        sqlite3_bind_int64(st, 7, f->limit);
+    filter_bind(st, f);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         finding row;
         finding_row_read(st, &row);
