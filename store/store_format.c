@@ -77,6 +77,17 @@ static const char *const field_names[] = {
     "recovered",
 };
 
+/* A CSV header line from a list of column names; RFC 4180 lines end with CRLF. */
+static void csv_header_write(FILE *fp, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', fp);
+        output_csv_cell(fp, names[i]);
+    }
+    fputs("\r\n", fp);
+}
+
 void store_format_header(FILE *fp, store_format fmt)
 {
     if (fmt == STORE_FORMAT_TABLE) {
@@ -89,13 +100,7 @@ void store_format_header(FILE *fp, store_format fmt)
         cell(fp, "URL", W_URL, 1);
         fputc('\n', fp);
     } else if (fmt == STORE_FORMAT_CSV) {
-        for (size_t i = 0; i < sizeof field_names / sizeof field_names[0]; i++) {
-            if (i)
-                fputc(',', fp);
-            output_csv_cell(fp, field_names[i]);
-        }
-        /* RFC 4180 lines end with CRLF. */
-        fputs("\r\n", fp);
+        csv_header_write(fp, field_names, sizeof field_names / sizeof field_names[0]);
     }
 }
 
@@ -229,12 +234,7 @@ void store_format_finding_header(FILE *fp, store_format fmt)
         cell(fp, "WHAT", FW_WHAT, 1);
         fputc('\n', fp);
     } else if (fmt == STORE_FORMAT_CSV) {
-        for (size_t i = 0; i < sizeof finding_field_names / sizeof finding_field_names[0]; i++) {
-            if (i)
-                fputc(',', fp);
-            output_csv_cell(fp, finding_field_names[i]);
-        }
-        fputs("\r\n", fp);
+        csv_header_write(fp, finding_field_names, sizeof finding_field_names / sizeof finding_field_names[0]);
     }
 }
 
