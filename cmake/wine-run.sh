@@ -77,11 +77,14 @@ output_dump() {
 
 # A failure under a crashed wineserver is Wine's (tests/wevtapi/README.md; its clients then hang until
 # killed): say so next to the program's output, and end the prefix's processes by pid.
+# Succeeds when there was such a crash.
 wine_fault_note() {
     if grep -q 'wineserver crashed' "$err" 2>/dev/null || [ "$(crash_count)" != "$crashes_before" ]; then
         echo "wine-run: WINE FAULT: the wineserver crashed while this program ran ($1): a Wine bug, not the program's failure" >>"$err"
         prefix_kill >/dev/null # Its other clients hang for ever: end them; the next program boots it again.
+        return 0
     fi
+    return 1
 }
 
 # In the background so a TERM from ctest (timeout) can stop the program and still show its output;
@@ -100,6 +103,13 @@ trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; kill "$watchdo
 wait "$child"
 status=$?
 kill "$watchdog" 2>/dev/null
-[ "$status" -ne 0 ] && wine_fault_note "exit $status"
+if [ "$status" -ne 0 ]; then
+    wine_fault_note "exit $status"
+elif wine_fault_note "exit 0"; then
+    # Wine's client ends its threads with exit code 0 when its server goes away (it reads end of file on
+    # the server's pipe), so a program cut short by a crash would pass: its result cannot be trusted.
+    echo "wine-run: exit 0 under a crashed wineserver is not a pass; exiting 125" >>"$err"
+    status=125
+fi
 output_dump
 exit "$status"
