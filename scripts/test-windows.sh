@@ -51,7 +51,9 @@ step_end "wine prefix"
 if [ "$mode" = test ]; then
     step_start
     status=0
+    rm -f .cache/wine-run-reruns.log
     ctest --test-dir "$dir" -L wine --output-on-failure -j "$jobs" || status=$?
+    bash tests/wevtapi/wine_reruns.sh "$top"
     bash tests/wevtapi/wine_leftovers.sh "$top" || status=1
     step_end "wine tests"
     exit "$status"

@@ -69,7 +69,9 @@ if [ -x scripts/test-windows.sh ]; then
     # Wine's; a failure without a crash is the product's and must fail the leg. Then no process of the
     # tests' prefixes may survive the leg.
     if [ -d build-win ] && [ -f build-win/CTestTestfile.cmake ]; then
+        rm -f .cache/wine-run-reruns.log
         leg_run wine build-win -L wine
+        bash tests/wevtapi/wine_reruns.sh "$top"
         bash tests/wevtapi/wine_leftovers.sh "$top" || { failed_legs+=("wine (leftover processes)"); total_fail=$((total_fail + 1)); }
     fi
 fi
