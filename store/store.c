@@ -152,6 +152,13 @@ static const char schema_v8[] =
     " a.time AS acknowledged_at, a.who AS acknowledged_by"
     " FROM detections AS d LEFT JOIN acknowledgements AS a ON a.id = d.ack_id;";
 
+/* v9: the alerts a batch owes, written in the batch's own transaction and deleted once each is written to
+ * the Event Log, so a crash between a commit and its alerts loses none: the service writes what is left
+ * at its next start (engine.c), per channel. A crash between an alert and its delete writes that one
+ * alert twice: at least once, never lost. */
+static const char schema_v9[] = "CREATE TABLE alert_outbox(kind TEXT NOT NULL, row_id INTEGER NOT NULL,"
+                                " channel TEXT NOT NULL, PRIMARY KEY(kind, row_id)) WITHOUT ROWID;";
+
 /* Numbered parameters ?1..?31 are shared by the insert and the merge so one bind serves both; ?32 (the
  * source) is the insert's alone. */
 #define DETECTION_COLUMNS                                                                                   \
@@ -244,6 +251,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BOOKMARK_GET] = "SELECT bookmark FROM bookmarks WHERE channel = ?1",
     [STMT_GAP_ADD] = "INSERT INTO gaps(time, channel, reason) VALUES(?1, ?2, ?3)",
     [STMT_ERROR_ADD] = "INSERT INTO errors(time, where_, code, code_name, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [STMT_OUTBOX_ADD] = "INSERT OR IGNORE INTO alert_outbox(kind, row_id, channel) VALUES(?1, ?2, ?3)",
+    [STMT_OUTBOX_DONE] = "DELETE FROM alert_outbox WHERE kind = ?1 AND row_id = ?2",
 };
 
 sqlite3 *store_db_handle(store *s)
@@ -732,8 +741,8 @@ static bg_error schema_check(store *s, int version, char *errbuf, size_t errlen)
     int want_rows = 0, have_rows = 0;
     bg_error e = BG_ERR_OK;
     int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
-    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                        schema_v5, schema_v6, schema_v7, schema_v8};
+    static const char *const steps[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5,
+                                        schema_v6, schema_v7, schema_v8, schema_v9};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION, "one step per schema version");
     for (int v = 1; rc == SQLITE_OK && v <= version; v++)
         rc = sqlite3_exec(mem, steps[v - 1], NULL, NULL, NULL);
@@ -825,6 +834,8 @@ static bg_error schema_migrate(store *s, char *errbuf, size_t errlen)
                 rc = sqlite3_exec(s->db, schema_v7, NULL, NULL, NULL);
             } else if (next == 8) {
                 rc = sqlite3_exec(s->db, schema_v8, NULL, NULL, NULL);
+            } else if (next == 9) {
+                rc = sqlite3_exec(s->db, schema_v9, NULL, NULL, NULL);
             }
             char pragma[48];
             snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", next);
@@ -1221,6 +1232,52 @@ static void batch_flags_clear(const store_batch *b)
         memset(b->is_new, 0, b->n * sizeof *b->is_new);
     if (b->finding_is_new)
         memset(b->finding_is_new, 0, b->finding_count * sizeof *b->finding_is_new);
+    if (b->row_ids)
+        memset(b->row_ids, 0, b->n * sizeof *b->row_ids);
+    if (b->finding_row_ids)
+        memset(b->finding_row_ids, 0, b->finding_count * sizeof *b->finding_row_ids);
+}
+
+static const char *const outbox_kind_names[] = {
+    [STORE_OUTBOX_DETECTION] = "detection", [STORE_OUTBOX_FINDING] = "finding"};
+
+/* The row just inserted owes an alert (when the batch has an outbox channel): noted in the outbox, its id in
+ * *row_id (may be NULL). */
+static int outbox_add(store *s, store_outbox_kind kind, const store_batch *b, int64_t *row_id)
+{
+    sqlite3_int64 id = sqlite3_last_insert_rowid(s->db);
+    if (row_id)
+        *row_id = id;
+    if (!b->outbox_channel)
+        return SQLITE_OK;
+    sqlite3_stmt *st = stmt_get(s, STMT_OUTBOX_ADD);
+    if (!st)
+        return sqlite3_errcode(s->db);
+    sqlite3_bind_text(st, 1, outbox_kind_names[kind], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_text(st, 3, b->outbox_channel, -1, SQLITE_STATIC);
+    return stmt_step_done(st);
+}
+
+bg_error store_outbox_done(store *s, store_outbox_kind kind, int64_t row_id)
+{
+    if (!s || row_id <= 0 || (kind != STORE_OUTBOX_DETECTION && kind != STORE_OUTBOX_FINDING))
+        return BG_ERR_INVALID_ARG;
+    sqlite3_stmt *st = stmt_get(s, STMT_OUTBOX_DONE);
+    if (!st)
+        return store_sqlite_error(sqlite3_errcode(s->db));
+    s->busy_slept_ms = 0;
+    sqlite3_bind_text(st, 1, outbox_kind_names[kind], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, row_id);
+    /* Its own autocommit write: one alert written, one row gone, so a crash repeats at most this alert.
+     * Without the WAL sync of every other commit (synchronous=NORMAL keeps a commit through a killed
+     * process, only a power cut can undo it): an undone delete only writes its alert once more, and a
+     * sync per alert would slow a burst of alerts to the disk's sync rate. The next commit syncs it. */
+    int rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = stmt_step_done(st);
+    int back = sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    return store_sqlite_error(rc != SQLITE_OK ? rc : back);
 }
 
 bg_error store_batch_write(store *s, const store_batch *b)
@@ -1251,6 +1308,8 @@ bg_error store_batch_write(store *s, const store_batch *b)
     for (size_t i = 0; i < b->n; i++) {
         int fresh = 0;
         rc = row_upsert(s, ins, mrg, b->dets[i], NULL, &fresh);
+        if (rc == SQLITE_OK && fresh && !b->dets[i]->allowed)
+            rc = outbox_add(s, STORE_OUTBOX_DETECTION, b, b->row_ids ? &b->row_ids[i] : NULL);
         if (rc != SQLITE_OK)
             goto fail;
         if (is_new)
@@ -1259,6 +1318,8 @@ bg_error store_batch_write(store *s, const store_batch *b)
     for (size_t i = 0; i < b->finding_count; i++) {
         int fresh = 0;
         rc = row_upsert(s, fins, fmrg, NULL, b->findings[i], &fresh);
+        if (rc == SQLITE_OK && fresh)
+            rc = outbox_add(s, STORE_OUTBOX_FINDING, b, b->finding_row_ids ? &b->finding_row_ids[i] : NULL);
         if (rc != SQLITE_OK)
             goto fail;
         if (b->finding_is_new)

@@ -124,7 +124,27 @@ typedef struct store_batch {
      * counts agree with the detections and the bookmark. */
     const char *tally_channel;
     const store_tally *tally;
+    /* The service's alerts (schema v9): with outbox_channel, each new detection that is not allow-listed
+     * and each new finding is noted in the alert_outbox table under that channel, in the same
+     * transaction; store_outbox_done removes it once its alert is written, and store_outbox_run lists what
+     * a crash left. NULL (scan --db) notes nothing. row_ids and finding_row_ids (may be NULL; n and
+     * finding_count entries) receive the id of each new row, 0 for the others. */
+    const char *outbox_channel;
+    int64_t *row_ids;
+    int64_t *finding_row_ids;
 } store_batch;
+
+typedef enum store_outbox_kind { STORE_OUTBOX_DETECTION, STORE_OUTBOX_FINDING } store_outbox_kind;
+
+/* The alert of that row is written: its outbox row goes, in a transaction of its own. */
+bg_error store_outbox_done(store *s, store_outbox_kind kind, int64_t row_id) BG_WARN_UNUSED;
+
+/* Called once per row of the outbox of a channel (detection or finding set, the other NULL; valid only
+ * during the call) with its row id; non-zero stops. */
+typedef int (*store_outbox_fn)(void *ctx, int64_t row_id, const detection *d, const finding *f);
+
+/* The alerts a channel still owes (a crash came between a commit and its alerts), oldest row first. */
+bg_error store_outbox_run(store *s, const char *channel, store_outbox_fn fn, void *ctx) BG_WARN_UNUSED;
 
 /* store_batch_commit with findings: the same single transaction, retries and failures. The new-row
  * flags are what the service alerts on: exactly once per detection and per finding. */

@@ -11,7 +11,7 @@
 #include "store.h"
 
 /* The schema version this program writes; store_open migrates older files up to it. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* Prepared statements, prepared once per connection on first use and reset after each use. */
 enum {
@@ -26,6 +26,8 @@ enum {
     STMT_BOOKMARK_GET,
     STMT_GAP_ADD,
     STMT_ERROR_ADD,
+    STMT_OUTBOX_ADD,
+    STMT_OUTBOX_DONE,
     STMT_COUNT
 };
 

@@ -252,6 +252,48 @@ cleanup:
     return store_sqlite_error(rc);
 }
 
+bg_error store_outbox_run(store *s, const char *channel, store_outbox_fn fn, void *ctx)
+{
+    if (!s || !channel || !fn)
+        return BG_ERR_INVALID_ARG;
+    static const char *const sql[] = {
+        "SELECT " QUERY_COLUMNS ", id FROM detections WHERE id IN"
+        " (SELECT row_id FROM alert_outbox WHERE kind = 'detection' AND channel = ?1) ORDER BY id",
+        "SELECT " FINDING_QUERY_COLUMNS ", id FROM findings WHERE id IN"
+        " (SELECT row_id FROM alert_outbox WHERE kind = 'finding' AND channel = ?1) ORDER BY id",
+    };
+    int rc = SQLITE_OK;
+    int stop = 0;
+    s->busy_slept_ms = 0;
+    for (size_t q = 0; q < sizeof sql / sizeof sql[0] && rc == SQLITE_OK && !stop; q++) {
+        sqlite3_stmt *st = NULL;
+        store_work_reset(s);
+        rc = sqlite3_prepare_v2(s->db, sql[q], -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            store_work_reset(s);
+            rc = SQLITE_OK;
+            if (q == 0) {
+                detection d;
+                row_read(st, &d);
+                stop = fn(ctx, sqlite3_column_int64(st, 30), &d, NULL) != 0;
+            } else {
+                finding f;
+                finding_row_read(st, &f);
+                if (f.kind != 0) /* A kind this version cannot alert (a newer one wrote it). */
+                    stop = fn(ctx, sqlite3_column_int64(st, 30), NULL, &f) != 0;
+            }
+            if (stop)
+                break;
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_finalize(st);
+    }
+    return store_sqlite_error(rc);
+}
+
 /* Runs a one-row, one-column integer query. */
 static int scalar_int(sqlite3 *db, const char *sql, const char *arg, int64_t *out)
 {

@@ -303,6 +303,59 @@ static void engine_finding_alert_lost(engine *e, const finding *f)
     (void)rc; /* Best effort, like every error row. */
 }
 
+/* The alert of a row is written (or recorded as lost): its outbox row goes. A failure here only means the
+ * next start writes the alert again; it is recorded, never fatal. */
+static void engine_outbox_done(engine *e, store_outbox_kind kind, int64_t row_id)
+{
+    if (row_id <= 0)
+        return;
+    bg_error rc = store_outbox_done(e->st, kind, row_id);
+    if (rc != BG_ERR_OK) {
+        bg_error rec = store_error_record(
+            e->st, "engine.outbox", rc,
+            "an alert written could not be cleared from the outbox; it will be written again at the next start");
+        (void)rec; /* Best effort, like every error row. */
+    }
+}
+
+/* Writes the alert of a stored detection that is not allow-listed (a self-test's own when it is one). */
+static void engine_detection_alert(engine *e, int64_t row_id, const detection *d)
+{
+    if (!engine_selftest_alert(e, d) && e->alerts && e->alerts->detection && !e->alerts->detection(e->alerts->ctx, d))
+        engine_alert_lost(e, "detection", d);
+    engine_outbox_done(e, STORE_OUTBOX_DETECTION, row_id);
+}
+
+static void engine_finding_alert(engine *e, int64_t row_id, const finding *f)
+{
+    if (e->alerts && e->alerts->finding && !e->alerts->finding(e->alerts->ctx, f))
+        engine_finding_alert_lost(e, f);
+    engine_outbox_done(e, STORE_OUTBOX_FINDING, row_id);
+}
+
+static int engine_outbox_row(void *ctx, int64_t row_id, const detection *d, const finding *f)
+{
+    engine *e = ctx;
+    if (d)
+        engine_detection_alert(e, row_id, d);
+    else
+        engine_finding_alert(e, row_id, f);
+    if (e->stats)
+        e->stats->alerts_replayed++;
+    return 0;
+}
+
+/* At start: the alerts this channel still owes, because the process ended between a batch's commit and
+ * its alerts (a crash, a kill, a power cut), are written now. */
+static void engine_outbox_replay(engine *e)
+{
+    if (!e->alerts)
+        return;
+    bg_error rc = store_outbox_run(e->st, e->cfg->channel, engine_outbox_row, e);
+    if (rc != BG_ERR_OK)
+        engine_alert_error(e, rc, "engine.outbox", "writing the alerts owed since the last stop failed");
+}
+
 /* One commit attempt of the batch in hand with its bookmark; alerts follow only a successful commit. */
 static bg_error engine_commit(engine *e)
 {
@@ -312,12 +365,15 @@ static bg_error engine_commit(engine *e)
     const finding **fptrs = NULL;
     int *is_new = NULL;
     int *finding_new = NULL;
+    int64_t *row_ids = NULL;
+    int64_t *finding_row_ids = NULL;
     bg_error rc = BG_ERR_OK;
 
     if (b->n) {
         ptrs = malloc(b->n * sizeof *ptrs);
         is_new = calloc(b->n, sizeof *is_new);
-        if (!ptrs || !is_new) {
+        row_ids = calloc(b->n, sizeof *row_ids);
+        if (!ptrs || !is_new || !row_ids) {
             rc = BG_ERR_NOMEM;
             goto cleanup;
         }
@@ -327,7 +383,8 @@ static bg_error engine_commit(engine *e)
     if (fs->n) {
         fptrs = malloc(fs->n * sizeof *fptrs);
         finding_new = calloc(fs->n, sizeof *finding_new);
-        if (!fptrs || !finding_new) {
+        finding_row_ids = calloc(fs->n, sizeof *finding_row_ids);
+        if (!fptrs || !finding_new || !finding_row_ids) {
             rc = BG_ERR_NOMEM;
             goto cleanup;
         }
@@ -345,6 +402,10 @@ static bg_error engine_commit(engine *e)
         .bookmark = e->bookmark,
         .tally_channel = e->cfg->channel,
         .tally = e->tally,
+        /* Alerts owed are noted with the rows: a crash before they are written loses none (engine_outbox_replay). */
+        .outbox_channel = e->alerts ? e->cfg->channel : NULL,
+        .row_ids = row_ids,
+        .finding_row_ids = finding_row_ids,
     };
     rc = store_batch_write(e->st, &sb);
     if (rc != BG_ERR_OK)
@@ -354,23 +415,22 @@ static bg_error engine_commit(engine *e)
     bg_error ckpt = store_checkpoint(e->st);
     (void)ckpt; /* Best effort: the batch is committed; the next one checkpoints again. */
 
-    /* Committed: from here on a crash re-reads nothing of this batch, so alerting now is exactly once. */
+    /* Committed: from here on a crash re-reads nothing of this batch. Each alert owed is in the outbox
+     * with its row, and leaves it once written: a crash now loses no alert, and repeats at most the one
+     * written but not yet cleared (engine_outbox_replay at the next start). */
     uint64_t fresh = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (!is_new[i])
             continue;
         fresh++;
-        if (engine_selftest_alert(e, &b->dets[i]))
-            continue;
-        if (!b->dets[i].allowed && e->alerts && e->alerts->detection &&
-            !e->alerts->detection(e->alerts->ctx, &b->dets[i]))
-            engine_alert_lost(e, "detection", &b->dets[i]);
+        if (!b->dets[i].allowed)
+            engine_detection_alert(e, row_ids[i], &b->dets[i]);
     }
     /* Findings likewise: alerted when their row is new, so events read again (a restart, a rejected
      * bookmark) never alert one twice; a later state of a stored finding only updates its row. */
     for (size_t i = 0; i < fs->n; i++) {
-        if (finding_new[i] && e->alerts && e->alerts->finding && !e->alerts->finding(e->alerts->ctx, &fs->items[i]))
-            engine_finding_alert_lost(e, &fs->items[i]);
+        if (finding_new[i])
+            engine_finding_alert(e, finding_row_ids[i], &fs->items[i]);
     }
     engine_findings_clear(fs);
     if (e->stats) {
@@ -406,6 +466,8 @@ cleanup:
     free(is_new);
     free(fptrs);
     free(finding_new);
+    free(row_ids);
+    free(finding_row_ids);
     return rc;
 }
 
@@ -995,6 +1057,7 @@ bg_error engine_run(const engine_config *cfg, event_source *src, const engine_al
     engine_alert_state(&e, "started");
     engine_config_warnings_record(&e);
     engine_health_maybe(&e, 1);
+    engine_outbox_replay(&e); /* Before retention, which may prune the rows they name. */
     engine_retention_maybe(&e, 1);
     engine_restore(&e);
     engine_summary_maybe(&e, 0);

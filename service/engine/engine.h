@@ -166,12 +166,13 @@ typedef struct engine_config {
 } engine_config;
 
 typedef struct engine_stats {
-    uint64_t events;       /* Events read from the source. */
-    uint64_t malformed;    /* Events that failed to parse (recorded, skipped). */
-    uint64_t batches;      /* Committed batches. */
-    uint64_t detections;   /* New detections committed. */
-    uint64_t resubscribes; /* Subscriptions re-established after a failure. */
-    uint64_t gaps;         /* Possible gaps recorded. */
+    uint64_t events;          /* Events read from the source. */
+    uint64_t malformed;       /* Events that failed to parse (recorded, skipped). */
+    uint64_t batches;         /* Committed batches. */
+    uint64_t detections;      /* New detections committed. */
+    uint64_t resubscribes;    /* Subscriptions re-established after a failure. */
+    uint64_t gaps;            /* Possible gaps recorded. */
+    uint64_t alerts_replayed; /* Alerts owed at start (a crash between a commit and its alerts), written then. */
 } engine_stats;
 
 /*
@@ -181,7 +182,8 @@ typedef struct engine_stats {
  * for reasons other than a lock or a full disk, out of memory). Opens the database, restores the open
  * jobs (their detections and notify-command findings) into the correlator, resumes after the stored
  * bookmark, commits detections, findings and bookmark per batch in one transaction, raises alerts after
- * commit. Source failures never end the loop: they are reported
+ * commit (each noted in the database's alert outbox with its row, so alerts a crash left unwritten are
+ * written at the next start: at least once, never lost). Source failures never end the loop: they are reported
  * and retried with backoff. stats may be NULL.
  */
 bg_error engine_run(const engine_config *cfg, event_source *src, const engine_alert_sink *alerts,

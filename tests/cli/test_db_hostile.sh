@@ -82,7 +82,7 @@ fi
 
 # A version-5 file (before findings were stored): query refuses it unchanged, scan --db migrates it, and its
 # findings are stored and listed from then on.
-craft v5 "DROP VIEW detections_v1; DROP TABLE acknowledgements; ALTER TABLE detections DROP COLUMN ack_id;
+craft v5 "DROP TABLE alert_outbox; DROP VIEW detections_v1; DROP TABLE acknowledgements; ALTER TABLE detections DROP COLUMN ack_id;
  DROP INDEX computers_last_event; DROP TABLE computers; DROP INDEX findings_computer;
  DROP INDEX findings_last_seen; DROP TABLE findings; PRAGMA user_version = 5;"
 before=$(sums "$work/v5.db")

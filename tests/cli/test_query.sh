@@ -68,7 +68,7 @@ expect "table: newest first" bash -c "sed -n 2p '$out' | grep -q '2023-11-07 08:
 expect "table: fits 100 columns" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$out")" -le 99
 expect "table: no ESC reaches the console" bash -c "! grep -q $'\x1b' '$out'"
 expect "table: long URL elided" grep -q '\.\.\.$' "$out"
-expect "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 8
+expect "scan migrated the v1 file" test "$(sqlite3 "$db" 'PRAGMA user_version')" -eq 9
 
 # Invisible and wide characters on a copy: a computer "DC01" + zero width space must not pass for
 # DC01, and 40 ideographs or a pile of combining marks must not break the 100-column layout.

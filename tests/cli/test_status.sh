@@ -49,7 +49,7 @@ expect "no empty database created" test ! -e "$work/none.db"
 
 expect_exit 0 "$bin" status --db "$db"
 expect "text: path" grep -q "^database: .*$work/bits.db ([0-9]* bytes)" "$out"
-expect "text: schema version (migrated)" grep -q "^schema version: *8$" "$out"
+expect "text: schema version (migrated)" grep -q "^schema version: *9$" "$out"
 expect "text: counts" grep -q "^detections: *2 total, 1 in the last 24 h, 1 allow-listed" "$out"
 expect "text: bookmark age" grep -Eq "Microsoft-Windows-Bits-Client/Operational  updated .* \((8[0-9]|9[0-9]|1[0-9][0-9]) s ago\)" "$out"
 expect "text: service health" grep -Eq "^service: *pid 4321, 28\.8 MB resident \(peak 36\.0 MB\), 143 handles, sampled (2[0-9]|[3-9][0-9]|1[0-9][0-9]) s ago$" "$out"
@@ -65,7 +65,7 @@ if command -v python3 >/dev/null; then
     expect "json: parses, with the counts" python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["schema_version"] == 8 and s["detections_total"] == 2 and s["detections_24h"] == 1, s
+assert s["schema_version"] == 9 and s["detections_total"] == 2 and s["detections_24h"] == 1, s
 assert s["gaps_total"] == 1 and s["errors_total"] == 2 and len(s["errors_last"]) == 2, s
 assert s["bookmarks"][0]["channel"] == "Microsoft-Windows-Bits-Client/Operational"
 assert 80 <= s["bookmarks"][0]["age_seconds"] < 200, s["bookmarks"]

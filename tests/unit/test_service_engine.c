@@ -965,6 +965,65 @@ static void test_finding_restored_replay(void)
     db_remove();
 }
 
+/* The process ended between a batch's commit and its alerts (a kill, a power cut): the rows are stored and
+ * the events are never read again, so only the outbox remembers the alerts. Modelled by putting every
+ * stored row back in the outbox after a clean run, as the commit leaves them. The next start writes each
+ * owed alert once, and the one after writes none. A clean run owes nothing. */
+static void script_jobs_from(script *s, unsigned first, unsigned jobs);
+
+static void test_alerts_owed_after_crash(void)
+{
+    script s = {0};
+    script_notify_build(&s);
+    script_jobs_from(&s, 20, 3);
+    db_fresh("outbox");
+    fake_source f;
+    fake_init(&f, &s);
+    recorder r;
+    engine_alert_sink sink = rec_sink(&r);
+    engine_config cfg = config_default();
+    engine_stats st = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &f.base, &sink, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r.detections, 5);
+    CHECK_INT_EQ(r.findings, 1);
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM alert_outbox", NULL), 0);
+    CHECK_INT_EQ(st.alerts_replayed, 0);
+
+    sqlite3 *db = NULL;
+    CHECK_INT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO alert_outbox SELECT 'detection', id, '%s' FROM detections WHERE allowed = 0;"
+             "INSERT INTO alert_outbox SELECT 'finding', id, '%s' FROM findings;"
+             "INSERT INTO alert_outbox VALUES('detection', 999, 'Other-Channel/Operational');",
+             TEST_CHANNEL, TEST_CHANNEL);
+    CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    fake_source again;
+    fake_init(&again, &s);
+    recorder r2;
+    engine_alert_sink sink2 = rec_sink(&r2);
+    engine_stats st2 = {0};
+    CHECK_INT_EQ(engine_run(&cfg, &again.base, &sink2, &st2), BG_ERR_OK);
+    CHECK_INT_EQ(r2.detections, 5);
+    CHECK_INT_EQ(r2.findings, 1);
+    CHECK_INT_EQ(st2.alerts_replayed, 6);
+    CHECK_INT_EQ(rec_url_count(&r2, r.urls[0]), 1);
+    /* Another channel's owed alert is its own reader's to write. */
+    CHECK_INT_EQ(db_int("SELECT count(*) FROM alert_outbox", NULL), 1);
+
+    fake_source third;
+    fake_init(&third, &s);
+    recorder r3;
+    engine_alert_sink sink3 = rec_sink(&r3);
+    CHECK_INT_EQ(engine_run(&cfg, &third.base, &sink3, &st), BG_ERR_OK);
+    CHECK_INT_EQ(r3.detections, 0);
+    CHECK_INT_EQ(r3.findings, 0);
+    script_free(&s);
+    db_remove();
+}
+
 /* A finding alert the sink refuses is recorded in the errors table; the finding is stored either way. */
 static void test_finding_alert_lost(void)
 {
@@ -2261,7 +2320,7 @@ static int64_t db_computer_int(const char *column, const char *computer)
 
 static int db_computer_text_eq(const char *column, const char *computer, const char *expected)
 {
-    char sql[300];
+    char sql[600];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM computers WHERE channel = '%s' AND computer = ? AND %s = '%s'",
              GROUP_CHANNEL_B, column, expected);
     return db_int(sql, computer) == 1;
@@ -2329,6 +2388,7 @@ int main(void)
     CHECK_RUN(test_finding_updated_after_restart);
     CHECK_RUN(test_finding_restored_replay);
     CHECK_RUN(test_finding_alert_lost);
+    CHECK_RUN(test_alerts_owed_after_crash);
     CHECK_RUN(test_channel_disabled_at_start);
     CHECK_RUN(test_channel_disabled_while_running);
     CHECK_RUN(test_allowlist_and_future_only);

@@ -216,11 +216,15 @@ PY
     # The URL as the first insertion string (two lines before the verdict %3); %20 repeats it exactly.
     grep -B2 'ReportEventW L"public-ip"' "$boot" | grep -o 'ReportEventW L"http://45\.[^"]*"' | sed 's/.*L"//; s/"$//' |
         sort >"$work/alerts.txt"
-    alerts=$(wc -l <"$work/alerts.txt")
     twice=$(uniq -d "$work/alerts.txt" | wc -l)
-    [ "$alerts" = "$expected" ] || fail "$alerts detection alerts, expected $expected"
-    [ "$twice" = 0 ] || fail "$twice detections alerted more than once: $(uniq -d "$work/alerts.txt" | head -3 | tr '\n' ' ')"
-    cmp -s "$work/want.txt" "$work/alerts.txt" || [ "$alerts" != "$expected" ] || fail "alerted URLs differ from the expected set"
+    sort -u "$work/alerts.txt" >"$work/alerts-distinct.txt"
+    alerts=$(wc -l <"$work/alerts-distinct.txt")
+    [ "$alerts" = "$expected" ] || fail "$alerts detections alerted, expected $expected"
+    # At least once, never lost: a kill between an alert and its outbox row's delete writes that one alert
+    # again at the next start (engine.c), so at most one per kill, planned or not.
+    [ "$twice" -le $((kills + unplanned)) ] ||
+        fail "$twice detections alerted more than once (at most one per kill: $((kills + unplanned))): $(uniq -d "$work/alerts.txt" | head -3 | tr '\n' ' ')"
+    cmp -s "$work/want.txt" "$work/alerts-distinct.txt" || [ "$alerts" != "$expected" ] || fail "alerted URLs differ from the expected set"
     rejected=$(grep -c '^subscribe error 1168' "$work/feed/trace.txt")
     gaps=$(sqlite3 "$dbfile" "SELECT count(*) FROM gaps")
     [ "$rejected" -ge "$rejects" ] || fail "the double rejected $rejected bookmarks, $rejects were injected"

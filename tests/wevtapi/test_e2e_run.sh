@@ -150,7 +150,8 @@ e2e_run() {
     run_stop run4
     check_stored "run3+run4" "$all"$'\n'"$want8"
     dups=$( (alerts run3; alerts run4) | sort | uniq -d | wc -l)
-    [ "$dups" -eq 0 ] || fail "run3+run4: $dups records alerted twice"
+    # At most one alert again per kill: the one written but not yet cleared from the outbox (engine.c).
+    [ "$dups" -le 1 ] || fail "run3+run4: $dups records alerted twice (at most one per kill)"
     # Only the batch in flight at the kill (at most 64 events, uncommitted) may be handed out again.
     replayed=$(handed_twice | wc -l)
     [ "$replayed" -le 64 ] || fail "$replayed events handed out twice after the kill (more than one batch)"

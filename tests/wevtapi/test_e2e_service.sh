@@ -158,7 +158,9 @@ e2e_service() {
     wait_stored 321 180
     check_stored "after kill and restart" "$before_kill"$'\n'"$want5"
     dups=$(alerted_records 100 1599 | sort | uniq -d | wc -l)
-    [ "$dups" -eq 0 ] || fail "$dups records alerted twice"
+    # At least once, never lost: a kill between an alert and its outbox row's delete writes that one alert
+    # again at the next start (engine.c), so at most one per kill.
+    [ "$dups" -le $((1 + unplanned)) ] || fail "$dups records alerted twice (at most one per kill: $((1 + unplanned)))"
     # Only the batch in flight at the kill (at most 64 events, uncommitted) may be handed out again.
     replayed=$(($(handed_twice | wc -l) - twice_before))
     [ "$replayed" -le $((64 * (1 + unplanned - unplanned_before))) ] ||
