@@ -1465,11 +1465,25 @@ bg_error store_health_record(store *s, const store_health *h, int64_t now_unix)
     return store_sqlite_error(rc);
 }
 
-/* Deletes by sql (which takes ?1 and ?2 = chunk size) in chunks, one short transaction each. */
-static bg_error prune_chunks(store *s, const char *sql, const char *text_arg, int64_t limit_total)
+/* The outbox rows whose detection or finding is gone. Row ids are reused once the highest is deleted
+ * (no AUTOINCREMENT), so an outbox row left behind would alert on whatever row takes its id next, even
+ * an allow-listed one. The outbox is empty but for a crash's leftovers: this scans a handful of rows. */
+static const char outbox_orphans_detections[] = "DELETE FROM alert_outbox WHERE kind = 'detection'"
+                                                " AND row_id NOT IN (SELECT id FROM detections)";
+static const char outbox_orphans_findings[] = "DELETE FROM alert_outbox WHERE kind = 'finding'"
+                                              " AND row_id NOT IN (SELECT id FROM findings)";
+
+/* Deletes by sql (which takes ?1 and ?2 = chunk size) in chunks, one short transaction each; then_sql
+ * (may be NULL) runs in each chunk's transaction after it, so what depends on the deleted rows goes with
+ * them whatever stops the prune. */
+static bg_error prune_chunks(store *s, const char *sql, const char *then_sql, const char *text_arg,
+                             int64_t limit_total)
 {
     sqlite3_stmt *st = NULL;
+    sqlite3_stmt *then = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && then_sql)
+        rc = sqlite3_prepare_v2(s->db, then_sql, -1, &then, NULL);
     int64_t done = 0;
     while (rc == SQLITE_OK) {
         int64_t chunk = RETENTION_CHUNK;
@@ -1485,6 +1499,8 @@ static bg_error prune_chunks(store *s, const char *sql, const char *text_arg, in
         sqlite3_bind_int64(st, 2, chunk);
         rc = stmt_step_done(st);
         int changed = sqlite3_changes(s->db);
+        if (rc == SQLITE_OK && then)
+            rc = stmt_step_done(then);
         if (rc == SQLITE_OK)
             rc = write_commit(s);
         if (rc != SQLITE_OK) {
@@ -1495,6 +1511,7 @@ static bg_error prune_chunks(store *s, const char *sql, const char *text_arg, in
         if (changed < chunk)
             break;
     }
+    sqlite3_finalize(then);
     sqlite3_finalize(st);
     return store_sqlite_error(rc);
 }
@@ -1512,18 +1529,18 @@ bg_error store_retention_apply(store *s, int64_t now_unix)
         e = prune_chunks(s,
                          "DELETE FROM detections WHERE id IN (SELECT id FROM detections"
                          " WHERE last_seen < ?1 LIMIT ?2)",
-                         cutoff, -1);
+                         outbox_orphans_detections, cutoff, -1);
         /* Findings age out like detections; gaps and errors with the detections they explain. */
         if (e == BG_ERR_OK)
             e = prune_chunks(s,
                              "DELETE FROM findings WHERE id IN (SELECT id FROM findings WHERE last_seen < ?1 LIMIT ?2)",
-                             cutoff, -1);
+                             outbox_orphans_findings, cutoff, -1);
         if (e == BG_ERR_OK)
-            e = prune_chunks(s, "DELETE FROM gaps WHERE id IN (SELECT id FROM gaps WHERE time < ?1 LIMIT ?2)", cutoff,
-                             -1);
+            e = prune_chunks(s, "DELETE FROM gaps WHERE id IN (SELECT id FROM gaps WHERE time < ?1 LIMIT ?2)", NULL,
+                             cutoff, -1);
         if (e == BG_ERR_OK)
             e = prune_chunks(s, "DELETE FROM errors WHERE id IN (SELECT id FROM errors WHERE time < ?1 LIMIT ?2)",
-                             cutoff, -1);
+                             NULL, cutoff, -1);
     }
     if (e == BG_ERR_OK && s->opt.retention_rows > 0) {
         sqlite3_stmt *st = NULL;
@@ -1540,7 +1557,7 @@ bg_error store_retention_apply(store *s, int64_t now_unix)
             e = prune_chunks(s,
                              "DELETE FROM detections WHERE id IN (SELECT id FROM detections"
                              " ORDER BY last_seen, id LIMIT ?2)",
-                             NULL, count - s->opt.retention_rows);
+                             outbox_orphans_detections, NULL, count - s->opt.retention_rows);
     }
     return e;
 }

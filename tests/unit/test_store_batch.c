@@ -433,6 +433,83 @@ static void test_retention(void)
     db_remove();
 }
 
+static int outbox_count(void *ctx, int64_t row_id, const detection *d, const finding *f)
+{
+    (void)row_id;
+    (void)d;
+    (void)f;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* Commits detections n0..n1-1 with their alerts owed under channel "c", allowed as told. */
+static void outbox_batch(store *s, int n0, int n1, int allowed)
+{
+    detection d[8];
+    const detection *p[8];
+    int k = 0;
+    for (int i = n0; i < n1 && k < 8; i++, k++) {
+        det_make(&d[k], i);
+        d[k].allowed = allowed;
+        p[k] = &d[k];
+    }
+    store_batch b = {0};
+    b.dets = p;
+    b.n = (size_t)k;
+    b.outbox_channel = "c";
+    CHECK_INT_EQ(store_batch_write(s, &b), BG_ERR_OK);
+    for (int i = 0; i < k; i++)
+        detection_clear(&d[i]);
+}
+
+/* Retention takes the owed alerts of the rows it deletes with them: row ids are reused once the highest
+ * goes, and an outbox row left behind would alert on the next row of its id, allow-listed or not. */
+static void test_retention_clears_outbox(void)
+{
+    db_path_make("retention-outbox");
+    store_options opt = {0, 0, 0};
+    opt.retention_days = 1;
+    store *s = db_open(&opt);
+    if (!s)
+        return;
+    outbox_batch(s, 0, 3, 0);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM alert_outbox"), 3);
+    int64_t now;
+    CHECK_INT_EQ(store_time_unix("2023-11-08T00:00:00Z", &now), 0);
+    CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 0);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM alert_outbox"), 0);
+    /* The next row takes id 1 again; allow-listed, it owes no alert. */
+    outbox_batch(s, 10, 11, 1);
+    CHECK_INT_EQ(scalar(s, "SELECT min(id) FROM detections"), 1);
+    int owed = 0;
+    CHECK_INT_EQ(store_outbox_run(s, "c", outbox_count, &owed), BG_ERR_OK);
+    CHECK_INT_EQ(owed, 0);
+    store_close(s);
+    /* The row cap: the allow-listed row (oldest) goes alone, then the oldest owed row with its alert. */
+    opt.retention_days = 0;
+    opt.retention_rows = 3;
+    s = db_open(&opt);
+    if (!s)
+        return;
+    outbox_batch(s, 20, 23, 0);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM alert_outbox"), 3);
+    CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 3);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM alert_outbox"), 3);
+    opt.retention_rows = 2;
+    store_close(s);
+    s = db_open(&opt);
+    if (!s)
+        return;
+    CHECK_INT_EQ(store_retention_apply(s, now), BG_ERR_OK);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM detections"), 2);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM alert_outbox"), 2);
+    CHECK_INT_EQ(scalar(s, "SELECT count(*) FROM alert_outbox WHERE row_id NOT IN (SELECT id FROM detections)"), 0);
+    store_close(s);
+    db_remove();
+}
+
 static int list_count(void *arg, const char *const *cols, int n)
 {
     int *count = arg;
@@ -642,6 +719,7 @@ int main(void)
     CHECK_RUN(test_recovered_merge);
     CHECK_RUN(test_query_filters);
     CHECK_RUN(test_retention);
+    CHECK_RUN(test_retention_clears_outbox);
     CHECK_RUN(test_status_and_lists);
     CHECK_RUN(test_computers_tally);
     return CHECK_DONE();
