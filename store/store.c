@@ -1476,8 +1476,7 @@ static const char outbox_orphans_findings[] = "DELETE FROM alert_outbox WHERE ki
 /* Deletes by sql (which takes ?1 and ?2 = chunk size) in chunks, one short transaction each; then_sql
  * (may be NULL) runs in each chunk's transaction after it, so what depends on the deleted rows goes with
  * them whatever stops the prune. */
-static bg_error prune_chunks(store *s, const char *sql, const char *then_sql, const char *text_arg,
-                             int64_t limit_total)
+static bg_error prune_chunks(store *s, const char *sql, const char *then_sql, const char *text_arg, int64_t limit_total)
 {
     sqlite3_stmt *st = NULL;
     sqlite3_stmt *then = NULL;
@@ -1539,8 +1538,8 @@ bg_error store_retention_apply(store *s, int64_t now_unix)
             e = prune_chunks(s, "DELETE FROM gaps WHERE id IN (SELECT id FROM gaps WHERE time < ?1 LIMIT ?2)", NULL,
                              cutoff, -1);
         if (e == BG_ERR_OK)
-            e = prune_chunks(s, "DELETE FROM errors WHERE id IN (SELECT id FROM errors WHERE time < ?1 LIMIT ?2)",
-                             NULL, cutoff, -1);
+            e = prune_chunks(s, "DELETE FROM errors WHERE id IN (SELECT id FROM errors WHERE time < ?1 LIMIT ?2)", NULL,
+                             cutoff, -1);
     }
     if (e == BG_ERR_OK && s->opt.retention_rows > 0) {
         sqlite3_stmt *st = NULL;
