@@ -118,17 +118,30 @@ trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; kill "$watchdo
 stdin_from=$(readlink "/proc/$$/fd/0" 2>/dev/null) || stdin_from=
 program_run "&0" "$@"
 if [ "$status" -ne 0 ] && [ ! -s "$out" ] && [ ! -s "$err" ] && ! server_crashed; then
-    # Twice in about 15 wine legs a program exited 1 with nothing on stdout or stderr and no server
-    # crash, which bitsguard never does (`scan` prints what its 1 found, `status` exits 0, 2 or 3, every
-    # error is printed): the program did not run as written, for a cause not found (WINEDEBUG=-all
-    # hides Wine's own err: lines). When its stdin can be read again it is run once more; every such
-    # re-run is logged with what is known and printed at the end of the wine leg, so none goes unseen.
-    silent="exit $status after $((($(date +%s%N) - started) / 1000000)) ms with nothing on stdout or stderr, $(crash_count) server crash(es) in its log"
+    # Three times in about 27 wine legs a program exited 1 with nothing on stdout or stderr and no
+    # server crash, which bitsguard never does (`scan` prints what its 1 found, `status` exits 0, 2 or
+    # 3, every error is printed): the program did not run as written, for a cause not found
+    # (WINEDEBUG=-all hides Wine's own err: lines). The one that was timed ended after 9 ms: on this
+    # machine the loader takes 7-11 ms just to report an .exe it cannot open, and the quickest whole
+    # run of `bitsguard --version` takes 43 ms, so it ended before the program's code ran.
+    # Such a program is run once more when its stdin can be read again (/dev/null or a file), or
+    # whatever its stdin when it ended too soon to have read any (unstarted_ms). Every re-run is
+    # logged with what is known and printed at the end of the wine leg, so none goes unseen.
+    lived_ms=$((($(date +%s%N) - started) / 1000000))
+    unstarted_ms=${BG_WINE_UNSTARTED_MS:-25}
+    silent="exit $status after $lived_ms ms with nothing on stdout or stderr, $(crash_count) server crash(es) in its log"
+    rerun_from=
     if [ "$stdin_from" = /dev/null ] || [ -f "$stdin_from" ]; then
+        rerun_from=$stdin_from
+    elif [ "$lived_ms" -lt "$unstarted_ms" ]; then
+        rerun_from="&0" # Not started, so its stdin is unread: the same stream serves the second run.
+        silent="$silent (under $unstarted_ms ms: never started)"
+    fi
+    if [ -n "$rerun_from" ]; then
         rerun_log=${BG_WINE_RERUN_LOG:-$top/.cache/wine-run-reruns.log}
         mkdir -p "$(dirname "$rerun_log")"
         echo "$(date -u +%FT%TZ) $silent: run again: $*" >>"$rerun_log"
-        program_run "$stdin_from" "$@"
+        program_run "$rerun_from" "$@"
     fi
     if [ "$status" -ne 0 ] && [ ! -s "$out" ] && [ ! -s "$err" ]; then
         echo "wine-run: $silent" >>"$err"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests cmake/wine-run.sh's verdicts with a stand-in Wine loader: a crash under exit 0 fails, a silent failure is run again once.
+# Tests cmake/wine-run.sh's verdicts with a stand-in Wine loader: a crash under exit 0 fails, a silent failure is run again once when that is safe.
 #
 # usage: test_wine_run.sh WORKDIR
 # The stand-in (BG_WINE, which cmake/wine-find.sh honours) plays what the real loader did in the wine
@@ -40,6 +40,7 @@ case "\$(cat "$work/mode")" in
 crash-exit0) echo "wineserver crashed, please enable coredumps (ulimit -c unlimited) and restart." >>"$work/prefix.wineserver.log"; exit 0 ;;
 silent-once) if [ "\$(wc -l <"$work/runs")" -eq 1 ]; then exit 1; fi; cat; echo "second run"; exit 0 ;;
 silent) exit 1 ;;
+silent-slow) sleep 1; exit 1 ;;
 ok) echo "fine"; exit 0 ;;
 esac
 EOF
@@ -85,9 +86,18 @@ case_run silent null
 check "silent every time: exit 1 after two runs, the failure described on stderr" \
     "$([ "$rc" -eq 1 ] && [ "$runs" -eq 2 ] && grep -q '^wine-run: exit 1 after' "$work/err" && echo 0 || echo 1)"
 
+# Under BG_WINE_UNSTARTED_MS the program cannot have read its stdin: the real loader's silent exit took
+# 9 ms, a whole run at least 43. The stand-in's exit takes a few ms; 400 keeps a loaded machine below.
 rm -f "$rerun_log"
-case_run silent pipe
-check "stdin from a pipe: never run again (its input is gone), exit 1 described" \
+BG_WINE_UNSTARTED_MS=400 case_run silent-once pipe
+check "a silent exit 1 too soon to have started, stdin from a pipe: run again on the same unread stream" \
+    "$([ "$rc" -eq 0 ] && [ "$runs" -eq 2 ] && grep -qx 'from a pipe' "$work/out" && grep -qx 'second run' "$work/out" && echo 0 || echo 1)"
+check "that second run is logged as never started" \
+    "$(grep -q 'exit 1 after [0-9]* ms .*(under 400 ms: never started): run again: prog.exe --flag' "$rerun_log" 2>/dev/null && echo 0 || echo 1)"
+
+rm -f "$rerun_log"
+BG_WINE_UNSTARTED_MS=400 case_run silent-slow pipe
+check "stdin from a pipe after it may have started: never run again (its input may be gone), exit 1 described" \
     "$([ "$rc" -eq 1 ] && [ "$runs" -eq 1 ] && grep -q '^wine-run: exit 1 after' "$work/err" && [ ! -e "$rerun_log" ] && echo 0 || echo 1)"
 
 echo "$((checks - failures)) passed, $failures failed"
