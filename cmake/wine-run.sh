@@ -25,7 +25,7 @@ if ! wine_locate; then
     echo "wine-run: no wine64 found (apt-get install wine wine64)" >&2
     exit 127
 fi
-export WINELOADER="$wine"
+export WINELOADER="$wine_loader"
 
 if [ $# -lt 1 ]; then
     echo "usage: wine-run.sh PROGRAM.exe [ARGS...]" >&2
@@ -118,12 +118,13 @@ trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; kill "$watchdo
 stdin_from=$(readlink "/proc/$$/fd/0" 2>/dev/null) || stdin_from=
 program_run "&0" "$@"
 if [ "$status" -ne 0 ] && [ ! -s "$out" ] && [ ! -s "$err" ] && ! server_crashed; then
-    # Three times in about 27 wine legs a program exited 1 with nothing on stdout or stderr and no
+    # Four times in about 40 wine legs a program exited 1 with nothing on stdout or stderr and no
     # server crash, which bitsguard never does (`scan` prints what its 1 found, `status` exits 0, 2 or
-    # 3, every error is printed): the program did not run as written, for a cause not found
-    # (WINEDEBUG=-all hides Wine's own err: lines). The one that was timed ended after 9 ms: on this
-    # machine the loader takes 7-11 ms just to report an .exe it cannot open, and the quickest whole
-    # run of `bitsguard --version` takes 43 ms, so it ended before the program's code ran.
+    # 3, every error is printed). The two that were timed ended after 9 ms, before the program's code
+    # can run (a whole `bitsguard --version` takes at least 43 ms). Found since: Debian's wine64 has no
+    # preloader, and its randomised heap sometimes covers the page Wine needs for the shared user data
+    # (Wine's error is an err: line, hidden by WINEDEBUG=-all). cmake/wine-norandom.sh removes that
+    # cause; this net stays for any other start that fails before running.
     # Such a program is run once more when its stdin can be read again (/dev/null or a file), or
     # whatever its stdin when it ended too soon to have read any (unstarted_ms). Every re-run is
     # logged with what is known and printed at the end of the wine leg, so none goes unseen.

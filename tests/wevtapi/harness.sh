@@ -41,7 +41,7 @@ wine_find() {
 # service inherits; a test may point it elsewhere before prefix_boot).
 prefix_env() {
     export WINEPREFIX=$1
-    export WINEARCH=win64 WINELOADER="$wine"
+    export WINEARCH=win64 WINELOADER="$wine_loader"
     export WINEDLLOVERRIDES="mscoree,mshtml=;wevtapi=n,b"
     export WINEDEBUG="${WINEDEBUG:--all}"
     hdir="$1.harness"

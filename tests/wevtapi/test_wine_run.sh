@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests cmake/wine-run.sh's verdicts with a stand-in Wine loader: a crash under exit 0 fails, a silent failure is run again once when that is safe.
+# Tests cmake/wine-run.sh with a stand-in Wine loader: a crash under exit 0 fails, a silent failure is run again once when that is safe, every start has randomisation off.
 #
 # usage: test_wine_run.sh WORKDIR
 # The stand-in (BG_WINE, which cmake/wine-find.sh honours) plays what the real loader did in the wine
@@ -41,6 +41,7 @@ crash-exit0) echo "wineserver crashed, please enable coredumps (ulimit -c unlimi
 silent-once) if [ "\$(wc -l <"$work/runs")" -eq 1 ]; then exit 1; fi; cat; echo "second run"; exit 0 ;;
 silent) exit 1 ;;
 silent-slow) sleep 1; exit 1 ;;
+personality) cat /proc/self/personality; exit 0 ;;
 ok) echo "fine"; exit 0 ;;
 esac
 EOF
@@ -99,6 +100,15 @@ rm -f "$rerun_log"
 BG_WINE_UNSTARTED_MS=400 case_run silent-slow pipe
 check "stdin from a pipe after it may have started: never run again (its input may be gone), exit 1 described" \
     "$([ "$rc" -eq 1 ] && [ "$runs" -eq 1 ] && grep -q '^wine-run: exit 1 after' "$work/err" && [ ! -e "$rerun_log" ] && echo 0 || echo 1)"
+
+# Every Wine start goes through cmake/wine-norandom.sh: the loader runs with ADDR_NO_RANDOMIZE (0x0040000),
+# without which Debian's preloader-less wine64 fails about one start in 3,000 (see that script).
+case_run personality null
+check "the loader starts with address-space randomisation off (ADDR_NO_RANDOMIZE)" \
+    "$([ "$rc" -eq 0 ] && [ $((0x$(cat "$work/out") & 0x0040000)) -ne 0 ] && echo 0 || echo 1)"
+BG_WINE_RANDOMIZE=1 case_run personality null
+check "BG_WINE_RANDOMIZE=1 starts it with this script's own setting, to reproduce the failure" \
+    "$([ "$rc" -eq 0 ] && [ "$(cat "$work/out")" = "$(cat /proc/self/personality)" ] && echo 0 || echo 1)"
 
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]
