@@ -8,7 +8,8 @@
 # must map the shared user data, and the program exits 1 before running, its "failed to map the shared
 # user data" error hidden by WINEDEBUG=-all (measured: tests/wevtapi/README.md). With randomisation off the
 # heap starts right after the loader's image, 48 MB below that page, every time. The setting is inherited,
-# so the wineserver and every Windows process Wine starts from this one get it too.
+# so every Windows process Wine starts from this one (services.exe, winedevice.exe, the service) gets it
+# too; the wineserver, which the scripts start directly, is a plain Unix program and needs none.
 # BG_WINE_RANDOMIZE=1 starts the loader as it is, to reproduce the failure.
 if [ "${BG_WINE_RANDOMIZE:-0}" = 1 ]; then
     exec "$BG_WINE_LOADER" "$@"
